@@ -1,0 +1,1 @@
+"""Benchmarks and reference checks for numpyro-dilation (not part of the installed package)."""

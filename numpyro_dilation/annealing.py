@@ -1,0 +1,311 @@
+r"""Annealed Langevin along the dilation path: the top-level BlackJAX algorithm.
+
+Iteration :math:`t = 0, 1, \dots` of a chain runs the kernel of
+:mod:`numpyro_dilation.kernel` at level
+
+.. math:: \lambda(t) = \lambda_t \ \ (t < K), \qquad \lambda(t) = 1 \ \ (t \ge K),
+
+where :math:`\lambda_0 < \dots < \lambda_{K-1} = 1` is the annealing schedule.
+The chain starts from the Dirac at its center (see :func:`kernel.init`),
+anneals for :math:`K` steps and then samples the target.
+
+Step size. The step :math:`h` (target coordinates; the dilated step is
+:math:`h_k = h\lambda_k`, the paper's adaptive rule) is tuned by dual averaging
+on the Metropolis acceptance probability toward ``target_accept_prob`` during
+the first :math:`W \ge K` iterations (BlackJAX's
+:func:`~blackjax.adaptation.step_size.dual_averaging_adaptation`); the
+averaging restarts when the annealing ends if :math:`W > K`, so the final step
+size is tuned at :math:`\lambda = 1`. From iteration :math:`W` on, :math:`h`
+is fixed at the averaged iterate.
+
+Metropolis adjustment. Unadjusted (the paper's algorithm) during annealing and
+MALA at :math:`\lambda = 1` by default; each phase can be switched.
+"""
+
+import math
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import numpy as np
+import jax.numpy as jnp
+from blackjax.adaptation.step_size import (
+    DualAveragingAdaptationState,
+    dual_averaging_adaptation,
+    find_reasonable_step_size,
+)
+from blackjax.base import SamplingAlgorithm
+from blackjax.types import ArrayLikeTree, ArrayTree, PRNGKey
+
+from numpyro_dilation import kernel as dilation_kernel
+from numpyro_dilation.kernel import DilationInfo, DilationState
+from numpyro_dilation.schedules import make_schedule
+
+__all__ = [
+    "AnnealingState",
+    "AnnealingConfig",
+    "annealing_init",
+    "annealing_step",
+    "find_initial_step_size",
+    "dilation_langevin",
+    "check_probability",
+    "check_step_size",
+]
+
+DEFAULT_TARGET_ACCEPT_PROB = 0.574
+"""MALA's asymptotically optimal acceptance rate (Roberts & Rosenthal, 1998)."""
+
+
+class AnnealingState(NamedTuple):
+    """State of :func:`dilation_langevin`.
+
+    dilation
+        The kernel state (:class:`~numpyro_dilation.kernel.DilationState`).
+    iteration
+        Number of transitions done (int scalar).
+    step_size
+        Step :math:`h` for the next transition.
+    adaptation
+        Dual-averaging state of the step size.
+    """
+
+    dilation: DilationState
+    iteration: jax.Array
+    step_size: jax.Array
+    adaptation: DualAveragingAdaptationState
+
+    @property
+    def position(self) -> ArrayTree:
+        """Target-coordinate position (the sample once :math:`\\lambda = 1`)."""
+        return self.dilation.position
+
+    @property
+    def logdensity(self) -> jax.Array:
+        return self.dilation.logdensity
+
+
+class AnnealingConfig(NamedTuple):
+    """Static settings shared by the BlackJAX and NumPyro front ends.
+
+    levels
+        Annealing schedule, shape ``(K,)``, strictly increasing, ending at 1.
+    num_adaptation_steps
+        :math:`W \\ge K`: iterations during which the step size adapts.
+    adapt_step_size, target_accept_prob
+        Dual-averaging switch and target.
+    metropolis, anneal_metropolis
+        Metropolis adjustment at :math:`\\lambda = 1` / during annealing.
+    """
+
+    levels: np.ndarray
+    num_adaptation_steps: int
+    adapt_step_size: bool = True
+    target_accept_prob: float = DEFAULT_TARGET_ACCEPT_PROB
+    metropolis: bool = True
+    anneal_metropolis: bool = False
+
+
+def check_probability(name: str, value: float) -> None:
+    """Raise ``ValueError`` unless ``0 < value < 1``."""
+    if not (isinstance(value, (int, float)) and 0.0 < float(value) < 1.0):
+        raise ValueError(f"`{name}` must lie in (0, 1), got {value!r}.")
+
+
+def check_step_size(value: float) -> None:
+    """Raise ``ValueError`` unless the step size is a finite positive number."""
+    try:
+        ok = math.isfinite(float(value)) and float(value) > 0.0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"`step_size` must be a finite number > 0, got {value!r}.")
+
+
+def annealing_init(
+    position: ArrayLikeTree,
+    logdensity_fn: Callable,
+    config: AnnealingConfig,
+    step_size: float,
+    center: ArrayLikeTree | None = None,
+) -> AnnealingState:
+    """Start a chain at level :math:`\\lambda_0` (the Dirac at the center)."""
+    dilation = dilation_kernel.init(
+        position, logdensity_fn, center, float(config.levels[0])
+    )
+    step_size = jnp.asarray(step_size, dtype=dilation.lam.dtype)
+    da_init, _, _ = dual_averaging_adaptation(config.target_accept_prob)
+    return AnnealingState(
+        dilation, jnp.asarray(0, dtype=jnp.int32), step_size, da_init(step_size)
+    )
+
+
+_kernel = dilation_kernel.build_kernel()
+
+
+def find_initial_step_size(
+    rng_key: PRNGKey,
+    state: DilationState,
+    logdensity_fn: Callable,
+    target_accept_prob: float = DEFAULT_TARGET_ACCEPT_PROB,
+    initial_step_size: float = 1.0,
+) -> jax.Array:
+    """A first step size :math:`h` at ``state``'s position and level.
+
+    Doubles or halves :math:`h` until the MALA acceptance probability of one
+    proposal crosses ``target_accept_prob`` (BlackJAX's
+    :func:`~blackjax.adaptation.step_size.find_reasonable_step_size`, the
+    heuristic of Hoffman & Gelman, 2014). Dual averaging refines it.
+    """
+
+    def kernel_generator(step_size):
+        def kernel(key, s):
+            return _kernel(key, s, logdensity_fn, s.lam, step_size)
+
+        return kernel
+
+    step_size = find_reasonable_step_size(
+        rng_key,
+        kernel_generator,
+        state,
+        jnp.asarray(initial_step_size, dtype=state.lam.dtype),
+        target_accept_prob,
+    )
+    return step_size
+
+
+def annealing_step(
+    rng_key: PRNGKey,
+    state: AnnealingState,
+    logdensity_fn: Callable,
+    config: AnnealingConfig,
+) -> tuple[AnnealingState, DilationInfo]:
+    """One iteration: kernel at level :math:`\\lambda(t)`, then step-size adaptation."""
+    num_levels = len(config.levels)
+    levels = jnp.asarray(config.levels, dtype=state.dilation.lam.dtype)
+    t = state.iteration
+    annealing = t < num_levels
+    lam = jnp.where(annealing, levels[jnp.minimum(t, num_levels - 1)], 1.0)
+    metropolis = jnp.where(annealing, config.anneal_metropolis, config.metropolis)
+    dilation, info = _kernel(
+        rng_key, state.dilation, logdensity_fn, lam, state.step_size, metropolis
+    )
+
+    adaptation, step_size = state.adaptation, state.step_size
+    if config.adapt_step_size:
+        da_init, da_update, _ = dual_averaging_adaptation(config.target_accept_prob)
+        num_adapt = config.num_adaptation_steps
+        adapting = t < num_adapt
+        updated = da_update(adaptation, info.acceptance_rate)
+        adaptation = jax.tree.map(
+            lambda a, b: jnp.where(adapting, a, b), updated, adaptation
+        )
+        # Restart the averaging when annealing ends, so the final h is tuned at λ = 1.
+        restart = (t + 1 == num_levels) & (num_levels < num_adapt)
+        restarted = da_init(jnp.exp(adaptation.log_step_size))
+        adaptation = jax.tree.map(
+            lambda a, b: jnp.where(restart, a, b), restarted, adaptation
+        )
+        step_size = jnp.where(
+            t + 1 < num_adapt,
+            jnp.exp(adaptation.log_step_size),
+            jnp.where(t + 1 == num_adapt, jnp.exp(adaptation.log_step_size_avg), step_size),
+        ).astype(state.step_size.dtype)
+    new_state = AnnealingState(dilation, t + 1, step_size, adaptation)
+    return new_state, info
+
+
+def dilation_langevin(
+    logdensity_fn: Callable,
+    num_annealing_steps: int,
+    *,
+    step_size: float,
+    schedule="linear",
+    lambda_min: float = 1e-3,
+    center: ArrayLikeTree | None = None,
+    metropolis: bool = True,
+    anneal_metropolis: bool = False,
+    adapt_step_size: bool = True,
+    target_accept_prob: float = DEFAULT_TARGET_ACCEPT_PROB,
+    num_adaptation_steps: int | None = None,
+) -> SamplingAlgorithm:
+    r"""Annealed Langevin dynamics along the dilation path, as a BlackJAX algorithm.
+
+    The first ``num_annealing_steps`` steps anneal :math:`\lambda` from
+    ``lambda_min`` to 1 along ``schedule``, starting from the Dirac at the
+    center; later steps run at :math:`\lambda = 1` (MALA by default). At level
+    :math:`\lambda_k` the dilated step is :math:`h_k = h\lambda_k`, which in target
+    coordinates is one Langevin step of size :math:`h` on the target followed by
+    the contraction :math:`y \leftarrow c + \sqrt{\lambda_k/\lambda_{k+1}}(y - c)`
+    (see :mod:`numpyro_dilation.kernel`).
+
+    Parameters
+    ----------
+    logdensity_fn
+        Log-density of the target (unnormalized), on pytree positions.
+    num_annealing_steps
+        :math:`K`, the number of annealing steps (length of the schedule).
+    step_size
+        Initial step :math:`h` in target coordinates (> 0).
+    schedule
+        ``"linear"`` (default), ``"geometric"``, ``"cosine"``, a callable
+        ``(num_steps, lambda_min) -> levels``, or an array of ``K`` levels.
+    lambda_min
+        First level :math:`\lambda_0 \in (0, 1)` of a named schedule.
+    center
+        The dilation center :math:`c` (same structure as the position). ``None``:
+        each chain's initial position is its own center (per-chain Dirac start).
+    metropolis, anneal_metropolis
+        Metropolis adjustment at :math:`\lambda = 1` (default on) and during
+        annealing (default off: the paper's unadjusted Langevin).
+    adapt_step_size, target_accept_prob
+        Dual averaging of :math:`h` toward this acceptance probability.
+    num_adaptation_steps
+        Iterations during which :math:`h` adapts; defaults to ``num_annealing_steps``.
+
+    Returns
+    -------
+    A ``SamplingAlgorithm`` whose ``init(position)`` returns an
+    :class:`AnnealingState` and ``step(rng_key, state)`` returns
+    ``(AnnealingState, DilationInfo)``. Not jitted: the caller jits.
+
+    Examples
+    --------
+    >>> import jax, jax.numpy as jnp
+    >>> import numpyro_dilation as nd
+    >>> logdensity = lambda x: -0.5 * jnp.sum((x - 3.0) ** 2)
+    >>> algo = nd.dilation_langevin(logdensity, 200, step_size=0.5)
+    >>> init = jax.vmap(algo.init)(jnp.zeros((100, 2)))
+    >>> step = jax.jit(jax.vmap(algo.step))
+    >>> state = init
+    >>> for key in jax.random.split(jax.random.key(0), 400):
+    ...     state, info = step(jax.random.split(key, 100), state)
+    >>> bool(jnp.abs(state.position.mean() - 3.0) < 0.5)
+    True
+    """
+    check_step_size(step_size)
+    check_probability("target_accept_prob", target_accept_prob)
+    if isinstance(schedule, str) or callable(schedule):
+        check_probability("lambda_min", lambda_min)
+    levels = make_schedule(schedule, num_annealing_steps, lambda_min)
+    num_adapt = num_annealing_steps if num_adaptation_steps is None else num_adaptation_steps
+    if not isinstance(num_adapt, int) or num_adapt < 0:
+        raise ValueError(
+            f"`num_adaptation_steps` must be a non-negative integer, got {num_adaptation_steps!r}."
+        )
+    config = AnnealingConfig(
+        levels=levels,
+        num_adaptation_steps=num_adapt,
+        adapt_step_size=bool(adapt_step_size),
+        target_accept_prob=float(target_accept_prob),
+        metropolis=bool(metropolis),
+        anneal_metropolis=bool(anneal_metropolis),
+    )
+
+    def init_fn(position: ArrayLikeTree, rng_key: PRNGKey | None = None) -> AnnealingState:
+        del rng_key
+        return annealing_init(position, logdensity_fn, config, step_size, center)
+
+    def step_fn(rng_key: PRNGKey, state: AnnealingState):
+        return annealing_step(rng_key, state, logdensity_fn, config)
+
+    return SamplingAlgorithm(init_fn, step_fn)

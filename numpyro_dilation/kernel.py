@@ -1,0 +1,275 @@
+r"""Langevin kernel on the dilation path, in target coordinates (BlackJAX style).
+
+One step at level :math:`\lambda_k` of the paper's annealed Langevin dynamics
+with adaptive step size :math:`h_k = h\lambda_k`,
+
+.. math::
+
+    x' = x + h\lambda_k\,\nabla\log\pi_{\lambda_k}(x) + \sqrt{2h\lambda_k}\,\xi,
+    \qquad \xi \sim \mathcal N(0, I),
+
+is, in target coordinates :math:`y = c + (x - c)/\sqrt{\lambda_k}`, *exactly* one
+Langevin step of size :math:`h` on the target itself:
+
+.. math:: y' = y + h\,\nabla\log\gamma(y) + \sqrt{2h}\,\xi .
+
+Moving from level :math:`\lambda_k` to :math:`\lambda_{k+1}` with :math:`x` held
+fixed contracts :math:`y` toward the center,
+:math:`y \leftarrow c + \sqrt{\lambda_k/\lambda_{k+1}}\,(y - c)`. The Jacobian
+of :math:`x \mapsto y` is constant, so the Metropolis–Hastings ratio of MALA on
+:math:`\pi_{\lambda}` with step :math:`h\lambda` equals that of MALA on
+:math:`\gamma` with step :math:`h` in :math:`y`: adjustment, adaptation and
+divergence checks all act on the target at its own scale, and nothing is
+divided by :math:`\sqrt\lambda` (no float32 trouble at tiny :math:`\lambda`).
+
+The state stores :math:`y`; the dilated particle is
+:math:`x = c + \sqrt{\lambda}\,(y - c)` (:func:`dilated_position`).
+:func:`build_dilated_kernel` is the same algorithm written in :math:`x`
+(BlackJAX's MALA on :math:`\pi_\lambda` with step :math:`h\lambda`); it exists to
+check this module step for step.
+"""
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import blackjax.mcmc.diffusions as diffusions
+import blackjax.mcmc.mala as mala
+import blackjax.mcmc.proposal as proposal
+import jax
+import jax.numpy as jnp
+from blackjax.types import ArrayLikeTree, ArrayTree, PRNGKey
+
+from numpyro_dilation._control import uniform_cond
+from numpyro_dilation.path import change_level, dilated_logdensity, to_dilated
+
+__all__ = [
+    "DilationState",
+    "DilationInfo",
+    "init",
+    "build_kernel",
+    "dilated_position",
+    "build_dilated_kernel",
+]
+
+
+class DilationState(NamedTuple):
+    """State of one dilation-path Langevin chain.
+
+    position
+        :math:`y`, the position in target coordinates (a pytree).
+    logdensity
+        :math:`\\log\\gamma(y)`, the target's (unnormalized) log-density at ``position``.
+    logdensity_grad
+        :math:`\\nabla\\log\\gamma(y)`, same structure as ``position``.
+    lam
+        The level :math:`\\lambda` at which :math:`x = c + \\sqrt\\lambda (y - c)`
+        is the chain's particle; scalar.
+    center
+        The center :math:`c` of the dilation, same structure as ``position``.
+    """
+
+    position: ArrayTree
+    logdensity: jax.Array
+    logdensity_grad: ArrayTree
+    lam: jax.Array
+    center: ArrayTree
+
+
+class DilationInfo(NamedTuple):
+    """Diagnostics of one transition.
+
+    lam
+        Level :math:`\\lambda` of the transition.
+    step_size
+        Step :math:`h` in target coordinates (the dilated step is :math:`h\\lambda`).
+    acceptance_rate
+        Metropolis–Hastings acceptance probability of the Langevin proposal
+        (computed even when the step is unadjusted; used for adaptation).
+    is_accepted
+        Whether the chain moved to the proposal.
+    is_divergent
+        Whether the log-density or its gradient was non-finite at the proposal
+        (or at the contracted point of a level change); such points are rejected.
+    num_grad_evals
+        Gradient evaluations spent: 1 for the proposal, plus 1 when the level changed.
+    """
+
+    lam: jax.Array
+    step_size: jax.Array
+    acceptance_rate: jax.Array
+    is_accepted: jax.Array
+    is_divergent: jax.Array
+    num_grad_evals: jax.Array
+
+
+def _float_dtype(tree: ArrayLikeTree):
+    leaves = jax.tree.leaves(tree)
+    dtype = jnp.result_type(*leaves) if leaves else jnp.float32
+    return dtype if jnp.issubdtype(dtype, jnp.floating) else jnp.result_type(float)
+
+
+def _all_finite(logdensity: jax.Array, grad: ArrayTree) -> jax.Array:
+    finite = jnp.isfinite(logdensity)
+    for g in jax.tree.leaves(grad):
+        finite = finite & jnp.all(jnp.isfinite(g))
+    return finite
+
+
+def _tree_where(pred: jax.Array, on_true, on_false):
+    return jax.tree.map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
+
+
+def init(
+    position: ArrayLikeTree,
+    logdensity_fn: Callable,
+    center: ArrayLikeTree | None = None,
+    lam: float = 1.0,
+) -> DilationState:
+    """Initialize a chain at target-coordinate ``position`` and level ``lam``.
+
+    With ``center=None`` the center is ``position`` itself, so the particle
+    :math:`x = c + \\sqrt\\lambda (y - c) = c` is the Dirac at the center. With
+    an explicit center, :math:`x_0 = c + \\sqrt{\\lambda}(y_0 - c)`, which tends
+    to the Dirac at :math:`c` as ``lam`` goes to 0.
+    """
+    logdensity, logdensity_grad = jax.value_and_grad(logdensity_fn)(position)
+    center = position if center is None else center
+    lam = jnp.asarray(lam, dtype=_float_dtype(position))
+    return DilationState(position, logdensity, logdensity_grad, lam, center)
+
+
+def dilated_position(state: DilationState) -> ArrayTree:
+    """The chain's particle :math:`x = c + \\sqrt\\lambda\\,(y - c)` in dilated coordinates."""
+    return to_dilated(state.position, state.center, state.lam)
+
+
+def _transition_energy(state, new_state, step_size):
+    r""":math:`-\log\gamma(y') + |y - y' - h\nabla\log\gamma(y')|^2 / (4h)`, i.e. minus
+    the log of :math:`\gamma(y')\,q(y \mid y')` up to a constant (MALA's reverse move)."""
+    diff = jax.tree.map(
+        lambda a, b, g: a - b - step_size * g,
+        state.position,
+        new_state.position,
+        new_state.logdensity_grad,
+    )
+    sq = sum(jnp.sum(d * d) for d in jax.tree.leaves(diff))
+    return -new_state.logdensity + 0.25 * sq / step_size
+
+
+_acceptance_log_ratio = proposal.compute_asymmetric_acceptance_ratio(
+    _transition_energy
+)
+
+
+def build_kernel() -> Callable:
+    """Build the dilation-path Langevin kernel.
+
+    Returns
+    -------
+    ``kernel(rng_key, state, logdensity_fn, lam, step_size, metropolis=True)``
+    returning ``(DilationState, DilationInfo)``. It
+
+    1. moves the state to level ``lam`` (contraction toward the center in
+       target coordinates, one gradient evaluation; skipped when
+       ``lam == state.lam``, also under ``vmap`` when all chains agree);
+    2. proposes :math:`y' = y + h\\nabla\\log\\gamma(y) + \\sqrt{2h}\\,\\xi` with
+       :math:`h` = ``step_size``;
+    3. accepts with probability :math:`\\min(1, e^{W})`, the MALA ratio, when
+       ``metropolis`` is true (a bool or a traced boolean), and always otherwise
+       (unadjusted Langevin). Proposals with a non-finite log-density or
+       gradient are always rejected and reported as divergent.
+    """
+
+    def kernel(
+        rng_key: PRNGKey,
+        state: DilationState,
+        logdensity_fn: Callable,
+        lam: float,
+        step_size: float,
+        metropolis: bool | jax.Array = True,
+    ) -> tuple[DilationState, DilationInfo]:
+        value_and_grad = jax.value_and_grad(logdensity_fn)
+        lam = jnp.asarray(lam, dtype=state.lam.dtype)
+        step_size = jnp.asarray(step_size, dtype=state.lam.dtype)
+        level_changes = lam != state.lam
+
+        def move_to_level(s: DilationState, lam: jax.Array):
+            y = change_level(s.position, s.center, s.lam, lam)
+            logdensity, grad = value_and_grad(y)
+            finite = _all_finite(logdensity, grad)
+            moved = DilationState(y, logdensity, grad, lam, s.center)
+            # A non-finite contracted point keeps the old target-coordinate state.
+            return _tree_where(finite, moved, s._replace(lam=lam)), ~finite
+
+        def stay(s: DilationState, lam: jax.Array):
+            del lam
+            return s, jnp.zeros((), dtype=bool)
+
+        state, level_divergent = uniform_cond(
+            level_changes, move_to_level, stay, state, lam
+        )
+
+        key_integrator, key_rmh = jax.random.split(rng_key)
+        integrator = diffusions.overdamped_langevin(value_and_grad)
+        current = diffusions.DiffusionState(
+            state.position, state.logdensity, state.logdensity_grad
+        )
+        new = integrator(key_integrator, current, step_size)
+        divergent = ~_all_finite(new.logdensity, new.logdensity_grad)
+        log_p_accept = _acceptance_log_ratio(current, new, step_size=step_size)
+        log_p_accept = jnp.where(divergent, -jnp.inf, log_p_accept)
+        p_accept = jnp.clip(jnp.exp(log_p_accept), max=1.0)
+        coin = jax.random.bernoulli(key_rmh, p_accept)
+        do_accept = jnp.where(metropolis, coin, True) & ~divergent
+
+        proposed = state._replace(
+            position=new.position,
+            logdensity=new.logdensity,
+            logdensity_grad=new.logdensity_grad,
+        )
+        new_state = _tree_where(do_accept, proposed, state)
+        info = DilationInfo(
+            lam=lam,
+            step_size=step_size,
+            acceptance_rate=p_accept,
+            is_accepted=do_accept,
+            is_divergent=divergent | level_divergent,
+            num_grad_evals=1 + level_changes.astype(jnp.int32),
+        )
+        return new_state, info
+
+    return kernel
+
+
+def build_dilated_kernel() -> Callable:
+    """The same transition written in dilated coordinates (reference implementation).
+
+    ``kernel(rng_key, x, logdensity_fn, center, lam, step_size, metropolis=True)``
+    runs BlackJAX's MALA (or its unadjusted Langevin proposal when
+    ``metropolis`` is false) on :math:`\\pi_\\lambda` with step :math:`h\\lambda`
+    from dilated position ``x`` and returns the new dilated position. It computes
+    :math:`\\log\\pi_\\lambda` and its closed-form score at every call, so it is
+    slower; with the same keys it must agree with :func:`build_kernel` step for
+    step (up to rounding).
+    """
+    mala_kernel = mala.build_kernel()
+
+    def kernel(
+        rng_key: PRNGKey,
+        x: ArrayLikeTree,
+        logdensity_fn: Callable,
+        center: ArrayLikeTree,
+        lam: float,
+        step_size: float,
+        metropolis: bool = True,
+    ) -> ArrayTree:
+        target = dilated_logdensity(logdensity_fn, center, lam)
+        state = mala.init(x, target)
+        if metropolis:
+            new_state, _ = mala_kernel(rng_key, state, target, step_size * lam)
+            return new_state.position
+        key_integrator, _ = jax.random.split(rng_key)
+        integrator = diffusions.overdamped_langevin(jax.value_and_grad(target))
+        return integrator(key_integrator, state, step_size * lam).position
+
+    return kernel

@@ -1,0 +1,449 @@
+r"""NumPyro ``MCMCKernel`` for annealed Langevin along the dilation path.
+
+``MCMC(DilationLangevin(model), num_warmup=W, num_samples=S, num_chains=C)``:
+
+- warm-up is the annealing: the first :math:`K` iterations (by default
+  :math:`K = \lceil W/2 \rceil`) move :math:`\lambda` from ``lambda_min`` to 1,
+  starting each chain at the Dirac at its center; the remaining :math:`W - K`
+  warm-up iterations run MALA at :math:`\lambda = 1`; the step size adapts
+  (dual averaging) over all :math:`W` iterations and restarts at :math:`\lambda = 1`;
+- the :math:`S` samples are drawn at :math:`\lambda = 1` with MALA.
+
+Each chain is one annealed particle. The sampler works in NumPyro's
+unconstrained space; draws come back constrained through ``postprocess_fn``.
+"""
+
+from collections import namedtuple
+from collections.abc import Callable
+from math import ceil
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import random
+from jax.flatten_util import ravel_pytree
+from numpyro.infer.initialization import init_to_uniform
+from numpyro.infer.mcmc import MCMCKernel
+from numpyro.infer.util import initialize_model, unconstrain_fn
+from numpyro.util import identity, is_prng_key
+
+from numpyro_dilation.annealing import (
+    DEFAULT_TARGET_ACCEPT_PROB,
+    AnnealingConfig,
+    AnnealingState,
+    annealing_init,
+    annealing_step,
+    check_probability,
+    check_step_size,
+    find_initial_step_size,
+)
+from numpyro_dilation.kernel import DilationState
+from numpyro_dilation.schedules import SCHEDULES, make_schedule, validate_schedule
+
+__all__ = ["DilationLangevin", "DilationLangevinState", "DilationAdaptState"]
+
+MIN_ANNEALING_STEPS = 10
+"""Fewest annealing steps a run may have: below that the start is not annealed."""
+
+DilationAdaptState = namedtuple("DilationAdaptState", ["step_size", "dual_averaging"])
+"""Step size :math:`h` for the next iteration and its dual-averaging state."""
+
+DilationLangevinState = namedtuple(
+    "DilationLangevinState",
+    [
+        "i",
+        "z",
+        "potential_energy",
+        "z_grad",
+        "lam",
+        "center",
+        "accept_prob",
+        "mean_accept_prob",
+        "diverging",
+        "num_grad_evals",
+        "adapt_state",
+        "rng_key",
+    ],
+)
+"""
+State of :class:`DilationLangevin`, one chain (batched over chains in a
+vectorized run):
+
+- **i** - iterations done (warm-up included; never reset).
+- **z** - target-coordinate position :math:`y` in unconstrained space (the draw once λ = 1).
+- **potential_energy** - :math:`-\\log\\gamma(y)`.
+- **z_grad** - gradient of the potential energy at ``z``.
+- **lam** - level :math:`\\lambda` of the last transition.
+- **center** - dilation center :math:`c` (unconstrained, structure of ``z``).
+- **accept_prob** - Metropolis acceptance probability of the last proposal.
+- **mean_accept_prob** - running mean of ``accept_prob`` (reset when sampling starts).
+- **diverging** - whether the last proposal had a non-finite log-density or gradient (rejected).
+- **num_grad_evals** - gradient evaluations spent by the last iteration (1 or 2).
+- **adapt_state** - :data:`DilationAdaptState` (``step_size``, ``dual_averaging``).
+- **rng_key** - random key for the next iteration.
+"""
+
+
+def _is_array(x) -> bool:
+    return isinstance(x, (np.ndarray, jax.Array))
+
+
+class DilationLangevin(MCMCKernel):
+    r"""Annealed Langevin dynamics along the dilation path (Chehab & Korba, 2024).
+
+    The dilation path :math:`\pi_\lambda(x) = \lambda^{-d/2}\pi(c + (x - c)/\sqrt\lambda)`
+    goes from the Dirac at a center :math:`c` (:math:`\lambda \to 0`) to the
+    posterior (:math:`\lambda = 1`) and has a closed-form score, so annealing
+    costs one gradient per level. Warm-up anneals (unadjusted Langevin with
+    step :math:`h\lambda_k`, i.e. step :math:`h` in target coordinates) and adapts
+    :math:`h`; sampling is MALA at :math:`\lambda = 1`. Run many chains and pool
+    their draws: each chain is one annealed particle.
+
+    .. warning:: Annealing *finds* modes, but the fraction of chains that ends
+       in each mode is biased by the mode's distance from the center and its
+       width (see the user guide); per-chain draws stay in one mode.
+
+    :param model: Python callable with NumPyro primitives.
+    :param potential_fn: potential energy :math:`-\log\gamma` on unconstrained
+        parameters (then ``init_params`` must be given to ``MCMC.run``).
+    :param float step_size: initial step :math:`h` in (unconstrained) target
+        coordinates; ``None`` finds one at the initial point by halving/doubling.
+    :param bool adapt_step_size: dual averaging of :math:`h` during warm-up.
+    :param float target_accept_prob: acceptance probability targeted by the
+        adaptation (default 0.574, MALA's optimum).
+    :param schedule: ``"linear"`` (default), ``"geometric"``, ``"cosine"``, a
+        callable ``(num_steps, lambda_min) -> levels`` or an explicit array of
+        levels (strictly increasing in (0, 1], ending at 1; its length is then
+        the number of annealing steps).
+    :param float lambda_min: first level of a named schedule, in (0, 1).
+    :param int num_annealing_steps: :math:`K`; defaults to
+        ``ceil(annealing_fraction * num_warmup)``. Must not exceed ``num_warmup``.
+    :param float annealing_fraction: share of the warm-up spent annealing, in (0, 1].
+    :param center: ``None`` (default): each chain's initial point (from
+        ``init_strategy`` or ``init_params``) is its own center, so chains start
+        from different Diracs. A ``dict`` of *constrained* site values (like
+        ``init_to_value``) for a ``model``; a flat array of the unconstrained
+        vector (``ravel_pytree`` order); or, with ``potential_fn``, a pytree
+        with the structure of ``init_params``.
+    :param init_strategy: per-site initialization (see NumPyro's ``init_strategy``).
+    :param bool metropolis: MALA at :math:`\lambda = 1` (default) or unadjusted Langevin.
+    :param bool anneal_metropolis: Metropolis adjustment during annealing too.
+    :param bool forward_mode_differentiation: as in NumPyro's ``NUTS``.
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax, jax.numpy as jnp, numpyro, numpyro.distributions as dist
+        from numpyro.infer import MCMC
+        from numpyro_dilation import DilationLangevin
+
+        def model(y=None):
+            theta = numpyro.sample("theta", dist.Normal(0.5, 1.0))
+            numpyro.sample("y", dist.Normal(theta**2, 0.5), obs=y)
+
+        mcmc = MCMC(DilationLangevin(model), num_warmup=400, num_samples=200,
+                    num_chains=500, chain_method="vectorized")
+        mcmc.run(jax.random.key(0), y=2.0)
+        mcmc.print_summary()
+    """
+
+    def __init__(
+        self,
+        model: Callable | None = None,
+        potential_fn: Callable | None = None,
+        *,
+        step_size: float | None = None,
+        adapt_step_size: bool = True,
+        target_accept_prob: float = DEFAULT_TARGET_ACCEPT_PROB,
+        schedule="linear",
+        lambda_min: float = 1e-3,
+        num_annealing_steps: int | None = None,
+        annealing_fraction: float = 0.5,
+        center=None,
+        init_strategy: Callable = init_to_uniform,
+        metropolis: bool = True,
+        anneal_metropolis: bool = False,
+        forward_mode_differentiation: bool = False,
+    ):
+        if not (model is None) ^ (potential_fn is None):
+            raise ValueError("Exactly one of `model` or `potential_fn` must be specified.")
+        if step_size is not None:
+            check_step_size(step_size)
+        check_probability("target_accept_prob", target_accept_prob)
+        if isinstance(schedule, str):
+            if schedule not in SCHEDULES:
+                raise ValueError(
+                    f"`schedule` must be one of {sorted(SCHEDULES)}, a callable or an "
+                    f"array of levels, got {schedule!r}."
+                )
+            check_probability("lambda_min", lambda_min)
+        elif callable(schedule):
+            check_probability("lambda_min", lambda_min)
+        else:
+            schedule = validate_schedule(schedule)
+            if num_annealing_steps is not None and num_annealing_steps != len(schedule):
+                raise ValueError(
+                    f"`num_annealing_steps` ({num_annealing_steps}) must equal the "
+                    f"length of the `schedule` array ({len(schedule)})."
+                )
+        if num_annealing_steps is not None and (
+            not isinstance(num_annealing_steps, (int, np.integer))
+            or num_annealing_steps < MIN_ANNEALING_STEPS
+        ):
+            raise ValueError(
+                f"`num_annealing_steps` must be an integer >= {MIN_ANNEALING_STEPS}, "
+                f"got {num_annealing_steps!r}."
+            )
+        if not (isinstance(annealing_fraction, (int, float)) and 0 < annealing_fraction <= 1):
+            raise ValueError(
+                f"`annealing_fraction` must lie in (0, 1], got {annealing_fraction!r}."
+            )
+        self._model = model
+        self._potential_fn = potential_fn
+        self._potential_fn_gen = None
+        self._step_size = step_size
+        self._adapt_step_size = bool(adapt_step_size)
+        self._target_accept_prob = float(target_accept_prob)
+        self._schedule = schedule
+        self._lambda_min = float(lambda_min)
+        self._num_annealing_steps = num_annealing_steps
+        self._annealing_fraction = float(annealing_fraction)
+        self._center = center
+        self._init_strategy = init_strategy
+        self._metropolis = bool(metropolis)
+        self._anneal_metropolis = bool(anneal_metropolis)
+        self._forward_mode_differentiation = forward_mode_differentiation
+        self._postprocess_fn = None
+        self._sample_fn = None
+        self._config = None
+
+    # -- MCMCKernel interface -------------------------------------------------
+
+    @property
+    def model(self):
+        return self._model
+
+    @property
+    def sample_field(self):
+        return "z"
+
+    @property
+    def default_fields(self):
+        return ("z", "diverging", "potential_energy", "accept_prob", "adapt_state.step_size")
+
+    @property
+    def config(self) -> AnnealingConfig | None:
+        """The resolved schedule and adaptation settings (set by :meth:`init`)."""
+        return self._config
+
+    def get_diagnostics_str(self, state):
+        return "lam {:.3g}, step size {:.2e}, acc. prob={:.2f}".format(
+            float(state.lam), float(state.adapt_state.step_size), float(state.mean_accept_prob)
+        )
+
+    def postprocess_fn(self, args, kwargs):
+        if self._postprocess_fn is None:
+            return identity
+        return self._postprocess_fn(*args, **kwargs)
+
+    def num_annealing_steps(self, num_warmup: int) -> int:
+        """:math:`K` for a run with ``num_warmup`` warm-up iterations (validated)."""
+        if not isinstance(self._schedule, (str,)) and not callable(self._schedule):
+            num_levels = len(self._schedule)
+        elif self._num_annealing_steps is not None:
+            num_levels = int(self._num_annealing_steps)
+        else:
+            num_levels = int(ceil(self._annealing_fraction * num_warmup))
+        if num_levels < MIN_ANNEALING_STEPS or num_warmup < num_levels:
+            raise ValueError(
+                f"`num_warmup` ({num_warmup}) is too small for annealing: DilationLangevin "
+                f"anneals during warm-up and needs at least {max(num_levels, MIN_ANNEALING_STEPS)} "
+                f"warm-up iterations for {num_levels} annealing steps "
+                f"(at least {MIN_ANNEALING_STEPS}); raise `num_warmup`."
+            )
+        return num_levels
+
+    def init(self, rng_key, num_warmup, init_params=None, model_args=(), model_kwargs={}):
+        num_levels = self.num_annealing_steps(num_warmup)
+        levels = make_schedule(self._schedule, num_levels, self._lambda_min)
+        self._config = AnnealingConfig(
+            levels=levels,
+            num_adaptation_steps=int(num_warmup),
+            adapt_step_size=self._adapt_step_size,
+            target_accept_prob=self._target_accept_prob,
+            metropolis=self._metropolis,
+            anneal_metropolis=self._anneal_metropolis,
+        )
+        vectorized = not is_prng_key(rng_key)
+        if vectorized:
+            rng_key, key_model, key_step = jnp.swapaxes(
+                jax.vmap(lambda k: random.split(k, 3))(rng_key), 0, 1
+            )
+        else:
+            rng_key, key_model, key_step = random.split(rng_key, 3)
+        model_kwargs = {} if model_kwargs is None else model_kwargs
+        init_params = self._init_model(key_model, model_args, model_kwargs, init_params)
+        if self._potential_fn is not None and init_params is None:
+            raise ValueError("`init_params` must be provided with `potential_fn`.")
+        center = self._resolve_center(init_params, vectorized, model_args, model_kwargs)
+        logdensity_fn = self._logdensity_fn(model_args, model_kwargs)
+
+        def init_one(z, key, c):
+            state = annealing_init(z, logdensity_fn, self._config, 1.0, c)
+            if self._step_size is None:
+                step_size = find_initial_step_size(
+                    key, state.dilation, logdensity_fn, self._target_accept_prob
+                )
+            else:
+                step_size = self._step_size
+            state = annealing_init(z, logdensity_fn, self._config, step_size, c)
+            return state
+
+        if vectorized:
+            astate = jax.vmap(init_one, in_axes=(0, 0, None))(
+                init_params, key_step, center
+            )
+            self._sample_fn = jax.vmap(self._sample_one, in_axes=(0, None, None))
+        else:
+            astate = init_one(init_params, key_step, center)
+            self._sample_fn = self._sample_one
+        zero = jnp.zeros_like(astate.dilation.logdensity)
+        return self._to_numpyro(
+            astate,
+            accept_prob=zero,
+            mean_accept_prob=zero,
+            diverging=jnp.zeros(zero.shape, dtype=bool),
+            num_grad_evals=jnp.ones(zero.shape, dtype=jnp.int32),
+            rng_key=rng_key,
+        )
+
+    def sample(self, state, model_args, model_kwargs):
+        """One iteration (all chains at once in a vectorized run)."""
+        return self._sample_fn(state, model_args, model_kwargs)
+
+    # -- internals --------------------------------------------------------------
+
+    def _init_model(self, rng_key, model_args, model_kwargs, init_params):
+        if self._model is None:
+            return init_params
+        param_info, potential_fn_gen, postprocess_fn, _ = initialize_model(
+            rng_key,
+            self._model,
+            dynamic_args=True,
+            init_strategy=self._init_strategy,
+            model_args=model_args,
+            model_kwargs=model_kwargs,
+            forward_mode_differentiation=self._forward_mode_differentiation,
+        )
+        self._potential_fn_gen = potential_fn_gen
+        self._postprocess_fn = postprocess_fn
+        return param_info.z if init_params is None else init_params
+
+    def _logdensity_fn(self, model_args, model_kwargs) -> Callable:
+        if self._model is not None:
+            potential_fn = self._potential_fn_gen(*model_args, **model_kwargs)
+        else:
+            potential_fn = self._potential_fn
+        return lambda z: -potential_fn(z)
+
+    def _resolve_center(self, init_params, vectorized, model_args, model_kwargs):
+        """Unconstrained center with the structure of one chain's ``init_params``."""
+        center = self._center
+        if center is None:
+            return None
+        one_chain = jax.tree.map(lambda x: x[0], init_params) if vectorized else init_params
+        flat_ref, unravel = ravel_pytree(one_chain)
+        if self._model is not None and isinstance(center, dict):
+            sites = set(one_chain)
+            given = set(center)
+            if given != sites:
+                missing, unknown = sorted(sites - given), sorted(given - sites)
+                raise ValueError(
+                    "`center` must give a constrained value for every latent site of the "
+                    f"model: missing {missing}, unknown {unknown}."
+                )
+            center = unconstrain_fn(
+                self._model, model_args, model_kwargs, {k: jnp.asarray(v) for k, v in center.items()}
+            )
+            for name in sites:
+                if jnp.shape(center[name]) != jnp.shape(one_chain[name]):
+                    raise ValueError(
+                        f"`center[{name!r}]` has shape {jnp.shape(self._center[name])}, which "
+                        f"does not match site {name!r} (unconstrained shape "
+                        f"{jnp.shape(one_chain[name])})."
+                    )
+            return jax.tree.map(lambda c, r: jnp.asarray(c, dtype=r.dtype), center, one_chain)
+        if self._model is not None and _is_array(center):
+            flat = jnp.asarray(center, dtype=flat_ref.dtype)
+            if flat.shape != flat_ref.shape:
+                raise ValueError(
+                    f"`center` as an array must be the flat unconstrained vector of shape "
+                    f"{flat_ref.shape}, got shape {flat.shape}."
+                )
+            return unravel(flat)
+        if self._model is not None:
+            raise ValueError(
+                "`center` must be None, a dict of constrained site values or a flat "
+                f"unconstrained array, got {type(center).__name__}."
+            )
+        ref_def, center_def = jax.tree.structure(one_chain), jax.tree.structure(center)
+        if ref_def != center_def:
+            raise ValueError(
+                f"`center` must have the structure of `init_params` ({ref_def}), got {center_def}."
+            )
+        for c, r in zip(jax.tree.leaves(center), jax.tree.leaves(one_chain)):
+            if jnp.shape(c) != jnp.shape(r):
+                raise ValueError(
+                    f"`center` leaf of shape {jnp.shape(c)} does not match the "
+                    f"`init_params` leaf of shape {jnp.shape(r)} (one chain)."
+                )
+        return jax.tree.map(lambda c, r: jnp.asarray(c, dtype=r.dtype), center, one_chain)
+
+    def _to_numpyro(self, astate: AnnealingState, **fields) -> DilationLangevinState:
+        d = astate.dilation
+        return DilationLangevinState(
+            i=astate.iteration,
+            z=d.position,
+            potential_energy=-d.logdensity,
+            z_grad=jax.tree.map(jnp.negative, d.logdensity_grad),
+            lam=d.lam,
+            center=d.center,
+            adapt_state=DilationAdaptState(astate.step_size, astate.adaptation),
+            **fields,
+        )
+
+    def _sample_one(self, state, model_args, model_kwargs):
+        logdensity_fn = self._logdensity_fn(model_args, model_kwargs)
+        rng_key, key = random.split(state.rng_key)
+        astate = AnnealingState(
+            DilationState(
+                state.z,
+                -state.potential_energy,
+                jax.tree.map(jnp.negative, state.z_grad),
+                state.lam,
+                state.center,
+            ),
+            state.i,
+            state.adapt_state.step_size,
+            state.adapt_state.dual_averaging,
+        )
+        astate, info = annealing_step(key, astate, logdensity_fn, self._config)
+        num_warmup = self._config.num_adaptation_steps
+        n = jnp.where(state.i < num_warmup, state.i + 1, state.i + 1 - num_warmup)
+        mean_accept_prob = state.mean_accept_prob + (
+            info.acceptance_rate - state.mean_accept_prob
+        ) / n
+        return self._to_numpyro(
+            astate,
+            accept_prob=info.acceptance_rate,
+            mean_accept_prob=mean_accept_prob,
+            diverging=info.is_divergent,
+            num_grad_evals=info.num_grad_evals,
+            rng_key=rng_key,
+        )
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_sample_fn"] = None
+        return state

@@ -1,0 +1,30 @@
+"""Test configuration: four simulated CPU devices (for chain_method="parallel")."""
+
+import os
+
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def x64():
+    """Run a test in double precision."""
+    with jax.enable_x64(True):
+        yield
+
+
+def mcse_z(draws: np.ndarray, truth: float) -> float:
+    """|mean - truth| / MCSE, with the MCSE from ArviZ's bulk ESS.
+
+    ``draws`` has shape (chains, draws).
+    """
+    import arviz as az
+
+    draws = np.asarray(draws, dtype=float)
+    ess = float(az.ess(draws[None] if draws.ndim == 1 else draws, method="bulk"))
+    mcse = draws.std() / np.sqrt(ess)
+    return abs(draws.mean() - truth) / mcse
