@@ -1,0 +1,176 @@
+"""BlackJAX-level kernel: x-form = y-form, exactness of MALA, divergences, jit/vmap."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from blackjax.util import run_inference_algorithm
+from jax import lax
+
+import numpyro_dilation as nd
+from numpyro_dilation import kernel as dk
+from numpyro_dilation._control import uniform_cond
+from numpyro_dilation.path import to_dilated
+from numpyro_dilation.schedules import linear_schedule
+
+
+def banana(theta):
+    """A non-Gaussian pytree target."""
+    a, b = theta["a"], theta["b"]
+    return -0.5 * a[0] ** 2 / 4.0 - 0.5 * (a[1] - 0.3 * a[0] ** 2) ** 2 - 0.5 * jnp.sum(b**2 / 0.5)
+
+
+@pytest.mark.parametrize("metropolis", [True, False])
+def test_target_and_dilated_forms_agree_step_for_step(x64, metropolis):
+    center = {"a": jnp.array([0.5, -0.3]), "b": jnp.array([0.2])}
+    y0 = {"a": jnp.array([1.0, 2.0]), "b": jnp.array([-0.4])}
+    levels = linear_schedule(40, 1e-3)
+    step_size = 0.3
+    kernel = jax.jit(dk.build_kernel(), static_argnums=(2, 5))
+    ref_kernel = jax.jit(dk.build_dilated_kernel(), static_argnums=(2, 6))
+
+    state = dk.init(y0, banana, center=center, lam=levels[0])
+    x = to_dilated(y0, center, levels[0])
+    keys = jax.random.split(jax.random.key(3), len(levels) + 20)
+    lams = np.concatenate([levels, np.ones(20)])
+    n_accepted = 0
+    for key, lam in zip(keys, lams):
+        state, info = kernel(key, state, banana, lam, step_size, metropolis)
+        x = ref_kernel(key, x, banana, center, lam, step_size, metropolis)
+        n_accepted += int(info.is_accepted)
+        x_from_y = dk.dilated_position(state)
+        for k in x:
+            np.testing.assert_allclose(x_from_y[k], x[k], rtol=1e-8, atol=1e-10)
+    assert 0 < n_accepted < len(lams) if metropolis else n_accepted == len(lams)
+
+
+def test_mala_at_lambda_one_leaves_a_correlated_gaussian_invariant():
+    """Start 20 000 chains from the exact target, run 30 MALA steps: mean and
+    covariance must stay within Monte Carlo error (chains are independent)."""
+    d, n = 3, 20_000
+    cov = jnp.array([[1.0, 0.8, 0.1], [0.8, 1.5, -0.3], [0.1, -0.3, 0.5]])
+    mean = jnp.array([1.0, -2.0, 0.5])
+    prec = jnp.linalg.inv(cov)
+
+    def logdensity(x):
+        r = x - mean
+        return -0.5 * r @ prec @ r
+
+    kernel = dk.build_kernel()
+    draws = jax.random.multivariate_normal(jax.random.key(0), mean, cov, (n,))
+    state = jax.vmap(lambda y: dk.init(y, logdensity))(draws)
+
+    def body(s, key):
+        s, info = jax.vmap(lambda k, st: kernel(k, st, logdensity, 1.0, 0.25))(
+            jax.random.split(key, n), s
+        )
+        return s, info.acceptance_rate.mean()
+
+    state, acc = jax.lax.scan(body, state, jax.random.split(jax.random.key(1), 30))
+    out = np.asarray(state.position)
+    assert 0.3 < float(acc.mean()) < 0.95  # the chains really moved
+    se_mean = np.sqrt(np.diag(cov) / n)
+    assert np.all(np.abs(out.mean(0) - mean) < 4.5 * se_mean)
+    emp_cov = np.cov(out.T)
+    # sd of a sample covariance entry: sqrt((S_ij^2 + S_ii S_jj) / n)
+    se_cov = np.sqrt((np.asarray(cov) ** 2 + np.outer(np.diag(cov), np.diag(cov))) / n)
+    assert np.all(np.abs(emp_cov - cov) < 4.5 * se_cov)
+
+
+def test_wrong_acceptance_would_be_caught():
+    """Sanity check of the invariance test's power: unadjusted Langevin with the
+    same step is biased (its variance is inflated), and the test sees it."""
+    n = 20_000
+    kernel = dk.build_kernel()
+    draws = jax.random.normal(jax.random.key(0), (n,))
+    state = jax.vmap(lambda y: dk.init(y, lambda x: -0.5 * x**2))(draws)
+    step = jax.jit(jax.vmap(lambda k, s: kernel(k, s, lambda x: -0.5 * x**2, 1.0, 0.6, False)))
+    for key in jax.random.split(jax.random.key(1), 30):
+        state, _ = step(jax.random.split(key, n), state)
+    # ULA on N(0,1) with step h has stationary variance 1/(1 - h/2) = 1.43.
+    assert np.var(np.asarray(state.position)) > 1.0 + 4.5 * np.sqrt(2.0 / n)
+
+
+def test_divergent_proposals_are_rejected_and_counted():
+    # Support x > 0 only; the chain starts near the boundary with a large step.
+    def logdensity(x):
+        return jnp.where(x > 0, jnp.log(jnp.where(x > 0, x, 1.0)) - x, -jnp.inf)
+
+    kernel = dk.build_kernel()
+    n = 500
+    state = jax.vmap(lambda y: dk.init(y, logdensity))(jnp.full((n,), 0.2))
+    divergences = 0
+    step = jax.jit(jax.vmap(lambda k, s: kernel(k, s, logdensity, 1.0, 0.5, False)))
+    for key in jax.random.split(jax.random.key(0), 50):
+        state, info = step(jax.random.split(key, n), state)
+        divergences += int(info.is_divergent.sum())
+        assert not np.any(info.is_accepted & info.is_divergent)
+    assert divergences > 0
+    assert np.all(np.isfinite(state.position)) and np.all(state.position > 0)
+    assert np.all(np.isfinite(state.logdensity))
+
+
+def test_uniform_cond_matches_lax_cond_under_vmap():
+    def true_fun(x, s):
+        return jnp.sin(x) * s, x + 1
+
+    def false_fun(x, s):
+        return jnp.cos(x) * s, x - 1
+
+    def f(p, x, s):
+        return uniform_cond(p, true_fun, false_fun, x, s)
+
+    def g(p, x, s):
+        return lax.cond(p, true_fun, false_fun, x, s)
+
+    xs = jnp.linspace(-1, 1, 6)
+    for preds in (jnp.ones(6, bool), jnp.zeros(6, bool), xs > 0.1):
+        for a, b in zip(jax.jit(jax.vmap(f, (0, 0, None)))(preds, xs, 2.0),
+                        jax.vmap(g, (0, 0, None))(preds, xs, 2.0)):
+            np.testing.assert_allclose(a, b)
+    for a, b in zip(jax.vmap(f, (None, 0, None))(True, xs, 2.0), jax.vmap(g, (None, 0, None))(True, xs, 2.0)):
+        np.testing.assert_allclose(a, b)
+    for a, b in zip(f(False, 0.3, 2.0), g(False, 0.3, 2.0)):
+        np.testing.assert_allclose(a, b)
+
+
+def test_top_level_algorithm_runs_with_run_inference_algorithm_jit_and_vmap():
+    mean = {"m": jnp.array([3.0, -1.0]), "s": jnp.array(0.5)}
+
+    def logdensity(theta):
+        return -0.5 * jnp.sum((theta["m"] - mean["m"]) ** 2) - 0.5 * (theta["s"] - mean["s"]) ** 2
+
+    num_annealing = 100
+    algo = nd.dilation_langevin(logdensity, num_annealing, step_size=0.1, lambda_min=0.01)
+
+    def one_chain(key, x0):
+        return run_inference_algorithm(key, algo, 300, initial_position=x0)
+
+    x0 = {"m": jnp.zeros((64, 2)), "s": jnp.zeros(64)}
+    final, (states, infos) = jax.jit(jax.vmap(one_chain))(jax.random.split(jax.random.key(0), 64), x0)
+    levels = linear_schedule(num_annealing, 0.01)
+    np.testing.assert_allclose(infos.lam[0, :num_annealing], levels, rtol=1e-6)
+    assert np.all(infos.lam[:, num_annealing:] == 1.0)
+    # two gradients per level change, one otherwise (the first level needs no change)
+    assert int(infos.num_grad_evals[0].sum()) == 300 + num_annealing - 1
+    assert final.iteration[0] == 300
+    # step size frozen after adaptation
+    assert np.all(infos.step_size[:, num_annealing + 1:] == infos.step_size[:, -1:])
+    draws = states.position["m"][:, num_annealing:]
+    assert np.all(np.abs(draws.mean((0, 1)) - mean["m"]) < 0.15)
+
+
+def test_dilation_langevin_rejects_bad_arguments():
+    f = lambda x: -x**2  # noqa: E731
+    with pytest.raises(ValueError, match="step_size"):
+        nd.dilation_langevin(f, 10, step_size=0.0)
+    with pytest.raises(ValueError, match="step_size"):
+        nd.dilation_langevin(f, 10, step_size=float("nan"))
+    with pytest.raises(ValueError, match="lambda_min"):
+        nd.dilation_langevin(f, 10, step_size=0.1, lambda_min=1.0)
+    with pytest.raises(ValueError, match="target_accept_prob"):
+        nd.dilation_langevin(f, 10, step_size=0.1, target_accept_prob=1.2)
+    with pytest.raises(ValueError, match="strictly increasing"):
+        nd.dilation_langevin(f, 3, step_size=0.1, schedule=[0.5, 0.2, 1.0])
+    with pytest.raises(ValueError, match="num_steps"):
+        nd.dilation_langevin(f, 0, step_size=0.1)
