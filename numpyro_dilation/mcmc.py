@@ -363,9 +363,23 @@ class DilationLangevin(MCMCKernel):
                     "`center` must give a constrained value for every latent site of the "
                     f"model: missing {missing}, unknown {unknown}."
                 )
-            center = unconstrain_fn(
-                self._model, model_args, model_kwargs, {k: jnp.asarray(v) for k, v in center.items()}
-            )
+            constrained = self._postprocess_fn(*model_args, **model_kwargs)(one_chain)
+            for name in sorted(sites):
+                if jnp.shape(center[name]) != jnp.shape(constrained[name]):
+                    raise ValueError(
+                        f"`center[{name!r}]` has shape {jnp.shape(center[name])}, but site "
+                        f"{name!r} has shape {jnp.shape(constrained[name])}."
+                    )
+            try:
+                center = unconstrain_fn(
+                    self._model, model_args, model_kwargs,
+                    {k: jnp.asarray(v) for k, v in center.items()},
+                )
+            except Exception as err:  # shape/support errors surface from the model
+                raise ValueError(
+                    f"`center` values do not fit the model's sites ({err}); give one "
+                    "constrained value per latent site, with the site's shape."
+                ) from err
             for name in sites:
                 if jnp.shape(center[name]) != jnp.shape(one_chain[name]):
                     raise ValueError(
