@@ -15,7 +15,6 @@ import time
 
 import arviz as az
 import jax
-import jax.numpy as jnp
 import matplotlib
 
 matplotlib.use("Agg")
@@ -54,8 +53,14 @@ def main(out: str = "demo.png") -> None:
     # DilationLangevin: many short chains, each one annealed particle; pool the draws.
     t0 = time.perf_counter()
     kernel = DilationLangevin(model)
-    dl = MCMC(kernel, num_warmup=300, num_samples=100, num_chains=400,
-              chain_method="vectorized", progress_bar=False)
+    dl = MCMC(
+        kernel,
+        num_warmup=300,
+        num_samples=100,
+        num_chains=400,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
     dl.warmup(jax.random.key(0), y=Y_OBS, collect_warmup=True, extra_fields=("num_grad_evals",))
     warm_grads = int(dl.get_extra_fields()["num_grad_evals"].sum())
     dl.run(jax.random.key(1), y=Y_OBS, extra_fields=("num_grad_evals",))
@@ -65,8 +70,14 @@ def main(out: str = "demo.png") -> None:
 
     # NUTS at a comparable gradient budget: 4 chains, longer.
     t0 = time.perf_counter()
-    nuts = MCMC(NUTS(model), num_warmup=1000, num_samples=20_000, num_chains=4,
-                chain_method="vectorized", progress_bar=False)
+    nuts = MCMC(
+        NUTS(model),
+        num_warmup=1000,
+        num_samples=20_000,
+        num_chains=4,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
     nuts.warmup(jax.random.key(2), y=Y_OBS, collect_warmup=True, extra_fields=("num_steps",))
     warm_steps = int(nuts.get_extra_fields()["num_steps"].sum())
     nuts.run(jax.random.key(3), y=Y_OBS, extra_fields=("num_steps",))
@@ -86,10 +97,14 @@ def main(out: str = "demo.png") -> None:
     for name, w, grads, secs in rows:
         print(f"{name:<18}{w:>12.4f}{abs(w - w_pos):>10.4f}{grads:>12,d}{secs:>9.1f}")
     chains_pos = np.asarray(nuts.get_samples(group_by_chain=True)["theta"]).mean(axis=1) > 0
-    print(f"\nNUTS chains in the positive mode: {int(chains_pos.sum())} of 4 "
-          "(each chain stays in the mode where it started).")
-    print("Note: annealing alone biases mode weights (see the user guide); "
-          "compare the error above with the exact weights before trusting it.")
+    print(
+        f"\nNUTS chains in the positive mode: {int(chains_pos.sum())} of 4 "
+        "(each chain stays in the mode where it started)."
+    )
+    print(
+        "Note: annealing alone biases mode weights (see the user guide); "
+        "compare the error above with the exact weights before trusting it."
+    )
 
     fig, ax = plt.subplots(figsize=(7, 3.5))
     bins = np.linspace(-3, 3, 121)

@@ -1,8 +1,10 @@
 """Dilation-path annealed Langevin sampling for BlackJAX and NumPyro."""
 
 from numpyro_dilation.annealing import AnnealingState, dilation_langevin
+from numpyro_dilation.diagnostics import GlobalMoveWarning, log_evidence, mode_summary
 from numpyro_dilation.kernel import DilationInfo, DilationState
 from numpyro_dilation.mcmc import DilationLangevin, DilationLangevinState
+from numpyro_dilation.modes import GlobalMoves
 from numpyro_dilation.schedules import (
     cosine_schedule,
     geometric_schedule,
@@ -18,9 +20,13 @@ __all__ = [
     "DilationLangevin",
     "DilationLangevinState",
     "DilationState",
+    "GlobalMoveWarning",
+    "GlobalMoves",
     "cosine_schedule",
     "dilation_langevin",
     "geometric_schedule",
     "linear_schedule",
+    "log_evidence",
+    "mode_summary",
     "validate_schedule",
 ]

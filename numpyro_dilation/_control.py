@@ -27,9 +27,7 @@ def _broadcast_unbatched(axis_size: int, tree: Any, batched: Any) -> Any:
     )
 
 
-def uniform_cond(
-    pred: jax.Array, true_fun: Callable, false_fun: Callable, *operands: Any
-) -> Any:
+def uniform_cond(pred: jax.Array, true_fun: Callable, false_fun: Callable, *operands: Any) -> Any:
     """``lax.cond(pred, true_fun, false_fun, *operands)``, batch-aware.
 
     Under ``vmap`` with a batched ``pred`` it evaluates
@@ -48,9 +46,7 @@ def uniform_cond(
     @_cond.def_vmap
     def _cond_vmap(axis_size, in_batched, p, *ops):
         p_batched, *ops_batched = in_batched
-        ops = [
-            _broadcast_unbatched(axis_size, o, b) for o, b in zip(ops, ops_batched)
-        ]
+        ops = [_broadcast_unbatched(axis_size, o, b) for o, b in zip(ops, ops_batched)]
         all_true = jax.vmap(true_fun)
         all_false = jax.vmap(false_fun)
         if not p_batched:
@@ -58,9 +54,7 @@ def uniform_cond(
         else:
 
             def per_element(*o):
-                return jax.vmap(lambda pi, *oi: lax.cond(pi, true_fun, false_fun, *oi))(
-                    p, *o
-                )
+                return jax.vmap(lambda pi, *oi: lax.cond(pi, true_fun, false_fun, *oi))(p, *o)
 
             def not_all_true(*o):
                 return lax.cond(jnp.any(p), per_element, all_false, *o)

@@ -27,8 +27,8 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
-import numpy as np
 import jax.numpy as jnp
+import numpy as np
 from blackjax.adaptation.step_size import (
     DualAveragingAdaptationState,
     dual_averaging_adaptation,
@@ -129,14 +129,10 @@ def annealing_init(
     center: ArrayLikeTree | None = None,
 ) -> AnnealingState:
     """Start a chain at level :math:`\\lambda_0` (the Dirac at the center)."""
-    dilation = dilation_kernel.init(
-        position, logdensity_fn, center, float(config.levels[0])
-    )
+    dilation = dilation_kernel.init(position, logdensity_fn, center, float(config.levels[0]))
     step_size = jnp.asarray(step_size, dtype=dilation.lam.dtype)
     da_init, _, _ = dual_averaging_adaptation(config.target_accept_prob)
-    return AnnealingState(
-        dilation, jnp.asarray(0, dtype=jnp.int32), step_size, da_init(step_size)
-    )
+    return AnnealingState(dilation, jnp.asarray(0, dtype=jnp.int32), step_size, da_init(step_size))
 
 
 _kernel = dilation_kernel.build_kernel()
@@ -196,15 +192,11 @@ def annealing_step(
         num_adapt = config.num_adaptation_steps
         adapting = t < num_adapt
         updated = da_update(adaptation, info.acceptance_rate)
-        adaptation = jax.tree.map(
-            lambda a, b: jnp.where(adapting, a, b), updated, adaptation
-        )
+        adaptation = jax.tree.map(lambda a, b: jnp.where(adapting, a, b), updated, adaptation)
         # Restart the averaging when annealing ends, so the final h is tuned at λ = 1.
         restart = (t + 1 == num_levels) & (num_levels < num_adapt)
         restarted = da_init(jnp.exp(adaptation.log_step_size))
-        adaptation = jax.tree.map(
-            lambda a, b: jnp.where(restart, a, b), restarted, adaptation
-        )
+        adaptation = jax.tree.map(lambda a, b: jnp.where(restart, a, b), restarted, adaptation)
         step_size = jnp.where(
             t + 1 < num_adapt,
             jnp.exp(adaptation.log_step_size),

@@ -156,9 +156,7 @@ def _transition_energy(state, new_state, step_size):
     return -new_state.logdensity + 0.25 * sq / step_size
 
 
-_acceptance_log_ratio = proposal.compute_asymmetric_acceptance_ratio(
-    _transition_energy
-)
+_acceptance_log_ratio = proposal.compute_asymmetric_acceptance_ratio(_transition_energy)
 
 
 def build_kernel() -> Callable:
@@ -205,15 +203,11 @@ def build_kernel() -> Callable:
             del lam
             return s, jnp.zeros((), dtype=bool)
 
-        state, level_divergent = uniform_cond(
-            level_changes, move_to_level, stay, state, lam
-        )
+        state, level_divergent = uniform_cond(level_changes, move_to_level, stay, state, lam)
 
         key_integrator, key_rmh = jax.random.split(rng_key)
         integrator = diffusions.overdamped_langevin(value_and_grad)
-        current = diffusions.DiffusionState(
-            state.position, state.logdensity, state.logdensity_grad
-        )
+        current = diffusions.DiffusionState(state.position, state.logdensity, state.logdensity_grad)
         new = integrator(key_integrator, current, step_size)
         divergent = ~_all_finite(new.logdensity, new.logdensity_grad)
         log_p_accept = _acceptance_log_ratio(current, new, step_size=step_size)

@@ -13,6 +13,7 @@ Each chain is one annealed particle. The sampler works in NumPyro's
 unconstrained space; draws come back constrained through ``postprocess_fn``.
 """
 
+import warnings
 from collections import namedtuple
 from collections.abc import Callable
 from math import ceil
@@ -20,13 +21,14 @@ from math import ceil
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import random
+from jax import lax, random
 from jax.flatten_util import ravel_pytree
 from numpyro.infer.initialization import init_to_uniform
 from numpyro.infer.mcmc import MCMCKernel
 from numpyro.infer.util import initialize_model, unconstrain_fn
 from numpyro.util import identity, is_prng_key
 
+from numpyro_dilation._control import uniform_cond
 from numpyro_dilation.annealing import (
     DEFAULT_TARGET_ACCEPT_PROB,
     AnnealingConfig,
@@ -37,10 +39,16 @@ from numpyro_dilation.annealing import (
     check_step_size,
     find_initial_step_size,
 )
+from numpyro_dilation.global_moves import (
+    build_independence_kernel,
+    init_evidence,
+    update_evidence,
+)
 from numpyro_dilation.kernel import DilationState
+from numpyro_dilation.modes import GlobalMoves, empty_mixture, find_modes
 from numpyro_dilation.schedules import SCHEDULES, make_schedule, validate_schedule
 
-__all__ = ["DilationLangevin", "DilationLangevinState", "DilationAdaptState"]
+__all__ = ["DilationLangevin", "DilationLangevinState", "DilationAdaptState", "GlobalMoves"]
 
 MIN_ANNEALING_STEPS = 10
 """Fewest annealing steps a run may have: below that the start is not annealed."""
@@ -61,6 +69,9 @@ DilationLangevinState = namedtuple(
         "mean_accept_prob",
         "diverging",
         "num_grad_evals",
+        "global_accept_prob",
+        "evidence",
+        "mixture",
         "adapt_state",
         "rng_key",
     ],
@@ -78,7 +89,14 @@ vectorized run):
 - **accept_prob** - Metropolis acceptance probability of the last proposal.
 - **mean_accept_prob** - running mean of ``accept_prob`` (reset when sampling starts).
 - **diverging** - whether the last proposal had a non-finite log-density or gradient (rejected).
-- **num_grad_evals** - gradient evaluations spent by the last iteration (1 or 2).
+- **num_grad_evals** - gradient evaluations spent by the last iteration (1 or 2 for the
+  local step, +1 for a global move, + the mode finding at the first sampling iteration).
+- **global_accept_prob** - acceptance probability of the last global move (0 if none).
+- **evidence** - :class:`~numpyro_dilation.global_moves.EvidenceAccumulator` of the
+  global-move proposals' importance weights (for :func:`log_evidence`).
+- **mixture** - :class:`~numpyro_dilation.modes.ModeMixture` of the modes found at the end
+  of warm-up, shared by all chains of a vectorized run (not batched); ``None`` when
+  global moves are off.
 - **adapt_state** - :data:`DilationAdaptState` (``step_size``, ``dual_averaging``).
 - **rng_key** - random key for the next iteration.
 """
@@ -86,6 +104,33 @@ vectorized run):
 
 def _is_array(x) -> bool:
     return isinstance(x, (np.ndarray, jax.Array))
+
+
+def _ravel_chains(z):
+    """Flatten batched positions to ``(C, d)``; also return the one-chain unravel."""
+    one_chain = jax.tree.map(lambda x: x[0], z)
+    _, unravel_one = ravel_pytree(one_chain)
+    flat = jax.vmap(lambda zc: ravel_pytree(zc)[0])(z)
+    return flat, unravel_one
+
+
+def _check_global_moves(gm: GlobalMoves) -> None:
+    checks = {
+        "max_modes": isinstance(gm.max_modes, int) and gm.max_modes >= 1,
+        "num_ascent_steps": isinstance(gm.num_ascent_steps, int) and gm.num_ascent_steps >= 0,
+        "num_newton_steps": isinstance(gm.num_newton_steps, int) and gm.num_newton_steps >= 0,
+        "merge_distance": gm.merge_distance > 0,
+        "inflation": gm.inflation > 0,
+        "uniform_weight": 0 < gm.uniform_weight <= 1,
+        "eig_floor": 0 < gm.eig_floor < 1,
+        "every": isinstance(gm.every, int) and gm.every >= 1,
+    }
+    for name, ok in checks.items():
+        if not ok:
+            raise ValueError(
+                f"`GlobalMoves.{name}` is invalid: {getattr(gm, name)!r} "
+                "(see the GlobalMoves docstring for the allowed range)."
+            )
 
 
 class DilationLangevin(MCMCKernel):
@@ -128,6 +173,13 @@ class DilationLangevin(MCMCKernel):
     :param init_strategy: per-site initialization (see NumPyro's ``init_strategy``).
     :param bool metropolis: MALA at :math:`\lambda = 1` (default) or unadjusted Langevin.
     :param bool anneal_metropolis: Metropolis adjustment during annealing too.
+    :param global_moves: weight correction. ``"auto"`` (default): in a vectorized run
+        with several chains, the modes reached by all chains at the end of warm-up are
+        found (:func:`~numpyro_dilation.modes.find_modes`) and every sampling
+        iteration adds an independence Metropolis–Hastings move whose proposal is
+        their Gaussian mixture, so chains jump between modes and the weights become
+        right; off otherwise. A :class:`~numpyro_dilation.modes.GlobalMoves` sets
+        them explicitly (vectorized runs only); ``None`` turns them off.
     :param bool forward_mode_differentiation: as in NumPyro's ``NUTS``.
 
     **Example**
@@ -164,6 +216,7 @@ class DilationLangevin(MCMCKernel):
         init_strategy: Callable = init_to_uniform,
         metropolis: bool = True,
         anneal_metropolis: bool = False,
+        global_moves: GlobalMoves | None | str = "auto",
         forward_mode_differentiation: bool = False,
     ):
         if not (model is None) ^ (potential_fn is None):
@@ -213,6 +266,18 @@ class DilationLangevin(MCMCKernel):
         self._init_strategy = init_strategy
         self._metropolis = bool(metropolis)
         self._anneal_metropolis = bool(anneal_metropolis)
+        if isinstance(global_moves, str) and global_moves != "auto":
+            raise ValueError(
+                f"`global_moves` must be 'auto', None or a GlobalMoves, got {global_moves!r}."
+            )
+        if isinstance(global_moves, GlobalMoves):
+            _check_global_moves(global_moves)
+        elif global_moves is not None and not isinstance(global_moves, str):
+            raise ValueError(
+                f"`global_moves` must be 'auto', None or a GlobalMoves, got {global_moves!r}."
+            )
+        self._global_moves_arg = global_moves
+        self._global_moves = None  # resolved in init()
         self._forward_mode_differentiation = forward_mode_differentiation
         self._postprocess_fn = None
         self._sample_fn = None
@@ -238,8 +303,9 @@ class DilationLangevin(MCMCKernel):
         return self._config
 
     def get_diagnostics_str(self, state):
-        return "lam {:.3g}, step size {:.2e}, acc. prob={:.2f}".format(
-            float(state.lam), float(state.adapt_state.step_size), float(state.mean_accept_prob)
+        return (
+            f"lam {float(state.lam):.3g}, step size {float(state.adapt_state.step_size):.2e}, "
+            f"acc. prob={float(state.mean_accept_prob):.2f}"
         )
 
     def postprocess_fn(self, args, kwargs):
@@ -264,7 +330,7 @@ class DilationLangevin(MCMCKernel):
             )
         return num_levels
 
-    def init(self, rng_key, num_warmup, init_params=None, model_args=(), model_kwargs={}):
+    def init(self, rng_key, num_warmup, init_params=None, model_args=(), model_kwargs=None):
         num_levels = self.num_annealing_steps(num_warmup)
         levels = make_schedule(self._schedule, num_levels, self._lambda_min)
         self._config = AnnealingConfig(
@@ -276,6 +342,7 @@ class DilationLangevin(MCMCKernel):
             anneal_metropolis=self._anneal_metropolis,
         )
         vectorized = not is_prng_key(rng_key)
+        self._global_moves = self._resolve_global_moves(vectorized, rng_key)
         if vectorized:
             rng_key, key_model, key_step = jnp.swapaxes(
                 jax.vmap(lambda k: random.split(k, 3))(rng_key), 0, 1
@@ -301,20 +368,29 @@ class DilationLangevin(MCMCKernel):
             return state
 
         if vectorized:
-            astate = jax.vmap(init_one, in_axes=(0, 0, None))(
-                init_params, key_step, center
-            )
-            self._sample_fn = jax.vmap(self._sample_one, in_axes=(0, None, None))
+            astate = jax.vmap(init_one, in_axes=(0, 0, None))(init_params, key_step, center)
+            self._sample_fn = self._sample_vectorized
         else:
             astate = init_one(init_params, key_step, center)
             self._sample_fn = self._sample_one
         zero = jnp.zeros_like(astate.dilation.logdensity)
+        mixture = None
+        if self._global_moves is not None:
+            one_chain = jax.tree.map(lambda x: x[0], astate.dilation.position)
+            flat = ravel_pytree(one_chain)[0]
+            mixture = empty_mixture(flat.shape[0], self._global_moves.max_modes, flat.dtype)
+        evidence = jax.tree.map(
+            lambda x: jnp.broadcast_to(x, zero.shape), init_evidence(zero.dtype)
+        )
         return self._to_numpyro(
             astate,
             accept_prob=zero,
             mean_accept_prob=zero,
             diverging=jnp.zeros(zero.shape, dtype=bool),
             num_grad_evals=jnp.ones(zero.shape, dtype=jnp.int32),
+            global_accept_prob=zero,
+            evidence=evidence,
+            mixture=mixture,
             rng_key=rng_key,
         )
 
@@ -323,6 +399,22 @@ class DilationLangevin(MCMCKernel):
         return self._sample_fn(state, model_args, model_kwargs)
 
     # -- internals --------------------------------------------------------------
+
+    def _resolve_global_moves(self, vectorized, rng_key) -> GlobalMoves | None:
+        arg = self._global_moves_arg
+        num_chains = rng_key.shape[0] if vectorized else 1
+        if arg is None:
+            return None
+        if not vectorized or num_chains < 2:
+            if isinstance(arg, GlobalMoves):
+                warnings.warn(
+                    "Global moves need all chains at once: use chain_method='vectorized' "
+                    "with num_chains >= 2. Running without them; mode weights are then "
+                    "those of annealing alone (biased in general).",
+                    stacklevel=3,
+                )
+            return None
+        return arg if isinstance(arg, GlobalMoves) else GlobalMoves()
 
     def _init_model(self, rng_key, model_args, model_kwargs, init_params):
         if self._model is None:
@@ -372,7 +464,9 @@ class DilationLangevin(MCMCKernel):
                     )
             try:
                 center = unconstrain_fn(
-                    self._model, model_args, model_kwargs,
+                    self._model,
+                    model_args,
+                    model_kwargs,
                     {k: jnp.asarray(v) for k, v in center.items()},
                 )
             except Exception as err:  # shape/support errors surface from the model
@@ -427,6 +521,73 @@ class DilationLangevin(MCMCKernel):
             **fields,
         )
 
+    def _sample_vectorized(self, state, model_args, model_kwargs):
+        """All chains: mode finding when sampling starts, then the per-chain steps."""
+        num_warmup = self._config.num_adaptation_steps
+        mode_grads = jnp.zeros((), jnp.int32)
+        if self._global_moves is not None:
+            logdensity_fn = self._logdensity_fn(model_args, model_kwargs)
+
+            def build(operands):
+                state, grads = operands
+                flat, unravel_one = _ravel_chains(state.z)
+                mixture, grads = find_modes(
+                    flat,
+                    lambda v: logdensity_fn(unravel_one(v)),
+                    state.adapt_state.step_size,
+                    self._global_moves,
+                )
+                return state._replace(mixture=mixture), grads
+
+            state, mode_grads = lax.cond(
+                state.i[0] == num_warmup, build, lambda o: o, (state, mode_grads)
+            )
+        axes = state._replace(**{f: 0 for f in state._fields if f != "mixture"}, mixture=None)
+        new = jax.vmap(self._sample_one, in_axes=(axes, None, None), out_axes=axes)(
+            state, model_args, model_kwargs
+        )
+        return new._replace(num_grad_evals=new.num_grad_evals + mode_grads)
+
+    def _global_step(self, key, state, logdensity_fn, iteration):
+        """Independence MH move with the mode mixture after local step number
+        ``iteration`` (0-based) if it is a sampling-phase step whose turn it is;
+        a branch that all chains take together (see ``uniform_cond``)."""
+        kernel = build_independence_kernel()
+        num_warmup = self._config.num_adaptation_steps
+        move_now = (iteration >= num_warmup) & (
+            (iteration - num_warmup) % self._global_moves.every == 0
+        )
+
+        def move(key, z, ld, grad, evidence, mixture):
+            d = DilationState(z, ld, grad, jnp.ones_like(ld), z)
+            d, info = kernel(key, d, logdensity_fn, mixture)
+            evidence = update_evidence(evidence, info.log_weight)
+            return (
+                d.position,
+                d.logdensity,
+                d.logdensity_grad,
+                evidence,
+                info.acceptance_rate,
+                info.is_divergent,
+            )
+
+        def skip(key, z, ld, grad, evidence, mixture):
+            del key, mixture
+            zero = jnp.zeros_like(ld)
+            return z, ld, grad, evidence, zero, jnp.zeros((), bool)
+
+        return uniform_cond(
+            move_now,
+            move,
+            skip,
+            key,
+            state.z,
+            -state.potential_energy,
+            jax.tree.map(jnp.negative, state.z_grad),
+            state.evidence,
+            state.mixture,
+        ), move_now
+
     def _sample_one(self, state, model_args, model_kwargs):
         logdensity_fn = self._logdensity_fn(model_args, model_kwargs)
         rng_key, key = random.split(state.rng_key)
@@ -442,19 +603,37 @@ class DilationLangevin(MCMCKernel):
             state.adapt_state.step_size,
             state.adapt_state.dual_averaging,
         )
+        rng_key, key_global = random.split(rng_key)
         astate, info = annealing_step(key, astate, logdensity_fn, self._config)
         num_warmup = self._config.num_adaptation_steps
         n = jnp.where(state.i < num_warmup, state.i + 1, state.i + 1 - num_warmup)
-        mean_accept_prob = state.mean_accept_prob + (
-            info.acceptance_rate - state.mean_accept_prob
-        ) / n
-        return self._to_numpyro(
+        mean_accept_prob = (
+            state.mean_accept_prob + (info.acceptance_rate - state.mean_accept_prob) / n
+        )
+        new = self._to_numpyro(
             astate,
             accept_prob=info.acceptance_rate,
             mean_accept_prob=mean_accept_prob,
             diverging=info.is_divergent,
             num_grad_evals=info.num_grad_evals,
+            global_accept_prob=jnp.zeros_like(info.acceptance_rate),
+            evidence=state.evidence,
+            mixture=state.mixture,
             rng_key=rng_key,
+        )
+        if self._global_moves is None:
+            return new
+        (z, ld, grad, evidence, p_global, divergent), moved = self._global_step(
+            key_global, new, logdensity_fn, state.i
+        )
+        return new._replace(
+            z=z,
+            potential_energy=-ld,
+            z_grad=jax.tree.map(jnp.negative, grad),
+            evidence=evidence,
+            global_accept_prob=p_global,
+            diverging=new.diverging | divergent,
+            num_grad_evals=new.num_grad_evals + moved.astype(jnp.int32),
         )
 
     def __getstate__(self):

@@ -1,7 +1,8 @@
 r"""Annealing schedules :math:`0 < \lambda_0 < \dots < \lambda_{K-1} = 1`.
 
-Each constructor returns a float64 NumPy array (static configuration) of length ``num_steps`` (one level per
-annealing step) that starts at ``lambda_min`` and ends at exactly 1:
+Each constructor returns a float64 NumPy array (static configuration) of
+length ``num_steps`` (one level per annealing step) that starts at
+``lambda_min`` and ends at exactly 1:
 
 - linear: :math:`\lambda_k = \lambda_\min + (1 - \lambda_\min)\, t_k`;
 - geometric: :math:`\lambda_k = \lambda_\min^{\,1 - t_k}`;
@@ -119,6 +120,7 @@ def make_schedule(schedule, num_steps: int, lambda_min: float) -> np.ndarray:
     levels = validate_schedule(levels)
     if levels.shape[0] != num_steps:
         raise ValueError(
-            f"`schedule` has {levels.shape[0]} levels but {num_steps} annealing steps were asked for."
+            f"`schedule` has {levels.shape[0]} levels but {num_steps} annealing "
+            "steps were asked for."
         )
     return levels

@@ -47,7 +47,7 @@ def test_target_and_dilated_forms_agree_step_for_step(x64, metropolis):
 def test_mala_at_lambda_one_leaves_a_correlated_gaussian_invariant():
     """Start 20 000 chains from the exact target, run 30 MALA steps: mean and
     covariance must stay within Monte Carlo error (chains are independent)."""
-    d, n = 3, 20_000
+    n = 20_000
     cov = jnp.array([[1.0, 0.8, 0.1], [0.8, 1.5, -0.3], [0.1, -0.3, 0.5]])
     mean = jnp.array([1.0, -2.0, 0.5])
     prec = jnp.linalg.inv(cov)
@@ -125,10 +125,14 @@ def test_uniform_cond_matches_lax_cond_under_vmap():
 
     xs = jnp.linspace(-1, 1, 6)
     for preds in (jnp.ones(6, bool), jnp.zeros(6, bool), xs > 0.1):
-        for a, b in zip(jax.jit(jax.vmap(f, (0, 0, None)))(preds, xs, 2.0),
-                        jax.vmap(g, (0, 0, None))(preds, xs, 2.0)):
+        for a, b in zip(
+            jax.jit(jax.vmap(f, (0, 0, None)))(preds, xs, 2.0),
+            jax.vmap(g, (0, 0, None))(preds, xs, 2.0),
+        ):
             np.testing.assert_allclose(a, b)
-    for a, b in zip(jax.vmap(f, (None, 0, None))(True, xs, 2.0), jax.vmap(g, (None, 0, None))(True, xs, 2.0)):
+    for a, b in zip(
+        jax.vmap(f, (None, 0, None))(True, xs, 2.0), jax.vmap(g, (None, 0, None))(True, xs, 2.0)
+    ):
         np.testing.assert_allclose(a, b)
     for a, b in zip(f(False, 0.3, 2.0), g(False, 0.3, 2.0)):
         np.testing.assert_allclose(a, b)
@@ -147,7 +151,9 @@ def test_top_level_algorithm_runs_with_run_inference_algorithm_jit_and_vmap():
         return run_inference_algorithm(key, algo, 300, initial_position=x0)
 
     x0 = {"m": jnp.zeros((64, 2)), "s": jnp.zeros(64)}
-    final, (states, infos) = jax.jit(jax.vmap(one_chain))(jax.random.split(jax.random.key(0), 64), x0)
+    final, (states, infos) = jax.jit(jax.vmap(one_chain))(
+        jax.random.split(jax.random.key(0), 64), x0
+    )
     levels = linear_schedule(num_annealing, 0.01)
     np.testing.assert_allclose(infos.lam[0, :num_annealing], levels, rtol=1e-6)
     assert np.all(infos.lam[:, num_annealing:] == 1.0)
@@ -155,13 +161,13 @@ def test_top_level_algorithm_runs_with_run_inference_algorithm_jit_and_vmap():
     assert int(infos.num_grad_evals[0].sum()) == 300 + num_annealing - 1
     assert final.iteration[0] == 300
     # step size frozen after adaptation
-    assert np.all(infos.step_size[:, num_annealing + 1:] == infos.step_size[:, -1:])
+    assert np.all(infos.step_size[:, num_annealing + 1 :] == infos.step_size[:, -1:])
     draws = states.position["m"][:, num_annealing:]
     assert np.all(np.abs(draws.mean((0, 1)) - mean["m"]) < 0.15)
 
 
 def test_dilation_langevin_rejects_bad_arguments():
-    f = lambda x: -x**2  # noqa: E731
+    f = lambda x: -(x**2)  # noqa: E731
     with pytest.raises(ValueError, match="step_size"):
         nd.dilation_langevin(f, 10, step_size=0.0)
     with pytest.raises(ValueError, match="step_size"):

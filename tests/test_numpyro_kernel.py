@@ -8,11 +8,11 @@ import numpy as np
 import numpyro
 import numpyro.distributions as dist
 import pytest
+from conftest import mcse_z
 from jax.scipy.special import logsumexp
 from numpyro.infer import MCMC
 from scipy import integrate, stats
 
-from conftest import mcse_z
 from numpyro_dilation import DilationLangevin
 from numpyro_dilation.schedules import linear_schedule
 
@@ -32,8 +32,14 @@ def test_correlated_gaussian_potential_fn_means_and_variances():
         r = z["x"] - mean
         return 0.5 * r @ prec @ r
 
-    mcmc = MCMC(DilationLangevin(potential_fn=potential), num_warmup=300, num_samples=300,
-                num_chains=64, chain_method="vectorized", progress_bar=False)
+    mcmc = MCMC(
+        DilationLangevin(potential_fn=potential),
+        num_warmup=300,
+        num_samples=300,
+        num_chains=64,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
     mcmc.run(jax.random.key(1), init_params={"x": jnp.zeros((64, 5))})
     x = np.asarray(mcmc.get_samples(group_by_chain=True)["x"])
     for j in range(5):
@@ -49,8 +55,14 @@ def test_beta_bernoulli_exact_posterior_mean():
         p = numpyro.sample("p", dist.Beta(1.5, 2.0))
         numpyro.sample("y", dist.Bernoulli(p), obs=y)
 
-    mcmc = MCMC(DilationLangevin(model), num_warmup=200, num_samples=300, num_chains=32,
-                chain_method="vectorized", progress_bar=False)
+    mcmc = MCMC(
+        DilationLangevin(model),
+        num_warmup=200,
+        num_samples=300,
+        num_chains=32,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
     mcmc.run(jax.random.key(0), data)
     p = np.asarray(mcmc.get_samples(group_by_chain=True)["p"])
     a, b = 1.5 + data.sum(), 2.0 + len(data) - data.sum()
@@ -73,8 +85,14 @@ def test_halfcauchy_scale_matches_quadrature():
 
     z, _ = integrate.quad(post, 0, np.inf)
     m, _ = integrate.quad(lambda s: s * post(s), 0, np.inf)
-    mcmc = MCMC(DilationLangevin(model), num_warmup=300, num_samples=300, num_chains=64,
-                chain_method="vectorized", progress_bar=False)
+    mcmc = MCMC(
+        DilationLangevin(model),
+        num_warmup=300,
+        num_samples=300,
+        num_chains=64,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
     mcmc.run(jax.random.key(2), jnp.asarray(y))
     sigma = np.asarray(mcmc.get_samples(group_by_chain=True)["sigma"])
     assert np.all(sigma > 0)
@@ -93,8 +111,14 @@ def test_logistic_regression_recovers_true_coefficients():
         with numpyro.plate("n", x.shape[0]):
             numpyro.sample("y", dist.Bernoulli(logits=x @ coefs + intercept), obs=y)
 
-    mcmc = MCMC(DilationLangevin(model), num_warmup=200, num_samples=200, num_chains=16,
-                chain_method="vectorized", progress_bar=False)
+    mcmc = MCMC(
+        DilationLangevin(model),
+        num_warmup=200,
+        num_samples=200,
+        num_chains=16,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
     mcmc.run(jax.random.key(3), x, y)
     s = mcmc.get_samples()
     post_sd = np.asarray(s["coefs"]).std(0)
@@ -113,9 +137,18 @@ def test_mixture_weights_when_modes_communicate():
     def potential(x):
         return -logsumexp(jnp.log(w) - 0.5 * ((x - mu) / sd) ** 2)
 
-    mcmc = MCMC(DilationLangevin(potential_fn=potential), num_warmup=200, num_samples=200,
-                num_chains=500, chain_method="vectorized", progress_bar=False)
-    mcmc.run(jax.random.key(4), init_params=jax.random.uniform(jax.random.key(5), (500,), minval=-2, maxval=2))
+    mcmc = MCMC(
+        DilationLangevin(potential_fn=potential),
+        num_warmup=200,
+        num_samples=200,
+        num_chains=500,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
+    mcmc.run(
+        jax.random.key(4),
+        init_params=jax.random.uniform(jax.random.key(5), (500,), minval=-2, maxval=2),
+    )
     x = np.asarray(mcmc.get_samples())
     # Exact weight of x > 0 (not exactly 0.7: the components overlap).
     exact = 0.3 * stats.norm.sf(0, -1, 0.6) + 0.7 * stats.norm.sf(0, 1, 0.6)
@@ -127,8 +160,14 @@ def test_deterministic_site_and_constrained_draws():
         x = numpyro.sample("x", dist.LogNormal(0.0, 0.5).expand([2]).to_event(1))
         numpyro.deterministic("total", x.sum())
 
-    mcmc = MCMC(DilationLangevin(model), num_warmup=100, num_samples=50, num_chains=8,
-                chain_method="vectorized", progress_bar=False)
+    mcmc = MCMC(
+        DilationLangevin(model),
+        num_warmup=100,
+        num_samples=50,
+        num_chains=8,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
     mcmc.run(jax.random.key(0))
     s = mcmc.get_samples()
     assert np.all(s["x"] > 0)
@@ -149,8 +188,14 @@ def test_enumerated_discrete_site():
     r = np.asarray(pz) * stats.norm.pdf(y_obs, np.asarray(offsets), np.sqrt(2))
     r /= r.sum()
     exact_mean = float(np.sum(r * (y_obs - np.asarray(offsets)) / 2))
-    mcmc = MCMC(DilationLangevin(model), num_warmup=200, num_samples=200, num_chains=64,
-                chain_method="vectorized", progress_bar=False)
+    mcmc = MCMC(
+        DilationLangevin(model),
+        num_warmup=200,
+        num_samples=200,
+        num_chains=64,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
     mcmc.run(jax.random.key(0), y_obs)
     mu = np.asarray(mcmc.get_samples(group_by_chain=True)["mu"])
     # The two components of p(mu|y) overlap (sd 0.71, 2 apart): MALA mixes.
@@ -173,10 +218,18 @@ Y = jnp.array([0.5, 1.2, -0.3, 0.9, 1.4])
 @pytest.mark.parametrize("chain_method", ["vectorized", "sequential", "parallel"])
 def test_chain_methods_give_the_same_draws(x64, chain_method):
     """Same keys, same draws, whichever way the chains are run (float64, so that
-    rounding differences between batched and unbatched code stay invisible)."""
+    rounding differences between batched and unbatched code stay invisible).
+    Global moves off: they need all chains at once (vectorized only)."""
+
     def run(method):
-        mcmc = MCMC(DilationLangevin(simple_model), num_warmup=40, num_samples=20, num_chains=4,
-                    chain_method=method, progress_bar=False)
+        mcmc = MCMC(
+            DilationLangevin(simple_model, global_moves=None),
+            num_warmup=40,
+            num_samples=20,
+            num_chains=4,
+            chain_method=method,
+            progress_bar=False,
+        )
         mcmc.run(jax.random.key(7), Y)
         return mcmc.get_samples(group_by_chain=True)
 
@@ -188,8 +241,13 @@ def test_chain_methods_give_the_same_draws(x64, chain_method):
 
 
 def test_single_chain_and_init_params_with_potential_fn():
-    mcmc = MCMC(DilationLangevin(potential_fn=lambda z: 0.5 * jnp.sum((z - 2.0) ** 2)),
-                num_warmup=100, num_samples=500, num_chains=1, progress_bar=False)
+    mcmc = MCMC(
+        DilationLangevin(potential_fn=lambda z: 0.5 * jnp.sum((z - 2.0) ** 2)),
+        num_warmup=100,
+        num_samples=500,
+        num_chains=1,
+        progress_bar=False,
+    )
     mcmc.run(jax.random.key(0), init_params=jnp.zeros(3))
     x = np.asarray(mcmc.get_samples(group_by_chain=True))
     assert x.shape == (1, 500, 3)
@@ -198,8 +256,14 @@ def test_single_chain_and_init_params_with_potential_fn():
 
 def test_warmup_then_run_and_continuation_reproduce_one_long_run():
     def make():
-        return MCMC(DilationLangevin(simple_model), num_warmup=50, num_samples=30, num_chains=3,
-                    chain_method="vectorized", progress_bar=False)
+        return MCMC(
+            DilationLangevin(simple_model),
+            num_warmup=50,
+            num_samples=30,
+            num_chains=3,
+            chain_method="vectorized",
+            progress_bar=False,
+        )
 
     # warmup() + run(key) == run() with warm-up and sampling in one pass, same keys
     one = make()
@@ -210,23 +274,42 @@ def test_warmup_then_run_and_continuation_reproduce_one_long_run():
     np.testing.assert_allclose(two.get_samples()["m"], one.get_samples()["m"], rtol=1e-5)
 
     # last_state continuation: 30 + 30 draws == 60 draws in one run
-    long = MCMC(DilationLangevin(simple_model), num_warmup=50, num_samples=60, num_chains=3,
-                chain_method="vectorized", progress_bar=False)
+    long = MCMC(
+        DilationLangevin(simple_model),
+        num_warmup=50,
+        num_samples=60,
+        num_chains=3,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
     long.run(jax.random.key(0), Y)
     one.post_warmup_state = one.last_state
     one.run(one.post_warmup_state.rng_key, Y)
     second = one.get_samples(group_by_chain=True)["m"]
-    np.testing.assert_allclose(second, long.get_samples(group_by_chain=True)["m"][:, 30:],
-                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        second, long.get_samples(group_by_chain=True)["m"][:, 30:], rtol=1e-4, atol=1e-5
+    )
     assert np.all(np.asarray(one.last_state.i) == 50 + 60)
 
 
 def test_extra_fields_record_the_annealing():
     kernel = DilationLangevin(simple_model, lambda_min=0.01)
-    mcmc = MCMC(kernel, num_warmup=60, num_samples=20, num_chains=2, chain_method="vectorized",
-                progress_bar=False)
-    fields = ("lam", "accept_prob", "adapt_state.step_size", "potential_energy", "diverging",
-              "num_grad_evals")
+    mcmc = MCMC(
+        kernel,
+        num_warmup=60,
+        num_samples=20,
+        num_chains=2,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
+    fields = (
+        "lam",
+        "accept_prob",
+        "adapt_state.step_size",
+        "potential_energy",
+        "diverging",
+        "num_grad_evals",
+    )
     mcmc.warmup(jax.random.key(0), Y, collect_warmup=True, extra_fields=fields)
     ef = mcmc.get_extra_fields(group_by_chain=True)
     assert ef["lam"].shape == (2, 60)
@@ -235,15 +318,23 @@ def test_extra_fields_record_the_annealing():
     assert ef["num_grad_evals"][0].sum() == 60 + 29
     mcmc.run(jax.random.key(1), Y, extra_fields=fields)
     ef = mcmc.get_extra_fields(group_by_chain=True)
-    assert np.all(ef["lam"] == 1.0) and np.all(ef["num_grad_evals"] == 1)
+    assert np.all(ef["lam"] == 1.0)
+    # sampling: one MALA gradient + one global move; the first iteration also finds the modes
+    grads = ef["num_grad_evals"]
+    assert np.all(grads[:, 1:] == 2) and np.all(grads[:, 0] > 2)
     assert np.all(ef["adapt_state.step_size"] == ef["adapt_state.step_size"][:, :1])  # frozen
     assert np.all((ef["accept_prob"] >= 0) & (ef["accept_prob"] <= 1))
     assert ef["diverging"].dtype == bool
 
 
 def test_progress_bar_and_print_summary(capsys):
-    mcmc = MCMC(DilationLangevin(simple_model), num_warmup=20, num_samples=10, num_chains=1,
-                progress_bar=True)
+    mcmc = MCMC(
+        DilationLangevin(simple_model),
+        num_warmup=20,
+        num_samples=10,
+        num_chains=1,
+        progress_bar=True,
+    )
     mcmc.run(jax.random.key(0), Y)
     mcmc.print_summary()
     out = capsys.readouterr()
@@ -251,17 +342,25 @@ def test_progress_bar_and_print_summary(capsys):
 
 
 def test_arviz_groups_names_and_plots():
-    mcmc = MCMC(DilationLangevin(simple_model), num_warmup=40, num_samples=30, num_chains=4,
-                chain_method="vectorized", progress_bar=False)
+    mcmc = MCMC(
+        DilationLangevin(simple_model),
+        num_warmup=40,
+        num_samples=30,
+        num_chains=4,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
     mcmc.run(jax.random.key(0), Y)
     idata = az.from_numpyro(mcmc)
     assert set(idata.posterior.data_vars) == {"m", "s"}
     assert {"lp", "acceptance_rate", "step_size", "diverging"} <= set(idata.sample_stats.data_vars)
     assert dict(idata.posterior.sizes)["chain"] == 4 and dict(idata.posterior.sizes)["draw"] == 30
     assert "y" in idata.log_likelihood
-    np.testing.assert_allclose(idata.sample_stats.lp.values,
-                               -np.asarray(mcmc.get_extra_fields(group_by_chain=True)["potential_energy"]),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        idata.sample_stats.lp.values,
+        -np.asarray(mcmc.get_extra_fields(group_by_chain=True)["potential_energy"]),
+        rtol=1e-6,
+    )
     summary = az.summary(idata)
     assert list(summary.index) == ["m", "s"]
     az.plot_trace(idata)
@@ -305,14 +404,20 @@ def test_bad_constructor_arguments(kwargs, match):
     ],
 )
 def test_center_must_match_the_model(center, match):
-    mcmc = MCMC(DilationLangevin(simple_model, center=center), num_warmup=20, num_samples=5,
-                progress_bar=False)
+    mcmc = MCMC(
+        DilationLangevin(simple_model, center=center),
+        num_warmup=20,
+        num_samples=5,
+        progress_bar=False,
+    )
     with pytest.raises(ValueError, match=match):
         mcmc.run(jax.random.key(0), Y)
 
 
 def test_center_for_potential_fn_must_match_init_params():
-    kernel = DilationLangevin(potential_fn=lambda z: jnp.sum(z["a"] ** 2), center={"a": jnp.zeros(3)})
+    kernel = DilationLangevin(
+        potential_fn=lambda z: jnp.sum(z["a"] ** 2), center={"a": jnp.zeros(3)}
+    )
     mcmc = MCMC(kernel, num_warmup=20, num_samples=5, progress_bar=False)
     with pytest.raises(ValueError, match="center"):
         mcmc.run(jax.random.key(0), init_params={"a": jnp.zeros(2)})
@@ -320,8 +425,14 @@ def test_center_for_potential_fn_must_match_init_params():
 
 def test_valid_centers_are_used():
     kernel = DilationLangevin(simple_model, center={"m": 1.0, "s": 2.0})
-    mcmc = MCMC(kernel, num_warmup=20, num_samples=5, num_chains=2, chain_method="vectorized",
-                progress_bar=False)
+    mcmc = MCMC(
+        kernel,
+        num_warmup=20,
+        num_samples=5,
+        num_chains=2,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
     mcmc.run(jax.random.key(0), Y)
     c = mcmc.last_state.center
     np.testing.assert_allclose(c["m"], 1.0)
@@ -330,11 +441,20 @@ def test_valid_centers_are_used():
 
 def test_num_warmup_too_small_and_missing_init_params():
     with pytest.raises(ValueError, match="num_warmup"):
-        MCMC(DilationLangevin(simple_model), num_warmup=5, num_samples=5,
-             progress_bar=False).run(jax.random.key(0), Y)
+        MCMC(DilationLangevin(simple_model), num_warmup=5, num_samples=5, progress_bar=False).run(
+            jax.random.key(0), Y
+        )
     with pytest.raises(ValueError, match="num_warmup"):
-        MCMC(DilationLangevin(simple_model, schedule=np.linspace(0.1, 1, 50)), num_warmup=20,
-             num_samples=5, progress_bar=False).run(jax.random.key(0), Y)
+        MCMC(
+            DilationLangevin(simple_model, schedule=np.linspace(0.1, 1, 50)),
+            num_warmup=20,
+            num_samples=5,
+            progress_bar=False,
+        ).run(jax.random.key(0), Y)
     with pytest.raises(ValueError, match="init_params"):
-        MCMC(DilationLangevin(potential_fn=lambda z: jnp.sum(z**2)), num_warmup=20,
-             num_samples=5, progress_bar=False).run(jax.random.key(0))
+        MCMC(
+            DilationLangevin(potential_fn=lambda z: jnp.sum(z**2)),
+            num_warmup=20,
+            num_samples=5,
+            progress_bar=False,
+        ).run(jax.random.key(0))

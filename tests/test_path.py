@@ -18,7 +18,9 @@ from numpyro_dilation.schedules import (
 
 def logdensity(theta):
     a, b = theta["a"], theta["b"]
-    return -0.5 * jnp.sum((a - 1.0) ** 2 / 0.3) - jnp.sum(jnp.cosh(b - 0.5)) + jnp.sin(a[0] * b[1, 0])
+    return (
+        -0.5 * jnp.sum((a - 1.0) ** 2 / 0.3) - jnp.sum(jnp.cosh(b - 0.5)) + jnp.sin(a[0] * b[1, 0])
+    )
 
 
 THETA = {"a": jnp.array([0.3, -1.2]), "b": jnp.array([[0.4, 2.0], [-0.7, 0.1]])}
@@ -42,7 +44,9 @@ def test_every_level_has_the_target_normalizing_constant(lam):
         return jnp.log(5.0) - 0.5 * ((x - 2.0) / 0.7) ** 2
 
     dilated = path.dilated_logdensity(log_gamma, jnp.asarray(-1.0), lam)
-    z, _ = integrate.quad(lambda x: float(jnp.exp(dilated(jnp.asarray(x)))), -30, 30, points=[-1, 2])
+    z, _ = integrate.quad(
+        lambda x: float(jnp.exp(dilated(jnp.asarray(x)))), -30, 30, points=[-1, 2]
+    )
     assert z == pytest.approx(np.sqrt(2 * np.pi) * 0.7 * 5.0, rel=1e-6)
 
 

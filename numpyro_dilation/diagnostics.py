@@ -1,0 +1,139 @@
+r"""What the global moves found and how far to trust them (NumPyro runs).
+
+- :func:`log_evidence`: :math:`\log\hat Z \pm \operatorname{se}` from the global
+  moves' importance weights (:mod:`numpyro_dilation.global_moves`). For a
+  ``model`` the potential includes the Jacobians of NumPyro's transforms, so
+  :math:`Z` is the model's marginal likelihood :math:`p(y)` (with proper priors).
+- :func:`mode_summary`: one row per mode found: location (unconstrained), the
+  proposal's weight, the Laplace weight, the share of pooled draws closest to it
+  and how many chains visited it; warns (:class:`GlobalMoveWarning`) when the
+  global moves are accepted too rarely for the weights to be trusted.
+"""
+
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+from jax.flatten_util import ravel_pytree
+from jax.scipy.linalg import solve_triangular
+from jax.scipy.special import logsumexp
+
+from numpyro_dilation.global_moves import combine_evidence
+
+__all__ = ["GlobalMoveWarning", "log_evidence", "mode_summary", "MIN_GLOBAL_ACCEPTANCE"]
+
+MIN_GLOBAL_ACCEPTANCE = 0.05
+"""Below this mean acceptance of the global moves, :func:`mode_summary` warns."""
+
+
+class GlobalMoveWarning(UserWarning):
+    """The global moves are accepted too rarely to trust the mode weights."""
+
+
+def _last_state(mcmc_or_state):
+    state = getattr(mcmc_or_state, "last_state", mcmc_or_state)
+    if state is None or getattr(state, "mixture", None) is None:
+        raise ValueError(
+            "No global moves in this run: use DilationLangevin with "
+            "chain_method='vectorized', num_chains >= 2 and global_moves != None, "
+            "and call `mcmc.run` first."
+        )
+    return state
+
+
+def log_evidence(mcmc_or_state) -> tuple[float, float]:
+    """:math:`(\\log\\hat Z, \\operatorname{se})` of a run with global moves.
+
+    ``mcmc_or_state``: a finished ``numpyro.infer.MCMC`` (its ``last_state``) or a
+    :data:`~numpyro_dilation.mcmc.DilationLangevinState`.
+    """
+    state = _last_state(mcmc_or_state)
+    if int(jnp.sum(state.evidence.count)) == 0:
+        raise ValueError("No global move has been made yet: run the sampling phase first.")
+    return combine_evidence(state.evidence)
+
+
+def _nearest_mode(flat: np.ndarray, means: np.ndarray, chol: np.ndarray) -> np.ndarray:
+    """Index of the mode with the smallest Mahalanobis distance, per row of ``flat``."""
+
+    def dist2(m, L):
+        z = solve_triangular(L, (flat - m).T, lower=True)
+        return jnp.sum(z * z, axis=0)
+
+    d2 = jax.vmap(dist2)(jnp.asarray(means), jnp.asarray(chol))
+    return np.asarray(jnp.argmin(d2, axis=0))
+
+
+def mode_summary(mcmc) -> pd.DataFrame:
+    """Modes found at the end of warm-up and how the chains used them.
+
+    Columns: ``location`` (flat unconstrained vector, ``ravel_pytree`` order),
+    ``proposal_weight``, ``laplace_weight`` (:math:`\\propto\\gamma(\\mu_m)|\\Sigma_m|^{1/2}`),
+    ``draw_share`` (share of pooled draws whose nearest mode, in the metric of the
+    proposal covariance, is this one) and ``chains_visiting``. The frame's
+    ``attrs`` hold ``global_acceptance`` (mean over chains and draws, when
+    ``"global_accept_prob"`` was collected, else of the last iteration) and
+    ``log_evidence``/``log_evidence_se``.
+    """
+    state = _last_state(mcmc)
+    mix = state.mixture
+    n = int(mix.num_modes)
+    means, chol = np.asarray(mix.means[:n]), np.asarray(mix.chol[:n])
+    # draws come back constrained (with deterministic sites): map to flat unconstrained z
+    flat_draws = _unconstrained_draws(mcmc, mcmc.get_samples(group_by_chain=True))
+    num_chains, num_draws = flat_draws.shape[:2]
+    labels = _nearest_mode(flat_draws.reshape(num_chains * num_draws, -1), means, chol)
+    labels = labels.reshape(num_chains, num_draws)
+    share = np.bincount(labels.ravel(), minlength=n) / labels.size
+    visiting = np.array([(labels == m).any(axis=1).sum() for m in range(n)])
+    laplace = np.asarray(mix.laplace_log_mass[:n])
+    extra = mcmc.get_extra_fields()
+    if "global_accept_prob" in extra:
+        acceptance = float(np.mean(extra["global_accept_prob"]))
+    else:
+        acceptance = float(np.mean(state.global_accept_prob))
+    frame = pd.DataFrame(
+        {
+            "location": list(means),
+            "proposal_weight": np.exp(np.asarray(mix.log_weights[:n])),
+            "laplace_weight": np.exp(laplace - np.asarray(logsumexp(laplace))),
+            "draw_share": share,
+            "chains_visiting": visiting,
+        }
+    )
+    frame.index.name = "mode"
+    log_z, se = log_evidence(state)
+    frame.attrs.update(global_acceptance=acceptance, log_evidence=log_z, log_evidence_se=se)
+    if acceptance < MIN_GLOBAL_ACCEPTANCE:
+        warnings.warn(
+            f"Global moves were accepted with probability {acceptance:.3f} on average "
+            f"(< {MIN_GLOBAL_ACCEPTANCE}): the mode weights and the log-evidence are not "
+            "reliable. Likely causes: high dimension or non-Gaussian modes. Try a larger "
+            "GlobalMoves.inflation, more chains or a reparametrization.",
+            GlobalMoveWarning,
+            stacklevel=2,
+        )
+    return frame
+
+
+def _unconstrained_draws(mcmc, samples) -> np.ndarray:
+    """Pooled draws as flat unconstrained vectors, shape ``(chains, draws, d)``."""
+    sampler = mcmc.sampler
+    state = mcmc.last_state
+    if sampler.model is not None:
+        from numpyro.infer.util import unconstrain_fn
+
+        args, kwargs = mcmc._args, mcmc._kwargs  # the run's model arguments (ArviZ reads them too)
+
+        def to_flat(draw):
+            params = {k: draw[k] for k in state.z}
+            return ravel_pytree(unconstrain_fn(sampler.model, args, kwargs, params))[0]
+
+    else:
+
+        def to_flat(draw):
+            return ravel_pytree(draw)[0]
+
+    return np.asarray(jax.vmap(jax.vmap(to_flat))(samples))

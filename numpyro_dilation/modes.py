@@ -1,0 +1,274 @@
+r"""Modes of the target found from annealed chains, and their Gaussian mixture.
+
+Annealing finds modes but does not weight them correctly (DESIGN.md §3). This
+module turns the chains' positions at the end of warm-up into a description of
+the modes, used as the proposal of independence Metropolis–Hastings moves
+(:mod:`numpyro_dilation.global_moves`) and as an importance-sampling proposal
+for the log-evidence.
+
+For flat positions :math:`y_c \in \mathbb{R}^d`, :math:`c = 1..C`:
+
+1. *Ascent.* :math:`T` steps of :math:`y \leftarrow y + h_c \nabla\log\gamma(y)`
+   (the Langevin drift with the chain's tuned step :math:`h_c`, so the scale is
+   the target's), a step being kept only if it raises :math:`\log\gamma` (else
+   :math:`h_c` is halved); then a few Newton steps
+   :math:`y \leftarrow y + H^{-1}\nabla\log\gamma(y)`,
+   :math:`H = -\nabla^2\log\gamma(y)`, kept only if they raise :math:`\log\gamma`.
+2. *Laplace.* At each optimum, :math:`\Sigma_c = H^{-1}` with the eigenvalues
+   of :math:`H` floored at ``eig_floor`` × the largest (a non-positive-definite
+   Hessian marks the point as unreliable: it is not used as a mode).
+3. *Merging.* Greedy, in chain order: an optimum joins the first existing mode
+   :math:`m` with Mahalanobis distance
+   :math:`(y_c - \mu_m)^\top \Sigma_m^{-1} (y_c - \mu_m) < \delta^2`
+   (``merge_distance`` :math:`=\delta`), keeping the higher of the two as the
+   representative; otherwise it opens a new mode (at most ``max_modes``).
+4. *Weights.* Laplace masses :math:`\hat w_m \propto \gamma(\mu_m)|\Sigma_m|^{1/2}`,
+   mixed with uniform weights for robustness:
+   :math:`w_m = (1-\epsilon)\hat w_m + \epsilon/M`.
+
+The proposal is :math:`q(y) = \sum_m w_m\,\mathcal N(y;\mu_m, s^2\Sigma_m)` with
+inflation :math:`s^2` (``inflation``).
+"""
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+from jax.scipy.linalg import solve_triangular
+from jax.scipy.special import logsumexp
+
+__all__ = [
+    "ModeMixture",
+    "GlobalMoves",
+    "find_modes",
+    "mixture_logpdf",
+    "mixture_sample",
+    "empty_mixture",
+]
+
+
+class GlobalMoves(NamedTuple):
+    r"""Settings of mode finding (:func:`find_modes`, see the module docstring for
+    the maths) and of the global moves that use the modes.
+
+    max_modes
+        Most modes kept (fixed-size arrays; the rest merge or are dropped).
+    num_ascent_steps, num_newton_steps
+        Gradient-ascent and Newton iterations from each chain's position.
+    merge_distance
+        :math:`\delta`: optima closer than :math:`\delta` in the Mahalanobis
+        metric of a mode's Laplace covariance are the same mode.
+    inflation
+        :math:`s^2`, proposal covariance :math:`s^2\Sigma_m`.
+    uniform_weight
+        :math:`\epsilon`, share of uniform weight in the proposal's mode weights.
+    eig_floor
+        Eigenvalues of :math:`H` are floored at this fraction of the largest.
+    every
+        A global move after every ``every``-th local step in the sampling phase.
+    """
+
+    max_modes: int = 64
+    num_ascent_steps: int = 100
+    num_newton_steps: int = 3
+    merge_distance: float = 3.0
+    inflation: float = 1.5
+    uniform_weight: float = 0.2
+    eig_floor: float = 1e-6
+    every: int = 1
+
+
+class ModeMixture(NamedTuple):
+    """A Gaussian mixture over flat positions, fixed-size (``M = max_modes``).
+
+    means
+        :math:`\\mu_m`, shape ``(M, d)``.
+    chol
+        Cholesky factors :math:`L_m` of the *proposal* covariances
+        :math:`s^2\\Sigma_m`, shape ``(M, d, d)``.
+    log_weights
+        :math:`\\log w_m`, shape ``(M,)``; ``-inf`` for unused slots.
+    laplace_log_mass
+        :math:`\\log\\gamma(\\mu_m) + \\tfrac12\\log|2\\pi\\Sigma_m|`, the Laplace
+        approximation of each mode's mass, shape ``(M,)``.
+    num_modes
+        Number of used slots (int scalar); 0 means "no usable mode".
+    """
+
+    means: jax.Array
+    chol: jax.Array
+    log_weights: jax.Array
+    laplace_log_mass: jax.Array
+    num_modes: jax.Array
+
+
+def empty_mixture(dim: int, max_modes: int, dtype=jnp.float32) -> ModeMixture:
+    """A mixture with no modes (placeholder before the modes are found)."""
+    return ModeMixture(
+        means=jnp.zeros((max_modes, dim), dtype),
+        chol=jnp.broadcast_to(jnp.eye(dim, dtype=dtype), (max_modes, dim, dim)),
+        log_weights=jnp.full((max_modes,), -jnp.inf, dtype),
+        laplace_log_mass=jnp.full((max_modes,), -jnp.inf, dtype),
+        num_modes=jnp.zeros((), jnp.int32),
+    )
+
+
+def mixture_logpdf(mixture: ModeMixture, y: jax.Array) -> jax.Array:
+    """:math:`\\log q(y) = \\log\\sum_m w_m \\mathcal N(y; \\mu_m, L_m L_m^\\top)`.
+
+    ``y`` has shape ``(d,)``; returns a scalar.
+    """
+    d = y.shape[-1]
+
+    def component(mean, chol):
+        z = solve_triangular(chol, y - mean, lower=True)
+        return (
+            -0.5 * jnp.sum(z * z)
+            - jnp.sum(jnp.log(jnp.abs(jnp.diagonal(chol))))
+            - 0.5 * d * jnp.log(2 * jnp.pi)
+        )
+
+    comps = jax.vmap(component)(mixture.means, mixture.chol)
+    return logsumexp(mixture.log_weights + comps)
+
+
+def mixture_sample(rng_key: jax.Array, mixture: ModeMixture) -> jax.Array:
+    """One draw :math:`y \\sim q`, shape ``(d,)``."""
+    key_m, key_z = jax.random.split(rng_key)
+    m = jax.random.categorical(key_m, mixture.log_weights)
+    z = jax.random.normal(key_z, mixture.means.shape[-1:], mixture.means.dtype)
+    return mixture.means[m] + mixture.chol[m] @ z
+
+
+def _finite(x):
+    return jnp.all(jnp.isfinite(x))
+
+
+def _ascend(logdensity_fn: Callable, y, step_size, num_steps: int):
+    """Gradient ascent with per-step backtracking; returns (y, logdensity)."""
+    value_and_grad = jax.value_and_grad(logdensity_fn)
+
+    def body(_, carry):
+        y, ld, g, h = carry
+        y_new = y + h * g
+        ld_new, g_new = value_and_grad(y_new)
+        better = jnp.isfinite(ld_new) & _finite(g_new) & (ld_new >= ld)
+        return (
+            jnp.where(better, y_new, y),
+            jnp.where(better, ld_new, ld),
+            jnp.where(better, g_new, g),
+            jnp.where(better, h, 0.5 * h),
+        )
+
+    ld, g = value_and_grad(y)
+    y, ld, _, _ = lax.fori_loop(0, num_steps, body, (y, ld, g, step_size))
+    return y, ld
+
+
+def _precision(logdensity_fn: Callable, y, eig_floor: float):
+    """Floored :math:`H = -\\nabla^2\\log\\gamma(y)`, its eigendecomposition, and validity."""
+    hess = -jax.hessian(logdensity_fn)(y)
+    hess = 0.5 * (hess + hess.T)
+    eigval, eigvec = jnp.linalg.eigh(hess)
+    valid = _finite(eigval) & (eigval[0] > 0)
+    floor = eig_floor * jnp.maximum(jnp.max(jnp.abs(eigval)), 1e-30)
+    eigval = jnp.where(jnp.isfinite(eigval), jnp.maximum(eigval, floor), 1.0)
+    eigvec = jnp.where(jnp.isfinite(eigvec), eigvec, jnp.eye(y.shape[0], dtype=y.dtype))
+    return eigval, eigvec, valid
+
+
+def _newton(logdensity_fn: Callable, y, ld, num_steps: int, eig_floor: float):
+    value_and_grad = jax.value_and_grad(logdensity_fn)
+
+    def body(_, carry):
+        y, ld = carry
+        _, g = value_and_grad(y)
+        eigval, eigvec, _ = _precision(logdensity_fn, y, eig_floor)
+        step = eigvec @ ((eigvec.T @ g) / eigval)
+        y_new = y + step
+        ld_new = logdensity_fn(y_new)
+        better = jnp.isfinite(ld_new) & (ld_new >= ld) & _finite(y_new)
+        return jnp.where(better, y_new, y), jnp.where(better, ld_new, ld)
+
+    return lax.fori_loop(0, num_steps, body, (y, ld))
+
+
+def find_modes(
+    positions: jax.Array,
+    logdensity_fn: Callable,
+    step_size: jax.Array,
+    config: GlobalMoves | None = None,
+) -> tuple[ModeMixture, jax.Array]:
+    """Modes reached by the chains and their proposal mixture.
+
+    Parameters
+    ----------
+    positions
+        Flat chain positions, shape ``(C, d)``.
+    logdensity_fn
+        :math:`\\log\\gamma` on flat positions of shape ``(d,)``.
+    step_size
+        Per-chain step sizes :math:`h_c` (shape ``(C,)``) or a scalar.
+    config
+        :class:`GlobalMoves` (defaults if ``None``).
+
+    Returns
+    -------
+    ``(mixture, num_grad_evals)``: the :class:`ModeMixture` and the gradient
+    evaluations spent per chain (a Hessian counts as ``d`` gradients).
+    """
+    config = GlobalMoves() if config is None else config
+    num_chains, dim = positions.shape
+    dtype = positions.dtype
+    step_size = jnp.broadcast_to(jnp.asarray(step_size, dtype), (num_chains,))
+
+    def optimize(y, h):
+        y, ld = _ascend(logdensity_fn, y, h, config.num_ascent_steps)
+        y, ld = _newton(logdensity_fn, y, ld, config.num_newton_steps, config.eig_floor)
+        eigval, eigvec, valid = _precision(logdensity_fn, y, config.eig_floor)
+        return y, ld, eigval, eigvec, valid & jnp.isfinite(ld)
+
+    ys, lds, eigvals, eigvecs, valid = jax.vmap(optimize)(positions, step_size)
+    max_modes = config.max_modes
+    delta2 = config.merge_distance**2
+
+    # Greedy merge, in chain order, into at most max_modes slots.
+    def merge(c, carry):
+        idx, n = carry  # idx[m]: chain representing slot m
+        y, ld = ys[c], lds[c]
+        rep_y, rep_val, rep_vec = ys[idx], eigvals[idx], eigvecs[idx]
+        proj = jnp.einsum("mji,mj->mi", rep_vec, y[None] - rep_y)
+        dist2 = jnp.sum(proj**2 * rep_val, axis=-1)
+        dist2 = jnp.where(jnp.arange(max_modes) < n, dist2, jnp.inf)
+        j = jnp.argmin(dist2)
+        close = dist2[j] < delta2
+        replace = close & (ld > lds[idx[j]])
+        add = (~close) & (n < max_modes)
+        idx = jnp.where(valid[c] & replace, idx.at[j].set(c), idx)
+        idx = jnp.where(valid[c] & add, idx.at[n].set(c), idx)
+        n = n + (valid[c] & add).astype(n.dtype)
+        return idx, n
+
+    idx0 = jnp.zeros((max_modes,), jnp.int32)
+    idx, num_modes = lax.fori_loop(0, num_chains, merge, (idx0, jnp.zeros((), jnp.int32)))
+    used = jnp.arange(max_modes) < num_modes
+
+    means = ys[idx]
+    eigval, eigvec = eigvals[idx], eigvecs[idx]
+    # Proposal covariance s^2 Sigma = V diag(s^2 / eig) V^T; chol via QR-free Cholesky.
+    cov = jnp.einsum("mij,mj,mkj->mik", eigvec, config.inflation / eigval, eigvec)
+    chol = jnp.linalg.cholesky(cov)
+    eye = jnp.broadcast_to(jnp.eye(dim, dtype=dtype), chol.shape)
+    chol = jnp.where(used[:, None, None], chol, eye)
+    laplace = lds[idx] - 0.5 * jnp.sum(jnp.log(eigval), -1) + 0.5 * dim * jnp.log(2 * jnp.pi)
+    laplace = jnp.where(used, laplace, -jnp.inf)
+    log_w_laplace = laplace - logsumexp(laplace)
+    log_w_uniform = jnp.where(used, -jnp.log(jnp.maximum(num_modes, 1)), -jnp.inf)
+    eps = config.uniform_weight
+    log_weights = jnp.logaddexp(jnp.log1p(-eps) + log_w_laplace, jnp.log(eps) + log_w_uniform)
+    log_weights = jnp.where(used, log_weights, -jnp.inf).astype(dtype)
+    mixture = ModeMixture(means, chol, log_weights, laplace.astype(dtype), num_modes)
+    grads = config.num_ascent_steps + 1 + config.num_newton_steps * (dim + 2) + dim
+    return mixture, jnp.asarray(grads, jnp.int32)

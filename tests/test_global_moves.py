@@ -1,0 +1,222 @@
+"""Mode finding, exact global moves, mode weights and the log-evidence."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+import pytest
+from jax.scipy.special import logsumexp
+from numpyro.infer import MCMC
+from scipy import stats
+
+from numpyro_dilation import (
+    DilationLangevin,
+    GlobalMoves,
+    GlobalMoveWarning,
+    log_evidence,
+    mode_summary,
+)
+from numpyro_dilation import kernel as dk
+from numpyro_dilation.global_moves import build_independence_kernel
+from numpyro_dilation.modes import find_modes
+
+
+def gaussian_mixture(means, sds, weights, log_z=0.0):
+    """Log-density of sum_k w_k N(mu_k, sd_k^2 I), times exp(log_z)."""
+    means, sds, weights = (jnp.asarray(a, jnp.float32) for a in (means, sds, weights))
+    d = means.shape[1]
+
+    def logdensity(x):
+        comp = (
+            jnp.log(weights)
+            - 0.5 * jnp.sum((x - means) ** 2, -1) / sds**2
+            - d * jnp.log(sds)
+            - 0.5 * d * jnp.log(2 * jnp.pi)
+        )
+        return logsumexp(comp) + log_z
+
+    def sample(key, n):
+        k1, k2 = jax.random.split(key)
+        comp = jax.random.choice(k1, len(weights), (n,), p=weights)
+        return means[comp] + sds[comp, None] * jax.random.normal(k2, (n, d)), comp
+
+    return logdensity, sample
+
+
+def ring8(shift=(2.0, 1.0)):
+    angles = 2 * np.pi * np.arange(8) / 8
+    means = np.stack([shift[0] + 5 * np.cos(angles), shift[1] + 5 * np.sin(angles)], 1)
+    return means, np.full(8, 0.5), np.arange(1, 9) / 36.0
+
+
+def nearest(x, means, sds):
+    d2 = ((np.asarray(x)[..., None, :] - means) ** 2).sum(-1) / sds**2
+    return d2.argmin(-1)
+
+
+def tv(labels, weights):
+    freq = np.bincount(np.ravel(labels), minlength=len(weights)) / np.size(labels)
+    return 0.5 * np.abs(freq - weights).sum()
+
+
+def test_find_modes_recovers_means_covariances_and_laplace_weights():
+    means = np.array([[0.0, 0.0], [6.0, 1.0], [-3.0, 7.0]])
+    sds, weights = np.array([0.5, 1.0, 0.3]), np.array([0.2, 0.5, 0.3])
+    logdensity, sample = gaussian_mixture(means, sds, weights)
+    x, _ = sample(jax.random.key(0), 300)
+    mixture, grads = find_modes(x, logdensity, jnp.full(300, 0.05))
+    assert int(mixture.num_modes) == 3
+    found = np.asarray(mixture.means[:3])
+    order = [int(np.argmin(((found - m) ** 2).sum(-1))) for m in means]
+    np.testing.assert_allclose(found[order], means, atol=1e-3)
+    cov = np.asarray(jnp.einsum("mij,mkj->mik", mixture.chol, mixture.chol))[order] / 1.5
+    np.testing.assert_allclose(cov, (sds**2)[:, None, None] * np.eye(2), rtol=1e-2)
+    laplace = np.exp(np.asarray(mixture.laplace_log_mass[:3]))[order]
+    np.testing.assert_allclose(laplace, weights, rtol=1e-3)  # Z = 1, modes far apart
+    assert int(grads) > 0
+
+
+def test_global_moves_leave_a_mixture_invariant():
+    """Chains started from exact draws of a 3-mode mixture, 15 iterations of
+    (MALA step, global move): the share of each mode and the mean stay within
+    Monte Carlo error (chains are independent; binomial / normal errors)."""
+    means = np.array([[0.0, 0.0], [6.0, 1.0], [-3.0, 7.0]])
+    sds, weights = np.array([0.5, 1.0, 0.3]), np.array([0.2, 0.5, 0.3])
+    logdensity, sample = gaussian_mixture(means, sds, weights)
+    n = 20_000
+    x, _ = sample(jax.random.key(1), n)
+    # A deliberately poor proposal: modes from only 3 chains, weights wrong.
+    mixture, _ = find_modes(x[:50], logdensity, jnp.full(50, 0.05), GlobalMoves(uniform_weight=1.0))
+    assert int(mixture.num_modes) == 3
+    local, global_move = dk.build_kernel(), build_independence_kernel()
+
+    @jax.jit
+    def step(state, key):
+        k1, k2 = jax.random.split(key)
+        state, _ = jax.vmap(lambda k, s: local(k, s, logdensity, 1.0, 0.1))(
+            jax.random.split(k1, n), state
+        )
+        state, info = jax.vmap(lambda k, s: global_move(k, s, logdensity, mixture))(
+            jax.random.split(k2, n), state
+        )
+        return state, info.is_accepted.mean()
+
+    state = jax.vmap(lambda y: dk.init(y, logdensity))(x)
+    state, accepted = jax.lax.scan(step, state, jax.random.split(jax.random.key(2), 15))
+    assert float(accepted.mean()) > 0.2  # chains really jump
+    out = np.asarray(state.position)
+    freq = np.bincount(nearest(out, means, sds), minlength=3) / n
+    assert np.all(np.abs(freq - weights) < 4.5 * np.sqrt(weights * (1 - weights) / n))
+    true_mean = weights @ means
+    true_var = weights @ (sds[:, None] ** 2 + means**2) - true_mean**2
+    assert np.all(np.abs(out.mean(0) - true_mean) < 4.5 * np.sqrt(true_var / n))
+
+
+def run_mixture(means, sds, weights, num_chains, seed=0, log_z=0.0, **kwargs):
+    logdensity, _ = gaussian_mixture(means, sds, weights, log_z)
+    d = means.shape[1]
+    mcmc = MCMC(
+        DilationLangevin(potential_fn=lambda x: -logdensity(x), **kwargs),
+        num_warmup=200,
+        num_samples=100,
+        num_chains=num_chains,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
+    init = jax.random.uniform(jax.random.key(seed + 1), (num_chains, d), minval=-2, maxval=2)
+    mcmc.run(jax.random.key(seed), init_params=init, extra_fields=("global_accept_prob",))
+    return mcmc
+
+
+def test_shifted_ring_weights_and_per_chain_visits():
+    """ring8 moved to center (22, -9) (centers of the chains: uniform in [-2, 2]^2):
+    pooled TV <= 0.05, every chain visits most modes; log Z within 3 se."""
+    means, sds, weights = ring8(shift=(22.0, -9.0))
+    mcmc = run_mixture(means, sds, weights, 300, log_z=2.5)
+    x = np.asarray(mcmc.get_samples(group_by_chain=True))
+    labels = nearest(x, means, sds)
+    assert tv(labels, weights) <= 0.05
+    per_chain_tv = np.array([tv(lab, weights) for lab in labels])
+    # 100 draws per chain, global acceptance ~0.8: a per-chain TV ~0.15 is MC noise.
+    assert np.median(per_chain_tv) < 0.25
+    assert np.mean([len(np.unique(lab)) for lab in labels]) >= 6
+    log_z, se = log_evidence(mcmc)
+    assert abs(log_z - 2.5) < 3 * se + 1e-3
+
+
+def test_ten_dimensional_two_mode_weights():
+    """Weights 1/3, 2/3, sds 1.0 and 0.7: annealing alone puts almost every chain
+    in the wider, lighter mode (DESIGN.md section 3); global moves fix it."""
+    d = 10
+    means = np.stack([np.full(d, -2.5), np.full(d, 2.5)])
+    sds, weights = np.array([1.0, 0.7]), np.array([1 / 3, 2 / 3])
+    mcmc = run_mixture(means, sds, weights, 300)
+    labels = nearest(np.asarray(mcmc.get_samples(group_by_chain=True)), means, sds)
+    assert tv(labels, weights) <= 0.05
+    frame = mode_summary(mcmc)
+    assert len(frame) == 2 and frame.attrs["global_acceptance"] > 0.2
+
+
+def test_log_evidence_of_a_conjugate_model():
+    """y_i ~ N(mu, 1), mu ~ N(0, 2^2): p(y) = N(y; 0, I + 4 11^T)."""
+    y = np.array([0.3, 1.9, 1.1, 0.7, 1.6])
+
+    def model(y):
+        mu = numpyro.sample("mu", dist.Normal(0.0, 2.0))
+        with numpyro.plate("n", len(y)):
+            numpyro.sample("y", dist.Normal(mu, 1.0), obs=y)
+
+    mcmc = MCMC(
+        DilationLangevin(model),
+        num_warmup=200,
+        num_samples=100,
+        num_chains=100,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
+    mcmc.run(jax.random.key(0), jnp.asarray(y))
+    exact = stats.multivariate_normal(np.zeros(5), np.eye(5) + 4.0).logpdf(y)
+    log_z, se = log_evidence(mcmc)
+    assert abs(log_z - exact) < 3 * se + 1e-3
+    frame = mode_summary(mcmc)
+    assert len(frame) == 1 and frame["draw_share"].iloc[0] == 1.0
+
+
+def test_low_global_acceptance_is_reported():
+    means, sds, weights = ring8()
+    mcmc = run_mixture(means, sds, weights, 50, global_moves=GlobalMoves(inflation=1e-4))
+    with pytest.warns(GlobalMoveWarning, match="not reliable"):
+        mode_summary(mcmc)
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("max_modes", 0),
+        ("inflation", 0.0),
+        ("uniform_weight", 0.0),
+        ("every", 0),
+        ("merge_distance", -1.0),
+    ],
+)
+def test_bad_global_moves_settings(field, value):
+    with pytest.raises(ValueError, match=f"GlobalMoves.{field}"):
+        DilationLangevin(potential_fn=lambda x: x**2, global_moves=GlobalMoves(**{field: value}))
+    with pytest.raises(ValueError, match="global_moves"):
+        DilationLangevin(potential_fn=lambda x: x**2, global_moves="always")
+
+
+def test_explicit_global_moves_need_vectorized_chains():
+    mcmc = MCMC(
+        DilationLangevin(potential_fn=lambda x: jnp.sum(x**2), global_moves=GlobalMoves()),
+        num_warmup=20,
+        num_samples=5,
+        num_chains=2,
+        chain_method="sequential",
+        progress_bar=False,
+    )
+    with pytest.warns(UserWarning, match="vectorized"):
+        mcmc.run(jax.random.key(0), init_params=jnp.zeros((2, 2)))
+    with pytest.raises(ValueError, match="No global moves"):
+        log_evidence(mcmc)
