@@ -23,6 +23,7 @@ MALA at :math:`\lambda = 1` by default; each phase can be switched.
 """
 
 import math
+import numbers
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -107,7 +108,8 @@ class AnnealingConfig(NamedTuple):
 
 def check_probability(name: str, value: float) -> None:
     """Raise ``ValueError`` unless ``0 < value < 1``."""
-    if not (isinstance(value, (int, float)) and 0.0 < float(value) < 1.0):
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not (ok and 0.0 < float(value) < 1.0):
         raise ValueError(f"`{name}` must lie in (0, 1), got {value!r}.")
 
 
@@ -117,7 +119,7 @@ def check_step_size(value: float) -> None:
         ok = math.isfinite(float(value)) and float(value) > 0.0
     except (TypeError, ValueError):
         ok = False
-    if not ok:
+    if not ok or isinstance(value, (bool, str, bytes)):
         raise ValueError(f"`step_size` must be a finite number > 0, got {value!r}.")
 
 
@@ -144,6 +146,7 @@ def find_initial_step_size(
     logdensity_fn: Callable,
     target_accept_prob: float = DEFAULT_TARGET_ACCEPT_PROB,
     initial_step_size: float = 1.0,
+    inverse_mass_matrix: jax.Array | None = None,
 ) -> jax.Array:
     """A first step size :math:`h` at ``state``'s position and level.
 
@@ -155,7 +158,7 @@ def find_initial_step_size(
 
     def kernel_generator(step_size):
         def kernel(key, s):
-            return _kernel(key, s, logdensity_fn, s.lam, step_size)
+            return _kernel(key, s, logdensity_fn, s.lam, step_size, True, inverse_mass_matrix)
 
         return kernel
 
@@ -174,8 +177,12 @@ def annealing_step(
     state: AnnealingState,
     logdensity_fn: Callable,
     config: AnnealingConfig,
+    inverse_mass_matrix: jax.Array | None = None,
 ) -> tuple[AnnealingState, DilationInfo]:
-    """One iteration: kernel at level :math:`\\lambda(t)`, then step-size adaptation."""
+    """One iteration: kernel at level :math:`\\lambda(t)`, then step-size adaptation.
+
+    ``inverse_mass_matrix``: diagonal preconditioner :math:`v` (shape ``(d,)``) or ``None``.
+    """
     num_levels = len(config.levels)
     levels = jnp.asarray(config.levels, dtype=state.dilation.lam.dtype)
     t = state.iteration
@@ -183,7 +190,13 @@ def annealing_step(
     lam = jnp.where(annealing, levels[jnp.minimum(t, num_levels - 1)], 1.0)
     metropolis = jnp.where(annealing, config.anneal_metropolis, config.metropolis)
     dilation, info = _kernel(
-        rng_key, state.dilation, logdensity_fn, lam, state.step_size, metropolis
+        rng_key,
+        state.dilation,
+        logdensity_fn,
+        lam,
+        state.step_size,
+        metropolis,
+        inverse_mass_matrix,
     )
 
     adaptation, step_size = state.adaptation, state.step_size
@@ -219,6 +232,7 @@ def dilation_langevin(
     adapt_step_size: bool = True,
     target_accept_prob: float = DEFAULT_TARGET_ACCEPT_PROB,
     num_adaptation_steps: int | None = None,
+    inverse_mass_matrix: ArrayLikeTree | None = None,
 ) -> SamplingAlgorithm:
     r"""Annealed Langevin dynamics along the dilation path, as a BlackJAX algorithm.
 
@@ -253,6 +267,9 @@ def dilation_langevin(
         Dual averaging of :math:`h` toward this acceptance probability.
     num_adaptation_steps
         Iterations during which :math:`h` adapts; defaults to ``num_annealing_steps``.
+    inverse_mass_matrix
+        Fixed diagonal preconditioner :math:`v`, shape ``(d,)`` in ``ravel_pytree``
+        order (``None``: identity). The NumPyro kernel estimates it across chains.
 
     Returns
     -------
@@ -274,6 +291,17 @@ def dilation_langevin(
     >>> bool(jnp.abs(state.position.mean() - 3.0) < 0.5)
     True
     """
+    if not callable(logdensity_fn):
+        raise ValueError(f"`logdensity_fn` must be callable, got {type(logdensity_fn).__name__}.")
+    if (
+        not isinstance(num_annealing_steps, (int, np.integer))
+        or isinstance(num_annealing_steps, bool)
+        or num_annealing_steps < 1
+    ):
+        raise ValueError(
+            "`num_annealing_steps` (the schedule's `num_steps`) must be a positive integer, "
+            f"got {num_annealing_steps!r}."
+        )
     check_step_size(step_size)
     check_probability("target_accept_prob", target_accept_prob)
     if isinstance(schedule, str) or callable(schedule):
@@ -298,6 +326,6 @@ def dilation_langevin(
         return annealing_init(position, logdensity_fn, config, step_size, center)
 
     def step_fn(rng_key: PRNGKey, state: AnnealingState):
-        return annealing_step(rng_key, state, logdensity_fn, config)
+        return annealing_step(rng_key, state, logdensity_fn, config, inverse_mass_matrix)
 
     return SamplingAlgorithm(init_fn, step_fn)

@@ -29,6 +29,8 @@ The state stores :math:`y`; the dilated particle is
 check this module step for step.
 """
 
+import math
+import numbers
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -38,6 +40,8 @@ import blackjax.mcmc.proposal as proposal
 import jax
 import jax.numpy as jnp
 from blackjax.types import ArrayLikeTree, ArrayTree, PRNGKey
+from blackjax.util import generate_gaussian_noise
+from jax.flatten_util import ravel_pytree
 
 from numpyro_dilation._control import uniform_cond
 from numpyro_dilation.path import change_level, dilated_logdensity, to_dilated
@@ -102,6 +106,37 @@ class DilationInfo(NamedTuple):
     num_grad_evals: jax.Array
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _check_level(name: str, value) -> None:
+    """A concrete level must lie in (0, 1] (traced values are the caller's contract)."""
+    if _is_number(value) and not 0.0 < float(value) <= 1.0:
+        raise ValueError(f"`{name}` must lie in (0, 1], got {value!r}.")
+
+
+def _check_positive(name: str, value) -> None:
+    """A concrete step size must be finite and > 0 (traced values are not checked)."""
+    if _is_number(value) and not (math.isfinite(float(value)) and float(value) > 0.0):
+        raise ValueError(f"`{name}` must be a finite number > 0, got {value!r}.")
+
+
+def _check_center(center: ArrayLikeTree, position: ArrayLikeTree) -> None:
+    """``center`` must have the pytree structure and leaf shapes of ``position``."""
+    if jax.tree.structure(center) != jax.tree.structure(position):
+        raise ValueError(
+            f"`center` must have the structure of the position "
+            f"({jax.tree.structure(position)}), got {jax.tree.structure(center)}."
+        )
+    for c, p in zip(jax.tree.leaves(center), jax.tree.leaves(position)):
+        if jnp.shape(c) != jnp.shape(p):
+            raise ValueError(
+                f"`center` leaf of shape {jnp.shape(c)} does not match the position "
+                f"leaf of shape {jnp.shape(p)}."
+            )
+
+
 def _float_dtype(tree: ArrayLikeTree):
     leaves = jax.tree.leaves(tree)
     dtype = jnp.result_type(*leaves) if leaves else jnp.float32
@@ -132,6 +167,9 @@ def init(
     an explicit center, :math:`x_0 = c + \\sqrt{\\lambda}(y_0 - c)`, which tends
     to the Dirac at :math:`c` as ``lam`` goes to 0.
     """
+    _check_level("lam", lam)
+    if center is not None:
+        _check_center(center, position)
     logdensity, logdensity_grad = jax.value_and_grad(logdensity_fn)(position)
     center = position if center is None else center
     lam = jnp.asarray(lam, dtype=_float_dtype(position))
@@ -143,20 +181,34 @@ def dilated_position(state: DilationState) -> ArrayTree:
     return to_dilated(state.position, state.center, state.lam)
 
 
-def _transition_energy(state, new_state, step_size):
-    r""":math:`-\log\gamma(y') + |y - y' - h\nabla\log\gamma(y')|^2 / (4h)`, i.e. minus
-    the log of :math:`\gamma(y')\,q(y \mid y')` up to a constant (MALA's reverse move)."""
-    diff = jax.tree.map(
-        lambda a, b, g: a - b - step_size * g,
+def _transition_energy(state, new_state, step_size, inverse_mass):
+    r""":math:`-\log\gamma(y') + \sum_i (y - y' - h v\odot\nabla\log\gamma(y'))_i^2 / (4 h v_i)`,
+    minus the log of :math:`\gamma(y')\,q(y \mid y')` up to a constant (MALA's
+    reverse move with diagonal inverse mass :math:`v`)."""
+    sq = jax.tree.map(
+        lambda a, b, g, v: jnp.sum((a - b - step_size * v * g) ** 2 / v),
         state.position,
         new_state.position,
         new_state.logdensity_grad,
+        inverse_mass,
     )
-    sq = sum(jnp.sum(d * d) for d in jax.tree.leaves(diff))
-    return -new_state.logdensity + 0.25 * sq / step_size
+    return -new_state.logdensity + 0.25 * sum(jax.tree.leaves(sq)) / step_size
 
 
-_acceptance_log_ratio = proposal.compute_asymmetric_acceptance_ratio(_transition_energy)
+def _acceptance_log_ratio(current, new, step_size, inverse_mass):
+    r""":math:`\log[\gamma(y')q(y|y')] - \log[\gamma(y)q(y'|y)]`, NaN mapped to :math:`-\infty`."""
+    return proposal.safe_energy_diff(
+        _transition_energy(new, current, step_size, inverse_mass),
+        _transition_energy(current, new, step_size, inverse_mass),
+    )
+
+
+def _inverse_mass_tree(position: ArrayTree, inverse_mass_matrix: jax.Array | None) -> ArrayTree:
+    """The diagonal inverse mass as a pytree like ``position`` (ones if ``None``)."""
+    if inverse_mass_matrix is None:
+        return jax.tree.map(jnp.ones_like, position)
+    flat, unravel = ravel_pytree(position)
+    return unravel(jnp.asarray(inverse_mass_matrix, dtype=flat.dtype))
 
 
 def build_kernel() -> Callable:
@@ -164,14 +216,17 @@ def build_kernel() -> Callable:
 
     Returns
     -------
-    ``kernel(rng_key, state, logdensity_fn, lam, step_size, metropolis=True)``
-    returning ``(DilationState, DilationInfo)``. It
+    ``kernel(rng_key, state, logdensity_fn, lam, step_size, metropolis=True,
+    inverse_mass_matrix=None)`` returning ``(DilationState, DilationInfo)``. It
 
     1. moves the state to level ``lam`` (contraction toward the center in
        target coordinates, one gradient evaluation; skipped when
        ``lam == state.lam``, also under ``vmap`` when all chains agree);
-    2. proposes :math:`y' = y + h\\nabla\\log\\gamma(y) + \\sqrt{2h}\\,\\xi` with
-       :math:`h` = ``step_size``;
+    2. proposes :math:`y' = y + h\\,v\\odot\\nabla\\log\\gamma(y) + \\sqrt{2h v}\\odot\\xi`
+       with :math:`h` = ``step_size`` and :math:`v` = ``inverse_mass_matrix``
+       (a diagonal preconditioner, shape ``(d,)`` in ``ravel_pytree`` order;
+       ones if ``None``). In dilated coordinates this is preconditioned
+       Langevin on :math:`\\pi_\\lambda` with step :math:`h\\lambda` and the same :math:`v`;
     3. accepts with probability :math:`\\min(1, e^{W})`, the MALA ratio, when
        ``metropolis`` is true (a bool or a traced boolean), and always otherwise
        (unadjusted Langevin). Proposals with a non-finite log-density or
@@ -185,8 +240,12 @@ def build_kernel() -> Callable:
         lam: float,
         step_size: float,
         metropolis: bool | jax.Array = True,
+        inverse_mass_matrix: jax.Array | None = None,
     ) -> tuple[DilationState, DilationInfo]:
+        _check_level("lam", lam)
+        _check_positive("step_size", step_size)
         value_and_grad = jax.value_and_grad(logdensity_fn)
+        inverse_mass = _inverse_mass_tree(state.position, inverse_mass_matrix)
         lam = jnp.asarray(lam, dtype=state.lam.dtype)
         step_size = jnp.asarray(step_size, dtype=state.lam.dtype)
         level_changes = lam != state.lam
@@ -206,11 +265,18 @@ def build_kernel() -> Callable:
         state, level_divergent = uniform_cond(level_changes, move_to_level, stay, state, lam)
 
         key_integrator, key_rmh = jax.random.split(rng_key)
-        integrator = diffusions.overdamped_langevin(value_and_grad)
+        noise = generate_gaussian_noise(key_integrator, state.position)
+        position = jax.tree.map(
+            lambda y, g, v, n: y + step_size * v * g + jnp.sqrt(2 * step_size * v) * n,
+            state.position,
+            state.logdensity_grad,
+            inverse_mass,
+            noise,
+        )
+        new = diffusions.DiffusionState(position, *value_and_grad(position))
         current = diffusions.DiffusionState(state.position, state.logdensity, state.logdensity_grad)
-        new = integrator(key_integrator, current, step_size)
         divergent = ~_all_finite(new.logdensity, new.logdensity_grad)
-        log_p_accept = _acceptance_log_ratio(current, new, step_size=step_size)
+        log_p_accept = _acceptance_log_ratio(current, new, step_size, inverse_mass)
         log_p_accept = jnp.where(divergent, -jnp.inf, log_p_accept)
         p_accept = jnp.clip(jnp.exp(log_p_accept), max=1.0)
         coin = jax.random.bernoulli(key_rmh, p_accept)

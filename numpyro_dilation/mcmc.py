@@ -13,20 +13,23 @@ Each chain is one annealed particle. The sampler works in NumPyro's
 unconstrained space; draws come back constrained through ``postprocess_fn``.
 """
 
+import numbers
 import warnings
 from collections import namedtuple
 from collections.abc import Callable
+from functools import partial
 from math import ceil
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from blackjax.adaptation.step_size import dual_averaging_adaptation
 from jax import lax, random
 from jax.flatten_util import ravel_pytree
 from numpyro.infer.initialization import init_to_uniform
 from numpyro.infer.mcmc import MCMCKernel
 from numpyro.infer.util import initialize_model, unconstrain_fn
-from numpyro.util import identity, is_prng_key
+from numpyro.util import identity, is_prng_key, not_jax_tracer
 
 from numpyro_dilation._control import uniform_cond
 from numpyro_dilation.annealing import (
@@ -72,6 +75,7 @@ DilationLangevinState = namedtuple(
         "global_accept_prob",
         "evidence",
         "mixture",
+        "inverse_mass_matrix",
         "adapt_state",
         "rng_key",
     ],
@@ -97,6 +101,8 @@ vectorized run):
 - **mixture** - :class:`~numpyro_dilation.modes.ModeMixture` of the modes found at the end
   of warm-up, shared by all chains of a vectorized run (not batched); ``None`` when
   global moves are off.
+- **inverse_mass_matrix** - diagonal preconditioner :math:`v` (flat, ``ravel_pytree``
+  order) estimated across chains in a vectorized run (not batched); ``None`` otherwise.
 - **adapt_state** - :data:`DilationAdaptState` (``step_size``, ``dual_averaging``).
 - **rng_key** - random key for the next iteration.
 """
@@ -112,6 +118,98 @@ def _ravel_chains(z):
     _, unravel_one = ravel_pytree(one_chain)
     flat = jax.vmap(lambda zc: ravel_pytree(zc)[0])(z)
     return flat, unravel_one
+
+
+def _mass_schedule(num_levels: int, num_warmup: int) -> tuple[int, ...]:
+    """Iterations at which the preconditioner is re-estimated: at the start, after a
+    quarter, half and three quarters of the annealing, when it ends, and halfway
+    through the rest of the warm-up."""
+    points = {0, num_levels // 4, num_levels // 2, (3 * num_levels) // 4}
+    rest = num_warmup - num_levels
+    if rest >= 2:
+        points |= {num_levels, num_levels + rest // 2}
+    return tuple(sorted(p for p in points if p < num_warmup))
+
+
+def _check_init_params(init_params, reference) -> None:
+    """``init_params`` for a model must have the structure and shapes of NumPyro's
+    unconstrained latent values ``reference`` (chain dimension included)."""
+    if isinstance(init_params, dict) and isinstance(reference, dict):
+        missing = sorted(set(reference) - set(init_params))
+        unknown = sorted(set(init_params) - set(reference))
+        if missing or unknown:
+            raise ValueError(
+                "`init_params` must give an unconstrained value for every latent site: "
+                f"missing {missing}, unknown {unknown}."
+            )
+        for name in sorted(reference):
+            if jnp.shape(init_params[name]) != jnp.shape(reference[name]):
+                raise ValueError(
+                    f"`init_params[{name!r}]` has shape {jnp.shape(init_params[name])}, "
+                    f"expected {jnp.shape(reference[name])} (the site's unconstrained shape, "
+                    "after the chain dimension in a vectorized run)."
+                )
+    elif jax.tree.structure(init_params) != jax.tree.structure(reference):
+        raise ValueError(
+            "`init_params` must have the structure of the model's latent sites "
+            f"({jax.tree.structure(reference)}), got {jax.tree.structure(init_params)}."
+        )
+
+
+def _check_initial_points(dilation: DilationState, center) -> None:
+    """Fail before sampling if a chain starts where the log-density or its gradient is
+    not finite (NumPyro's rule for valid initial parameters: from such a point every
+    proposal diverges, so the chain would never move), or if the center is not finite.
+    Skipped when the values are traced (``chain_method="parallel"``)."""
+    if center is not None:
+        ok = jnp.all(jnp.asarray([jnp.all(jnp.isfinite(c)) for c in jax.tree.leaves(center)]))
+        if not_jax_tracer(ok) and not bool(ok):
+            raise ValueError(
+                "`center` is not finite in unconstrained space: give a center inside the "
+                "support of every site (e.g. a positive value for a positive site)."
+            )
+    finite = jnp.isfinite(dilation.logdensity)
+    batch = finite.ndim
+    for g in jax.tree.leaves(dilation.logdensity_grad):
+        finite = finite & jnp.all(jnp.isfinite(g), axis=tuple(range(batch, jnp.ndim(g))))
+    if not not_jax_tracer(finite):
+        return
+    bad = np.flatnonzero(~np.asarray(finite).reshape(-1))
+    if bad.size:
+        raise ValueError(
+            f"The log-density or its gradient is not finite at the initial point of "
+            f"{bad.size} of {finite.size} chain(s) (first: {bad[:5].tolist()}): from such a "
+            "point every proposal diverges and the chain never moves. Give `init_params` "
+            "where the model's log-density and gradient are finite, or use another "
+            "`init_strategy` (NumPyro's `init_to_uniform`/`init_to_median` retry until "
+            "they find such points)."
+        )
+
+
+def _never_accepted_warning(num_warmup: int) -> None:
+    warnings.warn(
+        f"DilationLangevin: every proposal of every chain was rejected during the "
+        f"{num_warmup} warm-up iterations (non-finite log-density or gradient, i.e. "
+        "divergences, or acceptance probability 0): the chains have not moved and their "
+        "draws are not from the posterior. Lower `step_size` or keep "
+        "`adapt_step_size=True`, make the log-density and its gradient finite around the "
+        "initial points (`init_params`/`init_strategy`), or raise `num_warmup`.",
+        RuntimeWarning,
+        stacklevel=2,
+    )
+
+
+def _warn_if_never_accepted(state, num_warmup: int) -> None:
+    """Host-side warning, once, at the end of warm-up, if the mean acceptance probability
+    of every chain over the warm-up is exactly 0 (all proposals rejected). A warning, not
+    an error: like NumPyro's divergence count it reports without discarding the run."""
+    done = jnp.ravel(state.i)[0] == num_warmup
+    never = jnp.all(state.mean_accept_prob == 0)
+    lax.cond(
+        done & never,
+        lambda: jax.debug.callback(partial(_never_accepted_warning, num_warmup)),
+        lambda: None,
+    )
 
 
 def _check_global_moves(gm: GlobalMoves) -> None:
@@ -180,6 +278,14 @@ class DilationLangevin(MCMCKernel):
         their Gaussian mixture, so chains jump between modes and the weights become
         right; off otherwise. A :class:`~numpyro_dilation.modes.GlobalMoves` sets
         them explicitly (vectorized runs only); ``None`` turns them off.
+    :param bool adapt_mass_matrix: in a vectorized run with several chains, estimate a
+        diagonal (Jacobi) preconditioner :math:`v_i = 1/\mathrm{median}_c H^{(c)}_{ii}`,
+        the inverse of the median over chains of the target's curvature
+        :math:`H = -\nabla^2\log\gamma` at the chains' positions, at the start, at
+        quarters of the annealing and halfway through the rest of the warm-up,
+        re-finding the step size each time.
+        Langevin/MALA steps then use :math:`y' = y + h v\odot\nabla\log\gamma +
+        \sqrt{2hv}\odot\xi`. Other chain methods use :math:`v = 1`.
     :param bool forward_mode_differentiation: as in NumPyro's ``NUTS``.
 
     **Example**
@@ -217,10 +323,18 @@ class DilationLangevin(MCMCKernel):
         metropolis: bool = True,
         anneal_metropolis: bool = False,
         global_moves: GlobalMoves | None | str = "auto",
+        adapt_mass_matrix: bool = True,
         forward_mode_differentiation: bool = False,
     ):
         if not (model is None) ^ (potential_fn is None):
             raise ValueError("Exactly one of `model` or `potential_fn` must be specified.")
+        for name, fn in (
+            ("model", model),
+            ("potential_fn", potential_fn),
+            ("init_strategy", init_strategy),
+        ):
+            if fn is not None and not callable(fn):
+                raise ValueError(f"`{name}` must be callable, got {type(fn).__name__}.")
         if step_size is not None:
             check_step_size(step_size)
         check_probability("target_accept_prob", target_accept_prob)
@@ -248,7 +362,11 @@ class DilationLangevin(MCMCKernel):
                 f"`num_annealing_steps` must be an integer >= {MIN_ANNEALING_STEPS}, "
                 f"got {num_annealing_steps!r}."
             )
-        if not (isinstance(annealing_fraction, (int, float)) and 0 < annealing_fraction <= 1):
+        if not (
+            isinstance(annealing_fraction, numbers.Real)
+            and not isinstance(annealing_fraction, bool)
+            and 0 < annealing_fraction <= 1
+        ):
             raise ValueError(
                 f"`annealing_fraction` must lie in (0, 1], got {annealing_fraction!r}."
             )
@@ -277,6 +395,8 @@ class DilationLangevin(MCMCKernel):
                 f"`global_moves` must be 'auto', None or a GlobalMoves, got {global_moves!r}."
             )
         self._global_moves_arg = global_moves
+        self._adapt_mass_matrix = bool(adapt_mass_matrix)
+        self._mass_schedule = ()  # iterations at which v is re-estimated (set in init)
         self._global_moves = None  # resolved in init()
         self._forward_mode_differentiation = forward_mode_differentiation
         self._postprocess_fn = None
@@ -373,12 +493,18 @@ class DilationLangevin(MCMCKernel):
         else:
             astate = init_one(init_params, key_step, center)
             self._sample_fn = self._sample_one
+        _check_initial_points(astate.dilation, center)
         zero = jnp.zeros_like(astate.dilation.logdensity)
-        mixture = None
-        if self._global_moves is not None:
+        mixture = inverse_mass_matrix = None
+        self._mass_schedule = ()
+        if vectorized:
             one_chain = jax.tree.map(lambda x: x[0], astate.dilation.position)
             flat = ravel_pytree(one_chain)[0]
-            mixture = empty_mixture(flat.shape[0], self._global_moves.max_modes, flat.dtype)
+            if self._global_moves is not None:
+                mixture = empty_mixture(flat.shape[0], self._global_moves.max_modes, flat.dtype)
+            if self._adapt_mass_matrix and zero.shape[0] >= 2:
+                inverse_mass_matrix = jnp.ones_like(flat)
+                self._mass_schedule = _mass_schedule(num_levels, int(num_warmup))
         evidence = jax.tree.map(
             lambda x: jnp.broadcast_to(x, zero.shape), init_evidence(zero.dtype)
         )
@@ -391,12 +517,16 @@ class DilationLangevin(MCMCKernel):
             global_accept_prob=zero,
             evidence=evidence,
             mixture=mixture,
+            inverse_mass_matrix=inverse_mass_matrix,
             rng_key=rng_key,
         )
 
     def sample(self, state, model_args, model_kwargs):
-        """One iteration (all chains at once in a vectorized run)."""
-        return self._sample_fn(state, model_args, model_kwargs)
+        """One iteration (all chains at once in a vectorized run). When the warm-up
+        ends, warns (``RuntimeWarning``) if no chain has accepted any proposal."""
+        new = self._sample_fn(state, model_args, model_kwargs)
+        _warn_if_never_accepted(new, self._config.num_adaptation_steps)
+        return new
 
     # -- internals --------------------------------------------------------------
 
@@ -430,7 +560,10 @@ class DilationLangevin(MCMCKernel):
         )
         self._potential_fn_gen = potential_fn_gen
         self._postprocess_fn = postprocess_fn
-        return param_info.z if init_params is None else init_params
+        if init_params is None:
+            return param_info.z
+        _check_init_params(init_params, param_info.z)
+        return init_params
 
     def _logdensity_fn(self, model_args, model_kwargs) -> Callable:
         if self._model is not None:
@@ -522,31 +655,84 @@ class DilationLangevin(MCMCKernel):
         )
 
     def _sample_vectorized(self, state, model_args, model_kwargs):
-        """All chains: mode finding when sampling starts, then the per-chain steps."""
+        """All chains: preconditioner updates during warm-up, mode finding when
+        sampling starts, then the per-chain steps."""
         num_warmup = self._config.num_adaptation_steps
-        mode_grads = jnp.zeros((), jnp.int32)
+        extra_grads = jnp.zeros((), jnp.int32)
+        logdensity_fn = self._logdensity_fn(model_args, model_kwargs)
+        if self._mass_schedule:
+            update_now = jnp.any(state.i[0] == jnp.asarray(self._mass_schedule))
+            state = lax.cond(
+                update_now,
+                lambda s: self._update_mass_matrix(s, logdensity_fn),
+                lambda s: s,
+                state,
+            )
+            dim = state.inverse_mass_matrix.shape[0]
+            extra_grads = extra_grads + jnp.where(update_now, dim, 0).astype(jnp.int32)
         if self._global_moves is not None:
-            logdensity_fn = self._logdensity_fn(model_args, model_kwargs)
 
             def build(operands):
                 state, grads = operands
                 flat, unravel_one = _ravel_chains(state.z)
-                mixture, grads = find_modes(
+                mixture, mode_finding_grads = find_modes(
                     flat,
                     lambda v: logdensity_fn(unravel_one(v)),
                     state.adapt_state.step_size,
                     self._global_moves,
+                    state.inverse_mass_matrix,
                 )
-                return state._replace(mixture=mixture), grads
+                return state._replace(mixture=mixture), grads + mode_finding_grads
 
-            state, mode_grads = lax.cond(
-                state.i[0] == num_warmup, build, lambda o: o, (state, mode_grads)
+            state, extra_grads = lax.cond(
+                state.i[0] == num_warmup, build, lambda o: o, (state, extra_grads)
             )
-        axes = state._replace(**{f: 0 for f in state._fields if f != "mixture"}, mixture=None)
+        shared = ("mixture", "inverse_mass_matrix")
+        axes = state._replace(**{f: None if f in shared else 0 for f in state._fields})
         new = jax.vmap(self._sample_one, in_axes=(axes, None, None), out_axes=axes)(
             state, model_args, model_kwargs
         )
-        return new._replace(num_grad_evals=new.num_grad_evals + mode_grads)
+        return new._replace(num_grad_evals=new.num_grad_evals + extra_grads)
+
+    def _update_mass_matrix(self, state, logdensity_fn):
+        """Jacobi preconditioner pooled across chains: :math:`v_i = 1/\\mathrm{median}_c
+        H^{(c)}_{ii}` with :math:`H^{(c)} = -\\nabla^2\\log\\gamma(y_c)` at every chain's
+        position (coordinates whose median curvature is not positive keep the
+        cross-chain variance, or 1); then each chain re-finds its step size and
+        restarts dual averaging. Costs one Hessian (about :math:`d` gradients) per chain.
+        Curvature, unlike the chains' spread, is informative even before the
+        chains have moved along wide directions."""
+        flat, unravel_one = _ravel_chains(state.z)
+
+        def curvature(y):
+            return -jnp.diagonal(jax.hessian(lambda u: logdensity_fn(unravel_one(u)))(y))
+
+        curv = jax.vmap(curvature)(flat)
+        curv = jnp.nanmedian(jnp.where(jnp.isfinite(curv), curv, jnp.nan), axis=0)
+        var = jnp.var(flat, axis=0)
+        fallback = jnp.where(jnp.isfinite(var) & (var > 0), var, 1.0)
+        good = jnp.isfinite(curv) & (curv > 0)
+        v = jnp.where(good, 1.0 / jnp.where(good, curv, 1.0), fallback).astype(flat.dtype)
+        da_init, _, _ = dual_averaging_adaptation(self._target_accept_prob)
+
+        def restart(key, z, ld, grad, lam, center, step_size):
+            d = DilationState(z, ld, grad, lam, center)
+            h = find_initial_step_size(
+                key, d, logdensity_fn, self._target_accept_prob, step_size, v
+            )
+            return h, da_init(h)
+
+        keys = jax.vmap(lambda k: random.fold_in(k, 1))(state.rng_key)
+        step_size, da = jax.vmap(restart)(
+            keys,
+            state.z,
+            -state.potential_energy,
+            jax.tree.map(jnp.negative, state.z_grad),
+            state.lam,
+            state.center,
+            state.adapt_state.step_size,
+        )
+        return state._replace(inverse_mass_matrix=v, adapt_state=DilationAdaptState(step_size, da))
 
     def _global_step(self, key, state, logdensity_fn, iteration):
         """Independence MH move with the mode mixture after local step number
@@ -604,7 +790,9 @@ class DilationLangevin(MCMCKernel):
             state.adapt_state.dual_averaging,
         )
         rng_key, key_global = random.split(rng_key)
-        astate, info = annealing_step(key, astate, logdensity_fn, self._config)
+        astate, info = annealing_step(
+            key, astate, logdensity_fn, self._config, state.inverse_mass_matrix
+        )
         num_warmup = self._config.num_adaptation_steps
         n = jnp.where(state.i < num_warmup, state.i + 1, state.i + 1 - num_warmup)
         mean_accept_prob = (
@@ -619,6 +807,7 @@ class DilationLangevin(MCMCKernel):
             global_accept_prob=jnp.zeros_like(info.acceptance_rate),
             evidence=state.evidence,
             mixture=state.mixture,
+            inverse_mass_matrix=state.inverse_mass_matrix,
             rng_key=rng_key,
         )
         if self._global_moves is None:

@@ -8,7 +8,7 @@ for the log-evidence.
 
 For flat positions :math:`y_c \in \mathbb{R}^d`, :math:`c = 1..C`:
 
-1. *Ascent.* :math:`T` steps of :math:`y \leftarrow y + h_c \nabla\log\gamma(y)`
+1. *Ascent.* :math:`T` steps of :math:`y \leftarrow y + h_c v\odot\nabla\log\gamma(y)`
    (the Langevin drift with the chain's tuned step :math:`h_c`, so the scale is
    the target's), a step being kept only if it raises :math:`\log\gamma` (else
    :math:`h_c` is halved); then a few Newton steps
@@ -146,13 +146,13 @@ def _finite(x):
     return jnp.all(jnp.isfinite(x))
 
 
-def _ascend(logdensity_fn: Callable, y, step_size, num_steps: int):
-    """Gradient ascent with per-step backtracking; returns (y, logdensity)."""
+def _ascend(logdensity_fn: Callable, y, step_size, num_steps: int, inverse_mass):
+    """Preconditioned gradient ascent with per-step backtracking; returns (y, logdensity)."""
     value_and_grad = jax.value_and_grad(logdensity_fn)
 
     def body(_, carry):
         y, ld, g, h = carry
-        y_new = y + h * g
+        y_new = y + h * inverse_mass * g
         ld_new, g_new = value_and_grad(y_new)
         better = jnp.isfinite(ld_new) & _finite(g_new) & (ld_new >= ld)
         return (
@@ -200,6 +200,7 @@ def find_modes(
     logdensity_fn: Callable,
     step_size: jax.Array,
     config: GlobalMoves | None = None,
+    inverse_mass_matrix: jax.Array | None = None,
 ) -> tuple[ModeMixture, jax.Array]:
     """Modes reached by the chains and their proposal mixture.
 
@@ -213,6 +214,9 @@ def find_modes(
         Per-chain step sizes :math:`h_c` (shape ``(C,)``) or a scalar.
     config
         :class:`GlobalMoves` (defaults if ``None``).
+    inverse_mass_matrix
+        Diagonal preconditioner :math:`v` of the ascent, shape ``(d,)`` (ones if ``None``):
+        :math:`y \\leftarrow y + h_c\\, v \\odot \\nabla\\log\\gamma(y)`.
 
     Returns
     -------
@@ -223,9 +227,14 @@ def find_modes(
     num_chains, dim = positions.shape
     dtype = positions.dtype
     step_size = jnp.broadcast_to(jnp.asarray(step_size, dtype), (num_chains,))
+    inverse_mass = (
+        jnp.ones((dim,), dtype)
+        if inverse_mass_matrix is None
+        else jnp.asarray(inverse_mass_matrix, dtype)
+    )
 
     def optimize(y, h):
-        y, ld = _ascend(logdensity_fn, y, h, config.num_ascent_steps)
+        y, ld = _ascend(logdensity_fn, y, h, config.num_ascent_steps, inverse_mass)
         y, ld = _newton(logdensity_fn, y, ld, config.num_newton_steps, config.eig_floor)
         eigval, eigvec, valid = _precision(logdensity_fn, y, config.eig_floor)
         return y, ld, eigval, eigvec, valid & jnp.isfinite(ld)
