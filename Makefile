@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-all lint clean
+.PHONY: demo test test-all lint clean docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,18 +18,25 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
 
+$(VENV)/.installed-docs: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[docs]"
+	touch $@
+
 demo: $(VENV)/.installed
 	$(BIN)/python examples/demo.py demo.png
 
 test: $(VENV)/.installed-test
-	$(BIN)/ruff check numpyro_dilation tests examples benchmarks
+	$(BIN)/ruff check numpyro_dilation tests examples benchmarks docs
 	$(BIN)/python -m pytest -m "not slow" -q
 
 test-all: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
 
+docs: $(VENV)/.installed-docs
+	$(BIN)/sphinx-build -E -W --keep-going -b html docs build/docs
+
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check numpyro_dilation tests examples benchmarks
+	$(BIN)/ruff check numpyro_dilation tests examples benchmarks docs
 
 clean:
-	rm -rf $(VENV) demo.png .pytest_cache
+	rm -rf $(VENV) demo.png .pytest_cache build docs/notebooks

@@ -18,8 +18,10 @@ averaging restarts when the annealing ends if :math:`W > K`, so the final step
 size is tuned at :math:`\lambda = 1`. From iteration :math:`W` on, :math:`h`
 is fixed at the averaged iterate.
 
-Metropolis adjustment. Unadjusted (the paper's algorithm) during annealing and
-MALA at :math:`\lambda = 1` by default; each phase can be switched.
+Metropolis adjustment. MALA at every level by default; ``anneal_metropolis=False``
+gives the paper's unadjusted Langevin during annealing (dual averaging's first,
+large trial steps can then throw chains far out), ``metropolis=False`` unadjusted
+steps at :math:`\lambda = 1`.
 """
 
 import math
@@ -103,7 +105,7 @@ class AnnealingConfig(NamedTuple):
     adapt_step_size: bool = True
     target_accept_prob: float = DEFAULT_TARGET_ACCEPT_PROB
     metropolis: bool = True
-    anneal_metropolis: bool = False
+    anneal_metropolis: bool = True
 
 
 def check_probability(name: str, value: float) -> None:
@@ -228,7 +230,7 @@ def dilation_langevin(
     lambda_min: float = 1e-3,
     center: ArrayLikeTree | None = None,
     metropolis: bool = True,
-    anneal_metropolis: bool = False,
+    anneal_metropolis: bool = True,
     adapt_step_size: bool = True,
     target_accept_prob: float = DEFAULT_TARGET_ACCEPT_PROB,
     num_adaptation_steps: int | None = None,
@@ -262,7 +264,7 @@ def dilation_langevin(
         each chain's initial position is its own center (per-chain Dirac start).
     metropolis, anneal_metropolis
         Metropolis adjustment at :math:`\lambda = 1` (default on) and during
-        annealing (default off: the paper's unadjusted Langevin).
+        annealing (default on; off is the paper's unadjusted Langevin).
     adapt_step_size, target_accept_prob
         Dual averaging of :math:`h` toward this acceptance probability.
     num_adaptation_steps

@@ -216,8 +216,10 @@ def build_kernel() -> Callable:
 
     Returns
     -------
-    ``kernel(rng_key, state, logdensity_fn, lam, step_size, metropolis=True,
-    inverse_mass_matrix=None)`` returning ``(DilationState, DilationInfo)``. It
+    kernel
+        ``kernel(rng_key, state, logdensity_fn, lam, step_size)``, with keyword arguments
+        ``metropolis=True`` and ``inverse_mass_matrix=None``, returning
+        ``(DilationState, DilationInfo)``. It
 
     1. moves the state to level ``lam`` (contraction toward the center in
        target coordinates, one gradient evaluation; skipped when

@@ -1,0 +1,103 @@
+"""Sphinx extension: copy the tutorial notebooks into the docs and execute them in parallel.
+
+At ``builder-inited`` every ``*.ipynb`` of ``tutorials_source`` (the repository's
+``notebooks/``) is copied to ``tutorials_target`` (``docs/notebooks/``, git-ignored) and, unless
+``tutorials_execute`` is false, executed top to bottom there with nbclient, several notebooks at
+a time (one kernel each, ``tutorials_workers`` at once, the longest-running of the previous
+build first, as recorded in ``tutorials_timings``, or else the largest file first). myst-nb
+then renders the executed copies with its own execution turned off.
+
+Why not myst-nb's execution: it runs one notebook after the other, and the notebooks spend most
+of their time compiling JAX programs on one core each; two at a time halve the build on a
+two-core machine. Why a copy: Sphinx only reads sources inside its source directory and
+resolves symbolic links, so a link to ``notebooks/`` would break the cross-references.
+
+A cell that raises fails the build with the cell's traceback; what a notebook prints to stderr
+is turned into a warning by myst-nb (``nb_output_stderr = "warn"``).
+"""
+
+import os
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from sphinx.application import Sphinx
+from sphinx.errors import ExtensionError
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
+
+
+def _execute(path: Path, timeout: int, kernel_name: str) -> float:
+    import nbformat
+    from nbclient import NotebookClient
+
+    start = time.perf_counter()
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name=kernel_name,
+        allow_errors=False,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    client.execute()
+    nbformat.write(nb, path)
+    return time.perf_counter() - start
+
+
+def _order_longest_first(paths: list[Path], previous: dict[str, float]) -> list[Path]:
+    """Longest previous run first; notebooks not timed yet before them, the largest first."""
+    return sorted(paths, key=lambda p: (-previous.get(p.name, float("inf")), -p.stat().st_size))
+
+
+def copy_and_execute(app: Sphinx) -> None:
+    config = app.config
+    source = Path(config.tutorials_source)
+    target = Path(config.tutorials_target)
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    notebooks = sorted(target.glob("*.ipynb"))
+    if not config.tutorials_execute or not notebooks:
+        logger.info("tutorial notebooks copied, not executed")
+        return
+
+    timings_file = Path(config.tutorials_timings)
+    previous = {}
+    if timings_file.exists():
+        for line in timings_file.read_text().splitlines():
+            name, _, seconds = line.partition(" ")
+            previous[name] = float(seconds)
+    notebooks = _order_longest_first(notebooks, previous)
+    workers = max(1, min(len(notebooks), config.tutorials_workers))
+    logger.info(f"executing {len(notebooks)} notebooks, {workers} at a time")
+
+    failures, timings = [], {}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {
+            pool.submit(_execute, nb, config.tutorials_timeout, config.tutorials_kernel): nb
+            for nb in notebooks
+        }
+        for future, nb in futures.items():
+            try:
+                timings[nb.name] = future.result()
+                logger.info(f"executed {nb.name} in {timings[nb.name]:.1f} s")
+            except Exception as err:  # reported below: the build fails
+                failures.append(f"{nb.name}: {type(err).__name__}: {err}")
+    timings_file.parent.mkdir(parents=True, exist_ok=True)
+    timings_file.write_text("".join(f"{k} {v:.1f}\n" for k, v in sorted(timings.items())))
+    if failures:
+        raise ExtensionError("notebook execution failed:\n\n" + "\n\n".join(failures))
+
+
+def setup(app: Sphinx) -> dict:
+    app.add_config_value("tutorials_source", "", "env")
+    app.add_config_value("tutorials_target", "", "env")
+    app.add_config_value("tutorials_execute", True, "env")
+    app.add_config_value("tutorials_timeout", 600, "env")
+    app.add_config_value("tutorials_workers", os.cpu_count() or 1, "env")
+    app.add_config_value("tutorials_kernel", "python3", "env")
+    app.add_config_value("tutorials_timings", "notebook_timings.txt", "env")
+    app.connect("builder-inited", copy_and_execute)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,121 @@
+"""The documentation builds with zero warnings and every tutorial notebook executes.
+
+One Sphinx build (session fixture) executes every notebook in ``notebooks/`` top to bottom
+with the small budgets (myst-nb, a failing cell fails the build; anything a notebook writes to
+stderr is a warning, and warnings are errors), renders the user guide, the API reference from
+the docstrings and the benchmarks page. The tests below then check what the build produced.
+
+Needs the ``docs`` and ``notebooks`` extras. Without them these tests are skipped, except
+under CI (``CI`` set), where they fail.
+"""
+
+import html
+import importlib.util
+import json
+import os
+import pkgutil
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+BUILD_TIMEOUT_S = 1200
+
+_MISSING = [m for m in ("sphinx", "myst_nb", "pydata_sphinx_theme", "ipykernel")
+            if importlib.util.find_spec(m) is None]
+if _MISSING:
+    _reason = (f"docs/notebook dependencies missing ({', '.join(_MISSING)}): "
+               "pip install -e '.[docs,notebooks]'")
+    if os.environ.get("CI"):
+        raise ImportError(_reason)
+    pytest.skip(_reason, allow_module_level=True)
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory) -> Path:
+    """Build the HTML site once, executing the notebooks; fail with the build log if it fails."""
+    out = tmp_path_factory.mktemp("site")
+    env = dict(os.environ)
+    # Notebook kernels inherit this environment: give them a user's, not the test suite's.
+    for name in ("XLA_FLAGS", "MPLBACKEND", "NUMPYRO_DILATION_FULL",
+                 "NUMPYRO_DILATION_NB_EXECUTION"):
+        env.pop(name, None)
+    cmd = [sys.executable, "-m", "sphinx", "-E", "-W", "--keep-going", "-q",
+           "-b", "html", str(ROOT / "docs"), str(out)]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=BUILD_TIMEOUT_S)
+    if proc.returncode != 0:
+        log = (proc.stdout + proc.stderr)[-20_000:]
+        pytest.fail(f"`{' '.join(cmd)}` failed (warnings are errors):\n{log}", pytrace=False)
+    return out
+
+
+def _text(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def test_notebooks_found():
+    """Smoke test: the tutorial notebooks are where the docs expect them."""
+    names = [nb.stem for nb in NOTEBOOKS]
+    assert names[:4] == ["01_quickstart", "02_multimodal", "03_blackjax_api",
+                         "04_tuning_and_diagnostics"], names
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_committed_clean(notebook):
+    """Notebooks are committed without outputs, read the budget switch and are in the docs."""
+    nb = json.loads(_text(notebook))
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell.get("outputs") == [] and cell.get("execution_count") is None, (
+                f"{notebook.name}: clear the outputs before committing "
+                "(Jupyter: Edit > Clear Outputs of All Cells)")
+    source = "".join("".join(c["source"]) for c in nb["cells"])
+    assert "NUMPYRO_DILATION_FULL" in source, f"{notebook.name} ignores the budget switch"
+    assert f"notebooks/{notebook.stem}" in _text(ROOT / "docs" / "tutorials.md"), (
+        f"{notebook.name} is not in the toctree of docs/tutorials.md")
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_executed_and_rendered(site, notebook):
+    """The build executed the notebook top to bottom and its page shows outputs and figures."""
+    page = site / "notebooks" / f"{notebook.stem}.html"
+    assert page.exists(), f"no page for {notebook.name}"
+    body = _text(page)
+    num_code_cells = sum(c["cell_type"] == "code" for c in json.loads(_text(notebook))["cells"])
+    assert body.count('class="cell_output') >= num_code_cells // 2, "outputs missing"
+    assert re.search(r'<img[^>]+src="[^"]*\.png"', body), "no figure rendered"
+    assert "Traceback" not in html.unescape(body)
+
+
+def test_api_reference_documents_every_public_name(site):
+    """Every name in ``numpyro_dilation.__all__`` and every public module has an entry."""
+    import numpyro_dilation
+
+    body = _text(site / "api.html")
+    missing = []
+    for name in numpyro_dilation.__all__:
+        obj = getattr(numpyro_dilation, name)
+        anchor = f'id="{obj.__module__}.{name}"'
+        if anchor not in body:
+            missing.append(f"{obj.__module__}.{name}")
+    for mod in pkgutil.iter_modules(numpyro_dilation.__path__):
+        if not mod.name.startswith("_") and f'id="module-numpyro_dilation.{mod.name}"' not in body:
+            missing.append(f"module numpyro_dilation.{mod.name}")
+    assert not missing, f"not in the API reference: {missing}"
+
+
+def test_benchmarks_page_includes_benchmarks_md(site):
+    """docs/benchmarks.md includes the repository's BENCHMARKS.md (not a copy)."""
+    source = ROOT / "BENCHMARKS.md"
+    assert source.exists()
+    headings = re.findall(r"^#{1,3} +(.+?) *$", _text(source), flags=re.M)
+    assert headings, "BENCHMARKS.md has no heading"
+    body = html.unescape(re.sub(r"<[^>]+>", "", _text(site / "benchmarks.html")))
+    for heading in headings:
+        plain = re.sub(r"[`*_]", "", heading)
+        assert plain in body, f"BENCHMARKS.md heading {heading!r} missing from benchmarks.html"
