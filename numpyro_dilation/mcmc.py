@@ -179,8 +179,8 @@ def _check_initial_points(dilation: DilationState, center) -> None:
     if num_bad:
         first = np.asarray(jnp.nonzero(~finite.reshape(-1), size=min(num_bad, 5))[0]).tolist()
         raise ValueError(
-            f"The log-density or its gradient is not finite at the initial point of "
-            f"{num_bad} of {finite.size} chain(s) (first: {first}): from such a "
+            f"`init_params`: the log-density or its gradient is not finite at the initial "
+            f"point of {num_bad} of {finite.size} chain(s) (first: {first}); from such a "
             "point every proposal diverges and the chain never moves. Give `init_params` "
             "where the model's log-density and gradient are finite, or use another "
             "`init_strategy` (NumPyro's `init_to_uniform`/`init_to_median` retry until "
@@ -470,9 +470,9 @@ class DilationLangevin(MCMCKernel):
         vectorized = not is_prng_key(rng_key)
         self._global_moves = self._resolve_global_moves(vectorized, rng_key)
         if vectorized:
-            rng_key, key_model, key_step = jnp.swapaxes(
-                jax.vmap(lambda k: random.split(k, 3))(rng_key), 0, 1
-            )
+            # index, not unpack: keys sharded over several processes cannot be iterated
+            keys = jax.vmap(lambda k: random.split(k, 3))(rng_key)
+            rng_key, key_model, key_step = keys[:, 0], keys[:, 1], keys[:, 2]
         else:
             rng_key, key_model, key_step = random.split(rng_key, 3)
         model_kwargs = {} if model_kwargs is None else model_kwargs

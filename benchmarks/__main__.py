@@ -1,0 +1,76 @@
+"""Command line of the multimodal benchmark suite.
+
+    python -m benchmarks run --preset small|full [--targets ring8 gmm40 ...] [--out DIR]
+                             [--no-scaling]
+    python -m benchmarks report [--results DIR/PRESET/results.json] [--md BENCHMARKS.md]
+    python -m benchmarks list
+
+``run`` writes ``<out>/<preset>/results.json`` and PNG figures; ``report``
+rewrites the "Multimodal benchmark suite" section of ``BENCHMARKS.md`` from a
+results file (default: the full preset's if present, else the small one's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the suite")
+    run.add_argument("--preset", default="small", choices=["small", "full", "tiny"])
+    run.add_argument("--targets", nargs="+", default=None, help="subset of targets")
+    run.add_argument("--out", default="benchmarks/results")
+    run.add_argument("--no-scaling", action="store_true", help="skip throughput and scaling")
+    rep = sub.add_parser("report", help="write the BENCHMARKS.md section from results.json")
+    rep.add_argument("--results", default=None)
+    rep.add_argument("--md", default="BENCHMARKS.md")
+    sub.add_parser("list", help="list targets and presets")
+    args = parser.parse_args(argv)
+
+    if args.command == "list":
+        from benchmarks.suite import PRESETS
+        from benchmarks.targets import TARGETS
+
+        print("targets:", " ".join(TARGETS))
+        print("presets:", " ".join(PRESETS))
+        return 0
+    if args.command == "report":
+        from benchmarks.report import default_results, write_section
+
+        results = args.results or default_results()
+        print(f"wrote {write_section(results, args.md)} from {results}")
+        return 0
+
+    from benchmarks.suite import PRESETS, run_suite
+    from benchmarks.targets import TARGETS
+
+    unknown = [t for t in args.targets or () if t not in TARGETS]
+    if unknown:
+        parser.error(f"unknown targets {unknown}; known: {' '.join(TARGETS)}")
+    command = "python -m benchmarks " + " ".join(shlex.quote(a) for a in argv)
+    t0 = time.perf_counter()
+
+    def log(msg: str) -> None:
+        print(f"[{time.perf_counter() - t0:7.1f} s] {msg}", flush=True)
+
+    path = run_suite(
+        PRESETS[args.preset],
+        out=args.out,
+        targets=tuple(args.targets) if args.targets else None,
+        scaling=not args.no_scaling,
+        command=command,
+        log=log,
+    )
+    log(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,413 @@
+"""The benchmark suite: presets, one comparison per target and budget, JSON results.
+
+For each target and each DilationLangevin budget ``(C chains, W warm-up, S
+samples)``, :func:`compare` runs DilationLangevin first, takes its gradient count
+:math:`G` as the budget, sizes every baseline to :math:`G`
+(:mod:`benchmarks.samplers`) and scores all of them, and an exact sample of the
+same size (the Monte Carlo noise floor), with :mod:`benchmarks.metrics`.
+:func:`run_suite` adds the throughput and scaling measurements
+(:mod:`benchmarks.throughput`), writes ``results.json`` and the figures to
+``<out>/<preset>/``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+import subprocess
+import sys
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from benchmarks import metrics, plots, samplers, throughput
+from benchmarks.targets import TARGETS, Target, get_target
+
+__all__ = ["Budget", "Preset", "PRESETS", "evaluate", "compare", "run_suite"]
+
+
+@dataclass(frozen=True)
+class Budget:
+    """DilationLangevin's run sizes; its gradient count is every sampler's budget."""
+
+    num_chains: int
+    num_warmup: int
+    num_samples: int
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Sizes of one suite run.
+
+    budget
+        The main comparison budget (all targets).
+    curve_budgets, curve_targets
+        Extra budgets run on ``curve_targets`` for the quality-against-budget curves.
+    nuts_chains, nuts_warmup
+        NUTS chains and warm-up iterations (draws are sized to the budget).
+    smc_particles, smc_integration_steps
+        Tempered SMC particles :math:`N` and leapfrog steps :math:`L` per HMC move.
+    num_eval, num_reference
+        Draws per sampler scored by the energy distance, and exact reference draws.
+    scaling_chains, scaling_dims, scaling_dim_chains, scaling_warmup, scaling_samples
+        Throughput/scaling grid: chains on ring8, dimensions on ``two_mode_<d>``.
+    repeats
+        Timed calls per throughput point (best is kept).
+    budget_overrides
+        ``(target, Budget)`` pairs replacing ``budget`` for expensive targets.
+    """
+
+    name: str
+    targets: tuple[str, ...]
+    budget: Budget
+    curve_budgets: tuple[Budget, ...]
+    curve_targets: tuple[str, ...]
+    nuts_chains: int
+    nuts_warmup: int
+    smc_particles: int
+    smc_integration_steps: int
+    num_eval: int
+    num_reference: int
+    scaling_chains: tuple[int, ...]
+    scaling_dims: tuple[int, ...]
+    scaling_dim_chains: int
+    scaling_warmup: int
+    scaling_samples: int
+    repeats: int = 3
+    seed: int = 0
+    budget_overrides: tuple[tuple[str, Budget], ...] = ()
+
+    def main_budget(self, target: str) -> Budget:
+        """The main budget of ``target`` (``budget`` unless overridden)."""
+        return dict(self.budget_overrides).get(target, self.budget)
+
+
+ALL_TARGETS = tuple(TARGETS)
+
+PRESETS: dict[str, Preset] = {
+    "small": Preset(
+        name="small",
+        targets=ALL_TARGETS,
+        budget=Budget(256, 400, 100),
+        curve_budgets=(),
+        curve_targets=(),
+        nuts_chains=16,
+        nuts_warmup=200,
+        smc_particles=512,
+        smc_integration_steps=5,
+        num_eval=1000,
+        num_reference=2000,
+        scaling_chains=(64, 256, 1024),
+        scaling_dims=(10, 50),
+        scaling_dim_chains=256,
+        scaling_warmup=400,
+        scaling_samples=100,
+        # N = 1000 data points per gradient: a quarter of the budget keeps minutes
+        budget_overrides=(("gauss_mix_unordered", Budget(128, 200, 50)),),
+    ),
+    "full": Preset(
+        name="full",
+        targets=ALL_TARGETS,
+        budget=Budget(1024, 2000, 500),
+        curve_budgets=(Budget(1024, 250, 60), Budget(1024, 500, 125), Budget(1024, 1000, 250)),
+        curve_targets=("ring8", "gmm40", "two_mode_10"),
+        nuts_chains=64,
+        nuts_warmup=1000,
+        smc_particles=4096,
+        smc_integration_steps=5,
+        num_eval=4000,
+        num_reference=10000,
+        scaling_chains=(64, 256, 1024, 4096, 16384),
+        scaling_dims=(2, 10, 50, 100),
+        scaling_dim_chains=1024,
+        scaling_warmup=1000,
+        scaling_samples=250,
+        budget_overrides=(("gauss_mix_unordered", Budget(256, 1000, 250)),),
+    ),
+    "tiny": Preset(
+        name="tiny",
+        targets=("ring8",),
+        budget=Budget(64, 60, 20),
+        curve_budgets=(),
+        curve_targets=(),
+        nuts_chains=4,
+        nuts_warmup=50,
+        smc_particles=128,
+        smc_integration_steps=3,
+        num_eval=300,
+        num_reference=500,
+        scaling_chains=(64,),
+        scaling_dims=(),
+        scaling_dim_chains=64,
+        scaling_warmup=40,
+        scaling_samples=10,
+        repeats=1,
+    ),
+}
+"""``small``: minutes on 2 CPU cores; ``full``: the reference run; ``tiny``: the smoke test."""
+
+
+def _key(seed: int, *names: str | int) -> jax.Array:
+    key = jax.random.key(seed)
+    for name in names:
+        key = jax.random.fold_in(key, zlib.crc32(str(name).encode()) & 0x7FFFFFFF)
+    return key
+
+
+def _rng(seed: int, *names: str | int) -> np.random.Generator:
+    return np.random.default_rng([seed, *(zlib.crc32(str(n).encode()) for n in names)])
+
+
+def evaluate(
+    target: Target,
+    draws_out: np.ndarray,
+    reference: np.ndarray,
+    rng: np.random.Generator,
+    num_eval: int,
+) -> dict[str, Any]:
+    """Metrics of output-space draws ``(n, d_out)`` against the exact answers.
+
+    Non-finite draws are dropped (and counted). The energy distance uses a
+    random subset of ``num_eval`` draws (without replacement) against
+    ``reference``; the other metrics use all draws.
+    """
+    draws_out = np.asarray(draws_out, dtype=float)
+    finite = np.all(np.isfinite(draws_out), axis=1)
+    x = draws_out[finite]
+    rec: dict[str, Any] = {"num_draws": int(len(x)), "nonfinite_draws": int((~finite).sum())}
+    if len(x) < 2:
+        return rec
+    if target.multimodal:
+        w_hat = metrics.mode_weights(target.assign_fn(x), target.num_modes)
+        rec["mode_tv"] = metrics.total_variation(w_hat, target.mode_weights)
+        rec["modes_found"] = int(np.count_nonzero(w_hat))
+        if target.num_modes <= 64:
+            rec["mode_weights"] = [round(float(w), 5) for w in w_hat]
+    sub = x[rng.choice(len(x), size=min(num_eval, len(x)), replace=False)]
+    rec["energy_distance"] = metrics.energy_distance(sub, reference)
+    rec["mean_error"] = metrics.mean_error(x, target.mean, target.cov)
+    rec["cov_error"] = metrics.cov_error(x, target.cov)
+    if target.extra_metrics is not None:
+        rec.update(target.extra_metrics(x))
+    return rec
+
+
+def _scatter_subset(x: np.ndarray, rng: np.random.Generator, n: int = 2000) -> np.ndarray:
+    x = x[np.all(np.isfinite(x), axis=1)]
+    return x[rng.choice(len(x), size=min(n, len(x)), replace=False)]
+
+
+def compare(
+    target: Target, budget: Budget, preset: Preset, log=print
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Run every sampler on ``target`` at DilationLangevin's budget and score them.
+
+    Returns the JSON record and, for 2-D targets, a subset of each sampler's
+    draws for the scatter plot (else an empty dict).
+    """
+    tag = (target.name, budget.num_chains, budget.num_warmup, budget.num_samples)
+    x0 = target.init_positions(_key(preset.seed, *tag, "init"), budget.num_chains)
+    reference = target.sample_fn(_rng(preset.seed, *tag, "reference"), preset.num_reference)
+    results: dict[str, samplers.SamplerResult] = {}
+
+    def done(res: samplers.SamplerResult) -> None:
+        results[res.name] = res
+        log(f"  {res.name:<17} {res.grad_evals:>11,d} grads {res.wall_s:8.1f} s")
+
+    done(samplers.run_dilation(target, _key(preset.seed, *tag, "dl"), x0,
+                               budget.num_warmup, budget.num_samples))
+    grad_budget = results["DilationLangevin"].grad_evals
+    done(samplers.run_annealed_ula(target, _key(preset.seed, *tag, "ula"), x0, grad_budget,
+                                   budget.num_samples))
+    done(samplers.run_mala(target, _key(preset.seed, *tag, "mala"), x0, grad_budget,
+                           budget.num_samples))
+    done(samplers.run_nuts(target, _key(preset.seed, *tag, "nuts"), x0, grad_budget,
+                           preset.nuts_chains, preset.nuts_warmup))
+    done(samplers.run_smc(target, _key(preset.seed, *tag, "smc"), grad_budget,
+                          preset.smc_particles, preset.smc_integration_steps))
+
+    dl = results["DilationLangevin"]
+    exact_n = budget.num_chains * budget.num_samples
+    exact = target.sample_fn(_rng(preset.seed, *tag, "exact"), exact_n)
+    record: dict[str, Any] = {
+        "budget": dataclasses.asdict(budget),
+        "grad_budget": grad_budget,
+        "exact": evaluate(target, exact, reference, _rng(preset.seed, *tag, "eval-exact"),
+                          preset.num_eval),
+        "samplers": {},
+    }
+    scatter = {"exact": _scatter_subset(exact, _rng(preset.seed, *tag, "scatter"))}
+    for name in samplers.SAMPLERS:
+        res = results[name]
+        out = target.to_output(res.draws)
+        rec = {
+            "grad_evals": res.grad_evals,
+            "grad_ratio": res.grad_evals / grad_budget,
+            "wall_s": res.wall_s,
+            "wall_ratio": res.wall_s / dl.wall_s,
+            "log_z": res.log_z,
+            "log_z_error": None
+            if res.log_z is None or target.log_z is None
+            else abs(res.log_z - target.log_z),
+            "settings": res.settings,
+        }
+        rec.update(evaluate(target, out, reference, _rng(preset.seed, *tag, "eval", name),
+                            preset.num_eval))
+        record["samplers"][name] = rec
+        if target.dim == 2:
+            scatter[name] = _scatter_subset(out, _rng(preset.seed, *tag, "scatter", name))
+    return record, (scatter if target.dim == 2 else {})
+
+
+def _target_info(target: Target) -> dict[str, Any]:
+    return {
+        "title": target.title,
+        "description": target.description,
+        "dim": target.dim,
+        "num_modes": target.num_modes,
+        "mode_weights": None
+        if target.mode_weights is None or target.num_modes > 64
+        else [float(w) for w in target.mode_weights],
+        "log_z": target.log_z,
+        "init_scale": target.init_scale,
+        "ula_step_size": target.ula_step_size,
+    }
+
+
+def _scaling(preset: Preset, log=print) -> list[dict[str, Any]]:
+    records = []
+    grid = [("chains", "ring8", c) for c in preset.scaling_chains]
+    grid += [("dims", f"two_mode_{d}", preset.scaling_dim_chains) for d in preset.scaling_dims]
+    for experiment, name, chains in grid:
+        target = get_target(name)
+        reference = target.sample_fn(_rng(preset.seed, "scaling", name), preset.num_reference)
+        rec = throughput.measure(
+            target,
+            _key(preset.seed, "scaling", name, chains),
+            chains,
+            preset.scaling_warmup,
+            preset.scaling_samples,
+            reference,
+            preset.num_eval,
+            repeats=preset.repeats,
+            blackjax_level=experiment == "chains",
+        )
+        rec["experiment"] = experiment
+        records.append(rec)
+        log(f"  {experiment:<6} {name:<12} C={chains:<6} ratio {rec['ratio']:.2f} "
+            f"({rec['dl_ns_per_grad']:.0f} vs {rec['bare_ns_per_grad']:.0f} ns/grad)")
+    return records
+
+
+def _meta(preset: Preset, command: str) -> dict[str, Any]:
+    def git(*args: str) -> str | None:
+        try:
+            return subprocess.run(
+                ["git", *args], capture_output=True, text=True, check=True,
+                cwd=Path(__file__).resolve().parents[1],
+            ).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return None
+
+    commit = git("rev-parse", "--short", "HEAD")
+    dirty = git("status", "--porcelain", "--", "numpyro_dilation")
+    import blackjax
+    import numpyro
+
+    import numpyro_dilation
+
+    return {
+        "preset": preset.name,
+        "command": command,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "git_commit": commit,
+        "uncommitted_sampler_changes": dirty.splitlines() if dirty else [],
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "cpu_count": __import__("os").cpu_count(),
+        "jax_backend": jax.default_backend(),
+        "devices": [str(d) for d in jax.devices()],
+        "versions": {
+            "jax": jax.__version__,
+            "numpyro": numpyro.__version__,
+            "blackjax": blackjax.__version__,
+            "numpyro_dilation": numpyro_dilation.__version__,
+        },
+        "preset_settings": dataclasses.asdict(preset),
+    }
+
+
+def run_suite(
+    preset: Preset,
+    out: str | Path = "benchmarks/results",
+    targets: tuple[str, ...] | None = None,
+    scaling: bool = True,
+    command: str = "",
+    log=print,
+) -> Path:
+    """Run the comparison on ``targets`` (default: the preset's) and the scaling grid.
+
+    Writes ``<out>/<preset.name>/results.json`` and PNG figures; returns the JSON path.
+    """
+    t_start = time.perf_counter()
+    out_dir = Path(out) / preset.name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    targets = tuple(targets or preset.targets)
+    result: dict[str, Any] = {"meta": _meta(preset, command), "targets": {}, "scaling": []}
+    for name in targets:
+        target = get_target(name)
+        main = preset.main_budget(name)
+        budgets = [main]
+        if name in preset.curve_targets:
+            budgets = sorted(
+                {main, *preset.curve_budgets},
+                key=lambda b: b.num_chains * (b.num_warmup + b.num_samples),
+            )
+        entry = {"info": _target_info(target), "runs": [], "main_run": None, "figures": {}}
+        for budget in budgets:
+            log(f"{name}: C={budget.num_chains} W={budget.num_warmup} S={budget.num_samples}")
+            record, scatter = compare(target, budget, preset, log=log)
+            entry["runs"].append(record)
+            if budget == main:
+                entry["main_run"] = len(entry["runs"]) - 1
+                if scatter:
+                    path = out_dir / f"scatter_{name}.png"
+                    plots.scatter_figure(target, scatter, path)
+                    entry["figures"]["scatter"] = path.name
+        if len(entry["runs"]) > 1:
+            path = out_dir / f"budget_{name}.png"
+            plots.budget_figure(target.title, entry["runs"], path)
+            entry["figures"]["budget"] = path.name
+        result["targets"][name] = entry
+        _write(result, out_dir)
+    if scaling:
+        log("throughput and scaling")
+        result["scaling"] = _scaling(preset, log=log)
+        if result["scaling"]:
+            path = out_dir / "scaling.png"
+            plots.scaling_figure(result["scaling"], path)
+            result["scaling_figure"] = path.name
+    result["meta"]["total_wall_s"] = time.perf_counter() - t_start
+    return _write(result, out_dir)
+
+
+def _write(result: dict[str, Any], out_dir: Path) -> Path:
+    path = out_dir / "results.json"
+    path.write_text(json.dumps(result, indent=1, default=_json_default) + "\n")
+    return path
+
+
+def _json_default(x):
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.floating):
+        return float(x)
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    raise TypeError(f"not JSON serializable: {type(x).__name__}")

@@ -1,0 +1,282 @@
+"""Tests of the multimodal benchmark suite (``benchmarks/``).
+
+- metrics against exact values (TV of known vectors, energy distance of identical
+  samples and of shifted Gaussians against the closed form, mean/cov errors);
+- the targets' exact samplers against their exact moments and mode weights, and
+  their log-densities against independent formulas and quadrature;
+- a smoke test: the ``tiny`` preset end to end on ring8 (JSON, figures, report);
+  it checks structure and the equal-budget bookkeeping, not sampler quality
+  (the throughput/scaling part has its own smoke test, marked slow).
+
+Statistical checks use fixed seeds and z-scores from the Monte Carlo standard
+error (|z| < 4.5 per coordinate).
+"""
+
+import json
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy import integrate, special, stats
+
+from benchmarks import metrics
+from benchmarks.targets import get_target
+
+Z = 4.5
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def test_total_variation_of_known_vectors():
+    assert metrics.total_variation([0.5, 0.5], [1.0, 0.0]) == pytest.approx(0.5)
+    assert metrics.total_variation([0.2, 0.3, 0.5], [0.5, 0.3, 0.2]) == pytest.approx(0.3)
+    assert metrics.total_variation([1.0, 0.0], [0.0, 1.0]) == pytest.approx(1.0)
+    assert metrics.total_variation([0.25] * 4, [0.25] * 4) == 0.0
+    with pytest.raises(ValueError):
+        metrics.total_variation([0.5, 0.5], [1.0])
+
+
+def test_mode_weights_and_tv_from_labels():
+    labels = np.array([0, 0, 1, 2, 2, 2])
+    np.testing.assert_allclose(metrics.mode_weights(labels, 4), [2 / 6, 1 / 6, 3 / 6, 0.0])
+    # |1/3-1/4| + |1/6-1/4| + |1/2-1/4| + |0-1/4| = 1/12 + 1/12 + 1/4 + 1/4 = 2/3
+    assert metrics.mode_weight_tv(labels, np.full(4, 0.25)) == pytest.approx(1 / 3)
+
+
+def test_energy_distance_of_identical_samples_is_zero():
+    x = np.random.default_rng(0).normal(size=(700, 3))
+    assert metrics.energy_distance(x, x) == pytest.approx(0.0, abs=1e-9)
+    y = x + 0.5
+    assert metrics.energy_distance(x, y) == pytest.approx(metrics.energy_distance(y, x))
+    assert metrics.energy_distance(x, y) > 0.05
+
+
+def _mean_norm_1d(mu, s):
+    """E|Z| for Z ~ N(mu, s^2) (folded normal)."""
+    return s * math.sqrt(2 / math.pi) * math.exp(-(mu**2) / (2 * s**2)) + mu * (
+        1 - 2 * stats.norm.cdf(-mu / s)
+    )
+
+
+def _mean_norm_3d(mu, s):
+    """E||Z|| for Z ~ N(mu, s^2 I_3), |mu| = mu > 0 (noncentral chi, 3 degrees of freedom)."""
+    a = mu / s
+    return s * (
+        math.sqrt(2 / math.pi) * math.exp(-(a**2) / 2) + (a + 1 / a) * special.erf(a / 2**0.5)
+    )
+
+
+@pytest.mark.parametrize("dim, shift", [(1, 1.0), (1, 3.0), (3, 1.5)])
+def test_energy_distance_of_shifted_gaussians_matches_closed_form(dim, shift):
+    # X ~ N(0, I), Y ~ N(shift e_1, I): E = 2 E||N(shift e1, 2I)|| - 2 E||N(0, 2I)||.
+    mean_norm = _mean_norm_1d if dim == 1 else _mean_norm_3d
+    exact = 2 * mean_norm(shift, 2**0.5) - 2 * (
+        2 / math.sqrt(math.pi) if dim == 1 else 2 * math.sqrt(2) * math.sqrt(2 / math.pi)
+    )
+    rng = np.random.default_rng(1)
+    n = 2000
+    values = []
+    for _ in range(6):
+        x = rng.normal(size=(n, dim))
+        y = rng.normal(size=(n, dim))
+        y[:, 0] += shift
+        values.append(metrics.energy_distance(x, y))
+    values = np.array(values)
+    # Monte Carlo error from the spread of the 6 replicates (plus the O(1/n) V-statistic bias).
+    se = values.std(ddof=1) / np.sqrt(len(values))
+    bias = 4.0 * math.sqrt(dim) / n
+    assert abs(values.mean() - exact) < Z * se + bias, (values.mean(), exact, se)
+
+
+def test_mean_and_cov_error_of_known_sample():
+    x = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
+    # sample covariance (ddof 1) = diag(2/3, 2/3); against I: ||diag(-1/3,-1/3)||_F / sqrt(2) = 1/3
+    assert metrics.cov_error(x, np.eye(2)) == pytest.approx(1 / 3)
+    assert metrics.mean_error(x, np.zeros(2), np.eye(2)) == pytest.approx(0.0)
+    assert metrics.mean_error(x, np.array([1.0, 0.0]), np.eye(2)) == pytest.approx(2**-0.5)
+
+
+# --------------------------------------------------------------------------- targets
+
+SYNTHETIC = ["ring8", "gmm40", "two_mode_10", "two_mode_50", "funnel_10", "many_well_32"]
+
+
+def _z_mean(x, mean):
+    return np.abs(x.mean(0) - mean) / (x.std(0, ddof=1) / np.sqrt(len(x)))
+
+
+@pytest.mark.parametrize("name", SYNTHETIC)
+def test_exact_sampler_matches_exact_moments(name):
+    target = get_target(name)
+    x = target.sample_fn(np.random.default_rng(2), 40_000)
+    assert x.shape == (40_000, target.dim)
+    assert np.max(_z_mean(x, target.mean)) < Z
+    if name.startswith("funnel"):
+        # heavy-tailed x_i: check v ~ N(0, 9) and x_i exp(-v/2) ~ N(0, 1) instead
+        v, u = x[:, 0], x[:, 1:] * np.exp(-0.5 * x[:, :1])
+        sq = np.concatenate([(v**2 / 9.0)[:, None], u**2], axis=1)
+        target_var = np.ones(target.dim)
+    else:
+        sq = (x - target.mean) ** 2
+        target_var = np.diag(target.cov)
+    z_var = np.abs(sq.mean(0) - target_var) / (sq.std(0, ddof=1) / np.sqrt(len(x)))
+    assert np.max(z_var) < Z
+
+
+@pytest.mark.parametrize("name", ["ring8", "two_mode_10", "two_mode_50", "gmm40"])
+def test_exact_sampler_mode_weights(name):
+    target = get_target(name)
+    n = 40_000
+    w_hat = metrics.mode_weights(target.assign_fn(target.sample_fn(np.random.default_rng(3), n)),
+                                 target.num_modes)
+    w = target.mode_weights
+    if name == "gmm40":
+        # two of the 40 means (seed 0) are 1.22 apart: nearest-mode assignment splits that
+        # pair's mass by location; compare the pair's total and all other modes
+        means = target.mode_locations
+        d = np.linalg.norm(means[:, None] - means[None], axis=-1) + np.eye(len(means)) * 1e9
+        i, j = np.unravel_index(np.argmin(d), d.shape)
+        keep = np.setdiff1d(np.arange(len(w)), [i, j])
+        w_hat = np.append(w_hat[keep], w_hat[i] + w_hat[j])
+        w = np.append(w[keep], w[i] + w[j])
+    se = np.sqrt(w * (1 - w) / n)
+    assert np.max(np.abs(w_hat - w) / se) < Z
+
+
+def test_many_well_weights_and_log_z_by_quadrature():
+    target = get_target("many_well_32")
+    z1, _ = integrate.quad(lambda a: math.exp(-(a**4) + 6 * a**2 + 0.5 * a), -np.inf, np.inf)
+    right, _ = integrate.quad(lambda a: math.exp(-(a**4) + 6 * a**2 + 0.5 * a), 0, np.inf)
+    assert target.log_z == pytest.approx(16 * (math.log(z1) + 0.5 * math.log(2 * math.pi)),
+                                         rel=1e-6)
+    p = right / z1
+    # weight of the all-right mode is p^16, of the all-left mode (1-p)^16
+    assert target.mode_weights[2**16 - 1] == pytest.approx(p**16, rel=1e-6)
+    assert target.mode_weights[0] == pytest.approx((1 - p) ** 16, rel=1e-6)
+    x = target.sample_fn(np.random.default_rng(4), 20_000)
+    frac = (x[:, 0::2] > 0).mean()
+    assert abs(frac - p) < Z * math.sqrt(p * (1 - p) / x[:, 0::2].size)
+
+
+@pytest.mark.parametrize("name, box, step", [("ring8", (-6.0, 10.0, -7.0, 9.0), 0.02),
+                                              ("gmm40", (-46.0, 46.0, -46.0, 46.0), 0.1)])
+def test_two_dimensional_density_integrates_to_exp_log_z(name, box, step):
+    target = get_target(name)
+    xs = np.arange(box[0], box[1], step)
+    ys = np.arange(box[2], box[3], step)
+    grid = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
+    with jax.enable_x64(True):
+        logp = jax.jit(jax.vmap(target.logdensity_fn))(jnp.asarray(grid, dtype=jnp.float64))
+        total = float(jnp.exp(logp).sum()) * step**2
+    assert total == pytest.approx(math.exp(target.log_z), rel=1e-4)
+
+
+def test_log_densities_match_scipy():
+    rng = np.random.default_rng(5)
+    target = get_target("two_mode_10")
+    u = np.ones(10) / np.sqrt(10)
+    x = rng.normal(size=(5, 10)) * 2
+    expected = np.logaddexp(
+        np.log(1 / 3) + stats.multivariate_normal(-4 * u, np.eye(10)).logpdf(x),
+        np.log(2 / 3) + stats.multivariate_normal(4 * u, 0.49 * np.eye(10)).logpdf(x),
+    )
+    got = np.array([target.logdensity_fn(jnp.asarray(xi)) for xi in x])
+    np.testing.assert_allclose(got, expected, rtol=1e-4)
+
+    target = get_target("funnel_10")
+    x = rng.normal(size=(5, 10))
+    expected = stats.norm(0, 3).logpdf(x[:, 0]) + stats.norm(0, np.exp(x[:, :1] / 2)).logpdf(
+        x[:, 1:]
+    ).sum(1)
+    got = np.array([target.logdensity_fn(jnp.asarray(xi)) for xi in x])
+    np.testing.assert_allclose(got, expected, rtol=1e-4)
+
+
+def test_label_switching_target_is_symmetric():
+    from benchmarks.posteriordb import available
+
+    if not available():
+        pytest.skip("shared posteriordb files not found")
+    target = get_target("gauss_mix_unordered")
+    np.testing.assert_allclose(target.mode_weights, [0.5, 0.5])
+    # exact mean symmetric under relabelling: mu_1 = mu_2, sigma_1 = sigma_2, theta = 1/2
+    assert target.mean[0] == pytest.approx(target.mean[1])
+    assert target.mean[2] == pytest.approx(target.mean[3])
+    assert target.mean[4] == pytest.approx(0.5)
+    # the unconstrained relabelling (mu, log sigma swapped, logit theta negated) keeps log γ
+    z = np.array([-2.7, 2.9, 0.02, 0.03, 0.5])
+    z_swapped = np.array([2.9, -2.7, 0.03, 0.02, -0.5])
+    out = target.to_output(np.stack([z, z_swapped]))
+    relabelled = out[0][[1, 0, 3, 2, 4]]
+    relabelled[4] = 1.0 - out[0][4]
+    np.testing.assert_allclose(out[1], relabelled, rtol=1e-5)
+    assert float(target.logdensity_fn(jnp.asarray(z))) == pytest.approx(
+        float(target.logdensity_fn(jnp.asarray(z_swapped))), rel=1e-5
+    )
+    np.testing.assert_array_equal(target.assign_fn(out), [0, 1])
+
+
+# --------------------------------------------------------------------------- smoke
+
+
+@pytest.fixture(scope="module")
+def tiny_results(tmp_path_factory):
+    from benchmarks.suite import PRESETS, run_suite
+
+    out = tmp_path_factory.mktemp("bench")
+    path = run_suite(PRESETS["tiny"], out=out, targets=("ring8",), scaling=False,
+                     command="pytest", log=lambda msg: None)
+    return path
+
+
+def test_tiny_preset_end_to_end(tiny_results):
+    """Smoke test: structure, finiteness and equal budgets; no quality or timing assertions."""
+    from benchmarks.samplers import SAMPLERS
+
+    results = json.loads(tiny_results.read_text())
+    entry = results["targets"]["ring8"]
+    run = entry["runs"][entry["main_run"]]
+    assert list(run["samplers"]) == list(SAMPLERS)
+    for name, rec in run["samplers"].items():
+        assert rec["grad_evals"] > 0
+        assert abs(rec["grad_ratio"] - 1.0) <= 0.1, (name, rec["grad_ratio"])
+        for key in ("mode_tv", "energy_distance", "mean_error", "cov_error", "wall_s"):
+            assert np.isfinite(rec[key]), (name, key)
+    assert run["samplers"]["tempered SMC"]["log_z_error"] is not None
+    assert run["exact"]["mode_tv"] < 0.1
+    assert (tiny_results.parent / entry["figures"]["scatter"]).is_file()
+
+
+@pytest.mark.slow
+def test_throughput_measure_smoke(tmp_path):
+    """Smoke test of one throughput/scaling point and its figure (no timing assertions)."""
+    from benchmarks import plots, throughput
+
+    target = get_target("ring8")
+    reference = target.sample_fn(np.random.default_rng(6), 500)
+    rec = throughput.measure(target, jax.random.key(0), 64, 40, 10, reference, 300, repeats=1,
+                             blackjax_level=True)
+    assert rec["grad_evals"] > 64 * 50
+    for key in ("dl_ns_per_grad", "bare_ns_per_grad", "ratio", "blackjax_ratio", "mode_tv",
+                "energy_distance"):
+        assert np.isfinite(rec[key]) and rec[key] >= 0, key
+    rec["experiment"] = "chains"
+    plots.scaling_figure([rec], tmp_path / "scaling.png")
+    assert (tmp_path / "scaling.png").is_file()
+
+
+def test_report_replaces_only_its_section(tiny_results, tmp_path):
+    from benchmarks.report import BEGIN, END, write_section
+
+    md = tmp_path / "BENCHMARKS.md"
+    md.write_text("# Benchmarks\n\nintro kept\n\n## Other section\n\nkept too\n")
+    write_section(tiny_results, md)
+    first = md.read_text()
+    assert first.count(BEGIN) == 1 and first.count(END) == 1
+    assert "intro kept" in first and "kept too" in first
+    assert "### ring8 (2-D, 8 modes)" in first and "| **DilationLangevin** |" in first
+    write_section(tiny_results, md)
+    assert md.read_text() == first
