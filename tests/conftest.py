@@ -15,6 +15,7 @@ import pytest  # noqa: E402
 PENDING_VERIFICATION = {
     "test_benchmarks.py",
     "test_devices.py",
+    "test_docs.py",
     "test_numpyro_models.py",
     "test_reference_posteriors.py",
     "test_reliability.py",
