@@ -1,7 +1,7 @@
 """Command line of the multimodal benchmark suite.
 
     python -m benchmarks run --preset small|full [--targets ring8 gmm40 ...] [--out DIR]
-                             [--no-scaling]
+                             [--no-scaling] [--samplers MALA NUTS ...]
     python -m benchmarks report [--results DIR/PRESET/results.json] [--md BENCHMARKS.md]
     python -m benchmarks list
 
@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--targets", nargs="+", default=None, help="subset of targets")
     run.add_argument("--out", default="benchmarks/results")
     run.add_argument("--no-scaling", action="store_true", help="skip throughput and scaling")
+    run.add_argument("--samplers", nargs="+", default=None,
+                     help="subset of samplers (DilationLangevin always runs), e.g. MALA NUTS")
     rep = sub.add_parser("report", help="write the BENCHMARKS.md section from results.json")
     rep.add_argument("--results", default=None)
     rep.add_argument("--md", default="BENCHMARKS.md")
@@ -48,12 +50,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {write_section(results, args.md)} from {results}")
         return 0
 
+    import dataclasses
+
+    from benchmarks.samplers import SAMPLERS
     from benchmarks.suite import PRESETS, run_suite
     from benchmarks.targets import TARGETS
 
     unknown = [t for t in args.targets or () if t not in TARGETS]
     if unknown:
         parser.error(f"unknown targets {unknown}; known: {' '.join(TARGETS)}")
+    bad = [s for s in args.samplers or () if s not in SAMPLERS]
+    if bad:
+        parser.error(f"unknown samplers {bad}; known: {', '.join(map(repr, SAMPLERS))}")
+    preset = PRESETS[args.preset]
+    if args.samplers:
+        preset = dataclasses.replace(preset, samplers=tuple(args.samplers))
     command = "python -m benchmarks " + " ".join(shlex.quote(a) for a in argv)
     t0 = time.perf_counter()
 
@@ -61,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{time.perf_counter() - t0:7.1f} s] {msg}", flush=True)
 
     path = run_suite(
-        PRESETS[args.preset],
+        preset,
         out=args.out,
         targets=tuple(args.targets) if args.targets else None,
         scaling=not args.no_scaling,

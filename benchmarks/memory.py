@@ -10,6 +10,9 @@ Python process, so its peak resident set size (``ru_maxrss``) is its own:
 - ``exclude``: ``extra_fields=("~z.theta",)`` (no draws kept, only the scalar fields;
   the final positions stay available in ``mcmc.last_state``).
 
+``--global-moves none`` runs every configuration with ``global_moves=None``, to
+separate the sampler's own working memory from that of the global moves.
+
 For each: the peak RSS, the RSS before the run (imports, model set-up), the bytes of
 the collected arrays, and the run's wall time. The draws alone take
 ``C * S/thinning * d * 4`` bytes in float32; NumPyro's vectorized collection also
@@ -19,7 +22,8 @@ Usage::
 
     python -m benchmarks.memory --chains 10000 --dim 50 --warmup 100 --samples 100
 
-prints a Markdown table (and ``--json PATH`` writes the numbers).
+prints a Markdown table (and ``--json PATH`` writes the numbers). ``--table FILE.json``
+prints the table of measurements saved earlier (one JSON object per line or a list).
 """
 
 import argparse
@@ -45,7 +49,9 @@ def _peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
 
-def run_one(config: str, chains: int, dim: int, warmup: int, samples: int, seed: int) -> dict:
+def run_one(
+    config: str, chains: int, dim: int, warmup: int, samples: int, seed: int, global_moves: str
+) -> dict:
     """One configuration, in this process; returns the measurements."""
     import jax
     import jax.numpy as jnp
@@ -64,8 +70,9 @@ def run_one(config: str, chains: int, dim: int, warmup: int, samples: int, seed:
 
     thinning = 10 if config == "thin10" else 1
     extra_fields = ("~z.theta",) if config == "exclude" else ()
+    kernel_kw = {"global_moves": None} if global_moves == "none" else {}
     mcmc = MCMC(
-        DilationLangevin(model),
+        DilationLangevin(model, **kernel_kw),
         num_warmup=warmup,
         num_samples=samples,
         num_chains=chains,
@@ -91,6 +98,7 @@ def run_one(config: str, chains: int, dim: int, warmup: int, samples: int, seed:
         "samples": samples,
         "thinning": thinning,
         "extra_fields": list(extra_fields),
+        "kernel_kwargs": {k: repr(v) for k, v in kernel_kw.items()},
         "draws_shape": None if theta is None else list(theta.shape),
         "collected_bytes": nbytes,
         "rss_before_run_bytes": rss_before,
@@ -107,9 +115,9 @@ def _mib(x: int) -> str:
 
 def table(rows: list[dict]) -> str:
     lines = [
-        "| collection | draws kept (chains × draws × d) | collected (MiB) | RSS before run (MiB) "
-        "| peak RSS (MiB) | run (s) |",
-        "|---|---|---|---|---|---|",
+        "| collection | warm-up + draws | draws kept (chains × draws × d) | collected (MiB) "
+        "| RSS before run (MiB) | peak RSS (MiB) | run (s) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         what = {
@@ -117,9 +125,11 @@ def table(rows: list[dict]) -> str:
             "thin10": "`thinning=10`",
             "exclude": '`extra_fields=("~z.theta",)`',
         }[r["config"]]
+        if r["kernel_kwargs"]:
+            what += ", `global_moves=None`"
         shape = " × ".join(map(str, r["draws_shape"])) if r["draws_shape"] else "none"
         lines.append(
-            f"| {what} | {shape} | {_mib(r['collected_bytes'])} | "
+            f"| {what} | {r['warmup']} + {r['samples']} | {shape} | {_mib(r['collected_bytes'])} | "
             f"{_mib(r['rss_before_run_bytes'])} | {_mib(r['peak_rss_bytes'])} | "
             f"{r['run_seconds']:.0f} |"
         )
@@ -134,10 +144,20 @@ def main(argv=None) -> None:
     parser.add_argument("--samples", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument("--global-moves", choices=("auto", "none"), default="auto")
     parser.add_argument("--json", default=None, help="write the measurements here")
+    parser.add_argument("--table", default=None, help="print the table of saved measurements")
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)  # child process
     args = parser.parse_args(argv)
-    sizes = (args.chains, args.dim, args.warmup, args.samples, args.seed)
+    if args.table:
+        with open(args.table) as f:
+            text = f.read().strip()
+        rows = (
+            json.loads(text) if text.startswith("[") else [json.loads(x) for x in text.splitlines()]
+        )
+        print(table(rows))
+        return
+    sizes = (args.chains, args.dim, args.warmup, args.samples, args.seed, args.global_moves)
     if args.one:
         print(json.dumps(run_one(args.one, *sizes)))
         return
@@ -146,7 +166,7 @@ def main(argv=None) -> None:
         child = [sys.executable, "-m", "benchmarks.memory", "--one", config]
         child += ["--chains", str(args.chains), "--dim", str(args.dim)]
         child += ["--warmup", str(args.warmup), "--samples", str(args.samples)]
-        child += ["--seed", str(args.seed)]
+        child += ["--seed", str(args.seed), "--global-moves", args.global_moves]
         out = subprocess.run(child, capture_output=True, text=True, check=False)
         if out.returncode != 0:
             sys.exit(f"{config} failed:\n{out.stderr[-3000:]}")

@@ -642,6 +642,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="subset of posteriors (default: all five)")
     parser.add_argument("--no-label-switching", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the posteriors already in PREFIX.json and run the others")
     parser.add_argument("--render", metavar="JSON",
                         help="only re-render the markdown of a saved report (writes JSON's .md)")
     args = parser.parse_args(argv)
@@ -672,13 +674,24 @@ def main(argv: list[str] | None = None) -> int:
     }
     json_path, md_path = Path(f"{out}.json"), Path(f"{out}.md")
 
+    done: list[dict[str, Any]] = []
+    if args.resume and json_path.is_file():
+        previous = json.loads(json_path.read_text())
+        if previous["budgets"] != meta["budgets"] or previous["seed"] != args.seed:
+            raise SystemExit(f"{json_path} was made with other budgets or another seed")
+        done = [p for p in previous["posteriors"] if p["posterior"] in args.posteriors]
+        meta["resumed_from"] = {k: previous.get(k) for k in ("git", "command")}
+
     def write(results, mixture):
         report = to_json(results, mixture, meta)
+        report["posteriors"] = done + report["posteriors"]
         json_path.write_text(json.dumps(report, indent=1))
         md_path.write_text(to_markdown(report))
 
     results: list[PosteriorResult] = []
     for name in args.posteriors:
+        if any(p["posterior"] == name for p in done):
+            continue
         t0 = time.perf_counter()
         res = validate_posterior(name, preset, args.seed)
         results.append(res)

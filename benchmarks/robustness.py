@@ -173,7 +173,7 @@ PRESETS: dict[str, Preset] = {
             "pilot_particles pilot_jitter pilot_box pilot_expand".split()
         ),
         scales=(1e-3, 1e-2, 1e-1, 1.0, 1e1, 1e2, 1e3),
-        ring_step_scales=(1e-3, 1e-2, 1e-1, 1.0, 1e1, 1e2, 1e3),
+        ring_step_scales=(1e-3, 1e3),
         posteriors=("kidiq-kidscore_momhs", "arK-arK", "eight_schools-eight_schools_noncentered"),
         schedule_configs=tuple(SCHEDULE_CONFIG_NAMES),
         schedule_targets=("ring8@(30,-40)x1", "two_mode_10@50x1", "gmm40"),
@@ -450,7 +450,7 @@ def score_mixture(res: RunResult, target: MovedMixture) -> dict[str, Any]:
     return row
 
 
-def _uniform_init(key, num_chains: int, dim: int, radius: float, around=0.0) -> jax.Array:
+def uniform_init(key, num_chains: int, dim: int, radius: float, around=0.0) -> jax.Array:
     """``(C, d)`` draws uniform in :math:`[-R, R]^d` + ``around`` (init_to_uniform: R = 2)."""
     return jnp.asarray(around) + jax.random.uniform(
         key, (num_chains, dim), minval=-radius, maxval=radius
@@ -493,7 +493,7 @@ class Pilots:
 
     def first(self) -> tuple[np.ndarray, int]:
         if self._first is None:
-            x0 = _uniform_init(
+            x0 = uniform_init(
                 _key("pilot0", self.target.name), self.preset.pilot_chains, self.target.dim, 2.0
             )
             self._first = self.run(_key("pilot1", self.target.name), x0)
@@ -569,7 +569,7 @@ def _particle_pilot(kind: str):
 
 def _uniform(radius: float):
     def start(pilots: Pilots, key, num_chains: int) -> Start:
-        return Start(_uniform_init(key, num_chains, pilots.target.dim, radius), None, 0)
+        return Start(uniform_init(key, num_chains, pilots.target.dim, radius), None, 0)
 
     return start
 
@@ -642,40 +642,50 @@ def _run_mixture(target: MovedMixture, preset: Preset, start: Start, seed_parts,
     return row
 
 
-def section_defaults(preset: Preset, log: Callable[[dict], None]) -> list[dict]:
+Record = Callable[[dict, Callable[[], dict]], dict]
+"""``record(ident, compute)``: the row ``{**ident, **compute()}``, logged (or an earlier
+row with the same ``ident`` from an interrupted run of the section, reused)."""
+
+
+def _default_start(target: MovedMixture, preset: Preset) -> Start:
+    return STRATEGIES["default"](
+        Pilots(target, preset), _key("init", target.name), preset.num_chains
+    )
+
+
+def section_defaults(preset: Preset, record: Record) -> None:
     """Defaults on moved ring8 and the moved 10-d two-mode target."""
     targets = [ring8_mixture(o, s) for o in preset.ring_offsets for s in preset.ring_scales]
     targets += [two_mode_mixture(n, s) for n, s in preset.two_mode_cases]
-    rows = []
     for target in targets:
-        start = STRATEGIES["default"](
-            Pilots(target, preset), _key("init", target.name), preset.num_chains
-        )
-        row = {
+        ident = {
             "target": target.name,
             "offset_norm": float(np.linalg.norm(target.offset)),
             "scale": target.scale,
         }
-        row.update(_run_mixture(target, preset, start, (target.name, "default")))
-        log(row)
-        rows.append(row)
-    return rows
+        record(
+            ident,
+            lambda t=target: _run_mixture(
+                t, preset, _default_start(t, preset), (t.name, "default")
+            ),
+        )
 
 
-def section_strategies(preset: Preset, log: Callable[[dict], None]) -> list[dict]:
+def section_strategies(preset: Preset, record: Record) -> None:
     """Every strategy of ``preset.strategies`` on every ``preset.strategy_targets``."""
     registry = strategy_targets()
-    rows = []
     for name in preset.strategy_targets:
         target = registry[name]()
         pilots = Pilots(target, preset)
         for strategy in preset.strategies:
-            start = STRATEGIES[strategy](pilots, _key("start", name, strategy), preset.num_chains)
-            row = {"target": name, "strategy": strategy}
-            row.update(_run_mixture(target, preset, start, (name, strategy)))
-            log(row)
-            rows.append(row)
-    return rows
+
+            def compute(target=target, name=name, strategy=strategy, pilots=pilots):
+                start = STRATEGIES[strategy](
+                    pilots, _key("start", name, strategy), preset.num_chains
+                )
+                return _run_mixture(target, preset, start, (name, strategy))
+
+            record({"target": name, "strategy": strategy}, compute)
 
 
 SCHEDULE_CONFIGS: dict[str, dict[str, Any]] = {
@@ -694,12 +704,11 @@ def _default(name: str):
     return inspect.signature(nd.DilationLangevin.__init__).parameters[name].default
 
 
-def section_schedules(preset: Preset, log: Callable[[dict], None]) -> list[dict]:
+def section_schedules(preset: Preset, record: Record) -> None:
     """Schedule variants at equal warm-up gradient budget :math:`G = W_0(1 + f_0)`."""
     registry = strategy_targets()
     f0 = _default("annealing_fraction")
     budget = preset.num_warmup * (1.0 + f0)
-    rows = []
     for name in preset.schedule_targets:
         target = registry[name]()
         start = STRATEGIES["default"](Pilots(target, preset), _key("init", name), preset.num_chains)
@@ -707,20 +716,12 @@ def section_schedules(preset: Preset, log: Callable[[dict], None]) -> list[dict]
             kwargs = dict(SCHEDULE_CONFIGS[config])
             f = kwargs.get("annealing_fraction", f0)
             num_warmup = int(round(budget / (1.0 + f)))
-            row = {"target": name, "config": config, "num_warmup": num_warmup}
-            row.update(
-                _run_mixture(
-                    target,
-                    preset,
-                    start,
-                    (name, "schedule", config),
-                    num_warmup=num_warmup,
-                    **kwargs,
-                )
+            record(
+                {"target": name, "config": config, "num_warmup": num_warmup},
+                lambda t=target, st=start, c=config, w=num_warmup, kw=kwargs: _run_mixture(
+                    t, preset, st, (t.name, "schedule", c), num_warmup=w, **kw
+                ),
             )
-            log(row)
-            rows.append(row)
-    return rows
 
 
 # ---------------------------------------------------------------- step size / scale
@@ -770,7 +771,7 @@ def _moment_z(draws: np.ndarray, mean: np.ndarray, sd: np.ndarray) -> dict[str, 
 
 def _gaussian_row(name, scale, mean, cov, preset, init_radius=2.0) -> dict[str, Any]:
     dim = len(mean)
-    x0 = _uniform_init(_key("init", name, scale), preset.num_chains, dim, init_radius)
+    x0 = uniform_init(_key("init", name, scale), preset.num_chains, dim, init_radius)
     res = run_dilation(
         _gaussian_logdensity(mean, cov),
         x0,
@@ -858,35 +859,29 @@ def _posteriordb_row(name: str, preset: Preset) -> dict[str, Any]:
     return row
 
 
-def section_step_size(preset: Preset, log: Callable[[dict], None]) -> list[dict]:
+def section_step_size(preset: Preset, record: Record) -> None:
     """Scales ``preset.scales`` on a correlated Gaussian, ring8 and mixed scales; posteriordb."""
-    rows = []
     mean0, cov0 = _correlated_gaussian()
     for s in preset.scales:
-        row = _gaussian_row("corr_gauss_5", s, s * mean0, s**2 * cov0, preset)
-        log(row)
-        rows.append(row)
+        record(
+            {"target": "corr_gauss_5", "scale": s},
+            lambda s=s: _gaussian_row("corr_gauss_5", s, s * mean0, s**2 * cov0, preset),
+        )
     for s in preset.ring_step_scales:
         target = ring8_mixture((0.0, 0.0), s)
-        start = STRATEGIES["default"](
-            Pilots(target, preset), _key("init", target.name), preset.num_chains
+        record(
+            {"target": target.name, "scale": s},
+            lambda t=target: _run_mixture(t, preset, _default_start(t, preset), (t.name, "step")),
         )
-        row = {"target": target.name, "scale": s}
-        row.update(_run_mixture(target, preset, start, (target.name, "step")))
-        log(row)
-        rows.append(row)
     # one target with coordinate scales 1e-3 ... 1e3 at once (correlation 0.5)
     sds = np.logspace(-3, 3, 7)
     corr = np.full((7, 7), 0.5) + 0.5 * np.eye(7)
-    row = _gaussian_row("mixed_scales_7", None, sds, corr * np.outer(sds, sds), preset)
-    row["scales"] = sds.tolist()
-    log(row)
-    rows.append(row)
+    record(
+        {"target": "mixed_scales_7", "scale": None, "scales": sds.tolist()},
+        lambda: _gaussian_row("mixed_scales_7", None, sds, corr * np.outer(sds, sds), preset),
+    )
     for name in preset.posteriors:
-        row = _posteriordb_row(name, preset)
-        log(row)
-        rows.append(row)
-    return rows
+        record({"target": name}, lambda n=name: _posteriordb_row(n, preset))
 
 
 SECTION_FNS = {
@@ -943,6 +938,119 @@ def _json_default(x):
     raise TypeError(type(x))
 
 
+def _fmt(x, digits: int = 3) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, float):
+        return f"{x:.{digits}g}" if abs(x) < 1e4 else f"{x:.2e}"
+    return str(x)
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_fmt(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _modes(r: dict) -> str:
+    return f"{r['coverage']}/{r['true_modes']} · {r.get('modes_on_true', '–')}"
+
+
+def _steps(r: dict) -> str:
+    out = f"{_fmt(r['step_size_median'])} [{_fmt(r['step_size_min'])}, {_fmt(r['step_size_max'])}]"
+    return out + (f" ({r['collapsed_chains']} coll.)" if r.get("collapsed_chains") else "")
+
+
+def report(results: dict) -> str:
+    """Markdown tables of a results file (one per section present)."""
+    out = []
+    sections = results.get("sections", {})
+    mix_header = [
+        "TV",
+        "coverage · modes found",
+        "missed weight",
+        "global acc.",
+        "h median [min, max]",
+        "v",
+        "gradients",
+    ]
+
+    def mix_cells(r):
+        v = (
+            f"{_fmt(r['inv_mass_min'])}"
+            if r.get("inv_mass_min") == r.get("inv_mass_max")
+            else f"{_fmt(r.get('inv_mass_min'))}–{_fmt(r.get('inv_mass_max'))}"
+        )
+        return [
+            r["tv"],
+            _modes(r),
+            r.get("missed_weight"),
+            r["global_accept"],
+            _steps(r),
+            v,
+            f"{r['grads_total']:,}",
+        ]
+
+    def section(key, title, header, cells):
+        if key in sections:
+            rows = [cells(r) for r in sections[key]["rows"]]
+            out.append(f"**{title}**\n\n" + _table(header, rows))
+
+    section(
+        "defaults",
+        "Defaults on moved targets",
+        ["target", "offset", "scale", *mix_header],
+        lambda r: [r["target"], r["offset_norm"], r["scale"], *mix_cells(r)],
+    )
+    section(
+        "strategies",
+        "Center strategies",
+        ["target", "strategy", *mix_header, "of which pilots"],
+        lambda r: [r["target"], r["strategy"], *mix_cells(r), f"{r.get('grads_pilot', 0):,}"],
+    )
+    if "step_size" in sections:
+        rows = []
+        for r in sections["step_size"]["rows"]:
+            quality = (
+                f"TV {_fmt(r['tv'])}, {_modes(r)}"
+                if "tv" in r
+                else f"max abs z: mean {_fmt(r['max_abs_z_mean'])}, sd {_fmt(r['max_abs_z_sd'])}"
+            )
+            rows.append(
+                [
+                    r["target"],
+                    r.get("scale"),
+                    quality,
+                    _steps(r),
+                    f"{_fmt(r.get('inv_mass_min'))}–{_fmt(r.get('inv_mass_max'))}",
+                    r["effective_step_median"],
+                    r["mean_accept"],
+                ]
+            )
+        out.append(
+            "**Step size and preconditioner across scales**\n\n"
+            + _table(
+                [
+                    "target",
+                    "scale",
+                    "quality",
+                    "h median [min, max]",
+                    "v range",
+                    "h·geomean(v)",
+                    "MALA acc.",
+                ],
+                rows,
+            )
+        )
+    section(
+        "schedules",
+        "Schedules at equal warm-up gradient budget",
+        ["target", "schedule", "num_warmup", *mix_header],
+        lambda r: [r["target"], r["config"], r["num_warmup"], *mix_cells(r)],
+    )
+    return "\n\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.robustness", description=__doc__)
     parser.add_argument("--preset", choices=sorted(PRESETS), default="small")
@@ -952,7 +1060,17 @@ def main(argv: list[str] | None = None) -> Path:
         help=f"comma-separated subset of {','.join(SECTIONS)}",
     )
     parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument(
+        "--fresh", action="store_true", help="ignore the rows an interrupted run left behind"
+    )
+    parser.add_argument(
+        "--report", action="store_true", help="print Markdown tables of the results file and exit"
+    )
     args = parser.parse_args(argv)
+    if args.report:
+        path = Path(args.out) / f"robustness_{args.preset}.json"
+        print(report(json.loads(path.read_text())))
+        return path
     sections = [s for s in args.sections.split(",") if s]
     unknown = set(sections) - set(SECTIONS)
     if unknown:
@@ -960,27 +1078,34 @@ def main(argv: list[str] | None = None) -> Path:
     preset = PRESETS[args.preset]
     path = Path(args.out) / f"robustness_{args.preset}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    results = json.loads(path.read_text()) if path.exists() else {}
+    results = json.loads(path.read_text()) if path.exists() and not args.fresh else {}
     results["preset"] = args.preset
     results["preset_config"] = dataclasses.asdict(preset)
     results.setdefault("sections", {})
+    environment = _environment()  # the package as imported now is what gets measured
     for section in sections:
         t0 = time.perf_counter()
         rows: list[dict] = []
+        previous = results["sections"].get(section, {})
+        # rows of an interrupted run of this section are reused (same preset, same code)
+        earlier = [] if previous.get("complete", True) else previous.get("rows", [])
 
-        def log(row, rows=rows, section=section):
-            row = _clean(row)
+        def record(ident, compute, rows=rows, section=section, earlier=earlier):
+            ident = _clean(ident)
+            match = [r for r in earlier if all(r.get(k) == v for k, v in ident.items())]
+            row = match[0] if match else _clean({**compute(), **ident})
             rows.append(row)
             print(json.dumps({"section": section, **row}, default=_json_default), flush=True)
             results["sections"][section] = {"rows": rows, "complete": False}
             path.write_text(json.dumps(results, indent=1, default=_json_default))
+            return row
 
-        SECTION_FNS[section](preset, log)
+        SECTION_FNS[section](preset, record)
         results["sections"][section] = {
             "rows": rows,
             "complete": True,
             "seconds": round(time.perf_counter() - t0, 1),
-            "environment": _environment(),
+            "environment": environment,
             "command": f"python -m benchmarks.robustness --preset {args.preset} "
             f"--sections {section}",
         }

@@ -32,6 +32,9 @@ from benchmarks.targets import TARGETS, Target, get_target
 __all__ = ["Budget", "Preset", "PRESETS", "evaluate", "compare", "run_suite"]
 
 
+_ALL_SAMPLERS = samplers.SAMPLERS
+
+
 @dataclass(frozen=True)
 class Budget:
     """DilationLangevin's run sizes; its gradient count is every sampler's budget."""
@@ -61,6 +64,8 @@ class Preset:
         Timed calls per throughput point (best is kept).
     budget_overrides
         ``(target, Budget)`` pairs replacing ``budget`` for expensive targets.
+    samplers
+        Which samplers to run (DilationLangevin always runs: it sets the budget).
     """
 
     name: str
@@ -82,6 +87,7 @@ class Preset:
     repeats: int = 3
     seed: int = 0
     budget_overrides: tuple[tuple[str, Budget], ...] = ()
+    samplers: tuple[str, ...] = _ALL_SAMPLERS
 
     def main_budget(self, target: str) -> Budget:
         """The main budget of ``target`` (``budget`` unless overridden)."""
@@ -125,9 +131,10 @@ PRESETS: dict[str, Preset] = {
         num_reference=10000,
         scaling_chains=(64, 256, 1024, 4096, 16384),
         scaling_dims=(2, 10, 50, 100),
-        scaling_dim_chains=1024,
+        scaling_dim_chains=256,
         scaling_warmup=1000,
         scaling_samples=250,
+        repeats=2,
         budget_overrides=(("gauss_mix_unordered", Budget(256, 1000, 250)),),
     ),
     "tiny": Preset(
@@ -223,14 +230,18 @@ def compare(
     done(samplers.run_dilation(target, _key(preset.seed, *tag, "dl"), x0,
                                budget.num_warmup, budget.num_samples))
     grad_budget = results["DilationLangevin"].grad_evals
-    done(samplers.run_annealed_ula(target, _key(preset.seed, *tag, "ula"), x0, grad_budget,
-                                   budget.num_samples))
-    done(samplers.run_mala(target, _key(preset.seed, *tag, "mala"), x0, grad_budget,
-                           budget.num_samples))
-    done(samplers.run_nuts(target, _key(preset.seed, *tag, "nuts"), x0, grad_budget,
-                           preset.nuts_chains, preset.nuts_warmup))
-    done(samplers.run_smc(target, _key(preset.seed, *tag, "smc"), grad_budget,
-                          preset.smc_particles, preset.smc_integration_steps))
+    if "annealed ULA" in preset.samplers:
+        done(samplers.run_annealed_ula(target, _key(preset.seed, *tag, "ula"), x0, grad_budget,
+                                       budget.num_samples))
+    if "MALA" in preset.samplers:
+        done(samplers.run_mala(target, _key(preset.seed, *tag, "mala"), x0, grad_budget,
+                               budget.num_samples))
+    if "NUTS" in preset.samplers:
+        done(samplers.run_nuts(target, _key(preset.seed, *tag, "nuts"), x0, grad_budget,
+                               preset.nuts_chains, preset.nuts_warmup))
+    if "tempered SMC" in preset.samplers:
+        done(samplers.run_smc(target, _key(preset.seed, *tag, "smc"), grad_budget,
+                              preset.smc_particles, preset.smc_integration_steps))
 
     dl = results["DilationLangevin"]
     exact_n = budget.num_chains * budget.num_samples
@@ -243,7 +254,7 @@ def compare(
         "samplers": {},
     }
     scatter = {"exact": _scatter_subset(exact, _rng(preset.seed, *tag, "scatter"))}
-    for name in samplers.SAMPLERS:
+    for name in (n for n in samplers.SAMPLERS if n in results):
         res = results[name]
         out = target.to_output(res.draws)
         rec = {

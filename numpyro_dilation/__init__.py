@@ -11,6 +11,8 @@ from numpyro_dilation.schedules import (
     linear_schedule,
     validate_schedule,
 )
+from numpyro_dilation.uturn import UTurn, plot_uturn
+from numpyro_dilation.uturn_numpyro import uturn_diagnostic
 
 __version__ = "0.1.0"
 
@@ -22,11 +24,14 @@ __all__ = [
     "DilationState",
     "GlobalMoveWarning",
     "GlobalMoves",
+    "UTurn",
     "cosine_schedule",
     "dilation_langevin",
     "geometric_schedule",
     "linear_schedule",
     "log_evidence",
     "mode_summary",
+    "plot_uturn",
+    "uturn_diagnostic",
     "validate_schedule",
 ]

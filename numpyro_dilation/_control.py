@@ -19,12 +19,26 @@ from jax.custom_batching import custom_vmap
 __all__ = ["uniform_cond"]
 
 
-def _broadcast_unbatched(axis_size: int, tree: Any, batched: Any) -> Any:
-    return jax.tree.map(
-        lambda x, b: x if b else jnp.broadcast_to(x, (axis_size,) + jnp.shape(x)),
-        tree,
-        batched,
-    )
+def _in_axes(batched: Any) -> Any:
+    """vmap ``in_axes`` of an operand: 0 where batched, ``None`` where shared.
+
+    Shared operands (e.g. a mode mixture used by every chain) are never copied
+    per element."""
+    return jax.tree.map(lambda b: 0 if b else None, batched)
+
+
+def _closure_convert(fun: Callable, operands: tuple) -> tuple[Callable, list]:
+    """``fun`` as a function of ``(consts, *operands)`` with every value it closes over
+    (e.g. model arguments traced by an outer ``jit``) passed explicitly as ``consts``:
+    a ``custom_vmap`` function must not close over tracers."""
+    closed, out_shape = jax.make_jaxpr(fun, return_shape=True)(*operands)
+    out_tree = jax.tree.structure(out_shape)
+
+    def converted(consts, *ops):
+        out = jax.core.eval_jaxpr(closed.jaxpr, consts, *jax.tree.leaves(ops))
+        return jax.tree.unflatten(out_tree, out)
+
+    return converted, list(closed.consts)
 
 
 def uniform_cond(pred: jax.Array, true_fun: Callable, false_fun: Callable, *operands: Any) -> Any:
@@ -36,8 +50,22 @@ def uniform_cond(pred: jax.Array, true_fun: Callable, false_fun: Callable, *oper
     - ``vmap(false_fun)`` only, if ``not any(pred)``;
     - both, selecting per element, otherwise (what ``lax.cond`` always does).
 
-    Nested ``vmap`` is correct but falls back to the per-element choice.
+    Nested ``vmap`` is correct but falls back to the per-element choice. Operands
+    that are not batched (shared by all elements) are never copied per element.
     """
+    true_conv, true_consts = _closure_convert(true_fun, operands)
+    false_conv, false_consts = _closure_convert(false_fun, operands)
+
+    def true_branch(consts, *ops):
+        return true_conv(consts[0], *ops)
+
+    def false_branch(consts, *ops):
+        return false_conv(consts[1], *ops)
+
+    return _uniform_cond(pred, true_branch, false_branch, (true_consts, false_consts), *operands)
+
+
+def _uniform_cond(pred: jax.Array, true_fun: Callable, false_fun: Callable, *operands: Any) -> Any:
 
     @custom_vmap
     def _cond(p, *ops):
@@ -46,15 +74,26 @@ def uniform_cond(pred: jax.Array, true_fun: Callable, false_fun: Callable, *oper
     @_cond.def_vmap
     def _cond_vmap(axis_size, in_batched, p, *ops):
         p_batched, *ops_batched = in_batched
-        ops = [_broadcast_unbatched(axis_size, o, b) for o, b in zip(ops, ops_batched)]
-        all_true = jax.vmap(true_fun)
-        all_false = jax.vmap(false_fun)
+        axes = tuple(_in_axes(b) for b in ops_batched)
+
+        def batched(fun):
+            return jax.vmap(fun, in_axes=axes, axis_size=axis_size)
+
+        all_true = batched(true_fun)
+        all_false = batched(false_fun)
         if not p_batched:
             out = lax.cond(p, all_true, all_false, *ops)
         else:
 
             def per_element(*o):
-                return jax.vmap(lambda pi, *oi: lax.cond(pi, true_fun, false_fun, *oi))(p, *o)
+                # both branches for every element, then a per-element choice (what
+                # ``lax.cond`` under ``vmap`` does, but keeping shared operands shared)
+                a, b = all_true(*o), all_false(*o)
+                return jax.tree.map(
+                    lambda u, v: jnp.where(jnp.reshape(p, (-1,) + (1,) * (u.ndim - 1)), u, v),
+                    a,
+                    b,
+                )
 
             def not_all_true(*o):
                 return lax.cond(jnp.any(p), per_element, all_false, *o)

@@ -67,7 +67,7 @@ def _nearest_mode(flat: np.ndarray, means: np.ndarray, chol: np.ndarray) -> np.n
 
 
 def mode_summary(mcmc) -> pd.DataFrame:
-    """Modes found at the end of warm-up and how the chains used them.
+    """Modes found during warm-up and how the chains used them.
 
     Columns: ``location`` (flat unconstrained vector, ``ravel_pytree`` order),
     ``proposal_weight``, ``laplace_weight`` (:math:`\\propto\\gamma(\\mu_m)|\\Sigma_m|^{1/2}`),

@@ -50,8 +50,15 @@ from numpyro_dilation.global_moves import (
 from numpyro_dilation.kernel import DilationState
 from numpyro_dilation.modes import GlobalMoves, empty_mixture, find_modes
 from numpyro_dilation.schedules import SCHEDULES, make_schedule, validate_schedule
+from numpyro_dilation.uturn import UTurn, check_uturn, explore_modes
+from numpyro_dilation.uturn import build_kernel as build_uturn_kernel
 
-__all__ = ["DilationLangevin", "DilationLangevinState", "DilationAdaptState", "GlobalMoves"]
+__all__ = [
+    "DilationLangevin",
+    "DilationLangevinState",
+    "DilationAdaptState",
+    "GlobalMoves",
+]
 
 MIN_ANNEALING_STEPS = 10
 """Fewest annealing steps a run may have: below that the start is not annealed."""
@@ -73,6 +80,7 @@ DilationLangevinState = namedtuple(
         "diverging",
         "num_grad_evals",
         "global_accept_prob",
+        "uturn_accept_prob",
         "evidence",
         "mixture",
         "inverse_mass_matrix",
@@ -94,8 +102,12 @@ vectorized run):
 - **mean_accept_prob** - running mean of ``accept_prob`` (reset when sampling starts).
 - **diverging** - whether the last proposal had a non-finite log-density or gradient (rejected).
 - **num_grad_evals** - gradient evaluations spent by the last iteration (1 or 2 for the
-  local step, +1 for a global move, + the mode finding at the first sampling iteration).
+  local step, +1 for a global move, + an exact U-turn move's, + the mode finding (and
+  the explorer's U-turns) once during warm-up, + the preconditioner's
+  Hessians at its update iterations).
 - **global_accept_prob** - acceptance probability of the last global move (0 if none).
+- **uturn_accept_prob** - acceptance probability :math:`\\min(1, e^W)` of the last exact
+  U-turn move (0 if none; see ``uturn``).
 - **evidence** - :class:`~numpyro_dilation.global_moves.EvidenceAccumulator` of the
   global-move proposals' importance weights (for :func:`log_evidence`).
 - **mixture** - :class:`~numpyro_dilation.modes.ModeMixture` of the modes found at the end
@@ -129,6 +141,15 @@ def _mass_schedule(num_levels: int, num_warmup: int) -> tuple[int, ...]:
     if rest >= 2:
         points |= {num_levels, num_levels + rest // 2}
     return tuple(sorted(p for p in points if p < num_warmup))
+
+
+def _mode_finding_iteration(num_levels: int, num_warmup: int) -> int:
+    """Iteration at which the modes are found and the global moves start: halfway
+    through the warm-up that follows the annealing (together with the last
+    preconditioner update), so that chains the annealing left in negligible modes
+    move out before the draws are kept; the end of warm-up if there is no room."""
+    rest = num_warmup - num_levels
+    return num_levels + rest // 2 if rest >= 2 else num_warmup
 
 
 def _check_init_params(init_params, reference) -> None:
@@ -214,6 +235,21 @@ def _warn_if_never_accepted(state, num_warmup: int) -> None:
     )
 
 
+def _move_if(move_now, move: Callable, skip: Callable, key, state, *operands):
+    """``move(key, z, logdensity, grad, *operands)`` if ``move_now`` else ``skip(...)``,
+    as a real branch that all chains of a vectorized run take together (``uniform_cond``)."""
+    return uniform_cond(
+        move_now,
+        move,
+        skip,
+        key,
+        state.z,
+        -state.potential_energy,
+        jax.tree.map(jnp.negative, state.z_grad),
+        *operands,
+    )
+
+
 def _check_global_moves(gm: GlobalMoves) -> None:
     checks = {
         "max_modes": isinstance(gm.max_modes, int) and gm.max_modes >= 1,
@@ -253,7 +289,10 @@ class DilationLangevin(MCMCKernel):
         parameters (then ``init_params`` must be given to ``MCMC.run``).
     :param float step_size: initial step :math:`h` in (unconstrained) target
         coordinates; ``None`` finds one at the initial point by halving/doubling.
-    :param bool adapt_step_size: dual averaging of :math:`h` during warm-up.
+    :param bool adapt_step_size: dual averaging of :math:`h` during warm-up. With
+        ``False`` the given ``step_size`` is kept throughout (with the pooled
+        preconditioner, coordinate :math:`i` then moves with step :math:`h v_i`; set
+        ``adapt_mass_matrix=False`` too for a step that is fixed in every coordinate).
     :param float target_accept_prob: acceptance probability targeted by the
         adaptation (default 0.574, MALA's optimum).
     :param schedule: ``"linear"`` (default), ``"geometric"``, ``"cosine"``, a
@@ -278,11 +317,13 @@ class DilationLangevin(MCMCKernel):
         chains far out (measured: 39 of 200 chains of a 3-parameter regression stuck
         with sigma ~ 1e13), which the adjustment prevents at no extra gradient cost.
     :param global_moves: weight correction. ``"auto"`` (default): in a vectorized run
-        with several chains, the modes reached by all chains at the end of warm-up are
-        found (:func:`~numpyro_dilation.modes.find_modes`) and every sampling
-        iteration adds an independence Metropolis–Hastings move whose proposal is
-        their Gaussian mixture, so chains jump between modes and the weights become
-        right; off otherwise. A :class:`~numpyro_dilation.modes.GlobalMoves` sets
+        with several chains, the modes reached by all chains are found
+        (:func:`~numpyro_dilation.modes.find_modes`) halfway through the warm-up that
+        follows the annealing, and from then on every iteration adds an independence
+        Metropolis–Hastings move whose proposal is their Gaussian mixture, so chains
+        jump between modes and the weights become right (starting the moves before the
+        draws are kept lets chains that the annealing left in negligible modes move
+        out first); off otherwise. A :class:`~numpyro_dilation.modes.GlobalMoves` sets
         them explicitly (vectorized runs only); ``None`` turns them off.
     :param bool adapt_mass_matrix: in a vectorized run with several chains, estimate a
         diagonal (Jacobi) preconditioner :math:`v_i = 1/\mathrm{median}_c H^{(c)}_{ii}`,
@@ -292,6 +333,20 @@ class DilationLangevin(MCMCKernel):
         re-finding the step size each time.
         Langevin/MALA steps then use :math:`y' = y + h v\odot\nabla\log\gamma +
         \sqrt{2hv}\odot\xi`. Other chain methods use :math:`v = 1`.
+    :param uturn: U-turns (:mod:`numpyro_dilation.uturn`). ``"auto"`` (default):
+        ``UTurn(kind="explore")`` whenever global moves run, none otherwise.
+        ``UTurn(kind="explore")`` (vectorized runs with global moves): at the end of
+        warm-up every chain makes approximate U-turns
+        (dilate to :math:`\lambda_u`, re-anneal from an overdispersed center) whose
+        returns join the chains' positions as starting points of the mode finding, so
+        modes that the annealing missed enter the global moves' mixture (exactness is
+        kept by the independence Metropolis–Hastings acceptance).
+        ``UTurn(kind="exact")`` (any chain method): every ``every`` sampling iterations
+        each chain makes the exact palindromic U-turn move, accepted with probability
+        :math:`\min(1, e^W)` (recorded as ``uturn_accept_prob``). ``None``: no
+        U-turns. Measured: on ring8 moved to (22, -9), 300 chains started in
+        :math:`[-2, 2]^2` found 7 of 8 modes without the explorer (log Z off by the
+        lightest mode's mass, 2.9%) and all 8 with it (log Z within one standard error).
     :param bool forward_mode_differentiation: as in NumPyro's ``NUTS``.
 
     **Example**
@@ -330,6 +385,7 @@ class DilationLangevin(MCMCKernel):
         anneal_metropolis: bool = True,
         global_moves: GlobalMoves | None | str = "auto",
         adapt_mass_matrix: bool = True,
+        uturn: UTurn | None | str = "auto",
         forward_mode_differentiation: bool = False,
     ):
         if not (model is None) ^ (potential_fn is None):
@@ -401,9 +457,16 @@ class DilationLangevin(MCMCKernel):
                 f"`global_moves` must be 'auto', None or a GlobalMoves, got {global_moves!r}."
             )
         self._global_moves_arg = global_moves
+        if not (uturn is None or uturn == "auto" or isinstance(uturn, UTurn)):
+            raise ValueError(f"`uturn` must be 'auto', None or a UTurn, got {uturn!r}.")
+        if isinstance(uturn, UTurn):
+            check_uturn(uturn)
+        self._uturn_arg = uturn
+        self._uturn = None  # resolved in init()
         self._adapt_mass_matrix = bool(adapt_mass_matrix)
         self._mass_schedule = ()  # iterations at which v is re-estimated (set in init)
         self._global_moves = None  # resolved in init()
+        self._mode_iteration = 0  # set in init()
         self._forward_mode_differentiation = forward_mode_differentiation
         self._postprocess_fn = None
         self._sample_fn = None
@@ -469,6 +532,17 @@ class DilationLangevin(MCMCKernel):
         )
         vectorized = not is_prng_key(rng_key)
         self._global_moves = self._resolve_global_moves(vectorized, rng_key)
+        self._uturn = self._uturn_arg
+        if isinstance(self._uturn, str):  # "auto": the explorer wherever global moves run
+            self._uturn = None if self._global_moves is None else UTurn(kind="explore")
+        if self._uturn is not None and self._uturn.kind == "explore" and self._global_moves is None:
+            warnings.warn(
+                "UTurn(kind='explore') feeds the global moves' mode finding, which needs "
+                "chain_method='vectorized', num_chains >= 2 and global moves on. Running "
+                "without U-turns.",
+                stacklevel=2,
+            )
+            self._uturn = None
         if vectorized:
             # index, not unpack: keys sharded over several processes cannot be iterated
             keys = jax.vmap(lambda k: random.split(k, 3))(rng_key)
@@ -513,6 +587,7 @@ class DilationLangevin(MCMCKernel):
             if self._adapt_mass_matrix and zero.shape[0] >= 2:
                 inverse_mass_matrix = jnp.ones_like(flat)
                 self._mass_schedule = _mass_schedule(num_levels, int(num_warmup))
+        self._mode_iteration = _mode_finding_iteration(num_levels, int(num_warmup))
         evidence = jax.tree.map(
             lambda x: jnp.broadcast_to(x, zero.shape), init_evidence(zero.dtype)
         )
@@ -523,6 +598,7 @@ class DilationLangevin(MCMCKernel):
             diverging=jnp.zeros(zero.shape, dtype=bool),
             num_grad_evals=jnp.ones(zero.shape, dtype=jnp.int32),
             global_accept_prob=zero,
+            uturn_accept_prob=zero,
             evidence=evidence,
             mixture=mixture,
             inverse_mass_matrix=inverse_mass_matrix,
@@ -663,9 +739,8 @@ class DilationLangevin(MCMCKernel):
         )
 
     def _sample_vectorized(self, state, model_args, model_kwargs):
-        """All chains: preconditioner updates during warm-up, mode finding when
-        sampling starts, then the per-chain steps."""
-        num_warmup = self._config.num_adaptation_steps
+        """All chains: preconditioner updates and mode finding during warm-up, then
+        the per-chain steps."""
         extra_grads = jnp.zeros((), jnp.int32)
         logdensity_fn = self._logdensity_fn(model_args, model_kwargs)
         if self._mass_schedule:
@@ -683,17 +758,30 @@ class DilationLangevin(MCMCKernel):
             def build(operands):
                 state, grads = operands
                 flat, unravel_one = _ravel_chains(state.z)
-                mixture, mode_finding_grads = find_modes(
-                    flat,
-                    lambda v: logdensity_fn(unravel_one(v)),
-                    state.adapt_state.step_size,
-                    self._global_moves,
-                    state.inverse_mass_matrix,
-                )
+                flat_logdensity = lambda v: logdensity_fn(unravel_one(v))  # noqa: E731
+                if self._uturn is not None and self._uturn.kind == "explore":
+                    mixture, mode_finding_grads = explore_modes(
+                        random.fold_in(state.rng_key[0], 2),
+                        flat,
+                        flat_logdensity,
+                        state.adapt_state.step_size,
+                        self._uturn,
+                        _ravel_chains(state.center)[0],
+                        self._global_moves,
+                        state.inverse_mass_matrix,
+                    )
+                else:
+                    mixture, mode_finding_grads = find_modes(
+                        flat,
+                        flat_logdensity,
+                        state.adapt_state.step_size,
+                        self._global_moves,
+                        state.inverse_mass_matrix,
+                    )
                 return state._replace(mixture=mixture), grads + mode_finding_grads
 
             state, extra_grads = lax.cond(
-                state.i[0] == num_warmup, build, lambda o: o, (state, extra_grads)
+                state.i[0] == self._mode_iteration, build, lambda o: o, (state, extra_grads)
             )
         shared = ("mixture", "inverse_mass_matrix")
         axes = state._replace(**{f: None if f in shared else 0 for f in state._fields})
@@ -730,6 +818,8 @@ class DilationLangevin(MCMCKernel):
             )
             return h, da_init(h)
 
+        if not self._adapt_step_size:  # a fixed h is kept (coordinate i then moves by h v_i)
+            return state._replace(inverse_mass_matrix=v)
         keys = jax.vmap(lambda k: random.fold_in(k, 1))(state.rng_key)
         step_size, da = jax.vmap(restart)(
             keys,
@@ -747,10 +837,8 @@ class DilationLangevin(MCMCKernel):
         ``iteration`` (0-based) if it is a sampling-phase step whose turn it is;
         a branch that all chains take together (see ``uniform_cond``)."""
         kernel = build_independence_kernel()
-        num_warmup = self._config.num_adaptation_steps
-        move_now = (iteration >= num_warmup) & (
-            (iteration - num_warmup) % self._global_moves.every == 0
-        )
+        start = self._mode_iteration
+        move_now = (iteration >= start) & ((iteration - start) % self._global_moves.every == 0)
 
         def move(key, z, ld, grad, evidence, mixture):
             d = DilationState(z, ld, grad, jnp.ones_like(ld), z)
@@ -770,17 +858,7 @@ class DilationLangevin(MCMCKernel):
             zero = jnp.zeros_like(ld)
             return z, ld, grad, evidence, zero, jnp.zeros((), bool)
 
-        return uniform_cond(
-            move_now,
-            move,
-            skip,
-            key,
-            state.z,
-            -state.potential_energy,
-            jax.tree.map(jnp.negative, state.z_grad),
-            state.evidence,
-            state.mixture,
-        ), move_now
+        return _move_if(move_now, move, skip, key, state, state.evidence, state.mixture), move_now
 
     def _sample_one(self, state, model_args, model_kwargs):
         logdensity_fn = self._logdensity_fn(model_args, model_kwargs)
@@ -813,24 +891,73 @@ class DilationLangevin(MCMCKernel):
             diverging=info.is_divergent,
             num_grad_evals=info.num_grad_evals,
             global_accept_prob=jnp.zeros_like(info.acceptance_rate),
+            uturn_accept_prob=jnp.zeros_like(info.acceptance_rate),
             evidence=state.evidence,
             mixture=state.mixture,
             inverse_mass_matrix=state.inverse_mass_matrix,
             rng_key=rng_key,
         )
-        if self._global_moves is None:
-            return new
-        (z, ld, grad, evidence, p_global, divergent), moved = self._global_step(
-            key_global, new, logdensity_fn, state.i
+        if self._global_moves is not None:
+            (z, ld, grad, evidence, p_global, divergent), moved = self._global_step(
+                key_global, new, logdensity_fn, state.i
+            )
+            new = new._replace(
+                z=z,
+                potential_energy=-ld,
+                z_grad=jax.tree.map(jnp.negative, grad),
+                evidence=evidence,
+                global_accept_prob=p_global,
+                diverging=new.diverging | divergent,
+                num_grad_evals=new.num_grad_evals + moved.astype(jnp.int32),
+            )
+        if self._uturn is not None and self._uturn.kind == "exact":
+            new = self._uturn_step(random.fold_in(key_global, 1), new, logdensity_fn, state.i)
+        return new
+
+    def _uturn_step(self, key, state, logdensity_fn, iteration):
+        """Exact U-turn move (:func:`numpyro_dilation.uturn.build_kernel`) after local
+        step number ``iteration`` if it is a sampling-phase step whose turn it is
+        (every ``UTurn.every`` sampling iterations), about the chain's own center."""
+        kernel = build_uturn_kernel(self._uturn)
+        num_warmup = self._config.num_adaptation_steps
+        move_now = (iteration >= num_warmup) & (
+            (iteration - num_warmup) % self._uturn.every == 0
         )
-        return new._replace(
+
+        def move(key, z, ld, grad, center, step_size, inverse_mass_matrix):
+            d = DilationState(z, ld, grad, jnp.ones_like(ld), center)
+            d, info = kernel(key, d, logdensity_fn, step_size, inverse_mass_matrix)
+            return (
+                d.position,
+                d.logdensity,
+                d.logdensity_grad,
+                info.acceptance_rate,
+                info.is_divergent,
+                info.num_grad_evals,
+            )
+
+        def skip(key, z, ld, grad, center, step_size, inverse_mass_matrix):
+            del key, center, step_size, inverse_mass_matrix
+            zero = jnp.zeros_like(ld)
+            return z, ld, grad, zero, jnp.zeros((), bool), jnp.zeros((), jnp.int32)
+
+        z, ld, grad, p_accept, divergent, grads = _move_if(
+            move_now,
+            move,
+            skip,
+            key,
+            state,
+            state.center,
+            state.adapt_state.step_size,
+            state.inverse_mass_matrix,
+        )
+        return state._replace(
             z=z,
             potential_energy=-ld,
             z_grad=jax.tree.map(jnp.negative, grad),
-            evidence=evidence,
-            global_accept_prob=p_global,
-            diverging=new.diverging | divergent,
-            num_grad_evals=new.num_grad_evals + moved.astype(jnp.int32),
+            uturn_accept_prob=p_accept,
+            diverging=state.diverging | divergent,
+            num_grad_evals=state.num_grad_evals + grads,
         )
 
     def __getstate__(self):

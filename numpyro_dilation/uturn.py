@@ -113,7 +113,10 @@ Explorer (:func:`uturn_return`, :func:`explore`, :func:`explore_modes`; approxim
     points for :func:`~numpyro_dilation.modes.find_modes`, so that modes the
     annealing missed enter the mixture of the independence Metropolis–Hastings
     global moves (:mod:`numpyro_dilation.global_moves`), whose acceptance keeps
-    the chains exact.
+    the chains exact. For :math:`\lambda_u \to 0` a U-turn is an annealing from
+    its center, so the modes it can add are those reachable from its centers:
+    by default each U-turn gets a fresh *overdispersed* center
+    (:func:`overdispersed_centers`), not the chain's own.
 
 The kernel layer: JAX, BlackJAX, NumPy, pandas, matplotlib (plots only); no NumPyro.
 """
@@ -138,20 +141,23 @@ from numpyro_dilation.schedules import SCHEDULES, make_schedule
 __all__ = [
     "UTurn",
     "UTurnInfo",
+    "check_uturn",
     "DEFAULT_LAMBDAS",
     "protocol_levels",
     "build_kernel",
     "uturn_return",
     "explore",
     "explore_modes",
+    "overdispersed_centers",
     "assign_modes",
     "uturn_curves",
     "crossing_level",
     "plot_uturn",
 ]
 
-DEFAULT_LAMBDAS = (0.9, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)
-"""Default grid of U-turn levels :math:`\\lambda_u` for the diagnostic."""
+DEFAULT_LAMBDAS = (0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 5e-3, 2e-3, 1e-3, 5e-4, 2e-4, 1e-4)
+"""Default grid of U-turn levels :math:`\\lambda_u` for the diagnostic: it reaches below the
+sampler's default first level ``lambda_min = 1e-3``, where speciation often only starts."""
 
 PROTOCOLS = ("palindromic", "reanneal")
 KINDS = ("exact", "explore")
@@ -184,15 +190,27 @@ class UTurn(NamedTuple):
         (the sampler's default annealing).
     every
         Exact move: one U-turn every ``every`` sampling iterations.
+    center_scale
+        Explorer: :math:`\kappa > 0` draws a fresh center for every U-turn from
+        :math:`\mathcal N(\bar y, \kappa^2 S)`, :math:`\bar y, S` the mean and
+        covariance of the chains' positions together with the centers given to
+        :func:`explore` (:func:`overdispersed_centers`), so the returns can reach
+        modes that no chain's own center leads to; 0 uses the given centers
+        (e.g. each chain's annealing center) as they are.
+
+    The explorer's defaults (levels down to :math:`10^{-5}`, :math:`\kappa = 3`)
+    come from BENCHMARKS.md ("U-turn"): with the sampler's tuned MALA, returns
+    rarely leave their mode above :math:`\lambda_u \approx 10^{-3}`.
     """
 
     kind: str = "explore"
-    lambda_u: float | tuple[float, ...] = (0.1, 0.01, 0.001)
+    lambda_u: float | tuple[float, ...] = (1e-3, 1e-4, 1e-5)
     num_steps: int = 100
     num_mala_steps: int = 1
     protocol: str = "palindromic"
     schedule: str | None = None
     every: int = 10
+    center_scale: float = 3.0
 
 
 class UTurnInfo(NamedTuple):
@@ -233,12 +251,12 @@ def check_uturn(config: UTurn) -> None:
     checks = {
         "kind": config.kind in KINDS,
         "lambda_u": len(lams) > 0 and all(_is_level(v) for v in lams),
-        "num_steps": isinstance(config.num_steps, (int, np.integer)) and config.num_steps >= 1,
-        "num_mala_steps": isinstance(config.num_mala_steps, (int, np.integer))
-        and config.num_mala_steps >= 1,
+        "num_steps": _is_count(config.num_steps),
+        "num_mala_steps": _is_count(config.num_mala_steps),
         "protocol": config.protocol in PROTOCOLS,
         "schedule": config.schedule is None or config.schedule in SCHEDULES,
-        "every": isinstance(config.every, (int, np.integer)) and config.every >= 1,
+        "every": _is_count(config.every),
+        "center_scale": _is_real(config.center_scale) and config.center_scale >= 0,
     }
     for name, ok in checks.items():
         if not ok:
@@ -248,7 +266,17 @@ def check_uturn(config: UTurn) -> None:
             )
 
 
+def _is_real(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1
+
+
 def _is_level(value) -> bool:
+    if isinstance(value, bool):
+        return False
     try:
         return 0.0 < float(value) < 1.0
     except (TypeError, ValueError):
@@ -325,7 +353,16 @@ def _level_change(state: DilationState, logdensity_fn: Callable, lam_to, transpo
     return _tree_where(finite, moved, state._replace(lam=lam_to)), work, finite
 
 
-def _run_protocol(rng_key, state, logdensity_fn, levels, transport, step_size, num_mala_steps):
+def _run_protocol(
+    rng_key,
+    state,
+    logdensity_fn,
+    levels,
+    transport,
+    step_size,
+    num_mala_steps,
+    inverse_mass_matrix=None,
+):
     """Run one protocol; return (end state, W, all level changes finite, mean MALA acceptance)."""
     dtype = state.lam.dtype
     num_entries = levels.shape[0]
@@ -333,7 +370,7 @@ def _run_protocol(rng_key, state, logdensity_fn, levels, transport, step_size, n
     def mala_block(key, s):
         def one(carry, k):
             s, acc = carry
-            s, info = _mala(k, s, logdensity_fn, s.lam, step_size, True)
+            s, info = _mala(k, s, logdensity_fn, s.lam, step_size, True, inverse_mass_matrix)
             return (s, acc + info.acceptance_rate), None
 
         keys = jax.random.split(key, num_mala_steps)
@@ -365,12 +402,15 @@ def build_kernel(config: UTurn | None = None) -> Callable:
 
     Returns
     -------
-    ``kernel(rng_key, state, logdensity_fn, step_size)`` returning
-    ``(DilationState, UTurnInfo)``. ``state`` is a
+    ``kernel(rng_key, state, logdensity_fn, step_size, inverse_mass_matrix=None)``
+    returning ``(DilationState, UTurnInfo)``. ``state`` is a
     :class:`~numpyro_dilation.kernel.DilationState` at :math:`\lambda = 1`
     (any pytree position); its ``center`` is the :math:`c` of the protocol (fixed
     per chain, e.g. the chain's annealing center). ``step_size`` is the MALA step
-    :math:`h` in target coordinates at every level (the chain's tuned step). The
+    :math:`h` in target coordinates at every level (the chain's tuned step) and
+    ``inverse_mass_matrix`` its diagonal preconditioner :math:`v` (flat, shape
+    ``(d,)``; ``None``: ones), as in :func:`numpyro_dilation.kernel.build_kernel`:
+    preconditioned MALA is still :math:`\gamma`-reversible, so the work is unchanged. The
     move runs the protocol from ``state`` and accepts its end point with
     probability :math:`\min(1, e^W)`; it leaves :math:`\pi \propto \gamma`
     invariant (module docstring). Jit- and vmap-able; one turning level is drawn
@@ -396,6 +436,7 @@ def build_kernel(config: UTurn | None = None) -> Callable:
         state: DilationState,
         logdensity_fn: Callable,
         step_size: float | jax.Array,
+        inverse_mass_matrix: jax.Array | None = None,
     ) -> tuple[DilationState, UTurnInfo]:
         dtype = state.lam.dtype
         step_size = jnp.asarray(step_size, dtype)
@@ -406,7 +447,14 @@ def build_kernel(config: UTurn | None = None) -> Callable:
         transport = jnp.where(reverse, jnp.asarray(rev_transport)[i], jnp.asarray(fwd_transport)[i])
         start = state._replace(lam=jnp.ones((), dtype))
         end, work, finite, mala_acc = _run_protocol(
-            key_run, start, logdensity_fn, levels, transport, step_size, config.num_mala_steps
+            key_run,
+            start,
+            logdensity_fn,
+            levels,
+            transport,
+            step_size,
+            config.num_mala_steps,
+            inverse_mass_matrix,
         )
         divergent = ~finite
         work = jnp.where(divergent | jnp.isnan(work), -jnp.inf, work)
@@ -439,13 +487,15 @@ def uturn_return(
     step_size: float | jax.Array,
     center: ArrayLikeTree,
     metropolis: bool = True,
+    inverse_mass_matrix: jax.Array | None = None,
 ) -> tuple[ArrayTree, jax.Array]:
     r"""One approximate U-turn: dilate ``position`` to ``levels[0]`` and re-anneal to 1.
 
     In target coordinates the dilation leaves ``position`` unchanged; the
     re-annealing runs :func:`numpyro_dilation.kernel.build_kernel` at each of
     ``levels`` (:math:`\lambda_u = \lambda_0 < \dots < \lambda_{K-1} = 1`, the
-    first call without a level change) with step :math:`h` = ``step_size``,
+    first call without a level change) with step :math:`h` = ``step_size`` and
+    diagonal preconditioner ``inverse_mass_matrix`` (flat ``(d,)`` or ``None``),
     MALA if ``metropolis`` (default) else unadjusted Langevin. No accept/reject
     of the whole path: the return is **not** a draw of :math:`\pi`.
 
@@ -462,7 +512,7 @@ def uturn_return(
 
     def body(s, inputs):
         key, lam = inputs
-        s, info = _mala(key, s, logdensity_fn, lam, step_size, metropolis)
+        s, info = _mala(key, s, logdensity_fn, lam, step_size, metropolis, inverse_mass_matrix)
         return s, info.acceptance_rate
 
     keys = jax.random.split(rng_key, levels.shape[0])
@@ -478,6 +528,24 @@ def _centers(center, positions: jax.Array) -> jax.Array:
     return jnp.broadcast_to(center, positions.shape)
 
 
+def overdispersed_centers(
+    rng_key: PRNGKey, positions: jax.Array, scale: float, shape: tuple[int, ...]
+) -> jax.Array:
+    r"""Draws of :math:`\mathcal N(\bar y, \kappa^2 S)`, shape ``shape + (d,)``.
+
+    :math:`\bar y` and :math:`S` are the mean and covariance of the rows of
+    ``positions`` ``(n, d)`` (:math:`S` plus :math:`10^{-6}\operatorname{tr}S/d` on the
+    diagonal, so fewer chains than dimensions still work); :math:`\kappa` = ``scale``.
+    """
+    positions = jnp.asarray(positions)
+    dim = positions.shape[1]
+    cov = jnp.atleast_2d(jnp.cov(positions, rowvar=False))
+    jitter = 1e-6 * jnp.maximum(jnp.trace(cov) / dim, 1e-12)
+    chol = jnp.linalg.cholesky(cov + jitter * jnp.eye(dim, dtype=cov.dtype))
+    z = jax.random.normal(rng_key, tuple(shape) + (dim,), positions.dtype)
+    return jnp.mean(positions, axis=0) + scale * z @ chol.T
+
+
 def explore(
     rng_key: PRNGKey,
     positions: jax.Array,
@@ -486,6 +554,7 @@ def explore(
     config: UTurn | None = None,
     center: jax.Array | None = None,
     metropolis: bool = True,
+    inverse_mass_matrix: jax.Array | None = None,
 ) -> jax.Array:
     r"""Approximate U-turns from every position at every level of ``config.lambda_u``.
 
@@ -498,10 +567,16 @@ def explore(
     step_size
         :math:`h`, a scalar or per-position ``(C,)``.
     config
-        :class:`UTurn` (``lambda_u``, ``num_steps``, ``schedule``; the rest is ignored).
+        :class:`UTurn` (``lambda_u``, ``num_steps``, ``schedule``, ``center_scale``;
+        the rest is ignored).
     center
-        :math:`c`: ``None`` (mean of ``positions``), shape ``(d,)``, or per-position
-        ``(C, d)`` (e.g. each chain's annealing center).
+        ``None`` (mean of ``positions``), shape ``(d,)``, or per-position ``(C, d)``
+        (e.g. each chain's annealing center). With ``config.center_scale == 0`` the
+        U-turns use these centers; with ``center_scale > 0`` each U-turn draws a
+        fresh center from :func:`overdispersed_centers` of the positions and these
+        centers together.
+    metropolis, inverse_mass_matrix
+        As in :func:`uturn_return`.
 
     Returns
     -------
@@ -511,20 +586,28 @@ def explore(
     check_uturn(config)
     schedule = "linear" if config.schedule is None else config.schedule
     positions = jnp.asarray(positions)
-    num, _ = positions.shape
-    centers = _centers(center, positions)
+    num, dim = positions.shape
     steps = jnp.broadcast_to(jnp.asarray(step_size, positions.dtype), (num,))
     levels = np.stack(
         [make_schedule(schedule, config.num_steps, lam) for lam in _lambda_grid(config)]
     )
     levels = jnp.asarray(levels, positions.dtype)
+    key_run, key_center = jax.random.split(rng_key)
+    given = _centers(center, positions)
+    if config.center_scale > 0:
+        cloud = positions if center is None else jnp.concatenate([positions, given])
+        centers = overdispersed_centers(
+            key_center, cloud, config.center_scale, (len(levels), num)
+        )
+    else:
+        centers = jnp.broadcast_to(given, (len(levels), num, dim))
 
     def one(key, y, h, c, lv):
-        return uturn_return(key, y, logdensity_fn, lv, h, c, metropolis)[0]
+        return uturn_return(key, y, logdensity_fn, lv, h, c, metropolis, inverse_mass_matrix)[0]
 
     per_chain = jax.vmap(one, in_axes=(0, 0, 0, 0, None))
-    per_level = jax.vmap(per_chain, in_axes=(0, None, None, None, 0))
-    keys = jax.random.split(rng_key, (len(levels), num))
+    per_level = jax.vmap(per_chain, in_axes=(0, None, None, 0, 0))
+    keys = jax.random.split(key_run, (len(levels), num))
     out = per_level(keys, positions, steps, centers, levels)  # (L, C, d)
     return out.reshape(-1, positions.shape[1])
 
@@ -537,23 +620,27 @@ def explore_modes(
     config: UTurn | None = None,
     center: jax.Array | None = None,
     global_moves: GlobalMoves | None = None,
+    inverse_mass_matrix: jax.Array | None = None,
 ) -> tuple[ModeMixture, jax.Array]:
     """:func:`~numpyro_dilation.modes.find_modes` on the positions *and* their U-turn returns.
 
     The drop-in replacement of ``find_modes(positions, logdensity_fn, step_size,
-    global_moves)`` at the end of warm-up: the mixture's modes are those reached
-    by the chains or by the explorer (:func:`explore`). Returns ``(mixture,
+    global_moves, inverse_mass_matrix)`` at the end of warm-up: the mixture's modes
+    are those reached by the chains or by the explorer (:func:`explore`, MALA
+    re-annealing with the same preconditioner). Returns ``(mixture,
     num_grad_evals)`` with the gradients spent per chain (explorer included).
     """
     config = UTurn() if config is None else config
     positions = jnp.asarray(positions)
     num = positions.shape[0]
     steps = jnp.broadcast_to(jnp.asarray(step_size, positions.dtype), (num,))
-    returns = explore(rng_key, positions, logdensity_fn, steps, config, center)
+    returns = explore(
+        rng_key, positions, logdensity_fn, steps, config, center, True, inverse_mass_matrix
+    )
     num_levels = returns.shape[0] // num
     points = jnp.concatenate([positions, returns], axis=0)
     mixture, grads = find_modes(
-        points, logdensity_fn, jnp.tile(steps, num_levels + 1), global_moves
+        points, logdensity_fn, jnp.tile(steps, num_levels + 1), global_moves, inverse_mass_matrix
     )
     explore_grads = num_levels * (2 * config.num_steps - 1)
     return mixture, (num_levels + 1) * grads + explore_grads
@@ -613,6 +700,7 @@ def uturn_curves(
     metropolis: bool = True,
     mixture: ModeMixture | None = None,
     global_moves: GlobalMoves | None = None,
+    inverse_mass_matrix: jax.Array | None = None,
     memorization_threshold: float = 0.05,
     speciation_threshold: float = 0.5,
 ) -> pd.DataFrame:
@@ -638,6 +726,9 @@ def uturn_curves(
     mixture
         Modes defining the clustering; ``None``: :func:`find_modes` on the
         draws with ``global_moves`` settings.
+    inverse_mass_matrix
+        Diagonal preconditioner :math:`v` of the re-annealing (and of the mode
+        finding), flat ``(d,)``; ``None``: ones. Use the sampler's.
     memorization_threshold, speciation_threshold
         :math:`\tau_m < \tau_s` on the normalized switch rate (module docstring).
 
@@ -668,9 +759,9 @@ def uturn_curves(
         raise ValueError(f"`draws` must have shape (n, d), got {draws.shape}.")
     num, dim = draws.shape
     if mixture is None:
-        mixture, _ = jax.jit(lambda y: find_modes(y, logdensity_fn, step_size, global_moves))(
-            draws
-        )
+        mixture, _ = jax.jit(
+            lambda y: find_modes(y, logdensity_fn, step_size, global_moves, inverse_mass_matrix)
+        )(draws)
     start_labels = assign_modes(draws, mixture)
     num_modes = int(mixture.num_modes)
     shares = np.bincount(start_labels, minlength=num_modes) / num
@@ -681,7 +772,9 @@ def uturn_curves(
     def run(key, levels, draws, centers):
         keys = jax.random.split(key, num)
         return jax.vmap(
-            lambda k, y, c: uturn_return(k, y, logdensity_fn, levels, step_size, c, metropolis)
+            lambda k, y, c: uturn_return(
+                k, y, logdensity_fn, levels, step_size, c, metropolis, inverse_mass_matrix
+            )
         )(keys, draws, centers)
 
     start = np.asarray(draws, float)

@@ -77,7 +77,8 @@ def uturn_diagnostic(
     num_steps
         Re-annealing steps from :math:`\lambda_u` to 1.
     step_size
-        :math:`h`; default the median of the chains' tuned step sizes.
+        :math:`h`; default the median of the chains' tuned step sizes (the run's
+        diagonal preconditioner, ``last_state.inverse_mass_matrix``, is used too).
     center
         ``None``: the mean of the draws (unconstrained); ``"chains"``: each draw's
         own chain's annealing center; or a flat unconstrained array ``(d,)``.
@@ -122,6 +123,7 @@ def uturn_diagnostic(
     if not use_run_modes or mixture is None or int(mixture.num_modes) == 0:
         mixture = None
     logdensity = _flat_logdensity(mcmc, model_args, model_kwargs)
+    kwargs.setdefault("inverse_mass_matrix", getattr(state, "inverse_mass_matrix", None))
     return uturn_curves(
         key_run,
         logdensity,

@@ -222,24 +222,31 @@ def test_label_switching_target_is_symmetric():
 # --------------------------------------------------------------------------- smoke
 
 
-@pytest.fixture(scope="module")
-def tiny_results(tmp_path_factory):
+# NumPyro's NUTS compiles twice per run (warm-up, sampling): the default smoke test
+# leaves it out; the slow one runs every sampler and the throughput part.
+FAST_SAMPLERS = ("DilationLangevin", "annealed ULA", "MALA", "tempered SMC")
+
+
+def _tiny_run(out, samplers, scaling):
+    import dataclasses
+
     from benchmarks.suite import PRESETS, run_suite
 
-    out = tmp_path_factory.mktemp("bench")
-    path = run_suite(PRESETS["tiny"], out=out, targets=("ring8",), scaling=False,
-                     command="pytest", log=lambda msg: None)
-    return path
+    preset = dataclasses.replace(PRESETS["tiny"], samplers=samplers)
+    return run_suite(preset, out=out, targets=("ring8",), scaling=scaling, command="pytest",
+                     log=lambda msg: None)
 
 
-def test_tiny_preset_end_to_end(tiny_results):
-    """Smoke test: structure, finiteness and equal budgets; no quality or timing assertions."""
-    from benchmarks.samplers import SAMPLERS
+@pytest.fixture(scope="module")
+def tiny_results(tmp_path_factory):
+    return _tiny_run(tmp_path_factory.mktemp("bench"), FAST_SAMPLERS, scaling=False)
 
-    results = json.loads(tiny_results.read_text())
+
+def _check_tiny(path, samplers):
+    results = json.loads(path.read_text())
     entry = results["targets"]["ring8"]
     run = entry["runs"][entry["main_run"]]
-    assert list(run["samplers"]) == list(SAMPLERS)
+    assert list(run["samplers"]) == list(samplers)
     for name, rec in run["samplers"].items():
         assert rec["grad_evals"] > 0
         assert abs(rec["grad_ratio"] - 1.0) <= 0.1, (name, rec["grad_ratio"])
@@ -247,25 +254,24 @@ def test_tiny_preset_end_to_end(tiny_results):
             assert np.isfinite(rec[key]), (name, key)
     assert run["samplers"]["tempered SMC"]["log_z_error"] is not None
     assert run["exact"]["mode_tv"] < 0.1
-    assert (tiny_results.parent / entry["figures"]["scatter"]).is_file()
+    assert (path.parent / entry["figures"]["scatter"]).is_file()
+    return results
+
+
+def test_tiny_preset_end_to_end(tiny_results):
+    """Smoke test: structure, finiteness and equal budgets; no quality or timing assertions."""
+    _check_tiny(tiny_results, FAST_SAMPLERS)
 
 
 @pytest.mark.slow
-def test_throughput_measure_smoke(tmp_path):
-    """Smoke test of one throughput/scaling point and its figure (no timing assertions)."""
-    from benchmarks import plots, throughput
+def test_tiny_preset_all_samplers_and_scaling(tmp_path):
+    """Smoke test of the whole tiny preset: every sampler, throughput and scaling figure."""
+    from benchmarks.samplers import SAMPLERS
 
-    target = get_target("ring8")
-    reference = target.sample_fn(np.random.default_rng(6), 500)
-    rec = throughput.measure(target, jax.random.key(0), 64, 40, 10, reference, 300, repeats=1,
-                             blackjax_level=True)
-    assert rec["grad_evals"] > 64 * 50
-    for key in ("dl_ns_per_grad", "bare_ns_per_grad", "ratio", "blackjax_ratio", "mode_tv",
-                "energy_distance"):
-        assert np.isfinite(rec[key]) and rec[key] >= 0, key
-    rec["experiment"] = "chains"
-    plots.scaling_figure([rec], tmp_path / "scaling.png")
-    assert (tmp_path / "scaling.png").is_file()
+    path = _tiny_run(tmp_path, SAMPLERS, scaling=True)
+    results = _check_tiny(path, SAMPLERS)
+    assert results["scaling"] and results["scaling"][0]["ratio"] > 0
+    assert (path.parent / results["scaling_figure"]).is_file()
 
 
 def test_report_replaces_only_its_section(tiny_results, tmp_path):

@@ -138,6 +138,29 @@ def test_uniform_cond_matches_lax_cond_under_vmap():
         np.testing.assert_allclose(a, b)
 
 
+def test_uniform_cond_does_not_copy_shared_operands_per_element():
+    """A shared (unbatched) operand, such as the mode mixture every chain uses, must
+    stay shared: copying a (m, m) matrix per chain made 10^4 chains need gigabytes."""
+    num, m = 1000, 40
+    mat = jnp.eye(m)
+
+    def true_fun(x, a):
+        return a @ x
+
+    def false_fun(x, a):
+        return x
+
+    def f(p, x, a):
+        return uniform_cond(p, true_fun, false_fun, x, a)
+
+    xs = jnp.ones((num, m))
+    preds = jnp.arange(num) % 2 == 0
+    jaxpr = str(jax.make_jaxpr(jax.vmap(f, (0, 0, None)))(preds, xs, mat))
+    assert f"[{num},{m},{m}]" not in jaxpr
+    out = jax.vmap(f, (0, 0, None))(preds, xs, 2 * mat)
+    np.testing.assert_allclose(out, jnp.where(preds[:, None], 2 * xs, xs))
+
+
 def test_top_level_algorithm_runs_with_run_inference_algorithm_jit_and_vmap():
     mean = {"m": jnp.array([3.0, -1.0]), "s": jnp.array(0.5)}
 

@@ -410,12 +410,13 @@ CASES: dict[str, Callable[[], Case]] = {
 
 IN_DEFAULT_SUITE = {
     "dirichlet_categorical",
-    "change_point_enumerated",
     "improper_uniform",
     "prior_with_sample_shape",
 }
-"""Models run at the small budget by default. Logistic regression, beta-Bernoulli
-and the potential_fn Gaussian have default-suite counterparts in
+"""Models run at the small budget by default (the enumerated change-point model is
+covered in the default suite by tests/test_numpyro_kernel.py::test_enumerated_discrete_site,
+so it runs here only with the slow tests, to keep `make test` short). Logistic
+regression, beta-Bernoulli and the potential_fn Gaussian have default-suite counterparts in
 tests/test_numpyro_kernel.py, so here they run only with the slow tests."""
 
 

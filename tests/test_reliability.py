@@ -786,7 +786,10 @@ def test_faults_are_rejected_counted_and_the_draws_stay_exact(faulty_runs, fault
     x, extra = faulty_runs[fault]
     assert np.all(np.isfinite(x)) and np.all(x <= 1.0)
     assert extra["diverging"].sum() > 0  # reported
-    assert np.all(extra["diverging"].mean(1) < 0.5)  # and the chains go on moving
+    # and the chains go on moving. Most divergences are global-move proposals of the
+    # mode mixture beyond x = 1 (about 42%, docs/reliability.md), so the bound is loose.
+    assert np.all(extra["diverging"].mean(1) < 0.75)
+    assert np.all(np.mean(np.diff(x, axis=1) != 0, axis=1) > 0.2)
     assert np.all(extra["accept_prob"].mean(1) > 0.2)
     assert np.all(np.isfinite(extra["potential_energy"]))
     assert mcse_z(x, TRUNCATED_MEAN) < 4.5
@@ -815,6 +818,7 @@ def test_a_run_where_no_proposal_is_ever_accepted_warns_loudly(chain_method, num
         step_size=1e8,
         adapt_step_size=False,
         anneal_metropolis=True,
+        global_moves=None,  # independence proposals do not depend on the step size
     )
     mcmc = _mcmc(kernel, 20, 5, num_chains, chain_method=chain_method)
     with pytest.warns(RuntimeWarning, match=r"every proposal of every chain.*`step_size`"):

@@ -166,7 +166,7 @@ def test_the_moment_check_detects_the_unaccepted_uturn():
         jnp.asarray(y0, jnp.float32),
         logdensity,
         0.3,
-        uturn.UTurn(lambda_u=0.2, num_steps=6, schedule="geometric"),
+        uturn.UTurn(lambda_u=0.2, num_steps=6, schedule="geometric", center_scale=0.0),
         center=jnp.array([3.0, 2.0]),
     )
     z_mean, z_cov = _moment_z(np.asarray(returns, float))
@@ -262,17 +262,18 @@ def test_plot_uturn_smoke(two_mode_table):
 def test_explorer_feeds_the_global_moves_single_chains_get_the_weights():
     """All 16 chains sit in the light mode at the end of warm-up (the annealing missed the
     heavy one). Mode finding from the chains alone finds one mode, and chains then never
-    visit the other (the control). With the explorer's returns (each chain's own center,
-    uniform in [-2, 2]^2 as with NumPyro's init_to_uniform) it finds both, and every single
-    chain running MALA + independence Metropolis-Hastings visits the modes at frequencies
-    within 0.05 of (1/3, 2/3)."""
+    visit the other (the control). With the explorer's returns (default UTurn: overdispersed
+    centers around the chains and their annealing centers, uniform in [-2, 2]^2 as with
+    NumPyro's init_to_uniform) it finds both, and every single chain running MALA +
+    independence Metropolis-Hastings visits the modes at frequencies within 0.05 of
+    (1/3, 2/3)."""
     logdensity, sample, label, weights = two_mode_2d()
     chains, iters, h = 16, 2500, 0.3
     positions = jnp.asarray(sample(3, chains, component=0)[0])
     centers = jax.random.uniform(jax.random.key(4), (chains, 2), minval=-2.0, maxval=2.0)
     alone, _ = jax.jit(lambda y: find_modes(y, logdensity, h))(positions)
     assert int(alone.num_modes) == 1
-    config = uturn.UTurn(lambda_u=(0.1, 0.01, 0.001), num_steps=100)
+    config = uturn.UTurn()
     mixture, grads = jax.jit(
         lambda k, y, c: uturn.explore_modes(k, y, logdensity, h, config, c)
     )(jax.random.key(5), positions, centers)
@@ -301,6 +302,7 @@ def test_explorer_feeds_the_global_moves_single_chains_get_the_weights():
 
 def test_bad_settings_are_named():
     for field, value in [("kind", "both"), ("lambda_u", 1.0), ("lambda_u", ()),
-                         ("num_steps", 0), ("protocol", "fast"), ("every", 0)]:
+                         ("num_steps", 0), ("protocol", "fast"), ("every", 0),
+                         ("center_scale", -1.0)]:
         with pytest.raises(ValueError, match=f"UTurn.{field}"):
             uturn.build_kernel(uturn.UTurn(**{field: value}))
