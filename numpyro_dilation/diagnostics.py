@@ -48,6 +48,8 @@ def log_evidence(mcmc_or_state) -> tuple[float, float]:
 
     ``mcmc_or_state``: a finished ``numpyro.infer.MCMC`` (its ``last_state``) or a
     :data:`~numpyro_dilation.mcmc.DilationLangevinState`.
+
+    **Example**: see :func:`~numpyro_dilation.diagnostics.mode_summary`.
     """
     state = _last_state(mcmc_or_state)
     if int(jnp.sum(state.evidence.count)) == 0:
@@ -76,6 +78,34 @@ def mode_summary(mcmc) -> pd.DataFrame:
     ``attrs`` hold ``global_acceptance`` (mean over chains and draws, when
     ``"global_accept_prob"`` was collected, else of the last iteration) and
     ``log_evidence``/``log_evidence_se``.
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        import numpyro
+        import numpyro.distributions as dist
+        from numpyro.infer import MCMC
+
+        from numpyro_dilation import DilationLangevin, log_evidence, mode_summary
+
+        def model():
+            # a normalized density with two modes: log Z = 0
+            mix = dist.MixtureSameFamily(
+                dist.Categorical(jnp.array([0.3, 0.7])), dist.Normal(jnp.array([-3.0, 3.0]), 0.5)
+            )
+            numpyro.sample("x", mix)
+
+        mcmc = MCMC(DilationLangevin(model), num_warmup=60, num_samples=40, num_chains=8,
+                    chain_method="vectorized", progress_bar=False)
+        mcmc.run(jax.random.key(0), extra_fields=("global_accept_prob",))
+        log_z, se = log_evidence(mcmc)
+        print(f"log Z = {log_z:.3f} +- {se:.3f}")  # close to 0
+        table = mode_summary(mcmc)
+        print(table[["location", "laplace_weight", "draw_share", "chains_visiting"]])
+        print(table.attrs["global_acceptance"])
     """
     state = _last_state(mcmc)
     mix = state.mixture

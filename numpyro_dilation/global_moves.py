@@ -103,6 +103,31 @@ def build_independence_kernel() -> Callable:
     ``(DilationState, GlobalMoveInfo)``; ``state`` is a
     :class:`~numpyro_dilation.kernel.DilationState` at :math:`\\lambda = 1`
     (any pytree position; the mixture lives on its ``ravel_pytree`` vector).
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        from jax.scipy.special import logsumexp
+        from numpyro_dilation import kernel
+        from numpyro_dilation.global_moves import build_independence_kernel
+        from numpyro_dilation.modes import find_modes
+
+        def logdensity(y):  # two unit Gaussians at (-3, 0) and (3, 0), 2-d
+            mus = jnp.array([[-3.0, 0.0], [3.0, 0.0]])
+            return logsumexp(-0.5 * jnp.sum((y - mus) ** 2, axis=-1))
+
+        positions = jnp.array([[-2.5, 0.5], [2.0, -1.0], [3.5, 0.2], [-3.0, -0.3]])
+        mixture, _ = find_modes(positions, logdensity, 0.5)
+        move = jax.jit(build_independence_kernel(), static_argnums=2)
+        state = kernel.init(jnp.array([-3.0, 0.0]), logdensity)  # a chain at lambda = 1
+        xs = []
+        for key in jax.random.split(jax.random.key(0), 100):
+            state, info = move(key, state, logdensity, mixture)
+            xs.append(state.position[0])
+        print(info.acceptance_rate, (jnp.array(xs) > 0).mean())  # the chain visits both modes
     """
 
     def kernel(

@@ -166,6 +166,23 @@ def init(
     :math:`x = c + \\sqrt\\lambda (y - c) = c` is the Dirac at the center. With
     an explicit center, :math:`x_0 = c + \\sqrt{\\lambda}(y_0 - c)`, which tends
     to the Dirac at :math:`c` as ``lam`` goes to 0.
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        from numpyro_dilation import kernel, schedules
+
+        logdensity = lambda y: -0.5 * jnp.sum((y - 3.0) ** 2)  # N(3, I) in 2-d
+        levels = schedules.linear_schedule(50, 1e-3)
+        step = jax.jit(kernel.build_kernel(), static_argnums=2)
+        state = kernel.init(jnp.zeros(2), logdensity, lam=levels[0])  # the Dirac at the center 0
+        for k, key in enumerate(jax.random.split(jax.random.key(0), 100)):
+            lam = levels[min(k, len(levels) - 1)]  # anneal for 50 steps, then sample at lambda = 1
+            state, info = step(key, state, logdensity, lam, 0.5)
+        print(state.lam, state.position, info.acceptance_rate)  # 1.0, a draw of N(3, I), ...
     """
     _check_level("lam", lam)
     if center is not None:
@@ -233,6 +250,8 @@ def build_kernel() -> Callable:
        ``metropolis`` is true (a bool or a traced boolean), and always otherwise
        (unadjusted Langevin). Proposals with a non-finite log-density or
        gradient are always rejected and reported as divergent.
+
+    **Example**: see :func:`~numpyro_dilation.kernel.init`.
     """
 
     def kernel(

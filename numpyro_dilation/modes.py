@@ -68,6 +68,36 @@ class GlobalMoves(NamedTuple):
         Eigenvalues of :math:`H` are floored at this fraction of the largest.
     every
         A global move after every ``every``-th local step in the sampling phase.
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        import numpyro
+        import numpyro.distributions as dist
+        from numpyro.infer import MCMC
+
+        from numpyro_dilation import DilationLangevin, GlobalMoves, UTurn
+
+        def model():
+            # two well-separated modes at -3 and +3
+            mix = dist.MixtureSameFamily(
+                dist.Categorical(jnp.array([0.5, 0.5])), dist.Normal(jnp.array([-3.0, 3.0]), 0.5)
+            )
+            numpyro.sample("x", mix)
+
+        kernel = DilationLangevin(
+            model,
+            global_moves=GlobalMoves(max_modes=8, num_ascent_steps=20),
+            uturn=UTurn(kind="explore", lambda_u=1e-3, num_steps=20),
+        )
+        mcmc = MCMC(kernel, num_warmup=60, num_samples=40, num_chains=8,
+                    chain_method="vectorized", progress_bar=False)
+        mcmc.run(jax.random.key(0))
+        x = mcmc.get_samples()["x"]
+        print((x > 0).mean())  # about 0.5: both modes, weighted correctly
     """
 
     max_modes: int = 64
@@ -119,6 +149,8 @@ def mixture_logpdf(mixture: ModeMixture, y: jax.Array) -> jax.Array:
     """:math:`\\log q(y) = \\log\\sum_m w_m \\mathcal N(y; \\mu_m, L_m L_m^\\top)`.
 
     ``y`` has shape ``(d,)``; returns a scalar.
+
+    **Example**: see :func:`~numpyro_dilation.modes.mixture_sample`.
     """
     d = y.shape[-1]
 
@@ -135,7 +167,27 @@ def mixture_logpdf(mixture: ModeMixture, y: jax.Array) -> jax.Array:
 
 
 def mixture_sample(rng_key: jax.Array, mixture: ModeMixture) -> jax.Array:
-    """One draw :math:`y \\sim q`, shape ``(d,)``."""
+    """One draw :math:`y \\sim q`, shape ``(d,)``.
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        from jax.scipy.special import logsumexp
+        from numpyro_dilation.modes import GlobalMoves, find_modes, mixture_logpdf, mixture_sample
+
+        def logdensity(y):  # two unit Gaussians at (-3, 0) and (3, 0), 2-d
+            mus = jnp.array([[-3.0, 0.0], [3.0, 0.0]])
+            return logsumexp(-0.5 * jnp.sum((y - mus) ** 2, axis=-1))
+
+        positions = jax.random.normal(jax.random.key(0), (8, 2)) * 3.0  # 8 "chains"
+        mixture, num_grads = find_modes(positions, logdensity, 0.5, GlobalMoves(max_modes=4))
+        print(int(mixture.num_modes), mixture.means[: int(mixture.num_modes)])  # 2 modes, (+-3, 0)
+        y = mixture_sample(jax.random.key(1), mixture)  # one draw of the proposal, shape (2,)
+        print(y, mixture_logpdf(mixture, y))
+    """
     key_m, key_z = jax.random.split(rng_key)
     m = jax.random.categorical(key_m, mixture.log_weights)
     z = jax.random.normal(key_z, mixture.means.shape[-1:], mixture.means.dtype)
@@ -222,6 +274,10 @@ def find_modes(
     -------
     ``(mixture, num_grad_evals)``: the :class:`ModeMixture` and the gradient
     evaluations spent per chain (a Hessian counts as ``d`` gradients).
+
+    Examples
+    --------
+    See :func:`~numpyro_dilation.modes.mixture_sample`.
     """
     config = GlobalMoves() if config is None else config
     num_chains, dim = positions.shape

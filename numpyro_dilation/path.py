@@ -36,13 +36,19 @@ __all__ = [
 
 
 def to_target(x: ArrayLikeTree, center: ArrayLikeTree, lam: float) -> ArrayTree:
-    r"""Map dilated coordinates to target coordinates: :math:`y = c + (x - c)/\sqrt{\lambda}`."""
+    r"""Map dilated coordinates to target coordinates: :math:`y = c + (x - c)/\sqrt{\lambda}`.
+
+    **Example**: see :func:`~numpyro_dilation.path.dilated_logdensity`.
+    """
     scale = 1.0 / jnp.sqrt(lam)
     return jax.tree.map(lambda xi, ci: ci + scale * (xi - ci), x, center)
 
 
 def to_dilated(y: ArrayLikeTree, center: ArrayLikeTree, lam: float) -> ArrayTree:
-    r"""Map target coordinates to dilated coordinates: :math:`x = c + \sqrt{\lambda}\,(y - c)`."""
+    r"""Map target coordinates to dilated coordinates: :math:`x = c + \sqrt{\lambda}\,(y - c)`.
+
+    **Example**: see :func:`~numpyro_dilation.path.dilated_logdensity`.
+    """
     scale = jnp.sqrt(lam)
     return jax.tree.map(lambda yi, ci: ci + scale * (yi - ci), y, center)
 
@@ -56,6 +62,8 @@ def change_level(
     .. math:: y \leftarrow c + \sqrt{\lambda_\text{from} / \lambda_\text{to}}\,(y - c)
 
     With ``lam_from < lam_to`` this is a contraction toward the center.
+
+    **Example**: see :func:`~numpyro_dilation.path.dilated_logdensity`.
     """
     scale = jnp.sqrt(lam_from / lam_to)
     return jax.tree.map(lambda yi, ci: ci + scale * (yi - ci), y, center)
@@ -71,6 +79,25 @@ def dilated_logdensity(
 
     where ``logdensity_fn`` is :math:`\log\gamma` (unnormalized is fine) and
     :math:`d` the total number of scalars in the position.
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax.numpy as jnp
+        from numpyro_dilation.path import change_level, dilated_logdensity, to_dilated, to_target
+
+        logdensity = lambda y: -0.5 * jnp.sum(y**2)  # standard normal in 2-d
+        center, lam = jnp.array([1.0, 1.0]), 0.25
+        y = jnp.array([3.0, -1.0])  # target coordinates
+        x = to_dilated(y, center, lam)  # c + sqrt(lam) (y - c) = [2., 0.]
+        assert jnp.allclose(to_target(x, center, lam), y)
+        log_pi = dilated_logdensity(logdensity, center, lam)
+        # log pi_lam(x) = -(d/2) log(lam) + log gamma(y)
+        assert jnp.allclose(log_pi(x), -jnp.log(lam) + logdensity(y))
+        # moving from lam to 1 with x fixed is x itself in target coordinates
+        assert jnp.allclose(change_level(y, center, lam, 1.0), x)
+        print(x)
     """
 
     def logdensity(x: ArrayLikeTree) -> jax.Array:

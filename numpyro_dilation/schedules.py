@@ -48,21 +48,30 @@ def _end_at_one(levels: np.ndarray) -> np.ndarray:
 
 
 def linear_schedule(num_steps: int, lambda_min: float) -> np.ndarray:
-    r""":math:`\lambda_k = \lambda_\min + (1 - \lambda_\min)\,k/(K-1)`, shape ``(num_steps,)``."""
+    r""":math:`\lambda_k = \lambda_\min + (1 - \lambda_\min)\,k/(K-1)`, shape ``(num_steps,)``.
+
+    **Example**: see :func:`~numpyro_dilation.schedules.make_schedule`.
+    """
     _check(num_steps, lambda_min)
     t = _fractions(num_steps)
     return _end_at_one(lambda_min + (1.0 - lambda_min) * t)
 
 
 def geometric_schedule(num_steps: int, lambda_min: float) -> np.ndarray:
-    r""":math:`\lambda_k = \lambda_\min^{1 - k/(K-1)}`, shape ``(num_steps,)``."""
+    r""":math:`\lambda_k = \lambda_\min^{1 - k/(K-1)}`, shape ``(num_steps,)``.
+
+    **Example**: see :func:`~numpyro_dilation.schedules.make_schedule`.
+    """
     _check(num_steps, lambda_min)
     t = _fractions(num_steps)
     return _end_at_one(np.exp((1.0 - t) * np.log(lambda_min)))
 
 
 def cosine_schedule(num_steps: int, lambda_min: float) -> np.ndarray:
-    r""":math:`\lambda_k = \lambda_\min + (1 - \lambda_\min)(1 - \cos(\pi k/(K-1)))/2`."""
+    r""":math:`\lambda_k = \lambda_\min + (1 - \lambda_\min)(1 - \cos(\pi k/(K-1)))/2`.
+
+    **Example**: see :func:`~numpyro_dilation.schedules.make_schedule`.
+    """
     _check(num_steps, lambda_min)
     t = _fractions(num_steps)
     return _end_at_one(lambda_min + (1.0 - lambda_min) * 0.5 * (1.0 - np.cos(np.pi * t)))
@@ -80,6 +89,8 @@ def validate_schedule(schedule) -> np.ndarray:
 
     Raises ``ValueError`` unless it is a non-empty 1-D sequence, strictly
     increasing, inside (0, 1] and ending at exactly 1.
+
+    **Example**: see :func:`~numpyro_dilation.schedules.make_schedule`.
     """
     arr = np.asarray(schedule, dtype=float)
     if arr.ndim != 1 or arr.size == 0:
@@ -105,6 +116,30 @@ def make_schedule(schedule, num_steps: int, lambda_min: float) -> np.ndarray:
     ``schedule`` is a name in :data:`SCHEDULES` (``"linear"``, ``"geometric"``,
     ``"cosine"``), a callable ``(num_steps, lambda_min) -> array``, or an
     explicit array (its length must then equal ``num_steps``).
+
+    **Example**
+
+    .. code-block:: python
+
+        import numpy as np
+        from numpyro_dilation.schedules import (
+            cosine_schedule,
+            geometric_schedule,
+            linear_schedule,
+            make_schedule,
+            validate_schedule,
+        )
+
+        print(linear_schedule(5, 0.01))  # [0.01 0.2575 0.505 0.7525 1.]
+        print(geometric_schedule(5, 0.01))  # [0.01 0.0316 0.1 0.316 1.]
+        print(cosine_schedule(5, 0.01))  # [0.01 0.155 0.505 0.855 1.]
+        assert np.array_equal(make_schedule("geometric", 5, 0.01), geometric_schedule(5, 0.01))
+        print(make_schedule(lambda n, lmin: np.linspace(lmin, 1.0, n) ** 2, 4, 0.1))
+        print(validate_schedule([0.1, 0.5, 1.0]))  # [0.1 0.5 1.]
+        try:
+            validate_schedule([0.5, 0.1, 1.0])
+        except ValueError as err:
+            print(err)  # `schedule` must be strictly increasing.
     """
     if isinstance(schedule, str):
         if schedule not in SCHEDULES:

@@ -201,6 +201,8 @@ class UTurn(NamedTuple):
     The explorer's defaults (levels down to :math:`10^{-5}`, :math:`\kappa = 3`)
     come from BENCHMARKS.md ("U-turn"): with the sampler's tuned MALA, returns
     rarely leave their mode above :math:`\lambda_u \approx 10^{-3}`.
+
+    **Example**: see :class:`~numpyro_dilation.modes.GlobalMoves`.
     """
 
     kind: str = "explore"
@@ -415,6 +417,26 @@ def build_kernel(config: UTurn | None = None) -> Callable:
     probability :math:`\min(1, e^W)`; it leaves :math:`\pi \propto \gamma`
     invariant (module docstring). Jit- and vmap-able; one turning level is drawn
     per call when ``lambda_u`` is a tuple.
+
+    Examples
+    --------
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        from numpyro_dilation import kernel, uturn
+
+        logdensity = lambda y: -0.5 * jnp.sum((y - 1.0) ** 2)  # N(1, I) in 2-d
+        config = uturn.UTurn(kind="exact", lambda_u=0.1, num_steps=10)
+        move = jax.jit(uturn.build_kernel(config), static_argnums=2)
+        # a chain at lambda = 1; its U-turns dilate toward the center 0 and back
+        state = kernel.init(jnp.array([1.5, 0.5]), logdensity, center=jnp.zeros(2))
+        accept = []
+        for key in jax.random.split(jax.random.key(0), 20):
+            state, info = move(key, state, logdensity, 0.5)
+            accept.append(info.acceptance_rate)
+        print(state.position, jnp.mean(jnp.array(accept)), info.num_grad_evals)
     """
     config = UTurn(kind="exact") if config is None else config
     check_uturn(config)
@@ -629,6 +651,27 @@ def explore_modes(
     are those reached by the chains or by the explorer (:func:`explore`, MALA
     re-annealing with the same preconditioner). Returns ``(mixture,
     num_grad_evals)`` with the gradients spent per chain (explorer included).
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        from jax.scipy.special import logsumexp
+        from numpyro_dilation.uturn import UTurn, explore_modes
+
+        def logdensity(y):  # two unit Gaussians at (-3, 0) and (3, 0), 2-d
+            mus = jnp.array([[-3.0, 0.0], [3.0, 0.0]])
+            return logsumexp(-0.5 * jnp.sum((y - mus) ** 2, axis=-1))
+
+        # all 4 chains ended in the left mode; U-turns toward the center 0 find the other one
+        positions = jnp.array([[-3.2, 0.1], [-2.7, -0.4], [-3.1, 0.6], [-2.9, 0.0]])
+        config = UTurn(kind="explore", lambda_u=(1e-4, 1e-5), num_steps=30, center_scale=0.0)
+        mixture, num_grads = explore_modes(
+            jax.random.key(0), positions, logdensity, 0.5, config, center=jnp.zeros(2)
+        )
+        print(int(mixture.num_modes), mixture.means[: int(mixture.num_modes)])  # 2 modes
     """
     config = UTurn() if config is None else config
     positions = jnp.asarray(positions)
@@ -745,6 +788,28 @@ def uturn_curves(
     ``num_steps``, ``lambda_m`` and ``lambda_s`` (the same on every row). The
     frame's ``attrs`` hold ``lambda_m``, ``lambda_s``, ``num_modes``,
     ``mode_shares``, the thresholds and the center.
+
+    Examples
+    --------
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        from jax.scipy.special import logsumexp
+        from numpyro_dilation.uturn import uturn_curves
+
+        def logdensity(y):  # two unit Gaussians at (-3, 0) and (3, 0), 2-d
+            mus = jnp.array([[-3.0, 0.0], [3.0, 0.0]])
+            return logsumexp(-0.5 * jnp.sum((y - mus) ** 2, axis=-1))
+
+        key_draws, key_side, key_run = jax.random.split(jax.random.key(0), 3)
+        side = jnp.where(jax.random.bernoulli(key_side, 0.5, (100,)), 3.0, -3.0)
+        draws = jax.random.normal(key_draws, (100, 2)) + jnp.stack([side, jnp.zeros(100)], axis=1)
+        lambdas = (0.5, 0.05, 1e-3)
+        table = uturn_curves(key_run, logdensity, draws, lambdas, step_size=0.5, num_steps=50)
+        print(table[["lambda_u", "switch_fraction", "correlation"]])
+        print(table.attrs["lambda_m"], table.attrs["lambda_s"])
     """
     if not 0 < memorization_threshold < speciation_threshold <= 1:
         raise ValueError(
@@ -837,6 +902,32 @@ def plot_uturn(table: pd.DataFrame, ax=None, *, label: str | None = None, color=
     :math:`\lambda_m` (dotted) and :math:`\lambda_s` (dash-dotted). Returns the
     matplotlib ``Axes`` (created if ``ax`` is ``None``); call it again with the
     same ``ax`` to overlay several tables.
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax
+        import numpyro
+        import numpyro.distributions as dist
+        from numpyro.infer import MCMC
+
+        from numpyro_dilation import DilationLangevin, plot_uturn, uturn_diagnostic
+
+        def sign_model(y=None):  # theta ~ +-2: y depends on theta only through theta^2
+            theta = numpyro.sample("theta", dist.Normal(0.25, 1.0))
+            numpyro.sample("y", dist.Normal(theta**2, 0.5), obs=y)
+
+        kernel = DilationLangevin(sign_model)
+        mcmc = MCMC(kernel, num_warmup=60, num_samples=40, num_chains=8,
+                    chain_method="vectorized", progress_bar=False)
+        mcmc.run(jax.random.key(0), y=4.0)
+        table = uturn_diagnostic(mcmc, jax.random.key(1), lambdas=(0.5, 1e-3, 1e-5),
+                                 num_draws=100, num_steps=50)
+        print(table[["lambda_u", "switch_fraction", "correlation"]])
+        print(table.attrs["lambda_m"], table.attrs["lambda_s"])  # lambda_m, lambda_s
+        ax = plot_uturn(table, label="two modes")  # a matplotlib Axes
+        ax.figure.savefig("uturn.png")
     """
     import matplotlib.pyplot as plt
 

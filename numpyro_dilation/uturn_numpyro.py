@@ -94,6 +94,10 @@ def uturn_diagnostic(
     Returns
     -------
     The table of :func:`~numpyro_dilation.uturn.uturn_curves`, in unconstrained space.
+
+    Examples
+    --------
+    See :func:`~numpyro_dilation.uturn.plot_uturn`.
     """
     state = mcmc.last_state
     if state is None:
