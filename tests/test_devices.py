@@ -84,6 +84,7 @@ def test_parallel_chains_on_four_devices_match_one_device(x64):
         np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-12)
 
 
+@pytest.mark.slow  # two compilations of the sharded program (~1.5 min); `make test-all`
 def test_vectorized_chains_sharded_over_four_devices_match_one_device(x64):
     """16 vectorized chains with global moves and the preconditioner (the defaults),
     sharded 4 per device through their keys and ``init_params``: same draws as the

@@ -408,14 +408,10 @@ CASES: dict[str, Callable[[], Case]] = {
     "prior_with_sample_shape": sample_shape_case,
 }
 
-IN_DEFAULT_SUITE = {
-    "dirichlet_categorical",
-    "improper_uniform",
-    "prior_with_sample_shape",
-}
-"""Models run at the small budget by default (the enumerated change-point model is
-covered in the default suite by tests/test_numpyro_kernel.py::test_enumerated_discrete_site,
-so it runs here only with the slow tests, to keep `make test` short). Logistic
+IN_DEFAULT_SUITE = {"improper_uniform"}
+"""Models run at the small budget by default; the others run with the slow tests, to keep
+`make test` short (the enumerated change-point model is covered in the default suite by
+tests/test_numpyro_kernel.py::test_enumerated_discrete_site). Logistic
 regression, beta-Bernoulli and the potential_fn Gaussian have default-suite counterparts in
 tests/test_numpyro_kernel.py, so here they run only with the slow tests."""
 

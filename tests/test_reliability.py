@@ -781,6 +781,7 @@ def faulty_runs():
     return run_faults()
 
 
+@pytest.mark.slow  # five 32-chain runs (~2 min); `make test-all`
 @pytest.mark.parametrize("fault", FAULTS)
 def test_faults_are_rejected_counted_and_the_draws_stay_exact(faulty_runs, fault):
     x, extra = faulty_runs[fault]

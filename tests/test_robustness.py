@@ -17,7 +17,7 @@ from benchmarks.robustness import ring8_mixture, run_dilation, score_mixture, un
 NUM_CHAINS, NUM_WARMUP, NUM_SAMPLES = 200, 300, 100
 
 
-@pytest.mark.parametrize("scale", [0.01, 100.0])
+@pytest.mark.parametrize("scale", [pytest.param(0.01, marks=pytest.mark.slow), 100.0])
 def test_ring8_far_and_rescaled_defaults(scale):
     target = ring8_mixture((30.0, -40.0), scale)
     init = uniform_init(jax.random.key(0), NUM_CHAINS, target.dim, 2.0)
