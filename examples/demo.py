@@ -106,7 +106,7 @@ def main(out: str = "demo.png") -> None:
     )
     modes = mode_summary(dl)
     modes["location"] = [float(v[0]) for v in modes["location"]]
-    print("\nModes found by DilationLangevin at the end of warm-up (theta):")
+    print("\nModes found by DilationLangevin during warm-up (theta):")
     print(modes.to_string())
     print(f"global-move acceptance: {modes.attrs['global_acceptance']:.2f}")
     log_z, se = log_evidence(dl)
