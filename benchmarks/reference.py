@@ -152,19 +152,29 @@ def _run(
     return draws, grads_warmup, grads_sampling, divergences
 
 
-def run_dilation(
-    model, kwargs: dict, rng_key: jax.Array, config: RunConfig, sites: tuple[str, ...]
-) -> SamplerRun:
-    """``DilationLangevin(model)`` with default settings, vectorized chains."""
-    t0 = time.perf_counter()
-    mcmc = MCMC(
-        DilationLangevin(model),
+def vectorized_mcmc(kernel, config: RunConfig) -> MCMC:
+    """``MCMC(kernel)`` with ``config``'s budget, vectorized chains, no progress bar."""
+    return MCMC(
+        kernel,
         num_warmup=config.num_warmup,
         num_samples=config.num_samples,
         num_chains=config.num_chains,
         chain_method="vectorized",
         progress_bar=False,
     )
+
+
+def run_dilation(
+    model,
+    kwargs: dict,
+    rng_key: jax.Array,
+    config: RunConfig,
+    sites: tuple[str, ...],
+    **kernel_kwargs,
+) -> SamplerRun:
+    """``DilationLangevin(model, **kernel_kwargs)`` (default settings unless given)."""
+    t0 = time.perf_counter()
+    mcmc = vectorized_mcmc(DilationLangevin(model, **kernel_kwargs), config)
     draws, gw, gs, div = _run(mcmc, "num_grad_evals", rng_key, kwargs, sites)
     return SamplerRun(
         "DilationLangevin", draws, gw, gs, time.perf_counter() - t0, div, asdict(config)
@@ -176,14 +186,7 @@ def run_nuts(
 ) -> SamplerRun:
     """``NUTS(model)`` with default settings; one gradient per leapfrog step."""
     t0 = time.perf_counter()
-    mcmc = MCMC(
-        NUTS(model),
-        num_warmup=config.num_warmup,
-        num_samples=config.num_samples,
-        num_chains=config.num_chains,
-        chain_method="vectorized",
-        progress_bar=False,
-    )
+    mcmc = vectorized_mcmc(NUTS(model), config)
     draws, gw, gs, div = _run(mcmc, "num_steps", rng_key, kwargs, sites)
     return SamplerRun("NUTS", draws, gw, gs, time.perf_counter() - t0, div, asdict(config))
 

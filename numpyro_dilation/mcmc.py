@@ -260,6 +260,9 @@ def _check_global_moves(gm: GlobalMoves) -> None:
         "uniform_weight": 0 < gm.uniform_weight <= 1,
         "eig_floor": 0 < gm.eig_floor < 1,
         "every": isinstance(gm.every, int) and gm.every >= 1,
+        "stationarity_tol": gm.stationarity_tol > 0,
+        "tail_weight": 0 <= gm.tail_weight < 1,
+        "tail_dof": gm.tail_dof > 0,
     }
     for name, ok in checks.items():
         if not ok:
@@ -583,7 +586,10 @@ class DilationLangevin(MCMCKernel):
             one_chain = jax.tree.map(lambda x: x[0], astate.dilation.position)
             flat = ravel_pytree(one_chain)[0]
             if self._global_moves is not None:
-                mixture = empty_mixture(flat.shape[0], self._global_moves.max_modes, flat.dtype)
+                gm = self._global_moves
+                mixture = empty_mixture(
+                    flat.shape[0], gm.max_modes, flat.dtype, gm.tail_weight, gm.tail_dof
+                )
             if self._adapt_mass_matrix and zero.shape[0] >= 2:
                 inverse_mass_matrix = jnp.ones_like(flat)
                 self._mass_schedule = _mass_schedule(num_levels, int(num_warmup))

@@ -26,8 +26,20 @@ For flat positions :math:`y_c \in \mathbb{R}^d`, :math:`c = 1..C`:
    mixed with uniform weights for robustness:
    :math:`w_m = (1-\epsilon)\hat w_m + \epsilon/M`.
 
-The proposal is :math:`q(y) = \sum_m w_m\,\mathcal N(y;\mu_m, s^2\Sigma_m)` with
-inflation :math:`s^2` (``inflation``).
+The proposal is the defensive mixture
+
+.. math::
+
+    q(y) = \sum_m w_m\big[(1-\delta)\,\mathcal N(y;\mu_m, s^2\Sigma_m)
+           + \delta\,t_\nu(y;\mu_m, s^2\Sigma_m)\big]
+
+with inflation :math:`s^2` (``inflation``), tail share :math:`\delta`
+(``tail_weight``) and a multivariate Student-t of :math:`\nu` degrees of
+freedom (``tail_dof``). The Student-t part bounds the importance weight
+:math:`\gamma/q` where the posterior's tails are heavier than the Laplace
+Gaussian's (a scale parameter, a regression with unknown noise): without it a
+chain out in such a tail has :math:`\gamma(y)/q(y)` so large that no
+independence proposal is ever accepted from there.
 """
 
 from collections.abc import Callable
@@ -37,7 +49,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 from jax.scipy.linalg import solve_triangular
-from jax.scipy.special import logsumexp
+from jax.scipy.special import gammaln, logsumexp
 
 __all__ = [
     "ModeMixture",
@@ -66,6 +78,11 @@ class GlobalMoves(NamedTuple):
         :math:`\epsilon`, share of uniform weight in the proposal's mode weights.
     eig_floor
         Eigenvalues of :math:`H` are floored at this fraction of the largest.
+    stationarity_tol
+        An optimum is a mode only if its Newton decrement
+        :math:`g^\top H^{-1} g \le` ``stationarity_tol`` :math:`\cdot d`.
+    tail_weight, tail_dof
+        :math:`\delta` and :math:`\nu` of the Student-t share of every component.
     every
         A global move after every ``every``-th local step in the sampling phase.
 
@@ -108,10 +125,14 @@ class GlobalMoves(NamedTuple):
     uniform_weight: float = 0.2
     eig_floor: float = 1e-6
     every: int = 1
+    stationarity_tol: float = 1.0
+    tail_weight: float = 0.1
+    tail_dof: float = 4.0
 
 
 class ModeMixture(NamedTuple):
-    """A Gaussian mixture over flat positions, fixed-size (``M = max_modes``).
+    """The defensive Gaussian/Student-t mixture over flat positions (module
+    docstring), fixed-size (``M = max_modes``).
 
     means
         :math:`\\mu_m`, shape ``(M, d)``.
@@ -125,6 +146,8 @@ class ModeMixture(NamedTuple):
         approximation of each mode's mass, shape ``(M,)``.
     num_modes
         Number of used slots (int scalar); 0 means "no usable mode".
+    tail_weight, tail_dof
+        :math:`\\delta` and :math:`\\nu` (float scalars).
     """
 
     means: jax.Array
@@ -132,9 +155,17 @@ class ModeMixture(NamedTuple):
     log_weights: jax.Array
     laplace_log_mass: jax.Array
     num_modes: jax.Array
+    tail_weight: jax.Array
+    tail_dof: jax.Array
 
 
-def empty_mixture(dim: int, max_modes: int, dtype=jnp.float32) -> ModeMixture:
+def empty_mixture(
+    dim: int,
+    max_modes: int,
+    dtype=jnp.float32,
+    tail_weight: float = GlobalMoves.tail_weight,
+    tail_dof: float = GlobalMoves.tail_dof,
+) -> ModeMixture:
     """A mixture with no modes (placeholder before the modes are found)."""
     return ModeMixture(
         means=jnp.zeros((max_modes, dim), dtype),
@@ -142,25 +173,34 @@ def empty_mixture(dim: int, max_modes: int, dtype=jnp.float32) -> ModeMixture:
         log_weights=jnp.full((max_modes,), -jnp.inf, dtype),
         laplace_log_mass=jnp.full((max_modes,), -jnp.inf, dtype),
         num_modes=jnp.zeros((), jnp.int32),
+        tail_weight=jnp.asarray(tail_weight, dtype),
+        tail_dof=jnp.asarray(tail_dof, dtype),
     )
 
 
 def mixture_logpdf(mixture: ModeMixture, y: jax.Array) -> jax.Array:
-    """:math:`\\log q(y) = \\log\\sum_m w_m \\mathcal N(y; \\mu_m, L_m L_m^\\top)`.
+    r""":math:`\log q(y) = \log\sum_m w_m[(1-\delta)\mathcal N(y; \mu_m, L_m L_m^\top)
+    + \delta\, t_\nu(y; \mu_m, L_m L_m^\top)]`, with
+    :math:`r^2 = \|L_m^{-1}(y-\mu_m)\|^2`,
+    :math:`\log\mathcal N = -\tfrac12 r^2 - \log|L_m| - \tfrac d2\log 2\pi` and
+    :math:`\log t_\nu = \log\Gamma(\tfrac{\nu+d}2) - \log\Gamma(\tfrac\nu2)
+    - \tfrac d2\log(\nu\pi) - \log|L_m| - \tfrac{\nu+d}2\log(1 + r^2/\nu)`.
 
     ``y`` has shape ``(d,)``; returns a scalar.
 
     **Example**: see :func:`~numpyro_dilation.modes.mixture_sample`.
     """
     d = y.shape[-1]
+    nu, delta = mixture.tail_dof, mixture.tail_weight
+    log_t_const = gammaln(0.5 * (nu + d)) - gammaln(0.5 * nu) - 0.5 * d * jnp.log(nu * jnp.pi)
 
     def component(mean, chol):
         z = solve_triangular(chol, y - mean, lower=True)
-        return (
-            -0.5 * jnp.sum(z * z)
-            - jnp.sum(jnp.log(jnp.abs(jnp.diagonal(chol))))
-            - 0.5 * d * jnp.log(2 * jnp.pi)
-        )
+        r2 = jnp.sum(z * z)
+        log_det = jnp.sum(jnp.log(jnp.abs(jnp.diagonal(chol))))
+        gauss = -0.5 * r2 - 0.5 * d * jnp.log(2 * jnp.pi)
+        student = log_t_const - 0.5 * (nu + d) * jnp.log1p(r2 / nu)
+        return jnp.logaddexp(jnp.log1p(-delta) + gauss, jnp.log(delta) + student) - log_det
 
     comps = jax.vmap(component)(mixture.means, mixture.chol)
     return logsumexp(mixture.log_weights + comps)
@@ -175,7 +215,7 @@ def mixture_sample(rng_key: jax.Array, mixture: ModeMixture) -> jax.Array:
 
         import jax
         import jax.numpy as jnp
-        from jax.scipy.special import logsumexp
+        from jax.scipy.special import gammaln, logsumexp
         from numpyro_dilation.modes import GlobalMoves, find_modes, mixture_logpdf, mixture_sample
 
         def logdensity(y):  # two unit Gaussians at (-3, 0) and (3, 0), 2-d
@@ -188,10 +228,16 @@ def mixture_sample(rng_key: jax.Array, mixture: ModeMixture) -> jax.Array:
         y = mixture_sample(jax.random.key(1), mixture)  # one draw of the proposal, shape (2,)
         print(y, mixture_logpdf(mixture, y))
     """
-    key_m, key_z = jax.random.split(rng_key)
+    key_m, key_z, key_t, key_u = jax.random.split(rng_key, 4)
+    dtype = mixture.means.dtype
     m = jax.random.categorical(key_m, mixture.log_weights)
-    z = jax.random.normal(key_z, mixture.means.shape[-1:], mixture.means.dtype)
-    return mixture.means[m] + mixture.chol[m] @ z
+    z = jax.random.normal(key_z, mixture.means.shape[-1:], dtype)
+    # Student-t draw: z * sqrt(nu / u), u ~ chi^2_nu = 2 Gamma(nu / 2).
+    nu = mixture.tail_dof
+    u = 2.0 * jax.random.gamma(key_u, 0.5 * nu, dtype=dtype)
+    heavy = jax.random.bernoulli(key_t, mixture.tail_weight)
+    scale = jnp.where(heavy, jnp.sqrt(nu / u), 1.0).astype(dtype)
+    return mixture.means[m] + mixture.chol[m] @ (scale * z)
 
 
 def _finite(x):
@@ -293,9 +339,13 @@ def find_modes(
         y, ld = _ascend(logdensity_fn, y, h, config.num_ascent_steps, inverse_mass)
         y, ld = _newton(logdensity_fn, y, ld, config.num_newton_steps, config.eig_floor)
         eigval, eigvec, valid = _precision(logdensity_fn, y, config.eig_floor)
-        return y, ld, eigval, eigvec, valid & jnp.isfinite(ld)
+        g = jax.grad(logdensity_fn)(y)
+        decrement = jnp.sum((eigvec.T @ g) ** 2 / eigval)  # g^T H^{-1} g
+        valid = valid & jnp.isfinite(ld)
+        return y, ld, eigval, eigvec, valid, valid & (decrement <= config.stationarity_tol * dim)
 
-    ys, lds, eigvals, eigvecs, valid = jax.vmap(optimize)(positions, step_size)
+    ys, lds, eigvals, eigvecs, loose, strict = jax.vmap(optimize)(positions, step_size)
+    valid = jnp.where(jnp.any(strict), strict, loose)
     max_modes = config.max_modes
     delta2 = config.merge_distance**2
 
@@ -334,6 +384,14 @@ def find_modes(
     eps = config.uniform_weight
     log_weights = jnp.logaddexp(jnp.log1p(-eps) + log_w_laplace, jnp.log(eps) + log_w_uniform)
     log_weights = jnp.where(used, log_weights, -jnp.inf).astype(dtype)
-    mixture = ModeMixture(means, chol, log_weights, laplace.astype(dtype), num_modes)
-    grads = config.num_ascent_steps + 1 + config.num_newton_steps * (dim + 2) + dim
+    mixture = ModeMixture(
+        means,
+        chol,
+        log_weights,
+        laplace.astype(dtype),
+        num_modes,
+        jnp.asarray(config.tail_weight, dtype),
+        jnp.asarray(config.tail_dof, dtype),
+    )
+    grads = config.num_ascent_steps + 1 + config.num_newton_steps * (dim + 2) + dim + 1
     return mixture, jnp.asarray(grads, jnp.int32)

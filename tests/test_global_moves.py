@@ -19,7 +19,7 @@ from numpyro_dilation import (
 )
 from numpyro_dilation import kernel as dk
 from numpyro_dilation.global_moves import build_independence_kernel
-from numpyro_dilation.modes import find_modes
+from numpyro_dilation.modes import ModeMixture, find_modes, mixture_logpdf, mixture_sample
 
 
 def gaussian_mixture(means, sds, weights, log_z=0.0):
@@ -113,6 +113,74 @@ def test_global_moves_leave_a_mixture_invariant():
     assert np.all(np.abs(out.mean(0) - true_mean) < 4.5 * np.sqrt(true_var / n))
 
 
+def test_defensive_mixture_density_integrates_to_one_and_matches_its_sampler():
+    """q = sum_m w_m [(1 - delta) N + delta t_nu]: its density integrates to 1 on a
+    grid, and 200k draws of ``mixture_sample`` put the mass the density says
+    below 0 and in the far tails (|y - 3| > 6, mostly the Student-t part),
+    within 4.5 binomial standard errors."""
+    mixture = ModeMixture(
+        means=jnp.array([[-2.0], [3.0]]),
+        chol=jnp.array([[[0.7]], [[1.3]]]),
+        log_weights=jnp.log(jnp.array([0.3, 0.7])),
+        laplace_log_mass=jnp.zeros(2),
+        num_modes=jnp.array(2),
+        tail_weight=jnp.array(0.3),
+        tail_dof=jnp.array(3.0),
+    )
+    grid = jnp.linspace(-80.0, 80.0, 8001)
+    density = np.asarray(jnp.exp(jax.vmap(lambda y: mixture_logpdf(mixture, y[None]))(grid)))
+    grid = np.asarray(grid)
+    assert abs(np.trapezoid(density, grid) - 1.0) < 2e-3  # t tails beyond +-80: ~1e-4
+    n = 200_000
+    draws = np.asarray(
+        jax.vmap(lambda k: mixture_sample(k, mixture))(jax.random.split(jax.random.key(0), n))
+    )[:, 0]
+    for event in (lambda y: y < 0, lambda y: np.abs(y - 3.0) > 6.0):
+        p = np.trapezoid(density * event(grid), grid)
+        assert abs(event(draws).mean() - p) < 4.5 * np.sqrt(p * (1 - p) / n)
+
+
+def test_optima_that_are_not_stationary_are_not_modes():
+    """Without ascent or Newton steps every starting point is its own "optimum".
+    On a Gaussian only the one at the mode is stationary (Newton decrement
+    g^T H^-1 g = |x|^2 <= d); the other two (decrement 50, 200) are dropped. With
+    a huge tolerance all three are kept; with none stationary, all are kept."""
+    logdensity = lambda x: -0.5 * jnp.sum(x**2)  # noqa: E731
+    x = jnp.array([[0.1, -0.2], [5.0, 5.0], [-10.0, 10.0]])
+    no_steps = GlobalMoves(num_ascent_steps=0, num_newton_steps=0, merge_distance=1.0)
+    mixture, _ = find_modes(x, logdensity, 0.1, no_steps)
+    assert int(mixture.num_modes) == 1
+    np.testing.assert_allclose(mixture.means[0], x[0])
+    loose, _ = find_modes(x, logdensity, 0.1, no_steps._replace(stationarity_tol=1e3))
+    assert int(loose.num_modes) == 3
+    fallback, _ = find_modes(x[1:], logdensity, 0.1, no_steps)
+    assert int(fallback.num_modes) == 2
+
+
+def test_student_t_tails_let_a_chain_leave_a_heavy_tail():
+    """A chain 30 units out in the tail of a bivariate Student-t (nu = 3) target.
+    With Gaussian components only, gamma(y)/q(y) there is about e^480 times
+    its value at the mode, so no independence proposal is ever accepted; the
+    defensive Student-t share (default 10%) bounds it: the mean acceptance
+    probability is about 0.01 (by hand: w(y')/w(y) = e^(1.8 - 6.3)), so the chain
+    jumps back within about a hundred moves."""
+    nu = 3.0
+    logdensity = lambda x: -0.5 * (nu + 2) * jnp.log1p(jnp.sum(x**2) / nu)  # noqa: E731
+    start = jnp.array([30.0, 0.0])
+    move = build_independence_kernel()
+    probs = {}
+    for tail_weight in (0.0, GlobalMoves().tail_weight):
+        config = GlobalMoves(tail_weight=tail_weight)
+        mixture, _ = find_modes(jnp.zeros((1, 2)), logdensity, 0.1, config)
+        state = dk.init(start, logdensity)
+        keys = jax.random.split(jax.random.key(3), 4000)
+        one = lambda k, s, m: move(k, s, logdensity, m)[1]  # noqa: E731
+        infos = jax.vmap(one, in_axes=(0, None, None))(keys, state, mixture)
+        probs[tail_weight] = float(infos.acceptance_rate.mean())
+    assert probs[0.0] < 1e-30
+    assert 0.004 < probs[GlobalMoves().tail_weight] < 0.03
+
+
 def run_mixture(means, sds, weights, num_chains, seed=0, log_z=0.0, **kwargs):
     logdensity, _ = gaussian_mixture(means, sds, weights, log_z)
     d = means.shape[1]
@@ -203,6 +271,9 @@ def test_low_global_acceptance_is_reported():
         ("uniform_weight", 0.0),
         ("every", 0),
         ("merge_distance", -1.0),
+        ("stationarity_tol", 0.0),
+        ("tail_weight", 1.0),
+        ("tail_dof", 0.0),
     ],
 )
 def test_bad_global_moves_settings(field, value):

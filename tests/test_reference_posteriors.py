@@ -26,7 +26,6 @@ import jax.numpy as jnp
 import numpy as np
 import numpyro
 import pytest
-from numpyro.infer import MCMC
 
 from benchmarks import reference as ref
 from benchmarks.posteriordb import (
@@ -37,7 +36,6 @@ from benchmarks.posteriordb import (
     loader,
     model_kwargs,
 )
-from numpyro_dilation import DilationLangevin
 
 EIGHT_SCHOOLS = "eight_schools-eight_schools_noncentered"
 Z_MAX = 4.0
@@ -56,17 +54,7 @@ def _need_posteriordb():
 
 def dilation_draws(model, kwargs: dict, config: ref.RunConfig, sites, seed: int = 0):
     """``DilationLangevin(model)`` (defaults), vectorized; ``{site: (chains, draws, ...)}``."""
-    mcmc = MCMC(
-        DilationLangevin(model),
-        num_warmup=config.num_warmup,
-        num_samples=config.num_samples,
-        num_chains=config.num_chains,
-        chain_method="vectorized",
-        progress_bar=False,
-    )
-    mcmc.run(jax.random.key(seed), **kwargs)
-    samples = mcmc.get_samples(group_by_chain=True)
-    return {s: np.asarray(samples[s], dtype=float) for s in sites}
+    return ref.run_dilation(model, kwargs, jax.random.key(seed), config, tuple(sites)).draws
 
 
 def mismatches(rows: list[ref.ParamStats]) -> list[str]:
