@@ -25,11 +25,56 @@ from numpyro_dilation.global_moves import combine_evidence
 __all__ = ["GlobalMoveWarning", "log_evidence", "mode_summary", "MIN_GLOBAL_ACCEPTANCE"]
 
 MIN_GLOBAL_ACCEPTANCE = 0.05
-"""Below this mean acceptance of the global moves, :func:`mode_summary` warns."""
+"""Below this mean acceptance of the global moves, :func:`mode_summary` warns.
+
+**Example**
+
+.. code-block:: python
+
+    import jax
+    import numpyro
+    import numpyro.distributions as dist
+    from numpyro.infer import MCMC
+    from numpyro_dilation import DilationLangevin
+    from numpyro_dilation.diagnostics import MIN_GLOBAL_ACCEPTANCE
+
+    def model():
+        numpyro.sample("x", dist.Normal(0.0, 1.0).expand([2]))
+
+    mcmc = MCMC(DilationLangevin(model), num_warmup=40, num_samples=20, num_chains=4,
+                chain_method="vectorized", progress_bar=False)
+    mcmc.run(jax.random.key(0), extra_fields=("global_accept_prob",))
+    acceptance = float(mcmc.get_extra_fields()["global_accept_prob"].mean())
+    print(MIN_GLOBAL_ACCEPTANCE, acceptance)  # 0.05, well above: the mode weights can be trusted
+"""
 
 
 class GlobalMoveWarning(UserWarning):
-    """The global moves are accepted too rarely to trust the mode weights."""
+    """The global moves are accepted too rarely to trust the mode weights.
+
+    **Example**
+
+    .. code-block:: python
+
+        import warnings
+        import jax
+        import numpyro
+        import numpyro.distributions as dist
+        from numpyro.infer import MCMC
+        from numpyro_dilation import DilationLangevin, GlobalMoves, GlobalMoveWarning, mode_summary
+
+        def model():
+            numpyro.sample("x", dist.Normal(0.0, 1.0))
+
+        moves = GlobalMoves(inflation=0.01, tail_weight=0.0)  # 10 times too narrow, no tails
+        mcmc = MCMC(DilationLangevin(model, global_moves=moves), num_warmup=40, num_samples=20,
+                    num_chains=4, chain_method="vectorized", progress_bar=False)
+        mcmc.run(jax.random.key(0))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            mode_summary(mcmc)
+        print([w.category.__name__ for w in caught])  # ['GlobalMoveWarning']
+    """
 
 
 def _last_state(mcmc_or_state):
@@ -49,7 +94,25 @@ def log_evidence(mcmc_or_state) -> tuple[float, float]:
     ``mcmc_or_state``: a finished ``numpyro.infer.MCMC`` (its ``last_state``) or a
     :data:`~numpyro_dilation.mcmc.DilationLangevinState`.
 
-    **Example**: see :func:`~numpyro_dilation.diagnostics.mode_summary`.
+    **Example**
+
+    .. code-block:: python
+
+        import jax
+        import numpyro
+        import numpyro.distributions as dist
+        from numpyro.infer import MCMC
+        from numpyro_dilation import DilationLangevin, log_evidence
+
+        def model(y):
+            theta = numpyro.sample("theta", dist.Normal(0.0, 1.0))
+            numpyro.sample("y", dist.Normal(theta, 1.0), obs=y)
+
+        mcmc = MCMC(DilationLangevin(model), num_warmup=60, num_samples=40, num_chains=8,
+                    chain_method="vectorized", progress_bar=False)
+        mcmc.run(jax.random.key(0), y=1.0)
+        log_z, se = log_evidence(mcmc)  # or log_evidence(mcmc.last_state)
+        print(f"log Z = {log_z:.3f} +- {se:.3f}")  # about -1.516 = log p(y) = log N(1; 0, 2)
     """
     state = _last_state(mcmc_or_state)
     if int(jnp.sum(state.evidence.count)) == 0:

@@ -49,6 +49,23 @@ class GlobalMoveInfo(NamedTuple):
         Non-finite log-density or gradient at the proposal (rejected).
     log_weight
         :math:`\\log\\gamma(y') - \\log q(y')` of the proposal (``-inf`` if divergent).
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        from numpyro_dilation import kernel
+        from numpyro_dilation.global_moves import build_independence_kernel
+        from numpyro_dilation.modes import find_modes
+
+        logdensity = lambda y: -0.5 * jnp.sum((y - 1.0) ** 2)  # N(1, I) in 2-d: Z = 2 pi
+        mixture, _ = find_modes(jnp.zeros((4, 2)), logdensity, 0.5)  # one mode, at (1, 1)
+        state = kernel.init(jnp.array([1.0, 2.0]), logdensity)  # a chain at lambda = 1
+        state, info = build_independence_kernel()(jax.random.key(0), state, logdensity, mixture)
+        print(info.acceptance_rate, info.is_accepted, info.is_divergent)  # high: q is close to pi
+        print(info.log_weight)  # log gamma(y') - log q(y'), near log Z = log(2 pi) = 1.84
     """
 
     acceptance_rate: jax.Array
@@ -58,7 +75,25 @@ class GlobalMoveInfo(NamedTuple):
 
 
 class EvidenceAccumulator(NamedTuple):
-    """Running :math:`\\log\\sum w`, :math:`\\log\\sum w^2` and count :math:`n`."""
+    """Running :math:`\\log\\sum w`, :math:`\\log\\sum w^2` and count :math:`n`.
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        from jax.scipy.stats import norm
+        from numpyro_dilation.global_moves import init_evidence, update_evidence
+
+        # importance weights w = gamma(y) / q(y): gamma(y) = exp(-y^2 / 2), q = N(0, 2^2)
+        y = 2.0 * jax.random.normal(jax.random.key(0), (100,))
+        acc = init_evidence()
+        for log_w in -0.5 * y**2 - norm.logpdf(y, 0.0, 2.0):
+            acc = update_evidence(acc, log_w)
+        print(acc.count, acc.log_sum_w - jnp.log(acc.count))  # 100, about 0.92 = log sqrt(2 pi)
+        print(acc.log_sum_w2)  # log of the sum of w^2, for the standard error
+    """
 
     log_sum_w: jax.Array
     log_sum_w2: jax.Array
@@ -66,14 +101,41 @@ class EvidenceAccumulator(NamedTuple):
 
 
 def init_evidence(dtype=jnp.float32) -> EvidenceAccumulator:
-    """Empty accumulator."""
+    """Empty accumulator.
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax.numpy as jnp
+        from numpyro_dilation.global_moves import init_evidence, update_evidence
+
+        acc = init_evidence()
+        print(acc)  # log_sum_w = log_sum_w2 = -inf (empty sums), count = 0
+        acc = update_evidence(acc, jnp.log(2.0))  # one importance weight w = 2
+        print(acc.log_sum_w, acc.count)  # 0.693 = log 2, 1
+    """
     return EvidenceAccumulator(
         jnp.asarray(-jnp.inf, dtype), jnp.asarray(-jnp.inf, dtype), jnp.zeros((), jnp.int32)
     )
 
 
 def update_evidence(acc: EvidenceAccumulator, log_weight: jax.Array) -> EvidenceAccumulator:
-    """Add one importance weight (a divergent proposal counts as :math:`w = 0`)."""
+    """Add one importance weight (a divergent proposal counts as :math:`w = 0`).
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax.numpy as jnp
+        from numpyro_dilation.global_moves import combine_evidence, init_evidence, update_evidence
+
+        acc = init_evidence()
+        for w in (1.0, 3.0, 0.0, 4.0):  # w = 0: log w = -inf, e.g. a divergent proposal
+            acc = update_evidence(acc, jnp.log(w))
+        print(acc.count, jnp.exp(acc.log_sum_w), jnp.exp(acc.log_sum_w2))  # 4, 8 and 26
+        print(combine_evidence(acc))  # (0.693, 0.395): log(8 / 4) and its standard error
+    """
     return EvidenceAccumulator(
         jnp.logaddexp(acc.log_sum_w, log_weight),
         jnp.logaddexp(acc.log_sum_w2, 2 * log_weight),
@@ -86,6 +148,23 @@ def combine_evidence(acc: EvidenceAccumulator) -> tuple[float, float]:
 
     :math:`\\log\\hat Z = \\log\\sum w - \\log n`;
     :math:`\\operatorname{se}^2 \\approx (\\overline{w^2}/\\bar w^2 - 1)/n`.
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        from jax.scipy.stats import norm
+        from numpyro_dilation.global_moves import combine_evidence, init_evidence, update_evidence
+
+        # 4 chains' accumulators of w = gamma(y) / q(y): gamma(y) = exp(-y^2 / 2), q = N(0, 2^2)
+        y = 2.0 * jax.random.normal(jax.random.key(0), (50, 4))
+        log_w = -0.5 * y**2 - norm.logpdf(y, 0.0, 2.0)
+        acc = jax.vmap(lambda _: init_evidence())(jnp.arange(4))  # batch shape (4,)
+        for row in log_w:
+            acc = jax.vmap(update_evidence)(acc, row)
+        print(combine_evidence(acc))  # about (0.92, 0.05): log sqrt(2 pi) = 0.919, all chains
     """
     log_sum_w = logsumexp(jnp.asarray(acc.log_sum_w))
     log_sum_w2 = logsumexp(jnp.asarray(acc.log_sum_w2))

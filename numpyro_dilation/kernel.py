@@ -70,6 +70,19 @@ class DilationState(NamedTuple):
         is the chain's particle; scalar.
     center
         The center :math:`c` of the dilation, same structure as ``position``.
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax.numpy as jnp
+        from numpyro_dilation import kernel
+
+        logdensity = lambda y: -0.5 * jnp.sum((y - 3.0) ** 2)  # N(3, I) in 2-d
+        state = kernel.init(jnp.array([1.0, 2.0]), logdensity, center=jnp.zeros(2), lam=0.25)
+        print(state.position, state.logdensity, state.logdensity_grad)  # [1. 2.] -2.5 [2. 1.]
+        print(state.lam, state.center)  # 0.25 [0. 0.]
+        print(kernel.dilated_position(state))  # [0.5 1.]: the particle x = c + sqrt(lam) (y - c)
     """
 
     position: ArrayTree
@@ -96,6 +109,21 @@ class DilationInfo(NamedTuple):
         (or at the contracted point of a level change); such points are rejected.
     num_grad_evals
         Gradient evaluations spent: 1 for the proposal, plus 1 when the level changed.
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        from numpyro_dilation import kernel
+
+        logdensity = lambda y: -0.5 * jnp.sum((y - 3.0) ** 2)  # N(3, I) in 2-d
+        step = kernel.build_kernel()
+        state = kernel.init(jnp.zeros(2), logdensity, lam=0.1)
+        state, info = step(jax.random.key(0), state, logdensity, 0.2, 0.5)  # lam 0.1 -> 0.2, h 0.5
+        print(info.lam, info.step_size, info.num_grad_evals)  # 0.2 0.5 2: the level changed
+        print(info.acceptance_rate, info.is_accepted, info.is_divergent)  # MALA's min(1, e^W), ...
     """
 
     lam: jax.Array
@@ -194,7 +222,20 @@ def init(
 
 
 def dilated_position(state: DilationState) -> ArrayTree:
-    """The chain's particle :math:`x = c + \\sqrt\\lambda\\,(y - c)` in dilated coordinates."""
+    """The chain's particle :math:`x = c + \\sqrt\\lambda\\,(y - c)` in dilated coordinates.
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax.numpy as jnp
+        from numpyro_dilation import kernel
+
+        logdensity = lambda y: -0.5 * jnp.sum(y**2)  # N(0, I) in 2-d
+        state = kernel.init(jnp.array([2.0, -2.0]), logdensity, center=jnp.zeros(2), lam=0.01)
+        print(kernel.dilated_position(state))  # [0.2 -0.2] = c + sqrt(0.01) (y - c)
+        print(kernel.dilated_position(state._replace(lam=jnp.ones(()))))  # [2. -2.]: x = y at 1
+    """
     return to_dilated(state.position, state.center, state.lam)
 
 
@@ -251,7 +292,27 @@ def build_kernel() -> Callable:
        (unadjusted Langevin). Proposals with a non-finite log-density or
        gradient are always rejected and reported as divergent.
 
-    **Example**: see :func:`~numpyro_dilation.kernel.init`.
+    Examples
+    --------
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        from numpyro_dilation import kernel
+
+        logdensity = lambda y: -0.5 * jnp.sum(y**2 / jnp.array([1.0, 0.01]))  # scales 1 and 0.1
+        step = kernel.build_kernel()
+        v = jnp.array([1.0, 0.01])  # diagonal preconditioner: the target's variances
+
+        def one_step(key, state):  # MALA at lambda = 1 with h = 0.5, preconditioned by v
+            return step(key, state, logdensity, 1.0, 0.5, inverse_mass_matrix=v)
+
+        run = jax.jit(jax.vmap(one_step))
+        states = jax.vmap(lambda y: kernel.init(y, logdensity))(jnp.zeros((16, 2)))  # 16 chains
+        for key in jax.random.split(jax.random.key(0), 50):
+            states, info = run(jax.random.split(key, 16), states)
+        print(states.position.std(axis=0), info.acceptance_rate.mean())  # about [1, 0.1], ...
     """
 
     def kernel(
@@ -332,6 +393,22 @@ def build_dilated_kernel() -> Callable:
     :math:`\\log\\pi_\\lambda` and its closed-form score at every call, so it is
     slower; with the same keys it must agree with :func:`build_kernel` step for
     step (up to rounding).
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        from numpyro_dilation import kernel
+
+        logdensity = lambda y: -0.5 * jnp.sum((y - 3.0) ** 2)  # N(3, I) in 2-d
+        center, lam, h, key = jnp.zeros(2), 0.25, 0.5, jax.random.key(0)
+        state = kernel.init(jnp.array([1.0, 2.0]), logdensity, center=center, lam=lam)
+        x = kernel.dilated_position(state)  # [0.5 1.]
+        x_new = kernel.build_dilated_kernel()(key, x, logdensity, center, lam, h)
+        new_state, _ = kernel.build_kernel()(key, state, logdensity, lam, h)
+        print(x_new, kernel.dilated_position(new_state))  # the same particle, up to rounding
     """
     mala_kernel = mala.build_kernel()
 

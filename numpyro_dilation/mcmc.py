@@ -64,7 +64,28 @@ MIN_ANNEALING_STEPS = 10
 """Fewest annealing steps a run may have: below that the start is not annealed."""
 
 DilationAdaptState = namedtuple("DilationAdaptState", ["step_size", "dual_averaging"])
-"""Step size :math:`h` for the next iteration and its dual-averaging state."""
+"""Step size :math:`h` for the next iteration and its dual-averaging state.
+
+**Example**
+
+.. code-block:: python
+
+    import jax
+    import jax.numpy as jnp
+    import numpyro
+    import numpyro.distributions as dist
+    from numpyro.infer import MCMC
+    from numpyro_dilation import DilationLangevin
+
+    def model():
+        numpyro.sample("x", dist.Normal(0.0, 0.1).expand([2]))
+
+    mcmc = MCMC(DilationLangevin(model), num_warmup=40, num_samples=20, progress_bar=False)
+    mcmc.run(jax.random.key(0))
+    adapt = mcmc.last_state.adapt_state  # a DilationAdaptState
+    print(adapt.step_size)  # the tuned h, about 0.01 for a scale of 0.1
+    print(jnp.exp(adapt.dual_averaging.log_step_size_avg))  # the same: h is the averaged iterate
+"""
 
 DilationLangevinState = namedtuple(
     "DilationLangevinState",
@@ -117,6 +138,27 @@ vectorized run):
   order) estimated across chains in a vectorized run (not batched); ``None`` otherwise.
 - **adapt_state** - :data:`DilationAdaptState` (``step_size``, ``dual_averaging``).
 - **rng_key** - random key for the next iteration.
+
+**Example**
+
+.. code-block:: python
+
+    import jax
+    import numpyro
+    import numpyro.distributions as dist
+    from numpyro.infer import MCMC
+    from numpyro_dilation import DilationLangevin
+
+    def model():
+        numpyro.sample("x", dist.Normal(1.0, 2.0).expand([2]))
+
+    mcmc = MCMC(DilationLangevin(model), num_warmup=40, num_samples=20, num_chains=4,
+                chain_method="vectorized", progress_bar=False)
+    mcmc.run(jax.random.key(0))
+    state = mcmc.last_state  # a DilationLangevinState, batched over the 4 chains
+    print(state.i, state.lam, state.z["x"].shape)  # [60 60 60 60] [1. 1. 1. 1.] (4, 2)
+    print(state.mean_accept_prob, state.adapt_state.step_size)  # acceptance and h, per chain
+    print(state.mixture.num_modes, state.inverse_mass_matrix)  # 1 [4. 4.]: shared by the chains
 """
 
 

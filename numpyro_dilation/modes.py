@@ -148,6 +148,25 @@ class ModeMixture(NamedTuple):
         Number of used slots (int scalar); 0 means "no usable mode".
     tail_weight, tail_dof
         :math:`\\delta` and :math:`\\nu` (float scalars).
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax.numpy as jnp
+        from jax.scipy.special import logsumexp
+        from numpyro_dilation.modes import GlobalMoves, find_modes
+
+        def logdensity(y):  # masses 0.25 and 0.75 at (-3, 0) and (3, 0), 2-d
+            mus = jnp.array([[-3.0, 0.0], [3.0, 0.0]])
+            return logsumexp(jnp.log(jnp.array([0.25, 0.75])) - 0.5 * jnp.sum((y - mus) ** 2, -1))
+
+        positions = jnp.array([[-2.0, 1.0], [2.5, 0.5], [3.5, -1.0]])  # 3 chains, 2 modes
+        mixture, _ = find_modes(positions, logdensity, 0.5, GlobalMoves(max_modes=4))
+        n = int(mixture.num_modes)  # 2 of the 4 slots are used
+        print(mixture.means[:n], jnp.exp(mixture.log_weights[:n]))  # (-3, 0), (3, 0); 0.3 0.7
+        print(mixture.chol[0] @ mixture.chol[0].T)  # s^2 Sigma_0 = 1.5 I (inflation 1.5)
+        print(mixture.laplace_log_mass[:n], mixture.tail_weight)  # log(2 pi mass): 0.45 1.55; 0.1
     """
 
     means: jax.Array
@@ -163,10 +182,23 @@ def empty_mixture(
     dim: int,
     max_modes: int,
     dtype=jnp.float32,
-    tail_weight: float = GlobalMoves.tail_weight,
-    tail_dof: float = GlobalMoves.tail_dof,
+    tail_weight: float = GlobalMoves._field_defaults["tail_weight"],
+    tail_dof: float = GlobalMoves._field_defaults["tail_dof"],
 ) -> ModeMixture:
-    """A mixture with no modes (placeholder before the modes are found)."""
+    """A mixture with no modes (placeholder before the modes are found).
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax.numpy as jnp
+        from numpyro_dilation.modes import empty_mixture, mixture_logpdf
+
+        mixture = empty_mixture(dim=2, max_modes=3)
+        print(mixture.num_modes, mixture.means.shape, mixture.chol.shape)  # 0 (3, 2) (3, 2, 2)
+        print(mixture.log_weights, mixture.tail_weight)  # [-inf -inf -inf] 0.1: no used slot
+        print(mixture_logpdf(mixture, jnp.zeros(2)))  # -inf: no mode, no mass
+    """
     return ModeMixture(
         means=jnp.zeros((max_modes, dim), dtype),
         chol=jnp.broadcast_to(jnp.eye(dim, dtype=dtype), (max_modes, dim, dim)),
@@ -188,7 +220,20 @@ def mixture_logpdf(mixture: ModeMixture, y: jax.Array) -> jax.Array:
 
     ``y`` has shape ``(d,)``; returns a scalar.
 
-    **Example**: see :func:`~numpyro_dilation.modes.mixture_sample`.
+    **Example**
+
+    .. code-block:: python
+
+        import jax.numpy as jnp
+        from jax.scipy.stats import multivariate_normal
+        from numpyro_dilation.modes import GlobalMoves, find_modes, mixture_logpdf
+
+        logdensity = lambda y: -0.5 * jnp.sum((y - 1.0) ** 2)  # N(1, I) in 2-d: one mode
+        config = GlobalMoves(inflation=1.0, tail_weight=0.0)  # q = N(mu, Sigma), no Student-t share
+        mixture, _ = find_modes(jnp.zeros((2, 2)), logdensity, 0.5, config)
+        y = jnp.array([0.5, 2.0])
+        print(mixture_logpdf(mixture, y))  # -2.463 = log N(y; (1, 1), I)
+        print(multivariate_normal.logpdf(y, jnp.ones(2), jnp.eye(2)))  # the same
     """
     d = y.shape[-1]
     nu, delta = mixture.tail_dof, mixture.tail_weight
@@ -323,7 +368,23 @@ def find_modes(
 
     Examples
     --------
-    See :func:`~numpyro_dilation.modes.mixture_sample`.
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        from jax.scipy.special import logsumexp
+        from numpyro_dilation.modes import GlobalMoves, find_modes
+
+        def logdensity(y):  # two unit Gaussians at (-3, 0) and (3, 0), 2-d
+            mus = jnp.array([[-3.0, 0.0], [3.0, 0.0]])
+            return logsumexp(-0.5 * jnp.sum((y - mus) ** 2, axis=-1))
+
+        positions = jax.random.normal(jax.random.key(0), (8, 2)) * 3.0  # 8 chains' positions
+        config = GlobalMoves(max_modes=4, num_ascent_steps=50)
+        mixture, num_grads = find_modes(positions, logdensity, 0.5, config)
+        print(mixture.num_modes, mixture.means[: int(mixture.num_modes)])  # 2 modes, at (+-3, 0)
+        print(num_grads)  # 66 = 50 ascent + 1 + 3 Newton * (d + 2) + d + 1 gradients per chain
     """
     config = GlobalMoves() if config is None else config
     num_chains, dim = positions.shape

@@ -38,7 +38,16 @@ __all__ = [
 def to_target(x: ArrayLikeTree, center: ArrayLikeTree, lam: float) -> ArrayTree:
     r"""Map dilated coordinates to target coordinates: :math:`y = c + (x - c)/\sqrt{\lambda}`.
 
-    **Example**: see :func:`~numpyro_dilation.path.dilated_logdensity`.
+    **Example**
+
+    .. code-block:: python
+
+        import jax.numpy as jnp
+        from numpyro_dilation.path import to_target
+
+        center = {"a": jnp.zeros(2), "b": jnp.array(1.0)}  # any pytree, like the position
+        x = {"a": jnp.array([0.1, -0.2]), "b": jnp.array(1.5)}  # dilated coordinates at lam = 0.01
+        print(to_target(x, center, 0.01))  # {'a': [1. -2.], 'b': 6.}: c + (x - c) / sqrt(lam)
     """
     scale = 1.0 / jnp.sqrt(lam)
     return jax.tree.map(lambda xi, ci: ci + scale * (xi - ci), x, center)
@@ -47,7 +56,18 @@ def to_target(x: ArrayLikeTree, center: ArrayLikeTree, lam: float) -> ArrayTree:
 def to_dilated(y: ArrayLikeTree, center: ArrayLikeTree, lam: float) -> ArrayTree:
     r"""Map target coordinates to dilated coordinates: :math:`x = c + \sqrt{\lambda}\,(y - c)`.
 
-    **Example**: see :func:`~numpyro_dilation.path.dilated_logdensity`.
+    **Example**
+
+    .. code-block:: python
+
+        import jax.numpy as jnp
+        from numpyro_dilation.path import to_dilated, to_target
+
+        center, lam = jnp.array([1.0, 1.0]), 0.04
+        y = jnp.array([6.0, -4.0])  # target coordinates
+        x = to_dilated(y, center, lam)
+        print(x)  # [2. 0.] = c + sqrt(0.04) (y - c): pulled toward the center
+        print(to_target(x, center, lam))  # [6. -4.]: back to y
     """
     scale = jnp.sqrt(lam)
     return jax.tree.map(lambda yi, ci: ci + scale * (yi - ci), y, center)
@@ -63,7 +83,17 @@ def change_level(
 
     With ``lam_from < lam_to`` this is a contraction toward the center.
 
-    **Example**: see :func:`~numpyro_dilation.path.dilated_logdensity`.
+    **Example**
+
+    .. code-block:: python
+
+        import jax.numpy as jnp
+        from numpyro_dilation.path import change_level, to_dilated
+
+        center, y = jnp.zeros(2), jnp.array([2.0, -4.0])
+        y_new = change_level(y, center, 0.25, 1.0)  # one annealing step 0.25 -> 1, x held fixed
+        print(y_new)  # [1. -2.]: contraction by sqrt(0.25 / 1) toward the center
+        print(to_dilated(y, center, 0.25), to_dilated(y_new, center, 1.0))  # the same particle x
     """
     scale = jnp.sqrt(lam_from / lam_to)
     return jax.tree.map(lambda yi, ci: ci + scale * (yi - ci), y, center)
@@ -114,6 +144,20 @@ def dilated_score(
 
     .. math:: \nabla \log \pi_\lambda(x) = \lambda^{-1/2}\,
         \nabla \log\gamma\!\big(c + (x - c)/\sqrt{\lambda}\big)
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        from numpyro_dilation.path import dilated_logdensity, dilated_score
+
+        logdensity = lambda y: -0.5 * jnp.sum((y - 3.0) ** 2)  # N(3, I) in 2-d
+        center, lam = jnp.zeros(2), 0.25
+        x = jnp.array([1.0, 0.5])  # dilated coordinates: y = c + (x - c) / sqrt(lam) = (2, 1)
+        print(dilated_score(logdensity, center, lam)(x))  # [2. 4.] = (3 - y) / sqrt(lam)
+        print(jax.grad(dilated_logdensity(logdensity, center, lam))(x))  # the same, by autodiff
     """
     grad_fn = jax.grad(logdensity_fn)
 

@@ -50,7 +50,16 @@ def _end_at_one(levels: np.ndarray) -> np.ndarray:
 def linear_schedule(num_steps: int, lambda_min: float) -> np.ndarray:
     r""":math:`\lambda_k = \lambda_\min + (1 - \lambda_\min)\,k/(K-1)`, shape ``(num_steps,)``.
 
-    **Example**: see :func:`~numpyro_dilation.schedules.make_schedule`.
+    **Example**
+
+    .. code-block:: python
+
+        import numpy as np
+        from numpyro_dilation.schedules import linear_schedule
+
+        levels = linear_schedule(5, 0.2)
+        print(levels)  # [0.2 0.4 0.6 0.8 1. ]: equal increments
+        print(np.sqrt(levels[:-1] / levels[1:]))  # contraction per step, fading to 1: 0.71 ... 0.89
     """
     _check(num_steps, lambda_min)
     t = _fractions(num_steps)
@@ -60,7 +69,16 @@ def linear_schedule(num_steps: int, lambda_min: float) -> np.ndarray:
 def geometric_schedule(num_steps: int, lambda_min: float) -> np.ndarray:
     r""":math:`\lambda_k = \lambda_\min^{1 - k/(K-1)}`, shape ``(num_steps,)``.
 
-    **Example**: see :func:`~numpyro_dilation.schedules.make_schedule`.
+    **Example**
+
+    .. code-block:: python
+
+        import numpy as np
+        from numpyro_dilation.schedules import geometric_schedule
+
+        levels = geometric_schedule(4, 1e-3)
+        print(levels)  # [0.001 0.01 0.1 1.]: equal ratios
+        print(np.sqrt(levels[:-1] / levels[1:]))  # constant contraction per step: sqrt(0.1) = 0.316
     """
     _check(num_steps, lambda_min)
     t = _fractions(num_steps)
@@ -70,7 +88,16 @@ def geometric_schedule(num_steps: int, lambda_min: float) -> np.ndarray:
 def cosine_schedule(num_steps: int, lambda_min: float) -> np.ndarray:
     r""":math:`\lambda_k = \lambda_\min + (1 - \lambda_\min)(1 - \cos(\pi k/(K-1)))/2`.
 
-    **Example**: see :func:`~numpyro_dilation.schedules.make_schedule`.
+    **Example**
+
+    .. code-block:: python
+
+        import numpy as np
+        from numpyro_dilation.schedules import cosine_schedule
+
+        levels = cosine_schedule(5, 0.01)
+        print(levels)  # [0.01 0.155 0.505 0.855 1.]
+        print(np.diff(levels))  # [0.145 0.35 0.35 0.145]: small steps at both ends
     """
     _check(num_steps, lambda_min)
     t = _fractions(num_steps)
@@ -82,6 +109,19 @@ SCHEDULES: dict[str, Callable[[int, float], np.ndarray]] = {
     "geometric": geometric_schedule,
     "cosine": cosine_schedule,
 }
+"""The named schedules, ``name -> constructor(num_steps, lambda_min)``: the names that
+``schedule=`` accepts (:func:`make_schedule`).
+
+**Example**
+
+.. code-block:: python
+
+    from numpyro_dilation.schedules import SCHEDULES
+
+    print(sorted(SCHEDULES))  # ['cosine', 'geometric', 'linear']
+    for name, constructor in SCHEDULES.items():
+        print(name, constructor(3, 0.01))  # linear [0.01 0.505 1.], geometric [0.01 0.1 1.], ...
+"""
 
 
 def validate_schedule(schedule) -> np.ndarray:
@@ -90,7 +130,18 @@ def validate_schedule(schedule) -> np.ndarray:
     Raises ``ValueError`` unless it is a non-empty 1-D sequence, strictly
     increasing, inside (0, 1] and ending at exactly 1.
 
-    **Example**: see :func:`~numpyro_dilation.schedules.make_schedule`.
+    **Example**
+
+    .. code-block:: python
+
+        from numpyro_dilation.schedules import validate_schedule
+
+        print(validate_schedule([0.01, 0.1, 1.0]))  # [0.01 0.1 1.]: a float64 NumPy array
+        for bad in ([0.5, 0.1, 1.0], [0.1, 0.5], [0.0, 1.0]):
+            try:
+                validate_schedule(bad)
+            except ValueError as err:
+                print(err)  # not increasing; does not end at 1; level 0 is outside (0, 1]
     """
     arr = np.asarray(schedule, dtype=float)
     if arr.ndim != 1 or arr.size == 0:

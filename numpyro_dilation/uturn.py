@@ -157,7 +157,18 @@ __all__ = [
 
 DEFAULT_LAMBDAS = (0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 5e-3, 2e-3, 1e-3, 5e-4, 2e-4, 1e-4)
 """Default grid of U-turn levels :math:`\\lambda_u` for the diagnostic: it reaches below the
-sampler's default first level ``lambda_min = 1e-3``, where speciation often only starts."""
+sampler's default first level ``lambda_min = 1e-3``, where speciation often only starts.
+
+**Example**
+
+.. code-block:: python
+
+    from numpyro_dilation.uturn import DEFAULT_LAMBDAS
+
+    print(len(DEFAULT_LAMBDAS), max(DEFAULT_LAMBDAS), min(DEFAULT_LAMBDAS))  # 12 0.5 0.0001
+    coarse = DEFAULT_LAMBDAS[::3]  # (0.5, 0.05, 0.005, 0.0005): a quicker grid for `lambdas=`
+    print(coarse)
+"""
 
 PROTOCOLS = ("palindromic", "reanneal")
 KINDS = ("exact", "explore")
@@ -202,7 +213,25 @@ class UTurn(NamedTuple):
     come from BENCHMARKS.md ("U-turn"): with the sampler's tuned MALA, returns
     rarely leave their mode above :math:`\lambda_u \approx 10^{-3}`.
 
-    **Example**: see :class:`~numpyro_dilation.modes.GlobalMoves`.
+    **Example**
+
+    .. code-block:: python
+
+        import jax
+        import numpyro
+        import numpyro.distributions as dist
+        from numpyro.infer import MCMC
+        from numpyro_dilation import DilationLangevin, UTurn
+
+        def model():
+            numpyro.sample("x", dist.Normal(0.0, 1.0).expand([2]))
+
+        uturn = UTurn(kind="exact", lambda_u=0.1, num_steps=5, every=2)  # a U-turn every 2 draws
+        mcmc = MCMC(DilationLangevin(model, uturn=uturn), num_warmup=40, num_samples=20,
+                    progress_bar=False)
+        mcmc.run(jax.random.key(0), extra_fields=("uturn_accept_prob",))
+        accept = mcmc.get_extra_fields()["uturn_accept_prob"]
+        print(uturn.kind, uturn.lambda_u, accept[::2].mean())  # exact 0.1, the mean acceptance
     """
 
     kind: str = "explore"
@@ -235,6 +264,22 @@ class UTurnInfo(NamedTuple):
     proposal
         End point of the protocol (the chain's new position if accepted), in
         target coordinates; like BlackJAX's MALA ``Info``.
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        from numpyro_dilation import kernel, uturn
+
+        logdensity = lambda y: -0.5 * jnp.sum((y - 1.0) ** 2)  # N(1, I) in 2-d
+        move = uturn.build_kernel(uturn.UTurn(kind="exact", lambda_u=(0.1, 0.01), num_steps=5))
+        state = kernel.init(jnp.array([1.5, 0.5]), logdensity, center=jnp.zeros(2))  # lambda = 1
+        state, info = move(jax.random.key(0), state, logdensity, 0.5)  # a UTurnInfo
+        print(info.lambda_u, info.work, info.acceptance_rate)  # 0.1 or 0.01, W and min(1, e^W)
+        print(info.is_accepted, info.is_divergent, info.num_grad_evals)  # ..., False, 19 = 4K - 1
+        print(info.proposal, info.mala_acceptance)  # the protocol's end point, mean MALA acceptance
     """
 
     acceptance_rate: jax.Array
@@ -248,7 +293,20 @@ class UTurnInfo(NamedTuple):
 
 
 def check_uturn(config: UTurn) -> None:
-    """Raise ``ValueError`` naming the first invalid field of ``config``."""
+    """Raise ``ValueError`` naming the first invalid field of ``config``.
+
+    **Example**
+
+    .. code-block:: python
+
+        from numpyro_dilation.uturn import UTurn, check_uturn
+
+        check_uturn(UTurn(kind="exact", lambda_u=0.1))  # valid: returns None
+        try:
+            check_uturn(UTurn(lambda_u=(1e-3, 1.5)))
+        except ValueError as err:
+            print(err)  # `UTurn.lambda_u` is invalid: (0.001, 1.5) (see the UTurn docstring ...)
+    """
     lams = config.lambda_u if isinstance(config.lambda_u, (tuple, list)) else (config.lambda_u,)
     checks = {
         "kind": config.kind in KINDS,
@@ -310,6 +368,19 @@ def protocol_levels(
     the one proposed with equal probability as its reverse (the same arrays
     for ``"palindromic"``); each of length :math:`2K` (palindromic) or
     :math:`K + 1` (reanneal).
+
+    Examples
+    --------
+
+    .. code-block:: python
+
+        from numpyro_dilation.uturn import protocol_levels
+
+        levels, transport, _, _ = protocol_levels(0.01, 2)  # palindromic, geometric: 1 -> 0.01 -> 1
+        print(levels, transport)  # [0.1 0.01 0.1 1.] [False False False False]
+        fwd, fwd_transport, rev, rev_transport = protocol_levels(0.01, 2, protocol="reanneal")
+        print(fwd, fwd_transport)  # [0.01 0.1 1.] [True False False]: transport, then re-anneal
+        print(rev, rev_transport)  # [0.1 0.01 1.] [False False True]: anneal down, transport back
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"`protocol` must be one of {PROTOCOLS}, got {protocol!r}.")
@@ -526,6 +597,27 @@ def uturn_return(
     ``(return_position, mean_acceptance)``; ``levels`` may be traced (no
     recompilation for a new :math:`\lambda_u` of the same length). Costs
     :math:`2K - 1` gradients.
+
+    Examples
+    --------
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        from jax.scipy.special import logsumexp
+        from numpyro_dilation.schedules import linear_schedule
+        from numpyro_dilation.uturn import uturn_return
+
+        def logdensity(y):  # two unit Gaussians at (-3, 0) and (3, 0), 2-d
+            mus = jnp.array([[-3.0, 0.0], [3.0, 0.0]])
+            return logsumexp(-0.5 * jnp.sum((y - mus) ** 2, axis=-1))
+
+        levels = jnp.asarray(linear_schedule(50, 1e-4))  # dilate to 1e-4, re-anneal in 50 steps
+        start, center = jnp.array([-3.0, 0.0]), jnp.zeros(2)  # from the left mode, center 0
+        turn = lambda key: uturn_return(key, start, logdensity, levels, 0.5, center)
+        returns, acceptance = jax.jit(jax.vmap(turn))(jax.random.split(jax.random.key(0), 50))
+        print((returns[:, 0] > 0).mean(), acceptance.mean())  # about 0.25: a quarter switched mode
     """
     levels = jnp.asarray(levels)
     state = dilation_kernel.init(position, logdensity_fn, center, 1.0)
@@ -558,6 +650,19 @@ def overdispersed_centers(
     :math:`\bar y` and :math:`S` are the mean and covariance of the rows of
     ``positions`` ``(n, d)`` (:math:`S` plus :math:`10^{-6}\operatorname{tr}S/d` on the
     diagonal, so fewer chains than dimensions still work); :math:`\kappa` = ``scale``.
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        from numpyro_dilation.uturn import overdispersed_centers
+
+        positions = jax.random.normal(jax.random.key(0), (8, 2)) * jnp.array([1.0, 0.1])  # 8 chains
+        centers = overdispersed_centers(jax.random.key(1), positions, 3.0, (500,))
+        print(centers.shape)  # (500, 2)
+        print(centers.std(axis=0) / positions.std(axis=0, ddof=1))  # about [3, 3]: kappa = 3
     """
     positions = jnp.asarray(positions)
     dim = positions.shape[1]
@@ -603,6 +708,26 @@ def explore(
     Returns
     -------
     The returns, shape ``(L * C, d)`` for :math:`L` levels (level-major).
+
+    Examples
+    --------
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        from jax.scipy.special import logsumexp
+        from numpyro_dilation.uturn import UTurn, explore
+
+        def logdensity(y):  # two unit Gaussians at (-3, 0) and (3, 0), 2-d
+            mus = jnp.array([[-3.0, 0.0], [3.0, 0.0]])
+            return logsumexp(-0.5 * jnp.sum((y - mus) ** 2, axis=-1))
+
+        positions = jnp.array([[-3.2, 0.1], [-2.7, -0.4], [-3.1, 0.6], [-2.9, 0.0]])  # left mode
+        config = UTurn(kind="explore", lambda_u=(0.5, 1e-4), num_steps=30, center_scale=0.0)
+        returns = explore(jax.random.key(0), positions, logdensity, 0.5, config, jnp.zeros(2))
+        print(returns.shape)  # (8, 2): 2 levels x 4 chains, level-major
+        print(returns[:4, 0], returns[4:, 0])  # from 0.5: all left (< 0); from 1e-4: some right
     """
     config = UTurn() if config is None else config
     check_uturn(config)
@@ -698,6 +823,24 @@ def assign_modes(points: jax.Array, mixture: ModeMixture) -> np.ndarray:
     ``points`` ``(n, d)``; returns int labels ``(n,)`` in ``[0, num_modes)``,
     :math:`\arg\min_m |L_m^{-1}(y - \mu_m)|^2` (the common inflation of the
     proposal covariances :math:`L_m L_m^\top = s^2\Sigma_m` does not change the argmin).
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax.numpy as jnp
+        from jax.scipy.special import logsumexp
+        from numpyro_dilation.modes import find_modes
+        from numpyro_dilation.uturn import assign_modes
+
+        def logdensity(y):  # two unit Gaussians at (-3, 0) and (3, 0), 2-d
+            mus = jnp.array([[-3.0, 0.0], [3.0, 0.0]])
+            return logsumexp(-0.5 * jnp.sum((y - mus) ** 2, axis=-1))
+
+        mixture, _ = find_modes(jnp.array([[-2.0, 0.0], [2.0, 0.0]]), logdensity, 0.5)
+        print(mixture.means[:2])  # [[-3, 0], [3, 0]]: mode 0 on the left, mode 1 on the right
+        points = jnp.array([[-4.0, 1.0], [0.5, 0.0], [2.0, -2.0]])
+        print(assign_modes(points, mixture))  # [0 1 1]
     """
     n = int(mixture.num_modes)
     if n == 0:
@@ -716,7 +859,20 @@ def crossing_level(lambdas: Sequence[float], values: Sequence[float], threshold:
     r"""Largest :math:`\lambda` at which ``values`` first reaches ``threshold``,
     coming down from the largest :math:`\lambda`; linear interpolation in
     :math:`\log\lambda`. NaN if the first grid point already reaches it or no
-    point does (the grid does not bracket the crossing)."""
+    point does (the grid does not bracket the crossing).
+
+    **Example**
+
+    .. code-block:: python
+
+        from numpyro_dilation.uturn import crossing_level
+
+        lambdas = [0.5, 0.1, 0.01, 0.001]
+        s = [0.0, 0.02, 0.3, 0.9]  # a normalized switch rate, rising as lambda_u falls
+        print(crossing_level(lambdas, s, 0.05))  # 0.078: lambda_m, between 0.1 and 0.01
+        print(crossing_level(lambdas, s, 0.5))  # 0.0046: lambda_s, between 0.01 and 0.001
+        print(crossing_level(lambdas, s, 0.95))  # nan: not reached on this grid
+    """
     lam = np.asarray(lambdas, float)
     val = np.asarray(values, float)
     order = np.argsort(-lam)

@@ -97,7 +97,25 @@ def uturn_diagnostic(
 
     Examples
     --------
-    See :func:`~numpyro_dilation.uturn.plot_uturn`.
+
+    .. code-block:: python
+
+        import jax
+        import numpyro
+        import numpyro.distributions as dist
+        from numpyro.infer import MCMC
+        from numpyro_dilation import DilationLangevin, uturn_diagnostic
+
+        def sign_model(y=None):  # theta ~ +-2: y depends on theta only through theta^2
+            theta = numpyro.sample("theta", dist.Normal(0.25, 1.0))
+            numpyro.sample("y", dist.Normal(theta**2, 0.5), obs=y)
+
+        mcmc = MCMC(DilationLangevin(sign_model), num_warmup=60, num_samples=40, num_chains=8,
+                    chain_method="vectorized", progress_bar=False)
+        mcmc.run(jax.random.key(0), y=4.0)
+        table = uturn_diagnostic(mcmc, lambdas=(0.5, 1e-2, 1e-4), num_draws=100, num_steps=50)
+        print(table[["lambda_u", "switch_fraction", "return_tv"]])  # s grows as lambda_u falls
+        print(table.attrs["num_modes"], table.attrs["lambda_m"])  # 2 modes, the memorization level
     """
     state = mcmc.last_state
     if state is None:
