@@ -17,7 +17,11 @@ the number of modes found, and how many chains spent all their draws more than
 
     python -m benchmarks.posterior_check [low_dim_gauss_mix] [sblrc]
 
-Measured figures are in BENCHMARKS.md ("Reference posteriors").
+Measured 2026-11-25 (commit 6a6a8ba): sblrc defaults 1 mode, 0 stuck chains, |z| <= 0.90,
+sd ratios 0.993-1.007; without the safeguards 64 "modes", 11 stuck chains, sd ratios
+149-195. low_dim_gauss_mix defaults 0 stuck chains, |z| <= 2.00, sd ratios 0.992-1.004;
+``global_moves=None`` 21 stuck chains, sd ratios 12-29. See BENCHMARKS.md ("Reference
+posteriors").
 """
 
 import argparse
@@ -61,7 +65,8 @@ def check(short_name: str) -> None:
             r = r.reshape(-1, *r.shape[2:])
             far = np.abs(v - r.mean(0)) > 10 * r.std(0)
             stuck |= far.reshape(*far.shape[:2], -1).any(-1).all(-1)
-        modes = int(mcmc.last_state.mixture.num_modes) if variant.get("global_moves", 1) else 0
+        moves_on = kernel_kwargs.get("global_moves", "auto") is not None
+        modes = int(mcmc.last_state.mixture.num_modes) if moves_on else 0
         print(f"{short_name} [{label}]: modes found {modes}, stuck chains {int(stuck.sum())}/64")
         for r in rows:
             print(f"  {r.parameter:10s} z {r.z:7.2f}  sd ratio {r.sd_ratio:8.3f}")

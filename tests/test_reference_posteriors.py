@@ -155,19 +155,8 @@ def _describe(rows: list[ref.ParamStats]) -> str:
     )
 
 
-SBLRC_GAP = pytest.mark.xfail(
-    reason="sblrc-blr: strongly correlated coefficients (sd ~1e-3, predictors in the "
-    "hundreds); a diagonal preconditioner leaves sds ~30x too wide and R-hat ~1.1 at the "
-    "full budget (measured 2026-11-25); needs a dense preconditioner or a reparametrization",
-    strict=False,
-)
-GOAL_PARAMS = [
-    pytest.param(n, marks=SBLRC_GAP) if n.startswith("sblrc") else n for n in POSTERIORS
-]
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("name", GOAL_PARAMS)
+@pytest.mark.parametrize("name", list(POSTERIORS))
 def test_dilation_meets_the_accuracy_goal(name):
     """Every mean within 4 MCSEs, every sd within 10 %, every R-hat < 1.01."""
     res = _validated(name)
@@ -176,7 +165,7 @@ def test_dilation_meets_the_accuracy_goal(name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", GOAL_PARAMS)
+@pytest.mark.parametrize("name", list(POSTERIORS))
 def test_dilation_efficiency_vs_nuts(name):
     """Bulk ESS per gradient evaluation (warm-up included) at least 0.25x NUTS's."""
     res = _validated(name)
