@@ -27,10 +27,10 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check numpyro_dilation tests examples benchmarks docs
-	$(BIN)/python -m pytest -m "not slow" -q -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -m "not slow" -q -n 2 --dist loadfile
 
 test-all: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 docs: $(VENV)/.installed-docs
 	$(BIN)/sphinx-build -E -W --keep-going -b html docs build/docs

@@ -63,6 +63,7 @@ def _devices_of(x) -> set:
     return set(x.sharding.device_set)
 
 
+@pytest.mark.slow  # test_numpyro_kernel.py's chain-method test covers "parallel" by default
 def test_parallel_chains_on_four_devices_match_one_device(x64):
     """``chain_method="parallel"`` (one chain per device) against ``"sequential"`` (all
     on one device), same key: same draws, extra fields and final state."""

@@ -54,10 +54,12 @@ def site(tmp_path_factory) -> Path:
     return out
 
 
-# One Sphinx build per test session: under pytest-xdist every test of this module runs
-# on the same worker (``--dist loadgroup`` in the Makefile), since concurrent builds would
-# share docs/notebooks/, where the notebooks are copied and executed.
-pytestmark = pytest.mark.xdist_group("docs")
+# One Sphinx build per test session: under pytest-xdist every test of this module must run
+# on the same worker, since concurrent builds would share docs/notebooks/, where the
+# notebooks are copied and executed. The Makefile's ``--dist loadfile`` does that (a file's
+# tests go to one worker). ``--dist loadgroup`` with an ``xdist_group`` mark does not work
+# with pytest 9.2 and pytest-xdist 3.8: xdist tags the group onto ``item._nodeid``, which
+# pytest 9.2 no longer reads, so the tests were spread and the site was built twice.
 
 
 def _text(path: Path) -> str:

@@ -89,6 +89,7 @@ def test_jit_model_args_one_compiled_sampler_two_datasets():
         assert mcse_z(p, a / (a + b)) < 4.5
 
 
+@pytest.mark.slow  # default suite time; `make test-all` runs it
 def test_halfcauchy_scale_matches_quadrature():
     """sigma ~ HalfCauchy(1), y_i ~ Normal(0, sigma): the posterior mean of sigma
     by quadrature; the sampler works on log(sigma) and must include the Jacobian."""
@@ -145,6 +146,7 @@ def test_logistic_regression_recovers_true_coefficients():
     assert abs(float(s["intercept"].mean()) + 0.5) < 4 * float(s["intercept"].std())
 
 
+@pytest.mark.slow  # default suite time; `make test-all` runs it
 def test_mixture_weights_when_modes_communicate():
     """1-D mixture 0.3 N(-1, 0.6^2) + 0.7 N(1, 0.6^2) (modes close enough for
     MALA at lambda = 1 to cross): pooled weight of the right mode within 0.05
@@ -233,7 +235,10 @@ def simple_model(y=None):
 Y = jnp.array([0.5, 1.2, -0.3, 0.9, 1.4])
 
 
-@pytest.mark.parametrize("chain_method", ["vectorized", "sequential", "parallel"])
+@pytest.mark.parametrize(
+    "chain_method",
+    ["vectorized", pytest.param("sequential", marks=pytest.mark.slow), "parallel"],
+)
 def test_chain_methods_give_the_same_draws(x64, chain_method):
     """Same keys, same draws, whichever way the chains are run (float64, so that
     rounding differences between batched and unbatched code stay invisible).
@@ -449,6 +454,7 @@ def test_center_for_potential_fn_must_match_init_params():
         mcmc.run(jax.random.key(0), init_params={"a": jnp.zeros(2)})
 
 
+@pytest.mark.slow  # default suite time; `make test-all` runs it
 def test_valid_centers_are_used():
     kernel = DilationLangevin(simple_model, center={"m": 1.0, "s": 2.0})
     mcmc = MCMC(

@@ -4,6 +4,7 @@ import arviz as az
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from conftest import mcse_z
 from numpyro.infer import MCMC
 
@@ -38,6 +39,7 @@ def test_scales_from_1e_minus_3_to_1e3():
         assert float(az.rhat(x[..., j])) < 1.05
 
 
+@pytest.mark.slow  # default suite time; `make test-all` runs it
 def test_without_preconditioning_the_wide_coordinates_do_not_mix():
     """The same run with v = 1: the step size is set by the narrowest coordinate
     and the widest one barely moves (sd off by orders of magnitude). This is what

@@ -21,7 +21,9 @@ def gaussian_potential(x):
     return 0.5 * r @ jnp.asarray(np.linalg.inv(COV), x.dtype) @ r
 
 
-@pytest.mark.parametrize("chain_method", ["vectorized", "sequential"])
+@pytest.mark.parametrize(
+    "chain_method", ["vectorized", pytest.param("sequential", marks=pytest.mark.slow)]
+)
 def test_exact_uturn_move_in_the_sampler_keeps_a_correlated_gaussian(chain_method):
     """Every sampling iteration makes an exact palindromic U-turn (MALA in between):
     means and variances within Monte Carlo error, and the move is really accepted."""
