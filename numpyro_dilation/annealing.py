@@ -141,7 +141,8 @@ class AnnealingConfig(NamedTuple):
 
 
 def check_probability(name: str, value: float) -> None:
-    """Raise ``ValueError`` unless ``0 < value < 1``.
+    """Raise ``ValueError`` unless ``0 < value < 1`` (a probability :math:`p \\in (0, 1)`,
+    e.g. the target acceptance :math:`\\delta` of dual averaging).
 
     **Example**
 
@@ -161,7 +162,8 @@ def check_probability(name: str, value: float) -> None:
 
 
 def check_step_size(value: float) -> None:
-    """Raise ``ValueError`` unless the step size is a finite positive number.
+    """Raise ``ValueError`` unless the step size is a finite positive number,
+    :math:`h \\in (0, \\infty)`.
 
     **Example**
 

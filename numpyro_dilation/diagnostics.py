@@ -25,7 +25,9 @@ from numpyro_dilation.global_moves import combine_evidence
 __all__ = ["GlobalMoveWarning", "log_evidence", "mode_summary", "MIN_GLOBAL_ACCEPTANCE"]
 
 MIN_GLOBAL_ACCEPTANCE = 0.05
-"""Below this mean acceptance of the global moves, :func:`mode_summary` warns.
+"""Below this mean acceptance of the global moves, :func:`mode_summary` warns:
+:math:`\\bar\\alpha = \\frac1{CS}\\sum_{c,s}\\alpha_{c,s} < 0.05` over the :math:`C` chains
+and :math:`S` draws.
 
 **Example**
 
@@ -50,7 +52,8 @@ MIN_GLOBAL_ACCEPTANCE = 0.05
 
 
 class GlobalMoveWarning(UserWarning):
-    """The global moves are accepted too rarely to trust the mode weights.
+    """The global moves are accepted too rarely to trust the mode weights
+    (mean acceptance :math:`\\bar\\alpha <` :data:`MIN_GLOBAL_ACCEPTANCE`).
 
     **Example**
 

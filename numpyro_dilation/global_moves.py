@@ -101,7 +101,7 @@ class EvidenceAccumulator(NamedTuple):
 
 
 def init_evidence(dtype=jnp.float32) -> EvidenceAccumulator:
-    """Empty accumulator.
+    """Empty accumulator: :math:`\\log\\sum w = \\log\\sum w^2 = -\\infty`, :math:`n = 0`.
 
     **Example**
 

@@ -185,7 +185,8 @@ def empty_mixture(
     tail_weight: float = GlobalMoves._field_defaults["tail_weight"],
     tail_dof: float = GlobalMoves._field_defaults["tail_dof"],
 ) -> ModeMixture:
-    """A mixture with no modes (placeholder before the modes are found).
+    """A mixture with no modes (placeholder before the modes are found): every
+    :math:`\\log w_m = -\\infty`, so :math:`q \\equiv 0` and global moves are skipped.
 
     **Example**
 

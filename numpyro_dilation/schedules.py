@@ -109,7 +109,8 @@ SCHEDULES: dict[str, Callable[[int, float], np.ndarray]] = {
     "geometric": geometric_schedule,
     "cosine": cosine_schedule,
 }
-"""The named schedules, ``name -> constructor(num_steps, lambda_min)``: the names that
+"""The named schedules, ``name -> constructor(num_steps, lambda_min)``, each returning
+:math:`\\lambda_1 = \\lambda_{\\min} < \\dots < \\lambda_K = 1`: the names that
 ``schedule=`` accepts (:func:`make_schedule`).
 
 **Example**
@@ -127,6 +128,7 @@ SCHEDULES: dict[str, Callable[[int, float], np.ndarray]] = {
 def validate_schedule(schedule) -> np.ndarray:
     """Check a user-given schedule and return it as a 1-D float64 NumPy array.
 
+    A schedule is :math:`0 < \\lambda_1 < \\dots < \\lambda_K = 1`.
     Raises ``ValueError`` unless it is a non-empty 1-D sequence, strictly
     increasing, inside (0, 1] and ending at exactly 1.
 
@@ -166,7 +168,8 @@ def make_schedule(schedule, num_steps: int, lambda_min: float) -> np.ndarray:
 
     ``schedule`` is a name in :data:`SCHEDULES` (``"linear"``, ``"geometric"``,
     ``"cosine"``), a callable ``(num_steps, lambda_min) -> array``, or an
-    explicit array (its length must then equal ``num_steps``).
+    explicit array (its length must then equal ``num_steps``); the result is
+    :math:`0 < \\lambda_1 < \\dots < \\lambda_K = 1` with :math:`K` = ``num_steps``.
 
     **Example**
 

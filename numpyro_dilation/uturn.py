@@ -293,7 +293,8 @@ class UTurnInfo(NamedTuple):
 
 
 def check_uturn(config: UTurn) -> None:
-    """Raise ``ValueError`` naming the first invalid field of ``config``.
+    """Raise ``ValueError`` naming the first invalid field of ``config`` (levels
+    :math:`0 < \\lambda_u < 1`, step counts :math:`K \\ge 1`, ``every`` :math:`\\ge 1`).
 
     **Example**
 
@@ -775,7 +776,9 @@ def explore_modes(
     global_moves, inverse_mass_matrix)`` at the end of warm-up: the mixture's modes
     are those reached by the chains or by the explorer (:func:`explore`, MALA
     re-annealing with the same preconditioner). Returns ``(mixture,
-    num_grad_evals)`` with the gradients spent per chain (explorer included).
+    num_grad_evals)`` with the gradients spent per chain (explorer included): the modes
+    come from the :math:`C(1 + L)` points :math:`\\{y_c\\} \\cup \\{\\tilde y_{c,l}\\}`
+    (:math:`L` levels :math:`\\lambda_u`).
 
     **Example**
 
