@@ -48,7 +48,7 @@ from numpyro_dilation.global_moves import (
     update_evidence,
 )
 from numpyro_dilation.kernel import DilationState
-from numpyro_dilation.modes import GlobalMoves, empty_mixture, find_modes
+from numpyro_dilation.modes import GlobalMoves, contracted_starts, empty_mixture, find_modes
 from numpyro_dilation.schedules import SCHEDULES, make_schedule, validate_schedule
 from numpyro_dilation.uturn import UTurn, check_uturn, explore_modes
 from numpyro_dilation.uturn import build_kernel as build_uturn_kernel
@@ -305,6 +305,11 @@ def _check_global_moves(gm: GlobalMoves) -> None:
         "stationarity_tol": gm.stationarity_tol > 0,
         "tail_weight": 0 <= gm.tail_weight < 1,
         "tail_dof": gm.tail_dof > 0,
+        "center_contractions": isinstance(gm.center_contractions, tuple)
+        and all(
+            isinstance(r, numbers.Real) and not isinstance(r, bool) and 0 <= r <= 1
+            for r in gm.center_contractions
+        ),
     }
     for name, ok in checks.items():
         if not ok:
@@ -807,6 +812,9 @@ class DilationLangevin(MCMCKernel):
                 state, grads = operands
                 flat, unravel_one = _ravel_chains(state.z)
                 flat_logdensity = lambda v: logdensity_fn(unravel_one(v))  # noqa: E731
+                centers = _ravel_chains(state.center)[0]
+                ratios = self._global_moves.center_contractions
+                starts = contracted_starts(centers, ratios) if ratios else None
                 if self._uturn is not None and self._uturn.kind == "explore":
                     mixture, mode_finding_grads = explore_modes(
                         random.fold_in(state.rng_key[0], 2),
@@ -814,18 +822,22 @@ class DilationLangevin(MCMCKernel):
                         flat_logdensity,
                         state.adapt_state.step_size,
                         self._uturn,
-                        _ravel_chains(state.center)[0],
+                        centers,
                         self._global_moves,
                         state.inverse_mass_matrix,
+                        starts,
                     )
                 else:
-                    mixture, mode_finding_grads = find_modes(
-                        flat,
+                    steps = state.adapt_state.step_size
+                    num_starts = 1 + len(ratios)
+                    mixture, grads_per_start = find_modes(
+                        flat if starts is None else jnp.concatenate([flat, starts]),
                         flat_logdensity,
-                        state.adapt_state.step_size,
+                        jnp.tile(steps, num_starts),
                         self._global_moves,
                         state.inverse_mass_matrix,
                     )
+                    mode_finding_grads = num_starts * grads_per_start
                 return state._replace(mixture=mixture), grads + mode_finding_grads
 
             state, extra_grads = lax.cond(

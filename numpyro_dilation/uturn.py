@@ -769,6 +769,7 @@ def explore_modes(
     center: jax.Array | None = None,
     global_moves: GlobalMoves | None = None,
     inverse_mass_matrix: jax.Array | None = None,
+    starts: jax.Array | None = None,
 ) -> tuple[ModeMixture, jax.Array]:
     """:func:`~numpyro_dilation.modes.find_modes` on the positions *and* their U-turn returns.
 
@@ -778,7 +779,9 @@ def explore_modes(
     re-annealing with the same preconditioner). Returns ``(mixture,
     num_grad_evals)`` with the gradients spent per chain (explorer included): the modes
     come from the :math:`C(1 + L)` points :math:`\\{y_c\\} \\cup \\{\\tilde y_{c,l}\\}`
-    (:math:`L` levels :math:`\\lambda_u`).
+    (:math:`L` levels :math:`\\lambda_u`), followed by ``starts`` (``(R C, d)``, e.g.
+    :func:`~numpyro_dilation.modes.contracted_starts`; each start's ascent uses the
+    step size of chain ``r mod C``) when given.
 
     **Example**
 
@@ -809,12 +812,22 @@ def explore_modes(
         rng_key, positions, logdensity_fn, steps, config, center, True, inverse_mass_matrix
     )
     num_levels = returns.shape[0] // num
-    points = jnp.concatenate([positions, returns], axis=0)
+    parts = [positions, returns]
+    if starts is not None:
+        starts = jnp.asarray(starts, positions.dtype)
+        if starts.ndim != 2 or starts.shape[1] != positions.shape[1] or starts.shape[0] % num:
+            raise ValueError(
+                f"`starts` must have shape (R * {num}, {positions.shape[1]}) (whole multiples "
+                f"of the positions), got {starts.shape}."
+            )
+        parts.append(starts)
+    points = jnp.concatenate(parts, axis=0)
+    num_points = points.shape[0] // num  # starts come in whole multiples of the chains
     mixture, grads = find_modes(
-        points, logdensity_fn, jnp.tile(steps, num_levels + 1), global_moves, inverse_mass_matrix
+        points, logdensity_fn, jnp.tile(steps, num_points), global_moves, inverse_mass_matrix
     )
     explore_grads = num_levels * (2 * config.num_steps - 1)
-    return mixture, (num_levels + 1) * grads + explore_grads
+    return mixture, num_points * grads + explore_grads
 
 
 # --------------------------------------------------------------------------- diagnostic
