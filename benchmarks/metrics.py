@@ -20,6 +20,10 @@ and return Python floats.
 - :func:`mean_error`: :math:`\|\hat m - m\|_2 / \sqrt{\operatorname{tr}\Sigma}`
   (error of the mean in units of the target's overall scale).
 - :func:`cov_error`: :math:`\|\hat\Sigma - \Sigma\|_F / \|\Sigma\|_F`.
+- :func:`mode_indicator_rhat`: ArviZ's rank-normalized R-hat of the indicator
+  :math:`1[\text{draw in the heaviest mode}]` over the chains (draws ``(C, S)`` of
+  labels); :math:`\infty` when the indicator varies between chains but never
+  within one (every chain stuck in its mode).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ __all__ = [
     "energy_distance",
     "mean_error",
     "cov_error",
+    "mode_indicator_rhat",
 ]
 
 
@@ -99,3 +104,17 @@ def cov_error(x: np.ndarray, cov: np.ndarray) -> float:
     x = np.asarray(x, dtype=np.float64)
     cov_hat = np.atleast_2d(np.cov(x, rowvar=False))
     return float(np.linalg.norm(cov_hat - cov) / np.linalg.norm(cov))
+
+
+def mode_indicator_rhat(labels: np.ndarray, weights: np.ndarray) -> float:
+    """R-hat of the heaviest mode's indicator, ``labels`` ``(C, S)`` (chain-major)."""
+    import arviz as az
+
+    labels = np.asarray(labels)
+    if labels.ndim != 2 or labels.shape[0] < 2:
+        raise ValueError(f"labels must be (chains >= 2, draws), got {labels.shape}")
+    indicator = (labels == int(np.argmax(weights))).astype(float)
+    if indicator.std() == 0:
+        return float("nan")
+    value = float(az.rhat(indicator))
+    return value if np.isfinite(value) else float("inf")

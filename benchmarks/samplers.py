@@ -87,6 +87,9 @@ class SamplerResult:
         Estimate of :math:`\\log Z` or ``None``.
     settings
         Sizes and tuning parameters actually used.
+    num_chains
+        ``C`` when ``draws`` are chain-major (``draws.reshape(C, S, d)`` gives each
+        chain's draws in order), for per-chain diagnostics; ``None`` otherwise.
     """
 
     name: str
@@ -95,6 +98,7 @@ class SamplerResult:
     wall_s: float
     log_z: float | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    num_chains: int | None = None
 
 
 def _potential(target: Target):
@@ -155,6 +159,7 @@ def run_dilation(
         grads,
         wall,
         log_z=log_z,
+        num_chains=num_chains,
         settings={
             "log_z_se": log_z_se,
             "num_chains": num_chains,
@@ -388,6 +393,7 @@ def run_nuts(
         draws.reshape(-1, target.dim),
         grads,
         wall,
+        num_chains=num_chains,
         settings={
             "num_chains": num_chains,
             "num_warmup": num_warmup,

@@ -60,6 +60,9 @@ class Preset:
         Draws per sampler scored by the energy distance, and exact reference draws.
     scaling_chains, scaling_dims, scaling_dim_chains, scaling_warmup, scaling_samples
         Throughput/scaling grid: chains on ring8, dimensions on ``two_mode_<d>``.
+    scaling_posteriors
+        Targets whose log-density is expensive (a likelihood over data), timed at their
+        main budget's chain count: what a real posterior pays per gradient.
     repeats
         Timed calls per throughput point (best is kept).
     budget_overrides
@@ -84,6 +87,7 @@ class Preset:
     scaling_dim_chains: int
     scaling_warmup: int
     scaling_samples: int
+    scaling_posteriors: tuple[str, ...] = ()
     repeats: int = 3
     seed: int = 0
     budget_overrides: tuple[tuple[str, Budget], ...] = ()
@@ -114,6 +118,7 @@ PRESETS: dict[str, Preset] = {
         scaling_dim_chains=256,
         scaling_warmup=400,
         scaling_samples=100,
+        scaling_posteriors=("gauss_mix_unordered",),
         # N = 1000 data points per gradient: a quarter of the budget keeps minutes
         budget_overrides=(("gauss_mix_unordered", Budget(128, 200, 50)),),
     ),
@@ -134,6 +139,7 @@ PRESETS: dict[str, Preset] = {
         scaling_dim_chains=256,
         scaling_warmup=1000,
         scaling_samples=250,
+        scaling_posteriors=("gauss_mix_unordered",),
         repeats=2,
         budget_overrides=(("gauss_mix_unordered", Budget(256, 1000, 250)),),
     ),
@@ -270,6 +276,9 @@ def compare(
         }
         rec.update(evaluate(target, out, reference, _rng(preset.seed, *tag, "eval", name),
                             preset.num_eval))
+        if res.num_chains and target.multimodal and target.num_modes <= 64:
+            labels = target.assign_fn(out).reshape(res.num_chains, -1)
+            rec["rhat_mode"] = metrics.mode_indicator_rhat(labels, target.mode_weights)
         record["samplers"][name] = rec
         if target.dim == 2:
             scatter[name] = _scatter_subset(out, _rng(preset.seed, *tag, "scatter", name))
@@ -295,6 +304,8 @@ def _scaling(preset: Preset, log=print) -> list[dict[str, Any]]:
     records = []
     grid = [("chains", "ring8", c) for c in preset.scaling_chains]
     grid += [("dims", f"two_mode_{d}", preset.scaling_dim_chains) for d in preset.scaling_dims]
+    grid += [("posterior", name, preset.main_budget(name).num_chains)
+             for name in preset.scaling_posteriors]
     for experiment, name, chains in grid:
         target = get_target(name)
         reference = target.sample_fn(_rng(preset.seed, "scaling", name), preset.num_reference)
