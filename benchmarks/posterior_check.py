@@ -74,8 +74,13 @@ def check(short_name: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("posteriors", nargs="*", choices=sorted(VARIANTS), default=sorted(VARIANTS))
-    for short_name in parser.parse_args().posteriors:
+    # no `choices` with nargs="*": argparse would check the default list as one value
+    parser.add_argument("posteriors", nargs="*", help=f"any of {sorted(VARIANTS)} (default: all)")
+    args = parser.parse_args()
+    unknown = sorted(set(args.posteriors) - set(VARIANTS))
+    if unknown:
+        parser.error(f"unknown posteriors {unknown}; choose from {sorted(VARIANTS)}")
+    for short_name in args.posteriors or sorted(VARIANTS):
         check(short_name)
 
 

@@ -298,7 +298,9 @@ def _check_global_moves(gm: GlobalMoves) -> None:
         "num_ascent_steps": isinstance(gm.num_ascent_steps, int) and gm.num_ascent_steps >= 0,
         "num_newton_steps": isinstance(gm.num_newton_steps, int) and gm.num_newton_steps >= 0,
         "merge_distance": gm.merge_distance > 0,
-        "inflation": gm.inflation > 0,
+        "inflation": gm.inflation == "auto"
+        if isinstance(gm.inflation, str)
+        else isinstance(gm.inflation, numbers.Real) and gm.inflation > 0,
         "uniform_weight": 0 < gm.uniform_weight <= 1,
         "eig_floor": 0 < gm.eig_floor < 1,
         "every": isinstance(gm.every, int) and gm.every >= 1,
