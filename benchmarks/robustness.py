@@ -28,6 +28,10 @@ Sections (``--sections``, all by default):
     Schedule shape, ``lambda_min`` and ``annealing_fraction`` at equal warm-up
     gradient budget: ``num_warmup`` :math:`= G/(1 + f)` (an annealing step costs
     two gradients, a MALA step at :math:`\lambda = 1` one).
+``seeds``
+    The defaults on a few moved targets again, with ``num_seeds`` different random
+    keys for the run (same initial points): how often a result of ``defaults``,
+    measured with one key, holds.
 
 Figures per run: mode-weight TV (pooled draws, each assigned to the component
 with the highest *unweighted* density, i.e. the nearest mode in the component
@@ -81,7 +85,7 @@ __all__ = [
     "main",
 ]
 
-SECTIONS = ("defaults", "strategies", "step_size", "schedules")
+SECTIONS = ("defaults", "strategies", "step_size", "schedules", "seeds")
 
 
 # --------------------------------------------------------------------------- presets
@@ -106,6 +110,8 @@ class Preset:
         ``step_size`` grids (correlated Gaussian, ring8) and posteriordb posteriors.
     schedule_configs, schedule_targets
         Names of :data:`SCHEDULE_CONFIGS` and their targets.
+    seed_targets, num_seeds
+        ``seeds`` section: targets (keys of :func:`strategy_targets`) and run keys each.
     """
 
     num_chains: int
@@ -123,6 +129,8 @@ class Preset:
     posteriors: tuple[str, ...]
     schedule_configs: tuple[str, ...]
     schedule_targets: tuple[str, ...]
+    seed_targets: tuple[str, ...] = ()
+    num_seeds: int = 0
 
 
 _DIAG = 50.0 / np.sqrt(2.0)
@@ -177,6 +185,8 @@ PRESETS: dict[str, Preset] = {
         posteriors=("kidiq-kidscore_momhs", "arK-arK", "eight_schools-eight_schools_noncentered"),
         schedule_configs=tuple(SCHEDULE_CONFIG_NAMES),
         schedule_targets=("ring8@(30,-40)x1", "two_mode_10@50x1", "gmm40"),
+        seed_targets=("two_mode_10@50x1", "two_mode_10@0x1", "ring8@(30,-40)x1"),
+        num_seeds=5,
     ),
 }
 
@@ -724,6 +734,19 @@ def section_schedules(preset: Preset, record: Record) -> None:
             )
 
 
+def section_seeds(preset: Preset, record: Record) -> None:
+    """The defaults on ``preset.seed_targets`` with ``preset.num_seeds`` run keys each."""
+    registry = strategy_targets()
+    for name in preset.seed_targets:
+        target = registry[name]()
+        start = _default_start(target, preset)
+        for seed in range(preset.num_seeds):
+            record(
+                {"target": name, "seed": seed},
+                lambda t=target, st=start, i=seed: _run_mixture(t, preset, st, (t.name, "seed", i)),
+            )
+
+
 # ---------------------------------------------------------------- step size / scale
 
 
@@ -889,6 +912,7 @@ SECTION_FNS = {
     "strategies": section_strategies,
     "step_size": section_step_size,
     "schedules": section_schedules,
+    "seeds": section_seeds,
 }
 
 
@@ -1042,6 +1066,12 @@ def report(results: dict) -> str:
                 rows,
             )
         )
+    section(
+        "seeds",
+        "Defaults under other run keys",
+        ["target", "seed", *mix_header],
+        lambda r: [r["target"], r["seed"], *mix_cells(r)],
+    )
     section(
         "schedules",
         "Schedules at equal warm-up gradient budget",
