@@ -1,11 +1,14 @@
 """Command line of the multimodal benchmark suite.
 
     python -m benchmarks run --preset small|full [--targets ring8 gmm40 ...] [--out DIR]
-                             [--no-scaling] [--samplers MALA NUTS ...]
+                             [--no-scaling | --only-scaling] [--resume]
+                             [--samplers MALA NUTS ...]
     python -m benchmarks report [--results DIR/PRESET/results.json] [--md BENCHMARKS.md]
     python -m benchmarks list
 
-``run`` writes ``<out>/<preset>/results.json`` and PNG figures; ``report``
+``run`` writes ``<out>/<preset>/results.json`` and PNG figures (``--only-scaling``
+re-measures the throughput and scaling of an existing results file, e.g. on an idle
+machine, and records that command and its date apart); ``report``
 rewrites the "Multimodal benchmark suite" section of ``BENCHMARKS.md`` from a
 results file (default: the full preset's if present, else the small one's).
 """
@@ -27,7 +30,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--preset", default="small", choices=["small", "full", "tiny"])
     run.add_argument("--targets", nargs="+", default=None, help="subset of targets")
     run.add_argument("--out", default="benchmarks/results")
-    run.add_argument("--no-scaling", action="store_true", help="skip throughput and scaling")
+    scaling = run.add_mutually_exclusive_group()
+    scaling.add_argument("--no-scaling", action="store_true", help="skip throughput and scaling")
+    scaling.add_argument("--only-scaling", action="store_true",
+                         help="only throughput and scaling, into the existing results.json")
+    run.add_argument("--resume", action="store_true",
+                     help="keep the targets of an interrupted run (same preset and commit)")
     run.add_argument("--samplers", nargs="+", default=None,
                      help="subset of samplers (DilationLangevin always runs), e.g. MALA NUTS")
     rep = sub.add_parser("report", help="write the BENCHMARKS.md section from results.json")
@@ -71,6 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg: str) -> None:
         print(f"[{time.perf_counter() - t0:7.1f} s] {msg}", flush=True)
 
+    if args.only_scaling:
+        from benchmarks.suite import rerun_scaling
+
+        path = rerun_scaling(preset, out=args.out, command=command, log=log)
+        log(f"wrote {path}")
+        return 0
     path = run_suite(
         preset,
         out=args.out,
@@ -78,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         scaling=not args.no_scaling,
         command=command,
         log=log,
+        resume=args.resume,
     )
     log(f"wrote {path}")
     return 0

@@ -29,7 +29,7 @@ import numpy as np
 from benchmarks import metrics, plots, samplers, throughput
 from benchmarks.targets import TARGETS, Target, get_target
 
-__all__ = ["Budget", "Preset", "PRESETS", "evaluate", "compare", "run_suite"]
+__all__ = ["Budget", "Preset", "PRESETS", "evaluate", "compare", "run_suite", "rerun_scaling"]
 
 
 _ALL_SAMPLERS = samplers.SAMPLERS
@@ -338,6 +338,7 @@ def _meta(preset: Preset, command: str) -> dict[str, Any]:
             return None
 
     commit = git("rev-parse", "--short", "HEAD")
+    sampler_commit = git("log", "-1", "--format=%h", "--", "numpyro_dilation")
     dirty = git("status", "--porcelain", "--", "numpyro_dilation")
     import blackjax
     import numpyro
@@ -349,6 +350,7 @@ def _meta(preset: Preset, command: str) -> dict[str, Any]:
         "command": command,
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "git_commit": commit,
+        "sampler_commit": sampler_commit,  # last commit that changed numpyro_dilation/
         "uncommitted_sampler_changes": dirty.splitlines() if dirty else [],
         "platform": platform.platform(),
         "python": sys.version.split()[0],
@@ -372,17 +374,36 @@ def run_suite(
     scaling: bool = True,
     command: str = "",
     log=print,
+    resume: bool = False,
 ) -> Path:
     """Run the comparison on ``targets`` (default: the preset's) and the scaling grid.
 
     Writes ``<out>/<preset.name>/results.json`` and PNG figures; returns the JSON path.
+    ``resume``: keep the targets already in that file when it was written by the same
+    preset at the same commit with no uncommitted sampler changes (an interrupted run),
+    and run only the others; its ``meta`` (first command, date) is kept.
     """
     t_start = time.perf_counter()
     out_dir = Path(out) / preset.name
     out_dir.mkdir(parents=True, exist_ok=True)
     targets = tuple(targets or preset.targets)
     result: dict[str, Any] = {"meta": _meta(preset, command), "targets": {}, "scaling": []}
+    previous = out_dir / "results.json"
+    if resume and previous.exists():
+        old = json.loads(previous.read_text())
+        new = result["meta"]
+        old_sampler = old["meta"].get("sampler_commit") or old["meta"].get("git_commit")
+        same = (old["meta"]["preset"] == new["preset"] and old_sampler == new["sampler_commit"]
+                and not old["meta"]["uncommitted_sampler_changes"]
+                and not new["uncommitted_sampler_changes"])
+        if not same:
+            raise ValueError(f"{previous} is from another preset or sampler code: cannot resume")
+        old["meta"]["resumed_by"] = {k: new[k] for k in ("command", "date", "git_commit")}
+        result = {**old, "scaling": old.get("scaling", [])}
     for name in targets:
+        if name in result["targets"]:
+            log(f"{name}: kept from the interrupted run")
+            continue
         target = get_target(name)
         main = preset.main_budget(name)
         budgets = [main]
@@ -415,7 +436,37 @@ def run_suite(
             path = out_dir / "scaling.png"
             plots.scaling_figure(result["scaling"], path)
             result["scaling_figure"] = path.name
-    result["meta"]["total_wall_s"] = time.perf_counter() - t_start
+    result["meta"]["total_wall_s"] = (
+        time.perf_counter() - t_start + result["meta"].get("total_wall_s", 0.0)
+    )
+    return _write(result, out_dir)
+
+
+def rerun_scaling(
+    preset: Preset, out: str | Path = "benchmarks/results", command: str = "", log=print
+) -> Path:
+    """Measure the throughput and scaling grid again into ``<out>/<preset>/results.json``.
+
+    Timings are only comparable on an otherwise idle machine; this re-measures them
+    without re-running the comparisons. The new records replace the old ones, and
+    ``meta["scaling_rerun"]`` records the command, date and commit.
+    """
+    out_dir = Path(out) / preset.name
+    path = out_dir / "results.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: run the suite first")
+    result = json.loads(path.read_text())
+    if result["meta"]["preset"] != preset.name:
+        raise ValueError(f"{path} holds preset {result['meta']['preset']!r}, not {preset.name!r}")
+    meta = _meta(preset, command)
+    result["meta"]["scaling_rerun"] = {
+        k: meta[k] for k in ("command", "date", "git_commit", "uncommitted_sampler_changes")
+    }
+    log("throughput and scaling")
+    result["scaling"] = _scaling(preset, log=log)
+    if result["scaling"]:
+        plots.scaling_figure(result["scaling"], out_dir / "scaling.png")
+        result["scaling_figure"] = "scaling.png"
     return _write(result, out_dir)
 
 
