@@ -350,6 +350,9 @@ def test_low_global_acceptance_is_reported():
     mcmc = run_mixture(means, sds, weights, 50, global_moves=GlobalMoves(inflation=1e-4))
     with pytest.warns(GlobalMoveWarning, match="not reliable"):
         mode_summary(mcmc)
+    # the log-evidence's standard error cannot show it: log_evidence warns too
+    with pytest.warns(GlobalMoveWarning, match="log-evidence is not reliable"):
+        log_evidence(mcmc)
 
 
 @pytest.mark.parametrize(
