@@ -264,7 +264,8 @@ def mixture_logpdf(mixture: ModeMixture, y: jax.Array) -> jax.Array:
 
     # Only the used slots (0 .. num_modes-1): a loop with a shared trip count, so the
     # cost is num_modes components, not max_modes (under vmap over chains the mixture
-    # is unbatched and the loop stays a loop). Not reverse-differentiable in the mixture.
+    # is unbatched and the loop stays a loop). A loop of traced length: not
+    # reverse-mode differentiable (nothing here differentiates q).
     def add(m, acc):
         log_comp = component(mixture.means[m], mixture.chol[m])
         return jnp.logaddexp(acc, mixture.log_weights[m] + log_comp)
