@@ -430,12 +430,7 @@ def run_suite(
         result["targets"][name] = entry
         _write(result, out_dir)
     if scaling:
-        log("throughput and scaling")
-        result["scaling"] = _scaling(preset, log=log)
-        if result["scaling"]:
-            path = out_dir / "scaling.png"
-            plots.scaling_figure(result["scaling"], path)
-            result["scaling_figure"] = path.name
+        _measure_scaling(result, preset, out_dir, log)
     result["meta"]["total_wall_s"] = (
         time.perf_counter() - t_start + result["meta"].get("total_wall_s", 0.0)
     )
@@ -462,12 +457,17 @@ def rerun_scaling(
     result["meta"]["scaling_rerun"] = {
         k: meta[k] for k in ("command", "date", "git_commit", "uncommitted_sampler_changes")
     }
+    _measure_scaling(result, preset, out_dir, log)
+    return _write(result, out_dir)
+
+
+def _measure_scaling(result: dict[str, Any], preset: Preset, out_dir: Path, log) -> None:
+    """Throughput and scaling records into ``result``, and their figure."""
     log("throughput and scaling")
     result["scaling"] = _scaling(preset, log=log)
     if result["scaling"]:
         plots.scaling_figure(result["scaling"], out_dir / "scaling.png")
         result["scaling_figure"] = "scaling.png"
-    return _write(result, out_dir)
 
 
 def _write(result: dict[str, Any], out_dir: Path) -> Path:

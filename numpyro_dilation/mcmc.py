@@ -48,7 +48,12 @@ from numpyro_dilation.global_moves import (
     update_evidence,
 )
 from numpyro_dilation.kernel import DilationState
-from numpyro_dilation.modes import GlobalMoves, contracted_starts, empty_mixture, find_modes
+from numpyro_dilation.modes import (
+    GlobalMoves,
+    contracted_starts,
+    empty_mixture,
+    find_modes_per_chain,
+)
 from numpyro_dilation.schedules import SCHEDULES, make_schedule, validate_schedule
 from numpyro_dilation.uturn import UTurn, check_uturn, explore_modes
 from numpyro_dilation.uturn import build_kernel as build_uturn_kernel
@@ -830,16 +835,13 @@ class DilationLangevin(MCMCKernel):
                         starts,
                     )
                 else:
-                    steps = state.adapt_state.step_size
-                    num_starts = 1 + len(ratios)
-                    mixture, grads_per_start = find_modes(
-                        flat if starts is None else jnp.concatenate([flat, starts]),
+                    mixture, mode_finding_grads = find_modes_per_chain(
+                        [flat] + ([starts] if starts is not None else []),
                         flat_logdensity,
-                        jnp.tile(steps, num_starts),
+                        state.adapt_state.step_size,
                         self._global_moves,
                         state.inverse_mass_matrix,
                     )
-                    mode_finding_grads = num_starts * grads_per_start
                 return state._replace(mixture=mixture), grads + mode_finding_grads
 
             state, extra_grads = lax.cond(

@@ -56,6 +56,7 @@ __all__ = [
     "ModeMixture",
     "GlobalMoves",
     "find_modes",
+    "find_modes_per_chain",
     "mixture_logpdf",
     "mixture_sample",
     "empty_mixture",
@@ -480,6 +481,61 @@ def find_modes(
     )
     grads = config.num_ascent_steps + 1 + config.num_newton_steps * (dim + 2) + dim + 1
     return mixture, jnp.asarray(grads, jnp.int32)
+
+
+def find_modes_per_chain(
+    groups: list[jax.Array],
+    logdensity_fn: Callable,
+    step_size: jax.Array,
+    config: GlobalMoves | None = None,
+    inverse_mass_matrix: jax.Array | None = None,
+) -> tuple[ModeMixture, jax.Array]:
+    """:func:`find_modes` from several groups of starting points per chain.
+
+    ``groups``: arrays of shape ``(k C, d)`` for ``C`` chains (the chains' positions,
+    U-turn returns, :func:`contracted_starts`, ...), concatenated in order (the greedy
+    merge favours earlier groups); ``step_size``: ``(C,)`` or a scalar, the ascent of
+    row ``r`` of a group using chain ``r mod C``'s step. Returns ``(mixture,
+    num_grad_evals)`` with the gradients spent *per chain* (all its starts).
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax.numpy as jnp
+        from jax.scipy.special import logsumexp
+        from numpyro_dilation.modes import contracted_starts, find_modes_per_chain
+
+        def logdensity(y):  # two unit Gaussians at (-3, 0) and (3, 0), 2-d
+            mus = jnp.array([[-3.0, 0.0], [3.0, 0.0]])
+            return logsumexp(-0.5 * jnp.sum((y - mus) ** 2, axis=-1))
+
+        chains = jnp.array([[-3.1, 0.2], [-2.8, -0.1]])  # both chains in the left mode
+        centers = jnp.array([[-6.0, 0.0], [8.0, 0.0]])
+        mixture, grads = find_modes_per_chain(
+            [chains, contracted_starts(centers, (0.5,))], logdensity, 0.5
+        )
+        print(int(mixture.num_modes))  # 2: the start (4.5, 0) climbs to the right mode
+        print(grads)  # 232 = 2 x 116: two starts per chain, 116 gradients per start
+    """
+    num, dim = groups[0].shape
+    dtype = groups[0].dtype
+    parts = []
+    for g in groups:
+        g = jnp.asarray(g, dtype)
+        if g.ndim != 2 or g.shape[1] != dim or g.shape[0] % num:
+            raise ValueError(
+                f"every group of starting points must have shape (k * {num}, {dim}) "
+                f"(whole multiples of the chains), got {g.shape}."
+            )
+        parts.append(g)
+    points = jnp.concatenate(parts, axis=0)
+    copies = points.shape[0] // num
+    steps = jnp.broadcast_to(jnp.asarray(step_size, dtype), (num,))
+    mixture, grads = find_modes(
+        points, logdensity_fn, jnp.tile(steps, copies), config, inverse_mass_matrix
+    )
+    return mixture, copies * grads
 
 
 def contracted_starts(centers: jax.Array, ratios) -> jax.Array:

@@ -134,7 +134,7 @@ from blackjax.util import pytree_size
 
 from numpyro_dilation import kernel as dilation_kernel
 from numpyro_dilation.kernel import DilationState
-from numpyro_dilation.modes import GlobalMoves, ModeMixture, find_modes
+from numpyro_dilation.modes import GlobalMoves, ModeMixture, find_modes, find_modes_per_chain
 from numpyro_dilation.path import change_level
 from numpyro_dilation.schedules import SCHEDULES, make_schedule
 
@@ -812,22 +812,12 @@ def explore_modes(
         rng_key, positions, logdensity_fn, steps, config, center, True, inverse_mass_matrix
     )
     num_levels = returns.shape[0] // num
-    parts = [positions, returns]
-    if starts is not None:
-        starts = jnp.asarray(starts, positions.dtype)
-        if starts.ndim != 2 or starts.shape[1] != positions.shape[1] or starts.shape[0] % num:
-            raise ValueError(
-                f"`starts` must have shape (R * {num}, {positions.shape[1]}) (whole multiples "
-                f"of the positions), got {starts.shape}."
-            )
-        parts.append(starts)
-    points = jnp.concatenate(parts, axis=0)
-    num_points = points.shape[0] // num  # starts come in whole multiples of the chains
-    mixture, grads = find_modes(
-        points, logdensity_fn, jnp.tile(steps, num_points), global_moves, inverse_mass_matrix
+    groups = [positions, returns] + ([starts] if starts is not None else [])
+    mixture, grads = find_modes_per_chain(
+        groups, logdensity_fn, steps, global_moves, inverse_mass_matrix
     )
     explore_grads = num_levels * (2 * config.num_steps - 1)
-    return mixture, num_points * grads + explore_grads
+    return mixture, grads + explore_grads
 
 
 # --------------------------------------------------------------------------- diagnostic
