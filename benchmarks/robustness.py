@@ -85,7 +85,7 @@ __all__ = [
     "main",
 ]
 
-SECTIONS = ("defaults", "strategies", "step_size", "schedules", "seeds")
+SECTIONS = ("defaults", "strategies", "step_size", "schedules", "seeds", "pilot")
 
 
 # --------------------------------------------------------------------------- presets
@@ -93,7 +93,7 @@ SECTIONS = ("defaults", "strategies", "step_size", "schedules", "seeds")
 
 @dataclass(frozen=True)
 class Preset:
-    """Sizes and grids of one robustness run.
+    r"""Sizes and grids of one robustness run.
 
     num_chains, num_warmup, num_samples
         Main runs (``MCMC`` arguments).
@@ -112,6 +112,10 @@ class Preset:
         Names of :data:`SCHEDULE_CONFIGS` and their targets.
     seed_targets, num_seeds
         ``seeds`` section: targets (keys of :func:`strategy_targets`) and run keys each.
+    pilot_cases
+        ``pilot`` section: ``(target, initial law, number of run keys)``, the initial
+        law ``"uniform2"`` (uniform(-2, 2), the default start) or ``"normal3"``
+        (:math:`\mathcal N(0, 3^2 I)`, overdispersed).
     """
 
     num_chains: int
@@ -131,6 +135,7 @@ class Preset:
     schedule_targets: tuple[str, ...]
     seed_targets: tuple[str, ...] = ()
     num_seeds: int = 0
+    pilot_cases: tuple[tuple[str, str, int], ...] = ()
 
 
 _DIAG = 50.0 / np.sqrt(2.0)
@@ -178,7 +183,7 @@ PRESETS: dict[str, Preset] = {
         ),
         strategies=tuple(
             "default origin uniform_R10 uniform_R50 pilot_mean pilot_median pilot_trimmed "
-            "pilot_particles pilot_jitter pilot_box pilot_expand".split()
+            "pilot_particles pilot_jitter pilot_box pilot_expand kernel_pilot".split()
         ),
         scales=(1e-3, 1e-2, 1e-1, 1.0, 1e1, 1e2, 1e3),
         ring_step_scales=(1e-3, 1e3),
@@ -187,6 +192,12 @@ PRESETS: dict[str, Preset] = {
         schedule_targets=("ring8@(30,-40)x1", "two_mode_10@50x1", "gmm40"),
         seed_targets=("two_mode_10@50x1", "two_mode_10@0x1", "ring8@(30,-40)x1"),
         num_seeds=5,
+        pilot_cases=(
+            ("two_mode_10@50x1", "uniform2", 5),
+            ("two_mode_50@0x1", "normal3", 2),
+            ("two_mode_50@0x1", "uniform2", 2),
+            ("gmm40", "uniform2", 2),
+        ),
     ),
 }
 
@@ -268,6 +279,7 @@ def strategy_targets() -> dict[str, Callable[[], MovedMixture]]:
         "ring8@(35,35)x100": lambda: ring8_mixture((_DIAG, _DIAG), 100.0),
         "two_mode_10@0x1": lambda: two_mode_mixture(0.0, 1.0),
         "two_mode_10@50x1": lambda: two_mode_mixture(50.0, 1.0),
+        "two_mode_50@0x1": lambda: two_mode_mixture(0.0, 1.0, dim=50),
         "gmm40": lambda: gmm40_mixture(),
         "gmm40@(30,-40)x1": lambda: gmm40_mixture((30.0, -40.0), 1.0),
     }
@@ -472,10 +484,12 @@ def uniform_init(key, num_chains: int, dim: int, radius: float, around=0.0) -> j
 
 @dataclass(frozen=True)
 class Start:
-    """Initial points ``(C, d)``, a shared center (``(d,)``) or ``None``, pilot gradients."""
+    """Initial points ``(C, d)``; ``center``: a shared center (``(d,)``), a
+    :class:`~numpyro_dilation.starts.Pilot` (the kernel's own pilot box) or ``None``
+    (per-chain centers at the initial points); gradients of the benchmark's own pilots."""
 
     init_params: jax.Array
-    center: jax.Array | None
+    center: Any
     pilot_grads: int
     note: str = ""
 
@@ -577,9 +591,9 @@ def _particle_pilot(kind: str):
     return start
 
 
-def _uniform(radius: float):
+def _uniform(radius: float, center: Any = None):
     def start(pilots: Pilots, key, num_chains: int) -> Start:
-        return Start(uniform_init(key, num_chains, pilots.target.dim, radius), None, 0)
+        return Start(uniform_init(key, num_chains, pilots.target.dim, radius), center, 0)
 
     return start
 
@@ -602,6 +616,7 @@ STRATEGIES: dict[str, Callable[[Pilots, jax.Array, int], Start]] = {
     "pilot_jitter": _particle_pilot("jitter"),
     "pilot_box": _particle_pilot("box"),
     "pilot_expand": _particle_pilot("expand"),
+    "kernel_pilot": _uniform(2.0, center=nd.Pilot()),
 }
 """Start strategies ``(pilots, key, num_chains) -> Start``:
 
@@ -617,7 +632,10 @@ STRATEGIES: dict[str, Callable[[Pilots, jax.Array, int], Start]] = {
 - ``pilot_box``: per-chain centers uniform over the particles' bounding box widened
   by 25% per side;
 - ``pilot_expand``: ``pilot_box`` after a second pilot started from the first
-  pilot's box widened by 50% per side (two pilots).
+  pilot's box widened by 50% per side (two pilots);
+- ``kernel_pilot``: ``pilot_box`` as built into the kernel, ``center=Pilot()`` from the
+  default start (its pilot runs inside ``init``; its gradients are in the run's
+  ``num_grad_evals``).
 """
 
 
@@ -745,6 +763,27 @@ def section_seeds(preset: Preset, record: Record) -> None:
                 {"target": name, "seed": seed},
                 lambda t=target, st=start, i=seed: _run_mixture(t, preset, st, (t.name, "seed", i)),
             )
+
+
+def section_pilot(preset: Preset, record: Record) -> None:
+    """The kernel's pilot-box start (``center=Pilot()``) against the default
+    (``center=None``) from the same initial points, with the ``seeds`` section's run keys."""
+    registry = strategy_targets()
+    for name, law, num_seeds in preset.pilot_cases:
+        target = registry[name]()
+        shape = (preset.num_chains, target.dim)
+        if law == "uniform2":
+            init = uniform_init(_key("init", name), *shape, 2.0)
+        else:
+            init = 3.0 * jax.random.normal(_key("init", name, law), shape)
+        for seed in range(num_seeds):
+            for strategy, center in (("default", None), ("kernel_pilot", nd.Pilot())):
+                record(
+                    {"target": name, "init": law, "seed": seed, "strategy": strategy},
+                    lambda t=target, x=init, c=center, i=seed: _run_mixture(
+                        t, preset, Start(x, c, 0), (t.name, "seed", i)
+                    ),
+                )
 
 
 # ---------------------------------------------------------------- step size / scale
@@ -913,6 +952,7 @@ SECTION_FNS = {
     "step_size": section_step_size,
     "schedules": section_schedules,
     "seeds": section_seeds,
+    "pilot": section_pilot,
 }
 
 
@@ -1071,6 +1111,12 @@ def report(results: dict) -> str:
         "Defaults under other run keys",
         ["target", "seed", *mix_header],
         lambda r: [r["target"], r["seed"], *mix_cells(r)],
+    )
+    section(
+        "pilot",
+        "The kernel's pilot box (center=Pilot()) against the default (center=None)",
+        ["target", "initial points", "seed", "start", *mix_header],
+        lambda r: [r["target"], r["init"], r["seed"], r["strategy"], *mix_cells(r)],
     )
     section(
         "schedules",

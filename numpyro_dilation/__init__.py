@@ -11,6 +11,7 @@ from numpyro_dilation.schedules import (
     linear_schedule,
     validate_schedule,
 )
+from numpyro_dilation.starts import Pilot
 from numpyro_dilation.uturn import UTurn, plot_uturn
 from numpyro_dilation.uturn_numpyro import uturn_diagnostic
 
@@ -24,6 +25,7 @@ __all__ = [
     "DilationState",
     "GlobalMoveWarning",
     "GlobalMoves",
+    "Pilot",
     "UTurn",
     "cosine_schedule",
     "dilation_langevin",

@@ -50,6 +50,7 @@ __all__ = [
     "annealing_init",
     "annealing_step",
     "find_initial_step_size",
+    "step_size_search_proposals",
     "dilation_langevin",
     "check_probability",
     "check_step_size",
@@ -264,6 +265,35 @@ def find_initial_step_size(
         target_accept_prob,
     )
     return step_size
+
+
+def step_size_search_proposals(
+    initial_step_size: jax.Array | float, step_size: jax.Array
+) -> jax.Array:
+    r"""Number of MALA proposals (one gradient each) that
+    :func:`find_initial_step_size` spent to go from ``initial_step_size``
+    :math:`h_0` to the returned ``step_size`` :math:`h`.
+
+    The search tries :math:`h_0` first, then keeps doubling (or halving) until the
+    acceptance probability crosses the target; it returns the last step size
+    tried. So :math:`h = h_0\,2^{\pm(n-1)}` after :math:`n` proposals, and
+
+    .. math:: n = 1 + |\log_2(h / h_0)|
+
+    (exact: the step sizes differ by powers of two). Shapes broadcast; returns ``int32``.
+
+    **Example**
+
+    .. code-block:: python
+
+        from numpyro_dilation.annealing import step_size_search_proposals
+
+        print(step_size_search_proposals(1.0, 0.125))  # 4: tried 1, 0.5, 0.25, 0.125
+    """
+    h0 = jnp.asarray(initial_step_size)
+    ratio = jnp.abs(jnp.log2(jnp.asarray(step_size) / h0))
+    ratio = jnp.where(jnp.isfinite(ratio), ratio, 0.0)
+    return (1 + jnp.round(ratio)).astype(jnp.int32)
 
 
 def annealing_step(

@@ -13,7 +13,7 @@ from jax.scipy.special import logsumexp
 from numpyro.infer import MCMC
 from scipy import integrate, stats
 
-from numpyro_dilation import DilationLangevin
+from numpyro_dilation import DilationLangevin, Pilot
 from numpyro_dilation.schedules import linear_schedule
 
 # -- exact answers ---------------------------------------------------------------------
@@ -342,11 +342,13 @@ def test_extra_fields_record_the_annealing():
     np.testing.assert_allclose(ef["lam"][0, :30], linear_schedule(30, 0.01), rtol=1e-6)
     assert np.all(ef["lam"][:, 30:] == 1.0)
     # before iteration 45: 45 steps + 29 level changes + a 2-d Hessian at each of the 5
-    # preconditioner updates (iterations 0, 7, 15, 22, 30); at 45 (halfway through the
-    # MALA warm-up) the last update, the mode finding and the U-turn explorer; from then
-    # on one MALA gradient + one global move per iteration
+    # preconditioner updates (iterations 0, 7, 15, 22, 30) + the initialization and the
+    # step-size searches (at least one proposal each: exact counts are
+    # test_num_grad_evals_counts_every_gradient's); at 45 (halfway through the MALA
+    # warm-up) the last update, the mode finding and the U-turn explorer; from then on
+    # one MALA gradient + one global move per iteration
     grads = ef["num_grad_evals"]
-    assert grads[0, :45].sum() == 45 + 29 + 5 * 2
+    assert grads[0, :45].sum() >= 45 + 29 + 5 * 2 + 1 + 1 + 5
     assert np.all(grads[:, 45] > 2 + 2 + 2 * 199)
     assert np.all(grads[:, 46:] == 2)
     mcmc.run(jax.random.key(1), Y, extra_fields=fields)
@@ -356,6 +358,55 @@ def test_extra_fields_record_the_annealing():
     assert np.all(ef["adapt_state.step_size"] == ef["adapt_state.step_size"][:, :1])  # frozen
     assert np.all((ef["accept_prob"] >= 0) & (ef["accept_prob"] <= 1))
     assert ef["diverging"].dtype == bool
+
+
+@pytest.mark.parametrize(
+    "chain_method, center",
+    [("sequential", None), ("vectorized", None), ("vectorized", Pilot(num_chains=2))],
+)
+def test_num_grad_evals_counts_every_gradient(chain_method, center):
+    """The summed ``num_grad_evals`` (warm-up and sampling) equals the number of times
+    the log-density is differentiated, counted by a callback inside it: the
+    initialization, the step-size searches (vmapped, every chain pays for the longest),
+    the level changes and the MALA steps. The preconditioner's Hessians (vectorized
+    run) are counted as d gradients each but call the log-density once. A pilot's
+    gradients are spread over the chains, rounded up (at most C - 1 too many), plus
+    one log-density evaluation per chain at its box draw."""
+    d, num_chains = 3, 4
+    calls = [0]
+
+    def count(x):  # one call per chain: vmapped callbacks may arrive batched
+        calls[0] += int(np.asarray(x).size // d)
+
+    def potential(z):
+        jax.debug.callback(count, z["x"])
+        return 0.5 * jnp.sum(z["x"] ** 2 / jnp.array([1.0, 100.0, 0.01]))
+
+    kernel = DilationLangevin(potential_fn=potential, global_moves=None, center=center)
+    mcmc = MCMC(
+        kernel,
+        num_warmup=100,
+        num_samples=30,
+        num_chains=num_chains,
+        chain_method=chain_method,
+        progress_bar=False,
+    )
+    init = {"x": jnp.ones((num_chains, d))}
+    fields = ("num_grad_evals",)
+    mcmc.warmup(jax.random.key(0), init_params=init, collect_warmup=True, extra_fields=fields)
+    counted = int(np.asarray(mcmc.get_extra_fields()["num_grad_evals"]).sum())
+    mcmc.run(jax.random.key(1), extra_fields=("num_grad_evals",))
+    counted += int(np.asarray(mcmc.get_extra_fields()["num_grad_evals"]).sum())
+    jax.effects_barrier()
+    num_updates = len(kernel._mass_schedule)
+    assert num_updates == (6 if chain_method == "vectorized" else 0)
+    expected = counted - num_updates * num_chains * (d - 1)
+    if center is None:
+        assert calls[0] == expected
+    else:  # the pilot: 2 chains, 6 preconditioner updates of its own
+        excess = expected - 6 * 2 * (d - 1) - calls[0]
+        assert 0 <= excess < num_chains
+    assert counted > num_chains * (100 + 49 + 30)  # the searches cost something
 
 
 def test_progress_bar_and_print_summary(capsys):
@@ -431,7 +482,7 @@ def test_bad_constructor_arguments(kwargs, match):
         ({"m": 0.0, "s": 1.0, "t": 2.0}, r"unknown \['t'\]"),
         ({"m": jnp.zeros(3), "s": 1.0}, "center\\['m'\\]"),
         (jnp.zeros(5), "flat unconstrained vector"),
-        ("middle", "center"),
+        (Pilot(), "vectorized"),  # a pilot needs all chains at once
     ],
 )
 def test_center_must_match_the_model(center, match):
@@ -443,6 +494,56 @@ def test_center_must_match_the_model(center, match):
     )
     with pytest.raises(ValueError, match=match):
         mcmc.run(jax.random.key(0), Y)
+
+
+def test_pilot_start_adapts_to_a_far_posterior_and_samples_it_exactly():
+    """``center=Pilot()``: a Gaussian 40-50 units from the uniform(-2, 2) initial points
+    with scales 0.1, 1 and 10. The chains' starts (the pilot's widened box) surround the
+    posterior mean and their spread follows each coordinate's scale (a pilot that did
+    not adapt would leave them in [-2, 2]^3); then every mean and variance is within
+    4.5 Monte Carlo standard errors."""
+    mean = np.array([40.0, -30.0, 25.0])
+    sd = np.array([0.1, 1.0, 10.0])
+
+    def potential(x):
+        return 0.5 * jnp.sum(((x - mean) / sd) ** 2)
+
+    num_chains = 64
+    init = jax.random.uniform(jax.random.key(0), (num_chains, 3), minval=-2.0, maxval=2.0)
+    kernel = DilationLangevin(potential_fn=potential, center=Pilot(num_chains=32))
+    state = kernel.init(jax.random.split(jax.random.key(1), num_chains), 200, init, (), {})
+    starts = np.asarray(state.z)
+    assert np.all(starts.min(0) < mean) and np.all(starts.max(0) > mean)
+    spread = starts.std(0) / sd
+    assert np.all((spread > 0.5) & (spread < 5.0)), spread
+    np.testing.assert_array_equal(np.asarray(state.center), starts)  # per-chain centers
+    mcmc = MCMC(
+        kernel,
+        num_warmup=200,
+        num_samples=200,
+        num_chains=num_chains,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
+    mcmc.run(jax.random.key(2), init_params=init)
+    x = np.asarray(mcmc.get_samples(group_by_chain=True))
+    for j in range(3):
+        assert mcse_z(x[..., j], mean[j]) < 4.5
+        assert mcse_z((x[..., j] - mean[j]) ** 2, sd[j] ** 2) < 4.5
+
+
+@pytest.mark.parametrize(
+    "center, match",
+    [
+        ("middle", "`center` as a string must be 'pilot'"),
+        (Pilot(num_chains=1), r"`Pilot.num_chains` must be an integer >= 2"),
+        (Pilot(warmup_fraction=0.0), r"`Pilot.warmup_fraction` must be in \(0, 1\]"),
+        (Pilot(widen=-1.0), r"`Pilot.widen` must be >= 0"),
+    ],
+)
+def test_bad_center_is_rejected_at_construction(center, match):
+    with pytest.raises(ValueError, match=match):
+        DilationLangevin(simple_model, center=center)
 
 
 def test_center_for_potential_fn_must_match_init_params():
