@@ -51,7 +51,7 @@ import numpy as np
 from numpyro.infer import MCMC, NUTS
 
 from benchmarks.posteriordb import POSTERIORS, get_spec, load_reference_draws, model_kwargs
-from numpyro_dilation import DilationLangevin
+from numpyro_dilation import DilationLangevin, Pilot
 
 UNORDERED = "low_dim_gauss_mix_unordered"
 
@@ -368,15 +368,18 @@ def _summary(run: SamplerRun) -> dict[str, Any]:
     }
 
 
-def validate_posterior(name: str, preset: Preset, seed: int = 0) -> PosteriorResult:
-    """DilationLangevin and NUTS on posterior ``name``, compared with its reference draws."""
+def validate_posterior(
+    name: str, preset: Preset, seed: int = 0, **kernel_kwargs
+) -> PosteriorResult:
+    """DilationLangevin (``kernel_kwargs`` on top of the defaults) and NUTS on posterior
+    ``name``, compared with its reference draws."""
     spec = get_spec(name)
     kwargs = model_kwargs(name)
     reference = load_reference_draws(spec.posteriordb_name)
     ref_errors = reference_errors(reference)
     key = jax.random.key(seed)
     dl = run_dilation(spec.model, kwargs, jax.random.fold_in(key, 0), preset.dilation,
-                      spec.reference_names)
+                      spec.reference_names, **kernel_kwargs)
     nuts = run_nuts(spec.model, kwargs, jax.random.fold_in(key, 1), preset.nuts,
                     spec.reference_names)
     dl_rows = compare(dl.draws, reference, dl.grads, ref_errors)
@@ -645,6 +648,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="subset of posteriors (default: all five)")
     parser.add_argument("--no-label-switching", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--center", choices=("default", "pilot"), default="default",
+                        help="DilationLangevin's start: its default, or center=Pilot()")
     parser.add_argument("--resume", action="store_true",
                         help="keep the posteriors already in PREFIX.json and run the others")
     parser.add_argument("--render", metavar="JSON",
@@ -696,7 +701,8 @@ def main(argv: list[str] | None = None) -> int:
         if any(p["posterior"] == name for p in done):
             continue
         t0 = time.perf_counter()
-        res = validate_posterior(name, preset, args.seed)
+        extra = {"center": Pilot()} if args.center == "pilot" else {}
+        res = validate_posterior(name, preset, args.seed, **extra)
         results.append(res)
         write(results, None)  # partial results survive an interrupted run
         g = res.goal["DilationLangevin"]

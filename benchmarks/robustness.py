@@ -32,6 +32,11 @@ Sections (``--sections``, all by default):
     The defaults on a few moved targets again, with ``num_seeds`` different random
     keys for the run (same initial points): how often a result of ``defaults``,
     measured with one key, holds.
+``pilot``
+    The kernel's pilot-box start (``center=Pilot()``) against ``center=None`` from
+    the same initial points with the same run keys (``pilot_cases``).
+``defaults_pilot``
+    The ``defaults`` grid with ``center=Pilot()``.
 
 Figures per run: mode-weight TV (pooled draws, each assigned to the component
 with the highest *unweighted* density, i.e. the nearest mode in the component
@@ -85,7 +90,7 @@ __all__ = [
     "main",
 ]
 
-SECTIONS = ("defaults", "strategies", "step_size", "schedules", "seeds", "pilot")
+SECTIONS = ("defaults", "strategies", "step_size", "schedules", "seeds", "pilot", "defaults_pilot")
 
 
 # --------------------------------------------------------------------------- presets
@@ -681,8 +686,9 @@ def _default_start(target: MovedMixture, preset: Preset) -> Start:
     )
 
 
-def section_defaults(preset: Preset, record: Record) -> None:
-    """Defaults on moved ring8 and the moved 10-d two-mode target."""
+def section_defaults(preset: Preset, record: Record, center: Any = None) -> None:
+    """Defaults on moved ring8 and the moved 10-d two-mode target (with ``center``
+    given to the kernel if not ``None``: ``defaults_pilot`` gives ``Pilot()``)."""
     targets = [ring8_mixture(o, s) for o in preset.ring_offsets for s in preset.ring_scales]
     targets += [two_mode_mixture(n, s) for n, s in preset.two_mode_cases]
     for target in targets:
@@ -694,7 +700,10 @@ def section_defaults(preset: Preset, record: Record) -> None:
         record(
             ident,
             lambda t=target: _run_mixture(
-                t, preset, _default_start(t, preset), (t.name, "default")
+                t,
+                preset,
+                dataclasses.replace(_default_start(t, preset), center=center),
+                (t.name, "default"),
             ),
         )
 
@@ -953,6 +962,7 @@ SECTION_FNS = {
     "schedules": section_schedules,
     "seeds": section_seeds,
     "pilot": section_pilot,
+    "defaults_pilot": lambda preset, record: section_defaults(preset, record, nd.Pilot()),
 }
 
 
@@ -1111,6 +1121,12 @@ def report(results: dict) -> str:
         "Defaults under other run keys",
         ["target", "seed", *mix_header],
         lambda r: [r["target"], r["seed"], *mix_cells(r)],
+    )
+    section(
+        "defaults_pilot",
+        "The defaults grid with center=Pilot()",
+        ["target", "offset", "scale", *mix_header],
+        lambda r: [r["target"], r["offset_norm"], r["scale"], *mix_cells(r)],
     )
     section(
         "pilot",

@@ -32,9 +32,12 @@ wall-clock time. Gradient counts, per sampler:
   chosen so that the total is close to :math:`G` (runs spent searching for
   :math:`M` are reported as ``tuning_grad_evals``).
 
-Initial gradients (one per chain at the starting point) are not counted for
-any sampler. Wall-clock time (``wall_s``) includes JIT compilation for every sampler (NumPyro's
-``MCMC`` compiles inside ``run``); for the samplers compiled here ahead of time,
+DilationLangevin's count includes its initialization (the gradient at each starting
+point and the first step-size search, in its first iteration's ``num_grad_evals``); the
+baselines' initial gradients (one per chain or particle) are not counted, which favours
+them by that much. Wall-clock time (``wall_s``) includes JIT compilation for every
+sampler (NumPyro's ``MCMC`` compiles inside ``run``); for the samplers compiled here
+ahead of time,
 ``compile_s`` and ``run_s`` are reported separately.
 """
 
