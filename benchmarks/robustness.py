@@ -1070,12 +1070,12 @@ def report(results: dict) -> str:
             rows = [cells(r) for r in sections[key]["rows"]]
             out.append(f"**{title}**\n\n" + _table(header, rows))
 
-    section(
-        "defaults",
-        "Defaults on moved targets",
-        ["target", "offset", "scale", *mix_header],
-        lambda r: [r["target"], r["offset_norm"], r["scale"], *mix_cells(r)],
-    )
+    grid_header = ["target", "offset", "scale", *mix_header]
+
+    def grid_cells(r):
+        return [r["target"], r["offset_norm"], r["scale"], *mix_cells(r)]
+
+    section("defaults", "Defaults on moved targets", grid_header, grid_cells)
     section(
         "strategies",
         "Center strategies",
@@ -1122,12 +1122,7 @@ def report(results: dict) -> str:
         ["target", "seed", *mix_header],
         lambda r: [r["target"], r["seed"], *mix_cells(r)],
     )
-    section(
-        "defaults_pilot",
-        "The defaults grid with center=Pilot()",
-        ["target", "offset", "scale", *mix_header],
-        lambda r: [r["target"], r["offset_norm"], r["scale"], *mix_cells(r)],
-    )
+    section("defaults_pilot", "The defaults grid with center=Pilot()", grid_header, grid_cells)
     section(
         "pilot",
         "The kernel's pilot box (center=Pilot()) against the default (center=None)",

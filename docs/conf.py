@@ -87,6 +87,7 @@ napoleon_use_rtype = False
 # is appended to the page automatically (so a new module is never silently left out).
 API_MODULES = [
     "numpyro_dilation.mcmc",
+    "numpyro_dilation.starts",
     "numpyro_dilation.annealing",
     "numpyro_dilation.kernel",
     "numpyro_dilation.path",
