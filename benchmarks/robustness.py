@@ -75,6 +75,7 @@ from scipy.stats import chi2
 import numpyro_dilation as nd
 from benchmarks.metrics import total_variation
 from benchmarks.targets import GaussianMixture
+from numpyro_dilation.starts import bounding_box
 
 __all__ = [
     "Preset",
@@ -543,12 +544,6 @@ _LOCATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
-def _box(particles: np.ndarray, widen: float) -> tuple[np.ndarray, np.ndarray]:
-    lo, hi = particles.min(0), particles.max(0)
-    pad = widen * (hi - lo)
-    return lo - pad, hi + pad
-
-
 def _shared_pilot(location: str):
     """The first pilot's pooled ``location`` is a shared center; a second pilot starts
     from the Dirac there and its pooled ``location`` is the run's shared center."""
@@ -583,13 +578,13 @@ def _particle_pilot(kind: str):
             init = picked + jnp.asarray(particles.std(0)) * jax.random.normal(k2, shape)
         else:
             if kind == "expand":
-                lo, hi = _box(particles, 0.5)
+                lo, hi = bounding_box(jnp.asarray(particles), 0.5)
                 x0 = jax.random.uniform(
                     k2, (pilots.preset.pilot_chains, pilots.target.dim), minval=lo, maxval=hi
                 )
                 particles, g = pilots.run(k3, x0)
                 grads += g
-            lo, hi = _box(particles, 0.25)
+            lo, hi = bounding_box(jnp.asarray(particles), 0.25)
             init = jax.random.uniform(k1, shape, minval=lo, maxval=hi)
         return Start(jnp.asarray(init, jnp.float32), None, grads)
 

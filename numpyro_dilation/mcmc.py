@@ -523,7 +523,6 @@ class DilationLangevin(MCMCKernel):
         if isinstance(center, Pilot):
             check_pilot(center)
         self._center = center
-        self._pilot = None  # resolved in init()
         self._init_strategy = init_strategy
         self._metropolis = bool(metropolis)
         self._anneal_metropolis = bool(anneal_metropolis)
@@ -583,17 +582,21 @@ class DilationLangevin(MCMCKernel):
             return identity
         return self._postprocess_fn(*args, **kwargs)
 
+    @property
+    def _named_schedule(self) -> bool:
+        """Whether the schedule is a name or a callable (its length then follows
+        ``num_warmup``), not an explicit array of levels."""
+        return isinstance(self._schedule, str) or callable(self._schedule)
+
     def num_annealing_steps(self, num_warmup: int) -> int:
         """:math:`K` for a run with ``num_warmup`` warm-up iterations (validated)."""
-        if not isinstance(self._schedule, (str,)) and not callable(self._schedule):
+        if not self._named_schedule:
             num_levels = len(self._schedule)
         elif self._num_annealing_steps is not None:
             num_levels = int(self._num_annealing_steps)
         else:
             num_levels = int(ceil(self._annealing_fraction * num_warmup))
-        fixed = self._num_annealing_steps is not None or not (
-            isinstance(self._schedule, str) or callable(self._schedule)
-        )
+        fixed = self._num_annealing_steps is not None or not self._named_schedule
         if num_levels < MIN_ANNEALING_STEPS and fixed:
             raise ValueError(
                 f"DilationLangevin needs at least {MIN_ANNEALING_STEPS} annealing steps, "
@@ -636,7 +639,12 @@ class DilationLangevin(MCMCKernel):
                 stacklevel=2,
             )
             self._uturn = None
-        self._pilot = self._resolve_pilot(vectorized, rng_key)
+        pilot = self._center if isinstance(self._center, Pilot) else None
+        if pilot is not None and (not vectorized or rng_key.shape[0] < 2):
+            raise ValueError(
+                "`center=Pilot(...)` (or 'pilot') needs all chains at once: use "
+                "chain_method='vectorized' with num_chains >= 2, or `center=None`."
+            )
         if vectorized:
             # index, not unpack: keys sharded over several processes cannot be iterated
             keys = jax.vmap(lambda k: random.split(k, 3))(rng_key)
@@ -648,9 +656,14 @@ class DilationLangevin(MCMCKernel):
         if self._potential_fn is not None and init_params is None:
             raise ValueError("`init_params` must be provided with `potential_fn`.")
         pilot_grads = 0
-        if self._pilot is not None:
+        if pilot is not None:
             init_params, pilot_grads = self._pilot_starts(
-                random.fold_in(key_model[0], 1), num_warmup, init_params, model_args, model_kwargs
+                random.fold_in(key_model[0], 1),
+                pilot,
+                num_warmup,
+                init_params,
+                model_args,
+                model_kwargs,
             )
         center = self._resolve_center(init_params, vectorized, model_args, model_kwargs)
         logdensity_fn = self._logdensity_fn(model_args, model_kwargs)
@@ -738,18 +751,7 @@ class DilationLangevin(MCMCKernel):
             return None
         return arg if isinstance(arg, GlobalMoves) else GlobalMoves()
 
-    def _resolve_pilot(self, vectorized, rng_key) -> Pilot | None:
-        center = self._center
-        if isinstance(center, Pilot):
-            if not vectorized or rng_key.shape[0] < 2:
-                raise ValueError(
-                    "`center=Pilot(...)` (or 'pilot') needs all chains at once: use "
-                    "chain_method='vectorized' with num_chains >= 2, or `center=None`."
-                )
-            return center
-        return None
-
-    def _pilot_starts(self, rng_key, num_warmup, init_params, model_args, model_kwargs):
+    def _pilot_starts(self, rng_key, pilot, num_warmup, init_params, model_args, model_kwargs):
         r"""The pilot-box start (:mod:`numpyro_dilation.starts`): anneal
         :math:`\min(M, C)` pilot chains from the first initial points (this kernel's
         settings, global moves and U-turn explorer included, per-chain centers) for
@@ -759,19 +761,17 @@ class DilationLangevin(MCMCKernel):
         a pilot particle. Returns ``(init_params, grads)``, ``grads`` the pilot's
         gradients spread over the :math:`C` chains (rounded up) plus one for the
         log-density check at each chain's draw."""
-        pilot = self._pilot
         flat, unravel_one = _ravel_chains(init_params)
         num_chains = flat.shape[0]
         m = min(num_chains, pilot.num_chains)
         pilot_warmup = max(ceil(pilot.warmup_fraction * num_warmup), 40)
-        named = isinstance(self._schedule, str) or callable(self._schedule)
         kernel = DilationLangevin(
             self._model,
             self._potential_fn,
             step_size=self._step_size,
             adapt_step_size=self._adapt_step_size,
             target_accept_prob=self._target_accept_prob,
-            schedule=self._schedule if named else "linear",
+            schedule=self._schedule if self._named_schedule else "linear",
             lambda_min=self._lambda_min,
             annealing_fraction=self._annealing_fraction,
             center=None,
