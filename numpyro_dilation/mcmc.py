@@ -61,6 +61,7 @@ from numpyro_dilation.uturn import UTurn, check_uturn, explore_modes
 from numpyro_dilation.uturn import build_kernel as build_uturn_kernel
 
 __all__ = [
+    "AUTO_PILOT_MIN_CHAINS",
     "DilationLangevin",
     "DilationLangevinState",
     "DilationAdaptState",
@@ -69,6 +70,12 @@ __all__ = [
 
 MIN_ANNEALING_STEPS = 10
 """Fewest annealing steps a run may have: below that the start is not annealed."""
+
+AUTO_PILOT_MIN_CHAINS = 4 * Pilot().num_chains
+"""Fewest chains (256) for which ``center="auto"`` runs the pilot-box start: its 64 pilot
+chains then are at most a quarter of the run's chains and cost about 10-15% more
+gradients (measured 9-12% at 256-500 chains); with fewer chains it would cost up to 40%
+and a second compilation, for a box drawn from few particles."""
 
 DilationAdaptState = namedtuple("DilationAdaptState", ["step_size", "dual_averaging"])
 """Step size :math:`h` for the next iteration and its dual-averaging state.
@@ -365,9 +372,11 @@ class DilationLangevin(MCMCKernel):
     :param int num_annealing_steps: :math:`K`; defaults to
         ``ceil(annealing_fraction * num_warmup)``. Must not exceed ``num_warmup``.
     :param float annealing_fraction: share of the warm-up spent annealing, in (0, 1].
-    :param center: where each chain's annealing starts. ``None`` (default): each
-        chain's initial point (from ``init_strategy`` or ``init_params``) is its own
-        center, so chains start from different Diracs.
+    :param center: where each chain's annealing starts. ``"auto"`` (default):
+        ``Pilot()`` in a vectorized run with at least :data:`AUTO_PILOT_MIN_CHAINS`
+        (256) chains, ``None`` otherwise.
+        ``None``: each chain's initial point (from ``init_strategy`` or
+        ``init_params``) is its own center, so chains start from different Diracs.
         A :class:`~numpyro_dilation.starts.Pilot` (or ``"pilot"`` for ``Pilot()``;
         vectorized runs with several chains only): a short pilot run of this kernel
         from the first 64 initial points finds where the posterior has mass; every
@@ -377,8 +386,7 @@ class DilationLangevin(MCMCKernel):
         far from the initial points (500 chains on the 10-d two-mode target moved 50
         units: both modes in 4 of 5 runs, against 0 of 5 with ``None``; all 40 modes
         of the 40-mode mixture in 2 of 2, against 0 of 2) for about 10% more
-        gradients and a second compilation; see the user guide ("The center") for
-        why it is not yet the default.
+        gradients and a second compilation; see the user guide ("The center").
         A fixed shared center: a ``dict`` of *constrained* site values (like
         ``init_to_value``) for a ``model``; a flat array of the unconstrained vector
         (``ravel_pytree`` order); or, with ``potential_fn``, a pytree with the
@@ -453,7 +461,7 @@ class DilationLangevin(MCMCKernel):
         lambda_min: float = 1e-3,
         num_annealing_steps: int | None = None,
         annealing_fraction: float = 0.5,
-        center=None,
+        center="auto",
         init_strategy: Callable = init_to_uniform,
         metropolis: bool = True,
         anneal_metropolis: bool = True,
@@ -517,9 +525,12 @@ class DilationLangevin(MCMCKernel):
         self._num_annealing_steps = num_annealing_steps
         self._annealing_fraction = float(annealing_fraction)
         if isinstance(center, str):
-            if center != "pilot":
-                raise ValueError(f"`center` as a string must be 'pilot', got {center!r}.")
-            center = Pilot()
+            if center not in ("auto", "pilot"):
+                raise ValueError(
+                    f"`center` as a string must be 'auto' or 'pilot', got {center!r}."
+                )
+            if center == "pilot":
+                center = Pilot()
         if isinstance(center, Pilot):
             check_pilot(center)
         self._center = center
@@ -639,7 +650,7 @@ class DilationLangevin(MCMCKernel):
                 stacklevel=2,
             )
             self._uturn = None
-        pilot = self._center if isinstance(self._center, Pilot) else None
+        pilot = self._resolve_pilot(vectorized, rng_key)
         if pilot is not None and (not vectorized or rng_key.shape[0] < 2):
             raise ValueError(
                 "`center=Pilot(...)` (or 'pilot') needs all chains at once: use "
@@ -751,6 +762,17 @@ class DilationLangevin(MCMCKernel):
             return None
         return arg if isinstance(arg, GlobalMoves) else GlobalMoves()
 
+    def _resolve_pilot(self, vectorized, rng_key) -> Pilot | None:
+        """The pilot-box settings this run uses: ``center`` if it is a ``Pilot``;
+        ``Pilot()`` for ``"auto"`` in a vectorized run with at least
+        :data:`AUTO_PILOT_MIN_CHAINS` chains; else ``None`` (no pilot)."""
+        if isinstance(self._center, Pilot):
+            return self._center
+        if isinstance(self._center, str) and vectorized:
+            if rng_key.shape[0] >= AUTO_PILOT_MIN_CHAINS:
+                return Pilot()
+        return None
+
     def _pilot_starts(self, rng_key, pilot, num_warmup, init_params, model_args, model_kwargs):
         r"""The pilot-box start (:mod:`numpyro_dilation.starts`): anneal
         :math:`\min(M, C)` pilot chains from the first initial points (this kernel's
@@ -838,7 +860,7 @@ class DilationLangevin(MCMCKernel):
     def _resolve_center(self, init_params, vectorized, model_args, model_kwargs):
         """Unconstrained center with the structure of one chain's ``init_params``."""
         center = self._center
-        if center is None or isinstance(center, Pilot):
+        if center is None or isinstance(center, (Pilot, str)):
             return None  # per-chain centers
         one_chain = jax.tree.map(lambda x: x[0], init_params) if vectorized else init_params
         flat_ref, unravel = ravel_pytree(one_chain)

@@ -14,6 +14,7 @@ from numpyro.infer import MCMC
 from scipy import integrate, stats
 
 from numpyro_dilation import DilationLangevin, Pilot
+from numpyro_dilation.mcmc import AUTO_PILOT_MIN_CHAINS
 from numpyro_dilation.schedules import linear_schedule
 
 # -- exact answers ---------------------------------------------------------------------
@@ -529,10 +530,37 @@ def test_pilot_start_adapts_to_a_far_posterior_and_samples_it_exactly():
         assert mcse_z((x[..., j] - mean[j]) ** 2, sd[j] ** 2) < 4.5
 
 
+def test_auto_center_runs_the_pilot_from_256_vectorized_chains():
+    """``center="auto"`` (the default) is ``Pilot()`` in a vectorized run with at least
+    ``AUTO_PILOT_MIN_CHAINS`` chains (the same starts as ``center=Pilot()`` under the
+    same key, around a posterior 36 units from the initial points) and ``None`` below
+    (each chain starts at its initial point). Global moves and U-turns are off to keep
+    the pilot's compilation short; they do not enter the choice."""
+    assert AUTO_PILOT_MIN_CHAINS == 256
+    mean = np.array([30.0, -20.0])
+
+    def starts(center, num_chains):
+        kernel = DilationLangevin(
+            potential_fn=lambda x: 0.5 * jnp.sum((x - mean) ** 2),
+            center=center,
+            global_moves=None,
+            uturn=None,
+        )
+        init = jax.random.uniform(jax.random.key(0), (num_chains, 2), minval=-2, maxval=2)
+        state = kernel.init(jax.random.split(jax.random.key(1), num_chains), 40, init)
+        return np.asarray(init), np.asarray(state.center)
+
+    init, auto = starts("auto", 256)
+    np.testing.assert_array_equal(auto, starts(Pilot(), 256)[1])
+    assert np.all(np.abs(auto.mean(0) - mean) < 2.0) and np.all(auto.std(0) < 3.0)
+    init, auto = starts("auto", 255)
+    np.testing.assert_array_equal(auto, init)
+
+
 @pytest.mark.parametrize(
     "center, match",
     [
-        ("middle", "`center` as a string must be 'pilot'"),
+        ("middle", "`center` as a string must be 'auto' or 'pilot'"),
         (Pilot(num_chains=1), r"`Pilot.num_chains` must be an integer >= 2"),
         (Pilot(warmup_fraction=0.0), r"`Pilot.warmup_fraction` must be in \(0, 1\]"),
         (Pilot(widen=-1.0), r"`Pilot.widen` must be >= 0"),
