@@ -648,8 +648,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="subset of posteriors (default: all five)")
     parser.add_argument("--no-label-switching", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--center", choices=("default", "pilot"), default="default",
-                        help="DilationLangevin's start: its default, or center=Pilot()")
+    parser.add_argument("--center", choices=("default", "none", "pilot"), default="default",
+                        help="DilationLangevin's start: its default (center='auto', the "
+                             "pilot box from 256 chains), center=None or center=Pilot()")
     parser.add_argument("--resume", action="store_true",
                         help="keep the posteriors already in PREFIX.json and run the others")
     parser.add_argument("--render", metavar="JSON",
@@ -701,7 +702,7 @@ def main(argv: list[str] | None = None) -> int:
         if any(p["posterior"] == name for p in done):
             continue
         t0 = time.perf_counter()
-        extra = {"center": Pilot()} if args.center == "pilot" else {}
+        extra = {"pilot": {"center": Pilot()}, "none": {"center": None}}.get(args.center, {})
         res = validate_posterior(name, preset, args.seed, **extra)
         results.append(res)
         write(results, None)  # partial results survive an interrupted run

@@ -33,6 +33,10 @@ every mode and the wider mode's basin takes them all: on a 50-d two-mode target 
 128 chains, widening by 100% lost the narrow mode; 25% (the default) found both. See
 BENCHMARKS.md and the user guide ("The center").
 
+It is the kernel's default start (``center="auto"``) in vectorized runs with at least
+256 chains (:data:`~numpyro_dilation.mcmc.AUTO_PILOT_MIN_CHAINS`), where its 64 pilot
+chains are at most a quarter of the run's.
+
 This module holds the settings and the pure array functions; the pilot run itself
 is in :class:`~numpyro_dilation.mcmc.DilationLangevin` (it runs the same kernel).
 """
