@@ -13,6 +13,7 @@ Each chain is one annealed particle. The sampler works in NumPyro's
 unconstrained space; draws come back constrained through ``postprocess_fn``.
 """
 
+import copy
 import numbers
 import warnings
 from collections import namedtuple
@@ -73,9 +74,10 @@ MIN_ANNEALING_STEPS = 10
 
 AUTO_PILOT_MIN_CHAINS = 4 * Pilot().num_chains
 """Fewest chains (256) for which ``center="auto"`` runs the pilot-box start: its 64 pilot
-chains then are at most a quarter of the run's chains and cost about 10-15% more
-gradients (measured 9-12% at 256-500 chains); with fewer chains it would cost up to 40%
-and a second compilation, for a box drawn from few particles."""
+chains then are at most a quarter of the run's chains. Measured cost in gradients: +19-21%
+at 256 chains x (400 + 100), +11-12% at 256 x (2000 + 1000), +9-10% at 500 x (400 + 200)
+(BENCHMARKS.md). With fewer chains it would cost more (its min(64, C) chains run half the
+warm-up, annealing and mode finding included) for a box drawn from few particles."""
 
 DilationAdaptState = namedtuple("DilationAdaptState", ["step_size", "dual_averaging"])
 """Step size :math:`h` for the next iteration and its dual-averaging state.
@@ -385,8 +387,9 @@ class DilationLangevin(MCMCKernel):
         counted in the first iteration's ``num_grad_evals``). It adapts to a posterior
         far from the initial points (500 chains on the 10-d two-mode target moved 50
         units: both modes in 4 of 5 runs, against 0 of 5 with ``None``; all 40 modes
-        of the 40-mode mixture in 2 of 2, against 0 of 2) for about 10% more
-        gradients and a second compilation; see the user guide ("The center").
+        of the 40-mode mixture in 2 of 2, against 0 of 2) for 9-21% more
+        gradients (fewer with more chains) and a second compilation; see the user
+        guide ("The center").
         A fixed shared center: a ``dict`` of *constrained* site values (like
         ``init_to_value``) for a ``model``; a flat array of the unconstrained vector
         (``ravel_pytree`` order); or, with ``potential_fn``, a pytree with the
@@ -787,24 +790,13 @@ class DilationLangevin(MCMCKernel):
         num_chains = flat.shape[0]
         m = min(num_chains, pilot.num_chains)
         pilot_warmup = max(ceil(pilot.warmup_fraction * num_warmup), 40)
-        kernel = DilationLangevin(
-            self._model,
-            self._potential_fn,
-            step_size=self._step_size,
-            adapt_step_size=self._adapt_step_size,
-            target_accept_prob=self._target_accept_prob,
-            schedule=self._schedule if self._named_schedule else "linear",
-            lambda_min=self._lambda_min,
-            annealing_fraction=self._annealing_fraction,
-            center=None,
-            init_strategy=self._init_strategy,
-            metropolis=self._metropolis,
-            anneal_metropolis=self._anneal_metropolis,
-            global_moves=self._global_moves_arg,
-            adapt_mass_matrix=self._adapt_mass_matrix,
-            uturn=self._uturn_arg,
-            forward_mode_differentiation=self._forward_mode_differentiation,
-        )
+        # this kernel's settings, less the center and the run's annealing length (the
+        # pilot's warm-up is shorter: a named schedule of the same shape, or linear)
+        kernel = copy.copy(self)
+        kernel._center = None
+        kernel._num_annealing_steps = None
+        if not self._named_schedule:
+            kernel._schedule = "linear"
         k_init, k_box, k_fallback = random.split(rng_key, 3)
         first = jax.tree.map(lambda x: x[:m], init_params)
         state = kernel.init(random.split(k_init, m), pilot_warmup, first, model_args, model_kwargs)
