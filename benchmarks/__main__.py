@@ -9,8 +9,8 @@
 ``run`` writes ``<out>/<preset>/results.json`` and PNG figures (``--only-scaling``
 re-measures the throughput and scaling of an existing results file, e.g. on an idle
 machine, and records that command and its date apart); ``report``
-rewrites the "Multimodal benchmark suite" section of ``BENCHMARKS.md`` from a
-results file (default: the full preset's if present, else the small one's).
+rewrites a "Multimodal benchmark suite" section of ``BENCHMARKS.md`` (one per preset)
+from a results file (default: every preset's results file that exists).
 """
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "report":
         from benchmarks.report import default_results, write_section
 
-        results = args.results or default_results()
-        print(f"wrote {write_section(results, args.md)} from {results}")
+        for results in [args.results] if args.results else default_results():
+            print(f"wrote {write_section(results, args.md)} from {results}")
         return 0
 
     import dataclasses

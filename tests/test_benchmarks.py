@@ -299,13 +299,17 @@ def test_tiny_preset_all_samplers_and_scaling(tmp_path):
 
 
 def test_report_replaces_only_its_section(tiny_results, tmp_path):
-    from benchmarks.report import BEGIN, END, write_section
+    from benchmarks.report import BEGIN, END, markers, write_section
 
     md = tmp_path / "BENCHMARKS.md"
-    md.write_text("# Benchmarks\n\nintro kept\n\n## Other section\n\nkept too\n")
+    small = f"{BEGIN}\n## Multimodal benchmark suite\n\nsmall kept\n{END}"
+    md.write_text(f"# Benchmarks\n\nintro kept\n\n{small}\n\n## Other section\n\nkept too\n")
     write_section(tiny_results, md)
     first = md.read_text()
-    assert first.count(BEGIN) == 1 and first.count(END) == 1
+    begin, end = markers("tiny")
+    assert first.count(begin) == 1 and first.count(end) == 1
+    assert first.index(END) < first.index(begin) < first.index("## Other section")
+    assert "small kept" in first  # another preset's section is not touched
     assert "intro kept" in first and "kept too" in first
     assert "### ring8 (2-D, 8 modes)" in first and "| **DilationLangevin** |" in first
     assert "| mode R-hat |" in first  # per-chain R-hat of the chain-based samplers
