@@ -499,9 +499,10 @@ def test_center_must_match_the_model(center, match):
 
 def test_pilot_start_adapts_to_a_far_posterior_and_samples_it_exactly():
     """``center=Pilot()``: a Gaussian 40-50 units from the uniform(-2, 2) initial points
-    with scales 0.1, 1 and 10. The chains' starts (the pilot's widened box) surround the
-    posterior mean and their spread follows each coordinate's scale (a pilot that did
-    not adapt would leave them in [-2, 2]^3); then every mean and variance is within
+    with scales 0.1, 1 and 10. The box chains' starts (the first half: the pilot's widened
+    box) surround the posterior mean and their spread follows each coordinate's scale (a
+    pilot that did not adapt would leave them in [-2, 2]^3); the other half start at
+    their initial points; then every mean and variance is within
     4.5 Monte Carlo standard errors."""
     mean = np.array([40.0, -30.0, 25.0])
     sd = np.array([0.1, 1.0, 10.0])
@@ -520,7 +521,9 @@ def test_pilot_start_adapts_to_a_far_posterior_and_samples_it_exactly():
         progress_bar=False,
     )
     mcmc.run(jax.random.key(2), init_params=init)
-    starts = np.asarray(mcmc.last_state.center)  # each chain's center: its starting point
+    centers = np.asarray(mcmc.last_state.center)  # each chain's center: its starting point
+    np.testing.assert_array_equal(centers[32:], np.asarray(init)[32:])  # Pilot.keep = 0.5
+    starts = centers[:32]
     assert np.all(starts.min(0) < mean) and np.all(starts.max(0) > mean)
     spread = starts.std(0) / sd
     assert np.all((spread > 0.5) & (spread < 5.0)), spread
@@ -552,7 +555,9 @@ def test_auto_center_runs_the_pilot_from_256_vectorized_chains():
 
     init, auto = starts("auto", 256)
     np.testing.assert_array_equal(auto, starts(Pilot(), 256)[1])
-    assert np.all(np.abs(auto.mean(0) - mean) < 2.0) and np.all(auto.std(0) < 3.0)
+    box = auto[:128]  # Pilot.keep = 0.5: the last 128 chains keep their initial points
+    assert np.all(np.abs(box.mean(0) - mean) < 2.0) and np.all(box.std(0) < 3.0)
+    np.testing.assert_array_equal(auto[128:], init[128:])
     init, auto = starts("auto", 255)
     np.testing.assert_array_equal(auto, init)
 
@@ -564,6 +569,7 @@ def test_auto_center_runs_the_pilot_from_256_vectorized_chains():
         (Pilot(num_chains=1), r"`Pilot.num_chains` must be an integer >= 2"),
         (Pilot(warmup_fraction=0.0), r"`Pilot.warmup_fraction` must be in \(0, 1\]"),
         (Pilot(widen=-1.0), r"`Pilot.widen` must be >= 0"),
+        (Pilot(keep=1.0), r"`Pilot.keep` must be in \[0, 1\)"),
     ],
 )
 def test_bad_center_is_rejected_at_construction(center, match):
