@@ -387,7 +387,7 @@ class DilationLangevin(MCMCKernel):
         initial points, as with ``None`` (the pilot's gradients are counted in the
         first iteration's ``num_grad_evals``). It adapts to a posterior
         far from the initial points (500 chains on the 10-d two-mode target moved 50
-        units: both modes in 4 of 5 runs, against 0 of 5 with ``None``; all 40 modes
+        units: both modes in 2 of 5 runs, against 0 of 5 with ``None``; all 40 modes
         of the 40-mode mixture in 2 of 2, against 0 of 2) for 9-21% more
         gradients (fewer with more chains) and a second compilation; see the user
         guide ("The center").
