@@ -26,7 +26,7 @@ demo: $(VENV)/.installed
 	$(BIN)/python examples/demo.py demo.png
 
 test: $(VENV)/.installed-test
-	$(BIN)/ruff check numpyro_dilation tests examples benchmarks docs
+	$(BIN)/ruff check numpyro_dilation tests examples benchmarks docs notebooks
 	$(BIN)/python -m pytest -m "not slow" -q -n 2 --dist loadfile
 
 test-all: $(VENV)/.installed-test
@@ -36,7 +36,7 @@ docs: $(VENV)/.installed-docs
 	$(BIN)/sphinx-build -E -W --keep-going -b html docs build/docs
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check numpyro_dilation tests examples benchmarks docs
+	$(BIN)/ruff check numpyro_dilation tests examples benchmarks docs notebooks
 
 clean:
 	rm -rf $(VENV) demo.png .pytest_cache build docs/notebooks

@@ -77,7 +77,17 @@ AUTO_PILOT_MIN_CHAINS = 4 * Pilot().num_chains
 chains then are at most a quarter of the run's chains. Measured cost in gradients: +19-21%
 at 256 chains x (400 + 100), +11-12% at 256 x (2000 + 1000), +9-10% at 500 x (400 + 200)
 (BENCHMARKS.md). With fewer chains it would cost more (its min(64, C) chains run half the
-warm-up, annealing and mode finding included) for a box drawn from few particles."""
+warm-up, annealing and mode finding included) for a box drawn from few particles.
+
+**Example**
+
+.. code-block:: python
+
+    from numpyro_dilation.mcmc import AUTO_PILOT_MIN_CHAINS
+
+    num_chains = 500
+    print(num_chains >= AUTO_PILOT_MIN_CHAINS)  # True: center="auto" runs the pilot box
+"""
 
 DilationAdaptState = namedtuple("DilationAdaptState", ["step_size", "dual_averaging"])
 """Step size :math:`h` for the next iteration and its dual-averaging state.
