@@ -40,10 +40,13 @@ def site(tmp_path_factory) -> Path:
     """Build the HTML site once, executing the notebooks; fail with the build log if it fails."""
     out = tmp_path_factory.mktemp("site")
     env = dict(os.environ)
-    # Notebook kernels inherit this environment: give them a user's, not the test suite's.
+    # Notebook kernels inherit this environment: give them a user's, not the test suite's
+    # (one CPU device, default backend, small budgets), except XLA's optimization level 0,
+    # which halves the compilations that dominate the notebooks' time (tests/conftest.py).
     for name in ("XLA_FLAGS", "MPLBACKEND", "NUMPYRO_DILATION_FULL",
                  "NUMPYRO_DILATION_NB_EXECUTION"):
         env.pop(name, None)
+    env["XLA_FLAGS"] = "--xla_backend_optimization_level=0"
     cmd = [sys.executable, "-m", "sphinx", "-E", "-W", "--keep-going", "-q",
            "-b", "html", str(ROOT / "docs"), str(out)]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
