@@ -279,6 +279,27 @@ def test_tiny_preset_end_to_end(tiny_results):
     _check_tiny(tiny_results, FAST_SAMPLERS)
 
 
+def test_energy_noise_reruns_the_suite_draws(tiny_results):
+    """benchmarks.energy_noise re-runs DilationLangevin with the suite's keys: it must
+    reproduce the suite's energy distance exactly, and its subset distances of an exact
+    sample must be small (the metric's noise floor), those of shifted draws large."""
+    from benchmarks.energy_noise import measure, subset_distances
+    from benchmarks.suite import PRESETS
+
+    results = json.loads(tiny_results.read_text())
+    entry = results["targets"]["ring8"]
+    suite_value = entry["runs"][entry["main_run"]]["samplers"]["DilationLangevin"]
+    out = measure(PRESETS["tiny"], "ring8", repeats=3)
+    assert out["suite_value"] == pytest.approx(suite_value["energy_distance"], rel=1e-9)
+    assert out["dilation"].shape == out["exact"].shape == (3,)
+    target = get_target("ring8")
+    rng = np.random.default_rng(0)
+    reference = target.sample_fn(rng, 1000)
+    exact = subset_distances(target.sample_fn(rng, 2000), reference, 300, 4, rng)
+    shifted = subset_distances(target.sample_fn(rng, 2000) + 1.0, reference, 300, 4, rng)
+    assert exact.max() < 0.1 < shifted.min(), (exact, shifted)
+
+
 @pytest.mark.slow
 def test_tiny_preset_all_samplers_and_scaling(tmp_path):
     """Smoke test of the whole tiny preset: every sampler, throughput and scaling figure."""
