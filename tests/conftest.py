@@ -1,22 +1,30 @@
-"""Test configuration: four simulated CPU devices (for chain_method="parallel"), and XLA's
-backend optimization level 0.
+"""Test configuration: four simulated CPU devices (for chain_method="parallel"), and, in the
+default suite (``-m "not slow"``), XLA's backend optimization level 0.
 
-Most of the suite's time is XLA compiling the sampler (one compilation per ``MCMC.run`` or
-``warmup``: NumPyro builds a new jitted loop each time), and its runs are short. Level 0
-compiles faster and runs slower: the suite's throughput grid (``python -m benchmarks run
---preset small --only-scaling``, commit 5f98bbc) gave compile times 0.6-0.9x and times per
-gradient 2.2-3.8x those of the default level. On the suite's short runs that is a net gain:
-``tests/test_global_moves.py`` took 201 s with it and 284 s without (same machine). Users
-running long chains should keep the default. It changes floating-point rounding, not the algorithm:
-individual draws differ from those of a default build (trajectories diverge), their
-distribution does not, so the statistical tolerances apply unchanged. ``XLA_FLAGS`` already
-set in the environment is kept as is.
+Most of the default suite's time is XLA compiling the sampler (one compilation per
+``MCMC.run`` or ``warmup``: NumPyro builds a new jitted loop each time), and its runs are
+short. Level 0 compiles faster and runs slower: the benchmark suite's throughput grid
+(``python -m benchmarks run --preset small --only-scaling``, commit 5f98bbc) gave compile
+times 0.6-0.9x and times per gradient 2.2-3.8x those of the default level. On the default
+suite's short runs that is a net gain (``tests/test_global_moves.py`` took 201 s with it and
+284 s without; the whole suite 667 s against 1078-1109 s, same machine); the slow tests' long
+runs would lose, so a run that includes them keeps the default level, as users running long
+chains should. Level 0 changes floating-point rounding, not the algorithm: individual draws
+differ from those of a default build (trajectories diverge), their distribution does not, so
+the statistical tolerances apply unchanged. ``XLA_FLAGS`` already set in the environment is
+kept as is.
+
+JAX reads ``XLA_FLAGS`` when its backend starts (the first computation), after
+``pytest_configure``; ``test_chain_methods_give_the_same_draws[parallel]`` in
+``tests/test_numpyro_kernel.py`` checks that the four devices exist.
 """
 
 import os
 
-TEST_XLA_FLAGS = "--xla_force_host_platform_device_count=4 --xla_backend_optimization_level=0"
-os.environ.setdefault("XLA_FLAGS", TEST_XLA_FLAGS)
+DEVICE_FLAGS = "--xla_force_host_platform_device_count=4"
+FAST_COMPILE_FLAGS = "--xla_backend_optimization_level=0"
+_USER_XLA_FLAGS = os.environ.get("XLA_FLAGS")
+os.environ.setdefault("XLA_FLAGS", DEVICE_FLAGS)
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import jax  # noqa: E402
@@ -27,6 +35,11 @@ import pytest  # noqa: E402
 # `make test-all` (marked slow here) until verified, so that an unverified test cannot
 # block `make test`. Empty when every module has been verified.
 PENDING_VERIFICATION: set[str] = set()
+
+
+def pytest_configure(config):
+    if _USER_XLA_FLAGS is None and "not slow" in (config.getoption("markexpr") or ""):
+        os.environ["XLA_FLAGS"] = f"{DEVICE_FLAGS} {FAST_COMPILE_FLAGS}"
 
 
 def pytest_collection_modifyitems(config, items):
