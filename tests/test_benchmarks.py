@@ -300,6 +300,26 @@ def test_energy_noise_reruns_the_suite_draws(tiny_results):
     assert exact.max() < 0.1 < shifted.min(), (exact, shifted)
 
 
+def test_equal_time_reruns_the_suite_and_resizes_by_wall_time(tiny_results):
+    """benchmarks.equal_time: DilationLangevin's row is the suite's run (same TV and energy
+    distance), and each correction sizes the baseline to G * t_DL / t of its previous run."""
+    from benchmarks.equal_time import compare_at_equal_time
+    from benchmarks.suite import PRESETS
+
+    results = json.loads(tiny_results.read_text())
+    entry = results["targets"]["ring8"]
+    suite_dl = entry["runs"][entry["main_run"]]["samplers"]["DilationLangevin"]
+    rows = compare_at_equal_time(PRESETS["tiny"], "ring8", ("MALA",), corrections=1,
+                                 log=lambda msg: None)
+    dl, equal_grads, equal_time = rows
+    assert dl["energy_distance"] == pytest.approx(suite_dl["energy_distance"], rel=1e-9)
+    assert dl["mode_tv"] == pytest.approx(suite_dl["mode_tv"], abs=1e-12)
+    assert abs(equal_grads["grad_evals"] / dl["grad_evals"] - 1.0) <= 0.1
+    wanted = equal_grads["grad_evals"] * dl["wall_s"] / equal_grads["wall_s"]
+    chains = PRESETS["tiny"].budget.num_chains  # MALA rounds up to whole iterations per chain
+    assert abs(equal_time["grad_evals"] - wanted) <= chains, (equal_time, wanted)
+
+
 @pytest.mark.slow
 def test_tiny_preset_all_samplers_and_scaling(tmp_path):
     """Smoke test of the whole tiny preset: every sampler, throughput and scaling figure."""

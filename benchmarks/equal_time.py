@@ -1,0 +1,125 @@
+"""The suite's comparison at equal wall-clock time instead of equal gradients.
+
+    python -m benchmarks.equal_time --preset small [--targets ring8 gmm40 two_mode_10]
+                                    [--samplers "tempered SMC" MALA] [--out DIR]
+
+The suite gives every sampler DilationLangevin's gradient count :math:`G`. On cheap
+densities DilationLangevin's time per gradient is many times a baseline's, so at equal
+*time* a baseline can spend more gradients. For each target this runs
+DilationLangevin's main run exactly as :func:`benchmarks.suite.compare` does (same keys,
+same draws; wall time :math:`t_\\text{DL}`, compilation included), then each baseline at
+:math:`G`, then again at :math:`G\\,t_\\text{DL}/t` (with :math:`t` its last wall time,
+compilation included), up to ``--corrections`` times, and scores every run with
+:func:`benchmarks.suite.evaluate`. Prints a markdown table per target and writes
+``<out>/equal_time_<preset>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks import samplers, suite
+from benchmarks.targets import get_target
+
+BASELINES = ("tempered SMC", "MALA")
+
+
+def _run_baseline(name: str, target, preset: suite.Preset, tag: tuple, x0, budget,
+                  grad_budget: int) -> samplers.SamplerResult:
+    if name == "tempered SMC":
+        return samplers.run_smc(target, suite._key(preset.seed, *tag, "smc"), grad_budget,
+                                preset.smc_particles, preset.smc_integration_steps)
+    if name == "MALA":
+        return samplers.run_mala(target, suite._key(preset.seed, *tag, "mala"), x0,
+                                 grad_budget, budget.num_samples)
+    raise ValueError(f"`samplers` must be among {BASELINES}, got {name!r}.")
+
+
+def compare_at_equal_time(
+    preset: suite.Preset, target_name: str, baselines: tuple[str, ...], corrections: int = 2,
+    log=print,
+) -> list[dict[str, Any]]:
+    """Rows ``{sampler, grad_evals, wall_s, metrics...}``: DilationLangevin's main run, then
+    each baseline at its gradient count and at the counts sized to its wall time."""
+    target = get_target(target_name)
+    budget = preset.main_budget(target_name)
+    tag = (target.name, budget.num_chains, budget.num_warmup, budget.num_samples)
+    x0 = target.init_positions(suite._key(preset.seed, *tag, "init"), budget.num_chains)
+    reference = target.sample_fn(suite._rng(preset.seed, *tag, "reference"),
+                                 preset.num_reference)
+
+    def row(res: samplers.SamplerResult, label: str) -> dict[str, Any]:
+        rec = suite.evaluate(target, res.draws, reference,
+                             suite._rng(preset.seed, *tag, "eval", res.name), preset.num_eval)
+        out = {"sampler": res.name, "sizing": label, "grad_evals": int(res.grad_evals),
+               "wall_s": float(res.wall_s), **rec}
+        log(f"  {res.name:<17} {label:<22} {res.grad_evals:>12,d} grads {res.wall_s:7.1f} s "
+            f"TV {rec.get('mode_tv', float('nan')):.4f} ED {rec['energy_distance']:.4f}")
+        return out
+
+    dl = samplers.run_dilation(target, suite._key(preset.seed, *tag, "dl"), x0,
+                               budget.num_warmup, budget.num_samples)
+    rows = [row(dl, "its own budget")]
+    for name in baselines:
+        grads = dl.grad_evals
+        res = _run_baseline(name, target, preset, tag, x0, budget, grads)
+        rows.append(row(res, "equal gradients"))
+        for k in range(corrections):
+            grads = int(round(res.grad_evals * dl.wall_s / res.wall_s))
+            res = _run_baseline(name, target, preset, tag, x0, budget, grads)
+            rows.append(row(res, f"equal time, try {k + 1}"))
+    return rows
+
+
+def _table(rows: list[dict[str, Any]]) -> list[str]:
+    dl = rows[0]
+    lines = ["| sampler | sizing | gradients (× DL) | wall s (× DL) | mode TV | energy dist. |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        tv = r.get("mode_tv")
+        lines.append(
+            f"| {r['sampler']} | {r['sizing']} | {r['grad_evals']:,} "
+            f"({r['grad_evals'] / dl['grad_evals']:.2f}) | {r['wall_s']:.1f} "
+            f"({r['wall_s'] / dl['wall_s']:.2f}) | {'–' if tv is None else f'{tv:.4f}'} | "
+            f"{r['energy_distance']:.4f} |"
+        )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="small", choices=sorted(suite.PRESETS))
+    parser.add_argument("--targets", nargs="+", default=["ring8", "gmm40", "two_mode_10"])
+    parser.add_argument("--samplers", nargs="+", default=list(BASELINES), choices=BASELINES)
+    parser.add_argument("--corrections", type=int, default=2)
+    parser.add_argument("--out", default="benchmarks/results")
+    argv = sys.argv[1:] if argv is None else argv
+    args = parser.parse_args(argv)
+    preset = suite.PRESETS[args.preset]
+    t0 = time.perf_counter()
+    result: dict[str, Any] = {
+        "meta": {k: v for k, v in suite._meta(preset, "python -m benchmarks.equal_time "
+                                              + shlex.join(argv)).items()
+                 if k != "preset_settings"},
+        "targets": {},
+    }
+    for name in args.targets:
+        print(f"{name}:", flush=True)
+        rows = compare_at_equal_time(preset, name, tuple(args.samplers), args.corrections)
+        result["targets"][name] = rows
+        print("\n".join(_table(rows)), flush=True)
+    result["meta"]["total_wall_s"] = time.perf_counter() - t0
+    path = Path(args.out) / f"equal_time_{preset.name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1, default=suite._json_default) + "\n")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
