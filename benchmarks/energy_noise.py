@@ -42,10 +42,7 @@ def measure(preset: suite.Preset, target_name: str, repeats: int) -> dict[str, A
     """
     target = get_target(target_name)
     budget = preset.main_budget(target_name)
-    tag = (target.name, budget.num_chains, budget.num_warmup, budget.num_samples)
-    x0 = target.init_positions(suite._key(preset.seed, *tag, "init"), budget.num_chains)
-    reference = target.sample_fn(suite._rng(preset.seed, *tag, "reference"),
-                                 preset.num_reference)
+    tag, x0, reference = suite._comparison_inputs(target, budget, preset)
     run = samplers.run_dilation(target, suite._key(preset.seed, *tag, "dl"), x0,
                                 budget.num_warmup, budget.num_samples)
     draws = np.asarray(run.draws, dtype=float)

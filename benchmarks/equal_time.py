@@ -49,10 +49,7 @@ def compare_at_equal_time(
     each baseline at its gradient count and at the counts sized to its wall time."""
     target = get_target(target_name)
     budget = preset.main_budget(target_name)
-    tag = (target.name, budget.num_chains, budget.num_warmup, budget.num_samples)
-    x0 = target.init_positions(suite._key(preset.seed, *tag, "init"), budget.num_chains)
-    reference = target.sample_fn(suite._rng(preset.seed, *tag, "reference"),
-                                 preset.num_reference)
+    tag, x0, reference = suite._comparison_inputs(target, budget, preset)
 
     def row(res: samplers.SamplerResult, label: str) -> dict[str, Any]:
         rec = suite.evaluate(target, res.draws, reference,

@@ -216,6 +216,18 @@ def _scatter_subset(x: np.ndarray, rng: np.random.Generator, n: int = 2000) -> n
     return x[rng.choice(len(x), size=min(n, len(x)), replace=False)]
 
 
+def _comparison_inputs(
+    target: Target, budget: Budget, preset: Preset
+) -> tuple[tuple, jax.Array, np.ndarray]:
+    """``(tag, x0, reference)`` of :func:`compare`: the run's key tag, the initial points
+    ``(C, d)`` and the exact reference draws. Scripts that re-run one of the suite's runs
+    (``benchmarks.energy_noise``, ``benchmarks.equal_time``) use them to get the same draws."""
+    tag = (target.name, budget.num_chains, budget.num_warmup, budget.num_samples)
+    x0 = target.init_positions(_key(preset.seed, *tag, "init"), budget.num_chains)
+    reference = target.sample_fn(_rng(preset.seed, *tag, "reference"), preset.num_reference)
+    return tag, x0, reference
+
+
 def compare(
     target: Target, budget: Budget, preset: Preset, log=print
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -224,9 +236,7 @@ def compare(
     Returns the JSON record and, for 2-D targets, a subset of each sampler's
     draws for the scatter plot (else an empty dict).
     """
-    tag = (target.name, budget.num_chains, budget.num_warmup, budget.num_samples)
-    x0 = target.init_positions(_key(preset.seed, *tag, "init"), budget.num_chains)
-    reference = target.sample_fn(_rng(preset.seed, *tag, "reference"), preset.num_reference)
+    tag, x0, reference = _comparison_inputs(target, budget, preset)
     results: dict[str, samplers.SamplerResult] = {}
 
     def done(res: samplers.SamplerResult) -> None:
