@@ -30,17 +30,6 @@ from benchmarks.targets import get_target
 BASELINES = ("tempered SMC", "MALA")
 
 
-def _run_baseline(name: str, target, preset: suite.Preset, tag: tuple, x0, budget,
-                  grad_budget: int) -> samplers.SamplerResult:
-    if name == "tempered SMC":
-        return samplers.run_smc(target, suite._key(preset.seed, *tag, "smc"), grad_budget,
-                                preset.smc_particles, preset.smc_integration_steps)
-    if name == "MALA":
-        return samplers.run_mala(target, suite._key(preset.seed, *tag, "mala"), x0,
-                                 grad_budget, budget.num_samples)
-    raise ValueError(f"`samplers` must be among {BASELINES}, got {name!r}.")
-
-
 def compare_at_equal_time(
     preset: suite.Preset, target_name: str, baselines: tuple[str, ...], corrections: int = 2,
     log=print,
@@ -65,11 +54,11 @@ def compare_at_equal_time(
     rows = [row(dl, "its own budget")]
     for name in baselines:
         grads = dl.grad_evals
-        res = _run_baseline(name, target, preset, tag, x0, budget, grads)
+        res = suite.run_baseline(name, target, budget, preset, tag, x0, grads)
         rows.append(row(res, "equal gradients"))
         for k in range(corrections):
             grads = int(round(res.grad_evals * dl.wall_s / res.wall_s))
-            res = _run_baseline(name, target, preset, tag, x0, budget, grads)
+            res = suite.run_baseline(name, target, budget, preset, tag, x0, grads)
             rows.append(row(res, f"equal time, try {k + 1}"))
     return rows
 

@@ -29,7 +29,10 @@ import numpy as np
 from benchmarks import metrics, plots, samplers, throughput
 from benchmarks.targets import TARGETS, Target, get_target
 
-__all__ = ["Budget", "Preset", "PRESETS", "evaluate", "compare", "run_suite", "rerun_scaling"]
+__all__ = [
+    "Budget", "Preset", "PRESETS", "evaluate", "run_baseline", "compare", "run_suite",
+    "rerun_scaling",
+]
 
 
 _ALL_SAMPLERS = samplers.SAMPLERS
@@ -228,6 +231,28 @@ def _comparison_inputs(
     return tag, x0, reference
 
 
+def run_baseline(
+    name: str, target: Target, budget: Budget, preset: Preset, tag: tuple, x0: jax.Array,
+    grad_budget: int,
+) -> samplers.SamplerResult:
+    """Baseline ``name`` (one of ``samplers.SAMPLERS`` but DilationLangevin) as
+    :func:`compare` runs it: its own key from ``tag``, the preset's settings, ``grad_budget``
+    gradients, the same initial points ``x0`` where it takes them."""
+    if name == "annealed ULA":
+        return samplers.run_annealed_ula(target, _key(preset.seed, *tag, "ula"), x0,
+                                         grad_budget, budget.num_samples)
+    if name == "MALA":
+        return samplers.run_mala(target, _key(preset.seed, *tag, "mala"), x0, grad_budget,
+                                 budget.num_samples)
+    if name == "NUTS":
+        return samplers.run_nuts(target, _key(preset.seed, *tag, "nuts"), x0, grad_budget,
+                                 preset.nuts_chains, preset.nuts_warmup)
+    if name == "tempered SMC":
+        return samplers.run_smc(target, _key(preset.seed, *tag, "smc"), grad_budget,
+                                preset.smc_particles, preset.smc_integration_steps)
+    raise ValueError(f"unknown baseline {name!r}; known: {samplers.SAMPLERS[1:]}")
+
+
 def compare(
     target: Target, budget: Budget, preset: Preset, log=print
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -246,18 +271,9 @@ def compare(
     done(samplers.run_dilation(target, _key(preset.seed, *tag, "dl"), x0,
                                budget.num_warmup, budget.num_samples))
     grad_budget = results["DilationLangevin"].grad_evals
-    if "annealed ULA" in preset.samplers:
-        done(samplers.run_annealed_ula(target, _key(preset.seed, *tag, "ula"), x0, grad_budget,
-                                       budget.num_samples))
-    if "MALA" in preset.samplers:
-        done(samplers.run_mala(target, _key(preset.seed, *tag, "mala"), x0, grad_budget,
-                               budget.num_samples))
-    if "NUTS" in preset.samplers:
-        done(samplers.run_nuts(target, _key(preset.seed, *tag, "nuts"), x0, grad_budget,
-                               preset.nuts_chains, preset.nuts_warmup))
-    if "tempered SMC" in preset.samplers:
-        done(samplers.run_smc(target, _key(preset.seed, *tag, "smc"), grad_budget,
-                              preset.smc_particles, preset.smc_integration_steps))
+    for name in samplers.SAMPLERS[1:]:
+        if name in preset.samplers:
+            done(run_baseline(name, target, budget, preset, tag, x0, grad_budget))
 
     dl = results["DilationLangevin"]
     exact_n = budget.num_chains * budget.num_samples

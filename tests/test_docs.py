@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import FAST_COMPILE_FLAGS
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -41,12 +42,14 @@ def site(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("site")
     env = dict(os.environ)
     # Notebook kernels inherit this environment: give them a user's, not the test suite's
-    # (one CPU device, default backend, small budgets), except XLA's optimization level 0,
-    # which halves the compilations that dominate the notebooks' time (tests/conftest.py).
+    # (one CPU device, small budgets), except XLA's optimization level 0 when this run has
+    # it (the default suite, tests/conftest.py): compilation dominates the notebooks' time.
+    fast_compile = FAST_COMPILE_FLAGS in env.get("XLA_FLAGS", "")
     for name in ("XLA_FLAGS", "MPLBACKEND", "NUMPYRO_DILATION_FULL",
                  "NUMPYRO_DILATION_NB_EXECUTION"):
         env.pop(name, None)
-    env["XLA_FLAGS"] = "--xla_backend_optimization_level=0"
+    if fast_compile:
+        env["XLA_FLAGS"] = FAST_COMPILE_FLAGS
     cmd = [sys.executable, "-m", "sphinx", "-E", "-W", "--keep-going", "-q",
            "-b", "html", str(ROOT / "docs"), str(out)]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
