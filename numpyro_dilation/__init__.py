@@ -2,6 +2,7 @@
 
 from numpyro_dilation.annealing import AnnealingState, dilation_langevin
 from numpyro_dilation.diagnostics import GlobalMoveWarning, log_evidence, mode_summary
+from numpyro_dilation.health import ReliabilityWarning
 from numpyro_dilation.kernel import DilationInfo, DilationState
 from numpyro_dilation.mcmc import DilationLangevin, DilationLangevinState
 from numpyro_dilation.modes import GlobalMoves
@@ -26,6 +27,7 @@ __all__ = [
     "GlobalMoveWarning",
     "GlobalMoves",
     "Pilot",
+    "ReliabilityWarning",
     "UTurn",
     "cosine_schedule",
     "dilation_langevin",

@@ -17,10 +17,10 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 from jax.flatten_util import ravel_pytree
-from jax.scipy.linalg import solve_triangular
 from jax.scipy.special import logsumexp
 
 from numpyro_dilation.global_moves import combine_evidence
+from numpyro_dilation.modes import nearest_mode
 
 __all__ = ["GlobalMoveWarning", "log_evidence", "mode_summary", "MIN_GLOBAL_ACCEPTANCE"]
 
@@ -159,17 +159,6 @@ def _global_acceptance(mcmc_or_state, state) -> float:
     return float(np.mean(state.global_accept_prob))
 
 
-def _nearest_mode(flat: np.ndarray, means: np.ndarray, chol: np.ndarray) -> np.ndarray:
-    """Index of the mode with the smallest Mahalanobis distance, per row of ``flat``."""
-
-    def dist2(m, L):
-        z = solve_triangular(L, (flat - m).T, lower=True)
-        return jnp.sum(z * z, axis=0)
-
-    d2 = jax.vmap(dist2)(jnp.asarray(means), jnp.asarray(chol))
-    return np.asarray(jnp.argmin(d2, axis=0))
-
-
 def mode_summary(mcmc) -> pd.DataFrame:
     """Modes found during warm-up and how the chains used them.
 
@@ -216,7 +205,7 @@ def mode_summary(mcmc) -> pd.DataFrame:
     # draws come back constrained (with deterministic sites): map to flat unconstrained z
     flat_draws = _unconstrained_draws(mcmc, mcmc.get_samples(group_by_chain=True))
     num_chains, num_draws = flat_draws.shape[:2]
-    labels = _nearest_mode(flat_draws.reshape(num_chains * num_draws, -1), means, chol)
+    labels = nearest_mode(flat_draws.reshape(num_chains * num_draws, -1), means, chol)
     labels = labels.reshape(num_chains, num_draws)
     share = np.bincount(labels.ravel(), minlength=n) / labels.size
     visiting = np.array([(labels == m).any(axis=1).sum() for m in range(n)])

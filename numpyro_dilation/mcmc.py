@@ -14,6 +14,7 @@ unconstrained space; draws come back constrained through ``postprocess_fn``.
 """
 
 import copy
+import inspect
 import numbers
 import warnings
 from collections import namedtuple
@@ -28,7 +29,7 @@ from blackjax.adaptation.step_size import dual_averaging_adaptation
 from jax import lax, random
 from jax.flatten_util import ravel_pytree
 from numpyro.infer.initialization import init_to_uniform
-from numpyro.infer.mcmc import MCMCKernel
+from numpyro.infer.mcmc import MCMC, MCMCKernel
 from numpyro.infer.util import initialize_model, unconstrain_fn
 from numpyro.util import identity, is_prng_key, not_jax_tracer
 
@@ -44,17 +45,27 @@ from numpyro_dilation.annealing import (
     find_initial_step_size,
     step_size_search_proposals,
 )
+from numpyro_dilation.diagnostics import MIN_GLOBAL_ACCEPTANCE
 from numpyro_dilation.global_moves import (
     build_independence_kernel,
     init_evidence,
     update_evidence,
 )
+from numpyro_dilation.health import (
+    health_problems,
+    init_monitor,
+    update_monitor,
+    warn_problems,
+)
 from numpyro_dilation.kernel import DilationState
 from numpyro_dilation.modes import (
+    DENSE_MAX_DIM,
     GlobalMoves,
     contracted_starts,
     empty_mixture,
     find_modes_per_chain,
+    nearest_mode,
+    uses_dense_covariance,
 )
 from numpyro_dilation.schedules import SCHEDULES, make_schedule, validate_schedule
 from numpyro_dilation.starts import Pilot, bounding_box, check_pilot, uniform_in_box
@@ -63,6 +74,7 @@ from numpyro_dilation.uturn import build_kernel as build_uturn_kernel
 
 __all__ = [
     "AUTO_PILOT_MIN_CHAINS",
+    "HUTCHINSON_PROBES",
     "DilationLangevin",
     "DilationLangevinState",
     "DilationAdaptState",
@@ -70,6 +82,23 @@ __all__ = [
 ]
 
 MIN_ANNEALING_STEPS = 10
+"""Fewest annealing steps a run may have: below that the start is not annealed."""
+
+HUTCHINSON_PROBES = 8
+"""Rademacher probes per chain of the preconditioner's curvature estimate above
+:data:`~numpyro_dilation.modes.DENSE_MAX_DIM` dimensions: each chain's
+:math:`\\widehat{H_{ii}} = \\frac18\\sum_k u_{ki}(Hu_k)_i` (unbiased), and the median over
+chains is taken as below. Cost 8 Hessian-vector products per chain and update instead of
+:math:`d`; memory :math:`O(8d)` per chain instead of :math:`d^2`.
+
+**Example**
+
+.. code-block:: python
+
+    from numpyro_dilation.mcmc import HUTCHINSON_PROBES
+
+    print(HUTCHINSON_PROBES)  # 8
+"""
 """Fewest annealing steps a run may have: below that the start is not annealed."""
 
 AUTO_PILOT_MIN_CHAINS = 4 * Pilot().num_chains
@@ -129,6 +158,7 @@ DilationLangevinState = namedtuple(
         "global_accept_prob",
         "uturn_accept_prob",
         "evidence",
+        "monitor",
         "mixture",
         "inverse_mass_matrix",
         "adapt_state",
@@ -160,6 +190,9 @@ vectorized run):
   U-turn move (0 if none; see ``uturn``).
 - **evidence** - :class:`~numpyro_dilation.global_moves.EvidenceAccumulator` of the
   global-move proposals' importance weights (for :func:`log_evidence`).
+- **monitor** - :class:`~numpyro_dilation.health.RunMonitor`: running statistics of the
+  chain's draws at :math:`\\lambda = 1` in the current phase (warm-up, or one ``run``'s
+  draws), from which the end of each phase checks the run (:mod:`numpyro_dilation.health`).
 - **mixture** - :class:`~numpyro_dilation.modes.ModeMixture` of the modes found at the end
   of warm-up, shared by all chains of a vectorized run (not batched); ``None`` when
   global moves are off.
@@ -221,6 +254,35 @@ def _mode_finding_iteration(num_levels: int, num_warmup: int) -> int:
     move out before the draws are kept; the end of warm-up if there is no room."""
     rest = num_warmup - num_levels
     return num_levels + rest // 2 if rest >= 2 else num_warmup
+
+
+def _coordinate_sites(one_chain) -> list[str]:
+    """The site (dict key, else leaf index) of each coordinate of ``ravel_pytree(one_chain)``."""
+    leaves_with_path = jax.tree_util.tree_flatten_with_path(one_chain)[0]
+    names = []
+    for path, leaf in leaves_with_path:
+        name = jax.tree_util.keystr(path) or "z"  # a bare array: the state's field name
+        if path and isinstance(path[0], jax.tree_util.DictKey) and len(path) == 1:
+            name = str(path[0].key)
+        names += [name] * int(np.prod(jnp.shape(leaf), dtype=int))
+    return names
+
+
+def _calling_mcmc_num_samples() -> int | None:
+    """``num_samples`` of the NumPyro ``MCMC`` object whose run is initializing this kernel
+    (found on the call stack: NumPyro's ``MCMCKernel.init`` is not told the run's
+    length), or ``None`` when the kernel is driven otherwise. The end of each run's
+    draws is where the run is checked (:mod:`numpyro_dilation.health`)."""
+    frame = inspect.currentframe()
+    for _ in range(8):
+        frame = frame.f_back if frame is not None else None
+        if frame is None:
+            return None
+        owner = frame.f_locals.get("self")
+        if isinstance(owner, MCMC):
+            num = getattr(owner, "num_samples", None)
+            return int(num) if isinstance(num, (int, np.integer)) and num > 0 else None
+    return None
 
 
 def _check_init_params(init_params, reference) -> None:
@@ -426,7 +488,10 @@ class DilationLangevin(MCMCKernel):
         the inverse of the median over chains of the target's curvature
         :math:`H = -\nabla^2\log\gamma` at the chains' positions, at the start, at
         quarters of the annealing and halfway through the rest of the warm-up,
-        re-finding the step size each time.
+        re-finding the step size each time. Above
+        :data:`~numpyro_dilation.modes.DENSE_MAX_DIM` dimensions each chain's
+        :math:`H_{ii}` is Hutchinson's estimate from :data:`HUTCHINSON_PROBES`
+        Hessian-vector products (no :math:`d\times d` Hessian).
         Langevin/MALA steps then use :math:`y' = y + h v\odot\nabla\log\gamma +
         \sqrt{2hv}\odot\xi`. Other chain methods use :math:`v = 1`.
     :param uturn: U-turns (:mod:`numpyro_dilation.uturn`). ``"auto"`` (default):
@@ -576,6 +641,8 @@ class DilationLangevin(MCMCKernel):
         self._postprocess_fn = None
         self._sample_fn = None
         self._config = None
+        self._coordinate_sites = []  # site of each flat coordinate (set in init)
+        self._run_length = None  # the calling MCMC's num_samples (set in init)
 
     # -- MCMCKernel interface -------------------------------------------------
 
@@ -728,7 +795,12 @@ class DilationLangevin(MCMCKernel):
             if self._global_moves is not None:
                 gm = self._global_moves
                 mixture = empty_mixture(
-                    flat.shape[0], gm.max_modes, flat.dtype, gm.tail_weight, gm.tail_dof
+                    flat.shape[0],
+                    gm.max_modes,
+                    flat.dtype,
+                    gm.tail_weight,
+                    gm.tail_dof,
+                    uses_dense_covariance(gm, flat.shape[0]),
                 )
             if self._adapt_mass_matrix and zero.shape[0] >= 2:
                 inverse_mass_matrix = jnp.ones_like(flat)
@@ -736,6 +808,18 @@ class DilationLangevin(MCMCKernel):
         self._mode_iteration = _mode_finding_iteration(num_levels, int(num_warmup))
         evidence = jax.tree.map(
             lambda x: jnp.broadcast_to(x, zero.shape), init_evidence(zero.dtype)
+        )
+        one_chain = (
+            jax.tree.map(lambda x: x[0], astate.dilation.position)
+            if vectorized
+            else astate.dilation.position
+        )
+        flat_one = ravel_pytree(one_chain)[0]
+        self._coordinate_sites = _coordinate_sites(one_chain)
+        self._run_length = _calling_mcmc_num_samples()
+        monitor = jax.tree.map(
+            lambda x: jnp.broadcast_to(x, zero.shape + x.shape),
+            init_monitor(flat_one.shape[0], flat_one.dtype),
         )
         return self._to_numpyro(
             astate,
@@ -746,6 +830,7 @@ class DilationLangevin(MCMCKernel):
             global_accept_prob=zero,
             uturn_accept_prob=zero,
             evidence=evidence,
+            monitor=monitor,
             mixture=mixture,
             inverse_mass_matrix=inverse_mass_matrix,
             rng_key=rng_key,
@@ -753,10 +838,65 @@ class DilationLangevin(MCMCKernel):
 
     def sample(self, state, model_args, model_kwargs):
         """One iteration (all chains at once in a vectorized run). When the warm-up
-        ends, warns (``RuntimeWarning``) if no chain has accepted any proposal."""
+        ends, warns (``RuntimeWarning``) if no chain has accepted any proposal. In a
+        vectorized run, at the end of the warm-up and of each ``run``'s draws, checks the
+        run (:mod:`numpyro_dilation.health`) and warns once
+        (:class:`~numpyro_dilation.health.ReliabilityWarning`) naming every problem."""
         new = self._sample_fn(state, model_args, model_kwargs)
         _warn_if_never_accepted(new, self._config.num_adaptation_steps)
+        if self._sample_fn == self._sample_vectorized and new.i.shape[0] >= 2:
+            self._check_health(new)
         return new
+
+    def _phase_end(self, i):
+        """(end of warm-up, end of a run's draws) after iteration count ``i``."""
+        num_warmup = self._config.num_adaptation_steps
+        end_warmup = i == num_warmup
+        if self._run_length is None:
+            return end_warmup, jnp.zeros_like(end_warmup)
+        after = i - num_warmup
+        return end_warmup, (after > 0) & (after % self._run_length == 0)
+
+    def _check_health(self, state) -> None:
+        """At the end of a phase, hand the chains' monitors (and, with modes, the final
+        positions and the mixture) to the host, which warns if anything is wrong."""
+        end_warmup, end_run = self._phase_end(state.i[0])
+        sites = self._coordinate_sites
+        mixture = state.mixture
+
+        def report(is_run, monitor, flat, means, chol, laplace_log_mass, num_modes):
+            phase = "sampling" if bool(is_run) else "warm-up"
+            monitor = jax.tree.map(np.asarray, monitor)
+            if phase == "warm-up" and np.all(monitor.num_moved == 0):
+                return  # every chain stuck: the never-accepted warning says it
+            shares = weights = None
+            num_modes = int(num_modes)
+            if num_modes >= 2:
+                labels = nearest_mode(flat, means[:num_modes], chol[:num_modes])
+                shares = np.bincount(labels, minlength=num_modes) / flat.shape[0]
+                log_mass = np.asarray(laplace_log_mass[:num_modes], dtype=float)
+                weights = np.exp(log_mass - np.logaddexp.reduce(log_mass))
+            problems = health_problems(
+                monitor, sites, phase, num_modes, shares, weights, MIN_GLOBAL_ACCEPTANCE
+            )
+            warn_problems(problems, phase)
+
+        def callback(operands):
+            jax.debug.callback(report, *operands)
+
+        if mixture is None:
+            dim = len(sites)
+            mix = (
+                jnp.zeros((1, dim)),
+                jnp.ones((1, dim)),
+                jnp.zeros((1,)),
+                jnp.zeros((), jnp.int32),
+            )
+        else:
+            mix = (mixture.means, mixture.chol, mixture.laplace_log_mass, mixture.num_modes)
+        flat = _ravel_chains(state.z)[0]
+        operands = (end_run, state.monitor, flat) + mix
+        lax.cond(end_warmup | end_run, callback, lambda o: None, operands)
 
     # -- internals --------------------------------------------------------------
 
@@ -1015,11 +1155,27 @@ class DilationLangevin(MCMCKernel):
         vmapped, the search loops until the slowest chain stops and every chain pays
         for the longest search."""
         flat, unravel_one = _ravel_chains(state.z)
+        num_chains, dim = flat.shape
+        flat_logdensity = lambda u: logdensity_fn(unravel_one(u))  # noqa: E731
 
-        def curvature(y):
-            return -jnp.diagonal(jax.hessian(lambda u: logdensity_fn(unravel_one(u)))(y))
+        if dim <= DENSE_MAX_DIM:
 
-        curv = jax.vmap(curvature)(flat)
+            def curvature(y, key):
+                del key
+                return -jnp.diagonal(jax.hessian(flat_logdensity)(y))
+
+            hessian_cost = dim
+        else:  # Hutchinson: E[u * (H u)] = diag(H) for Rademacher u, HUTCHINSON_PROBES HVPs
+
+            def curvature(y, key):
+                probes = random.rademacher(key, (HUTCHINSON_PROBES, dim), y.dtype)
+                grad = jax.grad(flat_logdensity)
+                hvp = jax.vmap(lambda u: jax.jvp(grad, (y,), (u,))[1])(probes)
+                return -jnp.mean(probes * hvp, axis=0)
+
+            hessian_cost = HUTCHINSON_PROBES
+        probe_keys = jax.vmap(lambda k: random.fold_in(k, 2))(state.rng_key)
+        curv = jax.vmap(curvature)(flat, probe_keys)
         curv = jnp.nanmedian(jnp.where(jnp.isfinite(curv), curv, jnp.nan), axis=0)
         var = jnp.var(flat, axis=0)
         fallback = jnp.where(jnp.isfinite(var) & (var > 0), var, 1.0)
@@ -1034,7 +1190,7 @@ class DilationLangevin(MCMCKernel):
             )
             return h, da_init(h)
 
-        hessian_grads = jnp.full(state.i.shape, flat.shape[1], jnp.int32)
+        hessian_grads = jnp.full(state.i.shape, hessian_cost, jnp.int32)
         if not self._adapt_step_size:  # a fixed h is kept (coordinate i then moves by h v_i)
             return state._replace(inverse_mass_matrix=v), hessian_grads
         keys = jax.vmap(lambda k: random.fold_in(k, 1))(state.rng_key)
@@ -1059,6 +1215,9 @@ class DilationLangevin(MCMCKernel):
         kernel = build_independence_kernel()
         start = self._mode_iteration
         move_now = (iteration >= start) & ((iteration - start) % self._global_moves.every == 0)
+        if state.mixture.chol.ndim == 2:  # diagonal covariances (high dimension): with one
+            # mode the moves cannot change any weight, so they are not paid for
+            move_now = move_now & (state.mixture.num_modes >= 2)
 
         def move(key, z, ld, grad, evidence, mixture):
             d = DilationState(z, ld, grad, jnp.ones_like(ld), z)
@@ -1096,6 +1255,12 @@ class DilationLangevin(MCMCKernel):
             state.adapt_state.dual_averaging,
         )
         rng_key, key_global = random.split(rng_key)
+        end_warmup, end_run = self._phase_end(state.i)
+        monitor = jax.tree.map(
+            lambda fresh, old: jnp.where(end_warmup | end_run, fresh, old),
+            init_monitor(state.monitor.mean.shape[-1], state.monitor.mean.dtype),
+            state.monitor,
+        )
         astate, info = annealing_step(
             key, astate, logdensity_fn, self._config, state.inverse_mass_matrix
         )
@@ -1115,6 +1280,7 @@ class DilationLangevin(MCMCKernel):
             global_accept_prob=jnp.zeros_like(info.acceptance_rate),
             uturn_accept_prob=jnp.zeros_like(info.acceptance_rate),
             evidence=state.evidence,
+            monitor=state.monitor,
             mixture=state.mixture,
             inverse_mass_matrix=state.inverse_mass_matrix,
             rng_key=rng_key,
@@ -1134,7 +1300,18 @@ class DilationLangevin(MCMCKernel):
             )
         if self._uturn is not None and self._uturn.kind == "exact":
             new = self._uturn_step(random.fold_in(key_global, 1), new, logdensity_fn, state.i)
-        return new
+        flat_old, flat_new = ravel_pytree(state.z)[0], ravel_pytree(new.z)[0]
+        updated = update_monitor(
+            monitor,
+            flat_new,
+            jnp.any(flat_new != flat_old),
+            new.diverging,
+            new.global_accept_prob,
+            moved if self._global_moves is not None else False,
+        )
+        at_target = new.lam == 1  # annealing contractions are not moves
+        monitor = jax.tree.map(lambda u, m: jnp.where(at_target, u, m), updated, monitor)
+        return new._replace(monitor=monitor)
 
     def _uturn_step(self, key, state, logdensity_fn, iteration):
         """Exact U-turn move (:func:`numpyro_dilation.uturn.build_kernel`) after local

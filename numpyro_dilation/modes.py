@@ -41,6 +41,29 @@ freedom (``tail_dof``). The Student-t part bounds the importance weight
 Gaussian's (a scale parameter, a regression with unknown noise): without it a
 chain out in such a tail has :math:`\gamma(y)/q(y)` so large that no
 independence proposal is ever accepted from there.
+
+**High dimension.** Above :data:`DENSE_MAX_DIM` dimensions (``covariance="auto"``) no
+:math:`d\times d` object is formed:
+
+1. the ascent has no Newton steps; an optimum is stationary if
+   :math:`g^\top V g \le` ``stationarity_tol`` :math:`\cdot d` in the pooled metric
+   :math:`V` = ``inverse_mass_matrix``;
+2. merging is greedy in start order: a start is compared with the representative nearest
+   to it in the metric :math:`V^{-1}`, and joins it if :math:`\log\gamma` at five
+   evenly spaced points of the segment between them stays above the lower end's value
+   minus 2 nats (no barrier: on a log-concave mode this holds for any two points,
+   converged or not, so one mode stays one mode however far the ascent got);
+3. :math:`\Sigma_m = \operatorname{diag}(1/H_{ii})`, :math:`H_{ii}` from :math:`d`
+   Hessian-vector products at each mode found (coordinates where :math:`H_{ii}` is not
+   positive keep :math:`1/V_{ii}`); then ``num_newton_steps`` diagonal Newton steps
+   :math:`y_i \leftarrow y_i + \partial_i\log\gamma(y)/H_{ii}` refine the mode (each
+   kept only if it raises :math:`\log\gamma`). These are the conditional variances: for a mode with
+   correlated coordinates the proposal is narrower than the mode, so the moves stay exact
+   but are accepted less often.
+
+Memory is :math:`O(M d)` for the mixture and :math:`O(B d)` per Hessian-vector batch;
+the cost per start is the ascent plus a few log-densities, plus :math:`M d`
+Hessian-vector products in all.
 """
 
 from collections.abc import Callable
@@ -48,21 +71,63 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 from jax.scipy.linalg import solve_triangular
 from jax.scipy.special import gammaln, logsumexp
 
 __all__ = [
+    "DENSE_MAX_DIM",
     "ModeMixture",
     "GlobalMoves",
     "find_modes",
     "find_modes_per_chain",
+    "hessian_diagonal",
     "mixture_logpdf",
+    "nearest_mode",
     "mixture_sample",
     "empty_mixture",
     "contracted_starts",
     "proposal_inflation",
 ]
+
+
+_SEGMENT_POINTS = 5  # interior points of the barrier test between two optima
+_BARRIER_NATS = 2.0  # a dip of more than this below both ends separates two modes
+
+DENSE_MAX_DIM = 100
+"""Largest dimension in which ``GlobalMoves(covariance="auto")`` keeps a dense Laplace
+covariance per mode (memory :math:`O(M d^2)` for :math:`M` modes, and a dense Hessian and
+its eigendecomposition at every start of the mode finding, :math:`O(d)` gradients and
+:math:`O(d^3)` flops each). Above it the covariances are diagonal (module docstring,
+"High dimension"): memory :math:`O(M d)`, and the only Hessian work is :math:`d`
+Hessian-vector products at each mode found.
+
+**Example**
+
+.. code-block:: python
+
+    from numpyro_dilation.modes import DENSE_MAX_DIM, GlobalMoves, uses_dense_covariance
+
+    print(DENSE_MAX_DIM, uses_dense_covariance(GlobalMoves(), 50))  # 100 True
+    print(uses_dense_covariance(GlobalMoves(), 400))  # False: diagonal above DENSE_MAX_DIM
+"""
+
+
+def uses_dense_covariance(config: "GlobalMoves", dim: int) -> bool:
+    """Whether ``config`` gives dense Laplace covariances in dimension ``dim``.
+
+    **Example**
+
+    .. code-block:: python
+
+        from numpyro_dilation.modes import GlobalMoves, uses_dense_covariance
+
+        print(uses_dense_covariance(GlobalMoves(covariance="diagonal"), 2))  # False
+    """
+    if config.covariance == "auto":
+        return dim <= DENSE_MAX_DIM
+    return config.covariance == "dense"
 
 
 class GlobalMoves(NamedTuple):
@@ -99,6 +164,9 @@ class GlobalMoves(NamedTuple):
         ``()`` turns this off.
     every
         A global move after every ``every``-th local step in the sampling phase.
+    covariance
+        ``"dense"``, ``"diagonal"`` or ``"auto"`` (default: dense up to
+        :data:`DENSE_MAX_DIM` dimensions, diagonal above); see the module docstring.
 
     **Example**
 
@@ -143,6 +211,7 @@ class GlobalMoves(NamedTuple):
     tail_weight: float = 0.1
     tail_dof: float = 4.0
     center_contractions: tuple[float, ...] = (0.3, 0.1)
+    covariance: str = "auto"
 
 
 class ModeMixture(NamedTuple):
@@ -153,7 +222,8 @@ class ModeMixture(NamedTuple):
         :math:`\\mu_m`, shape ``(M, d)``.
     chol
         Cholesky factors :math:`L_m` of the *proposal* covariances
-        :math:`s^2\\Sigma_m`, shape ``(M, d, d)``.
+        :math:`s^2\\Sigma_m`, shape ``(M, d, d)``; for diagonal covariances their
+        diagonals (the proposal's standard deviations), shape ``(M, d)``.
     log_weights
         :math:`\\log w_m`, shape ``(M,)``; ``-inf`` for unused slots.
     laplace_log_mass
@@ -199,6 +269,7 @@ def empty_mixture(
     dtype=jnp.float32,
     tail_weight: float = GlobalMoves._field_defaults["tail_weight"],
     tail_dof: float = GlobalMoves._field_defaults["tail_dof"],
+    dense: bool = True,
 ) -> ModeMixture:
     """A mixture with no modes (placeholder before the modes are found): every
     :math:`\\log w_m = -\\infty`, so :math:`q \\equiv 0` and global moves are skipped.
@@ -217,7 +288,9 @@ def empty_mixture(
     """
     return ModeMixture(
         means=jnp.zeros((max_modes, dim), dtype),
-        chol=jnp.broadcast_to(jnp.eye(dim, dtype=dtype), (max_modes, dim, dim)),
+        chol=jnp.broadcast_to(jnp.eye(dim, dtype=dtype), (max_modes, dim, dim))
+        if dense
+        else jnp.ones((max_modes, dim), dtype),
         log_weights=jnp.full((max_modes,), -jnp.inf, dtype),
         laplace_log_mass=jnp.full((max_modes,), -jnp.inf, dtype),
         num_modes=jnp.zeros((), jnp.int32),
@@ -256,9 +329,7 @@ def mixture_logpdf(mixture: ModeMixture, y: jax.Array) -> jax.Array:
     log_t_const = gammaln(0.5 * (nu + d)) - gammaln(0.5 * nu) - 0.5 * d * jnp.log(nu * jnp.pi)
 
     def component(mean, chol):
-        z = solve_triangular(chol, y - mean, lower=True)
-        r2 = jnp.sum(z * z)
-        log_det = jnp.sum(jnp.log(jnp.abs(jnp.diagonal(chol))))
+        r2, log_det = _whitened_norm2(chol, y - mean)
         gauss = -0.5 * r2 - 0.5 * d * jnp.log(2 * jnp.pi)
         student = log_t_const - 0.5 * (nu + d) * jnp.log1p(r2 / nu)
         return jnp.logaddexp(jnp.log1p(-delta) + gauss, jnp.log(delta) + student) - log_det
@@ -306,7 +377,71 @@ def mixture_sample(rng_key: jax.Array, mixture: ModeMixture) -> jax.Array:
     u = 2.0 * jax.random.gamma(key_u, 0.5 * nu, dtype=dtype)
     heavy = jax.random.bernoulli(key_t, mixture.tail_weight)
     scale = jnp.where(heavy, jnp.sqrt(nu / u), 1.0).astype(dtype)
-    return mixture.means[m] + mixture.chol[m] @ (scale * z)
+    chol = mixture.chol[m]
+    step = chol @ (scale * z) if chol.ndim == 2 else chol * (scale * z)
+    return mixture.means[m] + step
+
+
+def _whitened_norm2(chol: jax.Array, diff: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """:math:`(\\|L^{-1} x\\|^2, \\log|L|)` for one factor ``chol`` (dense ``(d, d)``
+    lower-triangular, or its diagonal ``(d,)``) and ``diff`` :math:`x` of shape ``(d,)``."""
+    if chol.ndim == 1:
+        z = diff / chol
+        return jnp.sum(z * z), jnp.sum(jnp.log(jnp.abs(chol)))
+    z = solve_triangular(chol, diff, lower=True)
+    return jnp.sum(z * z), jnp.sum(jnp.log(jnp.abs(jnp.diagonal(chol))))
+
+
+def nearest_mode(points: jax.Array, means: jax.Array, chol: jax.Array) -> np.ndarray:
+    """Index of the mode with the smallest Mahalanobis distance
+    :math:`\\|L_m^{-1}(y - \\mu_m)\\|` for each row of ``points`` ``(n, d)``, given the
+    used modes' ``means`` ``(M, d)`` and factors ``chol`` (``(M, d, d)`` or ``(M, d)``).
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax.numpy as jnp
+        from numpyro_dilation.modes import nearest_mode
+
+        means = jnp.array([[-3.0, 0.0], [3.0, 0.0]])
+        chol = jnp.ones((2, 2))  # diagonal factors: unit standard deviations
+        print(nearest_mode(jnp.array([[-1.0, 2.0], [0.5, 0.0]]), means, chol))  # [0 1]
+    """
+    points = jnp.asarray(points)
+    means = jnp.asarray(means, points.dtype)
+    chol = jnp.asarray(chol, points.dtype)
+
+    def dist2(mean, factor):
+        return jax.vmap(lambda y: _whitened_norm2(factor, y - mean)[0])(points)
+
+    return np.asarray(jnp.argmin(jax.vmap(dist2)(means, chol), axis=0))
+
+
+def hessian_diagonal(logdensity_fn: Callable, y: jax.Array, batch_size: int = 64) -> jax.Array:
+    """:math:`\\operatorname{diag}(-\\nabla^2\\log\\gamma(y))` from :math:`d` Hessian-vector
+    products :math:`-\\nabla^2\\log\\gamma(y)\\,e_i` (forward over reverse), ``batch_size``
+    at a time: memory :math:`O(\\text{batch} \\cdot d)` beside the model's own, never
+    :math:`d \\times d`.
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax.numpy as jnp
+        from numpyro_dilation.modes import hessian_diagonal
+
+        logdensity = lambda y: -0.5 * jnp.sum(jnp.array([1.0, 4.0, 9.0]) * y**2) - y[0] * y[1]
+        print(hessian_diagonal(logdensity, jnp.ones(3)))  # [1. 4. 9.]
+    """
+    grad = jax.grad(logdensity_fn)
+    dim = y.shape[0]
+
+    def entry(i):
+        e = jnp.zeros_like(y).at[i].set(1)
+        return -jax.jvp(grad, (y,), (e,))[1][i]
+
+    return lax.map(entry, jnp.arange(dim), batch_size=min(batch_size, dim))
 
 
 def _finite(x):
@@ -419,6 +554,8 @@ def find_modes(
         if inverse_mass_matrix is None
         else jnp.asarray(inverse_mass_matrix, dtype)
     )
+    if not uses_dense_covariance(config, dim):
+        return _find_modes_diagonal(positions, logdensity_fn, step_size, config, inverse_mass)
 
     def optimize(y, h):
         y, ld = _ascend(logdensity_fn, y, h, config.num_ascent_steps, inverse_mass)
@@ -465,11 +602,8 @@ def find_modes(
     chol = jnp.where(used[:, None, None], chol, eye)
     laplace = lds[idx] - 0.5 * jnp.sum(jnp.log(eigval), -1) + 0.5 * dim * jnp.log(2 * jnp.pi)
     laplace = jnp.where(used, laplace, -jnp.inf)
-    log_w_laplace = laplace - logsumexp(laplace)
-    log_w_uniform = jnp.where(used, -jnp.log(jnp.maximum(num_modes, 1)), -jnp.inf)
-    eps = config.uniform_weight
-    log_weights = jnp.logaddexp(jnp.log1p(-eps) + log_w_laplace, jnp.log(eps) + log_w_uniform)
-    log_weights = jnp.where(used, log_weights, -jnp.inf).astype(dtype)
+    log_weights = _defensive_weights(laplace, used, num_modes, config.uniform_weight)
+    log_weights = log_weights.astype(dtype)
     mixture = ModeMixture(
         means,
         chol,
@@ -481,6 +615,103 @@ def find_modes(
     )
     grads = config.num_ascent_steps + 1 + config.num_newton_steps * (dim + 2) + dim + 1
     return mixture, jnp.asarray(grads, jnp.int32)
+
+
+def _no_barrier(logdensity_fn: Callable, a, ld_a, b, ld_b) -> jax.Array:
+    """Whether :math:`\\log\\gamma` stays above :math:`\\min(\\log\\gamma(a), \\log\\gamma(b))`
+    minus :data:`_BARRIER_NATS` at :data:`_SEGMENT_POINTS` evenly spaced interior points of
+    the segment from ``a`` to ``b`` (then both lie in one mode)."""
+    ts = jnp.linspace(0.0, 1.0, _SEGMENT_POINTS + 2, dtype=a.dtype)[1:-1]
+    lds = jax.vmap(lambda t: logdensity_fn(a + t * (b - a)))(ts)
+    return jnp.all(lds >= jnp.minimum(ld_a, ld_b) - _BARRIER_NATS)
+
+
+def _find_modes_diagonal(positions, logdensity_fn, step_size, config, inverse_mass):
+    """:func:`find_modes` with diagonal covariances (module docstring, "High dimension")."""
+    num, dim = positions.shape
+    dtype = positions.dtype
+    precision = 1.0 / inverse_mass
+
+    def optimize(y, h):
+        y, ld = _ascend(logdensity_fn, y, h, config.num_ascent_steps, inverse_mass)
+        g = jax.grad(logdensity_fn)(y)
+        valid = jnp.isfinite(ld) & _finite(g) & _finite(y)
+        decrement = jnp.sum(inverse_mass * g * g)  # g^T V g in the pooled metric
+        return y, ld, valid, valid & (decrement <= config.stationarity_tol * dim)
+
+    ys, lds, loose, strict = jax.vmap(optimize)(positions, step_size)
+    valid = jnp.where(jnp.any(strict), strict, loose)
+    max_modes = config.max_modes
+
+    # Greedy, in start order: a start joins the representative nearest in the pooled
+    # metric if the segment between them has no barrier, else it opens a new mode.
+    def merge(c, carry):
+        idx, n = carry
+        y, ld = ys[c], lds[c]
+        dist2 = jnp.sum(precision * (y - ys[idx]) ** 2, axis=-1)
+        dist2 = jnp.where(jnp.arange(max_modes) < n, dist2, jnp.inf)
+        j = jnp.argmin(dist2)
+        same = (n > 0) & _no_barrier(logdensity_fn, y, ld, ys[idx[j]], lds[idx[j]])
+        replace = same & (ld > lds[idx[j]])
+        add = (~same) & (n < max_modes)
+        idx = jnp.where(valid[c] & replace, idx.at[j].set(c), idx)
+        idx = jnp.where(valid[c] & add, idx.at[n].set(c), idx)
+        return idx, n + (valid[c] & add).astype(n.dtype)
+
+    idx0 = jnp.zeros((max_modes,), jnp.int32)
+    idx, num_modes = lax.fori_loop(0, num, merge, (idx0, jnp.zeros((), jnp.int32)))
+    used = jnp.arange(max_modes) < num_modes
+    value_and_grad = jax.value_and_grad(logdensity_fn)
+
+    def refine(m, carry):
+        # only the used slots pay for their d Hessian-vector products; then diagonal
+        # Newton steps y <- y + g / diag(H), kept if they raise log gamma
+        means, mode_lds, curv = carry
+        h = hessian_diagonal(logdensity_fn, means[m])
+        h = jnp.where(jnp.isfinite(h) & (h > 0), h, precision)
+        h = jnp.maximum(h, config.eig_floor * jnp.max(h)).astype(dtype)
+
+        def newton(_, point):
+            y, ld = point
+            _, g = value_and_grad(y)
+            y_new = y + g / h
+            ld_new = logdensity_fn(y_new)
+            better = jnp.isfinite(ld_new) & (ld_new >= ld) & _finite(y_new)
+            return jnp.where(better, y_new, y), jnp.where(better, ld_new, ld)
+
+        y, ld = lax.fori_loop(0, config.num_newton_steps, newton, (means[m], mode_lds[m]))
+        return means.at[m].set(y), mode_lds.at[m].set(ld), curv.at[m].set(h)
+
+    carry = (ys[idx], lds[idx], jnp.ones((max_modes, dim), dtype))
+    means, mode_lds, curv = lax.fori_loop(0, num_modes, refine, carry)
+    inflation = proposal_inflation(config.inflation, dim)
+    chol = jnp.where(used[:, None], jnp.sqrt(inflation / curv), 1.0).astype(dtype)
+    laplace = mode_lds - 0.5 * jnp.sum(jnp.log(curv), -1) + 0.5 * dim * jnp.log(2 * jnp.pi)
+    laplace = jnp.where(used, laplace, -jnp.inf)
+    log_weights = _defensive_weights(laplace, used, num_modes, config.uniform_weight)
+    mixture = ModeMixture(
+        means,
+        chol,
+        log_weights.astype(dtype),
+        laplace.astype(dtype),
+        num_modes,
+        jnp.asarray(config.tail_weight, dtype),
+        jnp.asarray(config.tail_dof, dtype),
+    )
+    # per start: ascent, its first and last gradient, the segment's log-densities; and a
+    # share of the d Hessian-vector products and the Newton steps at each mode found
+    per_mode = dim + 2 * config.num_newton_steps
+    hessian_share = (num_modes * per_mode + num - 1) // num
+    grads = config.num_ascent_steps + 2 + _SEGMENT_POINTS + hessian_share
+    return mixture, grads.astype(jnp.int32)
+
+
+def _defensive_weights(laplace, used, num_modes, eps):
+    """:math:`\\log w_m`: Laplace weights mixed with a share ``eps`` of uniform weights."""
+    log_w_laplace = laplace - logsumexp(laplace)
+    log_w_uniform = jnp.where(used, -jnp.log(jnp.maximum(num_modes, 1)), -jnp.inf)
+    log_weights = jnp.logaddexp(jnp.log1p(-eps) + log_w_laplace, jnp.log(eps) + log_w_uniform)
+    return jnp.where(used, log_weights, -jnp.inf)
 
 
 def find_modes_per_chain(

@@ -134,7 +134,13 @@ from blackjax.util import pytree_size
 
 from numpyro_dilation import kernel as dilation_kernel
 from numpyro_dilation.kernel import DilationState
-from numpyro_dilation.modes import GlobalMoves, ModeMixture, find_modes, find_modes_per_chain
+from numpyro_dilation.modes import (
+    GlobalMoves,
+    ModeMixture,
+    find_modes,
+    find_modes_per_chain,
+    nearest_mode,
+)
 from numpyro_dilation.path import change_level
 from numpyro_dilation.schedules import SCHEDULES, make_schedule
 
@@ -851,14 +857,7 @@ def assign_modes(points: jax.Array, mixture: ModeMixture) -> np.ndarray:
     n = int(mixture.num_modes)
     if n == 0:
         raise ValueError("The mixture has no mode.")
-    means, chol = mixture.means[:n], mixture.chol[:n]
-    points = jnp.asarray(points, means.dtype)
-
-    def dist2(mean, L):
-        z = jax.scipy.linalg.solve_triangular(L, (points - mean).T, lower=True)
-        return jnp.sum(z * z, axis=0)
-
-    return np.asarray(jnp.argmin(jax.vmap(dist2)(means, chol), axis=0))
+    return nearest_mode(points, mixture.means[:n], mixture.chol[:n])
 
 
 def crossing_level(lambdas: Sequence[float], values: Sequence[float], threshold: float) -> float:

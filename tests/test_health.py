@@ -1,0 +1,189 @@
+"""The end-of-phase checks (numpyro_dilation.health): each trigger fires on a run that has
+the problem and names it, and a healthy run raises none."""
+
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+import pytest
+from numpyro.infer import MCMC
+
+from numpyro_dilation import DilationLangevin
+from numpyro_dilation.health import (
+    MAX_RHAT,
+    ReliabilityWarning,
+    health_problems,
+    init_monitor,
+    rhat,
+    update_monitor,
+)
+
+
+def _monitors(draws, diverging=None, moved=None, global_accept=None):
+    """Batched monitors of draws ``(C, n, d)`` (flags ``(C, n)``), as the kernel keeps them."""
+    num_chains, num, dim = draws.shape
+    diverging = np.zeros((num_chains, num), bool) if diverging is None else diverging
+    moved = np.ones((num_chains, num), bool) if moved is None else moved
+    has_global = global_accept is not None
+    accept = np.zeros((num_chains, num)) if global_accept is None else global_accept
+
+    def one(chain_draws, chain_moved, chain_diverging, chain_accept):
+        def step(m, xs):
+            y, mv, dv, g = xs
+            return update_monitor(m, y, mv, dv, g, has_global), None
+
+        m0 = init_monitor(dim, chain_draws.dtype)
+        return jax.lax.scan(step, m0, (chain_draws, chain_moved, chain_diverging, chain_accept))[0]
+
+    return jax.jit(jax.vmap(one))(draws, moved, diverging, accept)
+
+
+def _rhat_reference(draws):
+    """Gelman-Rubin's basic R-hat of draws (C, n) from its textbook formula."""
+    num = draws.shape[1]
+    within = draws.var(axis=1, ddof=1).mean()
+    between = num * draws.mean(axis=1).var(ddof=1)
+    return np.sqrt(((num - 1) / num * within + between / num) / within)
+
+
+def test_running_rhat_matches_the_formula(x64):
+    rng = np.random.default_rng(0)
+    draws = rng.normal(size=(5, 40, 2))
+    draws[0, :, 1] += 2.0  # one chain elsewhere in coordinate 1
+    r = np.asarray(rhat(_monitors(draws)))
+    np.testing.assert_allclose(r, [_rhat_reference(draws[..., i]) for i in range(2)], rtol=1e-10)
+    assert r[0] < 1.1 < r[1]
+
+
+def test_each_trigger_and_a_healthy_phase(x64):
+    rng = np.random.default_rng(1)
+    draws = rng.normal(size=(8, 400, 3))
+    sites = ["a", "b", "b"]
+    assert health_problems(_monitors(draws), sites) == []  # iid chains: R-hat ~ 1.002
+
+    shifted = draws.copy()
+    shifted[:4, :, 2] += 1.0  # half the chains disagree on 'b' only
+    (problem,) = health_problems(_monitors(shifted), sites)
+    assert "R-hat" in problem and "'b'" in problem and "'a'" not in problem
+
+    diverging = np.zeros((8, 400), bool)
+    diverging[3, :7] = True
+    (problem,) = health_problems(_monitors(draws, diverging=diverging), sites)
+    assert problem.startswith("7 of 3200 iterations diverged") and "Reparameterize" in problem
+
+    moved = np.ones((8, 400), bool)
+    moved[5] = False  # one chain never moved (its draws are constant)
+    still = draws.copy()
+    still[5] = 0.0
+    problems = health_problems(_monitors(still, moved=moved), sites)
+    assert any(p.startswith("1 of 8 chains never moved") for p in problems)
+
+    accept = np.full((8, 400), 0.01)
+    (problem,) = health_problems(_monitors(draws, global_accept=accept), sites, num_modes=2)
+    assert "global moves between the 2 modes" in problem and "0.010" in problem
+    assert health_problems(_monitors(draws, global_accept=accept), sites, num_modes=1) == []
+
+    ok = health_problems(_monitors(draws), sites, "sampling", 2, [0.3, 0.7], [0.25, 0.75])
+    assert ok == []
+    (problem,) = health_problems(_monitors(draws), sites, "sampling", 2, [0.3, 0.7], [1e-9, 1.0])
+    assert problem.startswith("mode 0 holds 30.0% of the chains")
+
+
+def test_warm_up_phase_only_reports_stuck_chains(x64):
+    rng = np.random.default_rng(2)
+    draws = rng.normal(size=(4, 50, 1))
+    draws[0] += 5.0
+    assert health_problems(_monitors(draws), ["x"], phase="warm-up") == []
+
+
+def _run(kernel, num_warmup, num_samples, num_chains, **run_kwargs):
+    mcmc = MCMC(
+        kernel,
+        num_warmup=num_warmup,
+        num_samples=num_samples,
+        num_chains=num_chains,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mcmc.run(jax.random.key(0), **run_kwargs)
+        jax.block_until_ready(mcmc.last_state)
+    return mcmc, [w for w in caught if issubclass(w.category, ReliabilityWarning)]
+
+
+def test_a_healthy_run_warns_nothing_and_a_split_one_names_its_site():
+    """One normal site: no warning. Two separated modes with the global moves off: the
+    chains stay where the annealing left them, so they disagree and the run says so; with
+    the global moves on (default) they agree again."""
+
+    def normal():
+        numpyro.sample("x", dist.Normal(1.0, 2.0))
+
+    mcmc, caught = _run(DilationLangevin(normal), 100, 400, 64)
+    assert caught == [], [str(w.message) for w in caught]
+    assert float(mcmc.last_state.monitor.count[0]) == 400
+
+    def two_modes():
+        locs = jnp.array([-4.0, 4.0])
+        numpyro.sample(
+            "theta",
+            dist.MixtureSameFamily(dist.Categorical(jnp.ones(2) / 2), dist.Normal(locs, 0.5)),
+        )
+
+    _, caught = _run(DilationLangevin(two_modes, global_moves=None), 100, 200, 64)
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert "R-hat" in message and "'theta'" in message
+    r = float(message.split("'theta' (")[1].split(")")[0])
+    assert r > 2 * MAX_RHAT
+
+
+def test_divergences_in_sampling_are_reported():
+    """A potential that is infinite below 0 and a fixed large step: many proposals cross
+    into the region and diverge; the run reports how many."""
+
+    def potential(z):
+        x = z["x"]
+        return jnp.where(x > 0, 0.5 * (x - 3.0) ** 2, jnp.inf).sum()
+
+    kernel = DilationLangevin(
+        potential_fn=potential, step_size=4.0, adapt_step_size=False, adapt_mass_matrix=False
+    )
+    init = {"x": jnp.full((16, 1), 3.0)}
+    mcmc, caught = _run(kernel, 20, 100, 16, init_params=init)
+    diverged = int(np.sum(np.asarray(mcmc.last_state.monitor.num_divergent)))
+    assert diverged > 0
+    assert len(caught) == 1
+    assert f"{diverged} of 1600 iterations diverged" in str(caught[0].message)
+
+
+@pytest.mark.parametrize("continuation", ["warmup_then_run", "post_warmup_state"])
+def test_each_run_is_checked_once_at_its_end(continuation):
+    """``warmup()`` then ``run()``, and a second ``run`` from ``post_warmup_state``: the
+    monitor restarts with each run's draws and the check fires at each run's end."""
+
+    def normal():
+        numpyro.sample("x", dist.Normal(0.0, 1.0))
+
+    mcmc = MCMC(
+        DilationLangevin(normal),
+        num_warmup=60,
+        num_samples=50,
+        num_chains=8,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
+    if continuation == "warmup_then_run":
+        mcmc.warmup(jax.random.key(0))
+        assert int(mcmc.post_warmup_state.i[0]) == 60
+        mcmc.run(jax.random.key(1))
+    else:
+        mcmc.run(jax.random.key(0))
+        mcmc.post_warmup_state = mcmc.last_state
+        mcmc.run(jax.random.key(1))
+    jax.block_until_ready(mcmc.last_state)
+    assert np.all(np.asarray(mcmc.last_state.monitor.count) == 50)

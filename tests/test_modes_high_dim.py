@@ -1,0 +1,135 @@
+"""Mode finding above DENSE_MAX_DIM: diagonal covariances, the barrier test that merges
+unconverged optima of one mode, exact Hessian diagonals, and global moves that keep the
+target with a diagonal mixture."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.scipy.special import logsumexp
+
+from numpyro_dilation import kernel
+from numpyro_dilation.global_moves import build_independence_kernel
+from numpyro_dilation.modes import (
+    DENSE_MAX_DIM,
+    GlobalMoves,
+    find_modes,
+    hessian_diagonal,
+    mixture_logpdf,
+    mixture_sample,
+    nearest_mode,
+    uses_dense_covariance,
+)
+
+DIM = DENSE_MAX_DIM + 20
+WEIGHTS = np.array([0.3, 0.7])
+SCALES = np.linspace(0.5, 1.5, DIM)
+SHIFT = 2.0  # modes at -SHIFT * 1 and +SHIFT * 1: 2 * SHIFT * sqrt(DIM) / 1.5 >> 1 apart
+
+
+def two_modes(y):
+    """0.3 N(-2, diag(SCALES^2)) + 0.7 N(+2, diag(SCALES^2)), normalized (log Z = 0)."""
+    log_norm = -0.5 * DIM * jnp.log(2 * jnp.pi) - jnp.sum(jnp.log(SCALES))
+    comps = jnp.stack([-0.5 * jnp.sum(((y - s * SHIFT) / SCALES) ** 2) for s in (-1.0, 1.0)])
+    return logsumexp(comps + jnp.log(WEIGHTS)) + log_norm
+
+
+def test_auto_covariance_switches_at_the_documented_dimension():
+    assert uses_dense_covariance(GlobalMoves(), DENSE_MAX_DIM)
+    assert not uses_dense_covariance(GlobalMoves(), DENSE_MAX_DIM + 1)
+    assert not uses_dense_covariance(GlobalMoves(covariance="diagonal"), 2)
+    assert uses_dense_covariance(GlobalMoves(covariance="dense"), 10 * DENSE_MAX_DIM)
+
+
+def test_hessian_diagonal_is_exact():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(7, 7))
+    precision = jnp.asarray(a @ a.T + 7 * np.eye(7), jnp.float32)
+    logdensity = lambda y: -0.5 * y @ precision @ y + jnp.sum(jnp.sin(y))  # noqa: E731
+    y = jnp.asarray(rng.normal(size=7), jnp.float32)
+    expected = -jnp.diagonal(jax.hessian(logdensity)(y))
+    np.testing.assert_allclose(hessian_diagonal(logdensity, y, batch_size=3), expected, rtol=1e-5)
+
+
+def test_diagonal_mixture_density_and_draws_match_the_dense_form():
+    config = GlobalMoves(max_modes=4)
+    starts = jnp.asarray(np.random.default_rng(1).normal(size=(16, DIM)) * 3.0, jnp.float32)
+    mixture, _ = find_modes(starts, two_modes, 0.5, config)
+    assert mixture.chol.shape == (4, DIM)
+    n = int(mixture.num_modes)
+    dense = mixture._replace(chol=jax.vmap(jnp.diag)(mixture.chol))
+    y = jnp.full((DIM,), 0.3)
+    np.testing.assert_allclose(mixture_logpdf(mixture, y), mixture_logpdf(dense, y), rtol=1e-5)
+    draws = jax.vmap(lambda k: mixture_sample(k, mixture))(
+        jax.random.split(jax.random.key(2), 4000)
+    )
+    labels = nearest_mode(draws, mixture.means[:n], mixture.chol[:n])
+    shares = np.bincount(labels, minlength=n) / 4000
+    np.testing.assert_allclose(
+        shares, np.exp(mixture.log_weights[:n]), atol=4 * np.sqrt(0.25 / 4000)
+    )
+
+
+def test_both_modes_found_with_exact_laplace_weights_and_curvature():
+    """Starts scattered around both modes: two modes, means at +-2, Sigma = diag(SCALES^2)
+    (the components are Gaussian with diagonal covariances, so Laplace is exact up to the
+    other component's negligible contribution), Laplace weights 0.3 / 0.7."""
+    rng = np.random.default_rng(3)
+    signs = np.where(rng.random(64) < 0.5, -1.0, 1.0)[:, None]
+    starts = jnp.asarray(signs * SHIFT + rng.normal(size=(64, DIM)) * SCALES, jnp.float32)
+    config = GlobalMoves(max_modes=8, inflation=1.0)
+    mixture, grads = find_modes(starts, two_modes, 0.5, config)
+    assert int(mixture.num_modes) == 2
+    order = np.argsort(np.asarray(mixture.means[:2, 0]))
+    means = np.asarray(mixture.means)[order]
+    np.testing.assert_allclose(
+        means, np.stack([-SHIFT * np.ones(DIM), SHIFT * np.ones(DIM)]), atol=0.02
+    )
+    np.testing.assert_allclose(
+        np.asarray(mixture.chol)[order], np.stack([SCALES, SCALES]), rtol=1e-3
+    )
+    laplace = np.asarray(mixture.laplace_log_mass[:2])[order]
+    np.testing.assert_allclose(np.exp(laplace - logsumexp(laplace)), WEIGHTS, atol=1e-3)
+    np.testing.assert_allclose(laplace, np.log(WEIGHTS), atol=1e-2)  # log Z = 0
+    # per start: ascent + 2 + the 5 segment points + a share of 2 x DIM HVPs
+    assert int(grads) == config.num_ascent_steps + 2 + 5 + -(-2 * (DIM + 6) // 64)
+
+
+def test_unconverged_optima_of_one_mode_merge():
+    """A correlated Gaussian, starts far out and only 3 ascent steps: the optima are far
+    from converged and far from each other in the metric, yet the segment between any two
+    has no barrier, so they make one mode (the dense rule would split them)."""
+    rng = np.random.default_rng(4)
+    a = rng.normal(size=(DIM, DIM)) / np.sqrt(DIM)
+    precision = jnp.asarray(a @ a.T + 0.2 * np.eye(DIM), jnp.float32)
+    logdensity = lambda y: -0.5 * y @ precision @ y  # noqa: E731
+    starts = jnp.asarray(rng.normal(size=(32, DIM)) * 5.0, jnp.float32)
+    config = GlobalMoves(max_modes=8, num_ascent_steps=3)
+    mixture, _ = find_modes(starts, logdensity, 0.1, config)
+    assert int(mixture.num_modes) == 1
+
+
+def test_global_moves_with_a_diagonal_mixture_restore_the_weights():
+    """All chains start in the light mode; independence moves alone (no local steps) with
+    the diagonal mixture must bring the share of the heavy mode to 0.7."""
+    rng = np.random.default_rng(5)
+    signs = np.where(rng.random(32) < 0.5, -1.0, 1.0)[:, None]
+    starts = jnp.asarray(signs * SHIFT + rng.normal(size=(32, DIM)) * SCALES, jnp.float32)
+    mixture, _ = find_modes(starts, two_modes, 0.5, GlobalMoves(max_modes=8))
+    num_chains = 2000
+    init = -SHIFT + rng.normal(size=(num_chains, DIM)) * SCALES
+    states = jax.vmap(lambda y: kernel.init(y, two_modes))(jnp.asarray(init, jnp.float32))
+    move = build_independence_kernel()
+
+    @jax.jit
+    def run(states, key):
+        def body(states, key):
+            keys = jax.random.split(key, num_chains)
+            states, info = jax.vmap(lambda k, s: move(k, s, two_modes, mixture))(keys, states)
+            return states, info.acceptance_rate.mean()
+
+        return jax.lax.scan(body, states, jax.random.split(key, 40))
+
+    states, acceptance = run(states, jax.random.key(6))
+    share = float(np.mean(np.asarray(states.position[:, 0]) > 0))
+    assert float(acceptance[-1]) > 0.5
+    assert abs(share - WEIGHTS[1]) < 4 * np.sqrt(0.21 / num_chains), share
