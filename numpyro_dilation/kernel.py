@@ -47,6 +47,7 @@ from numpyro_dilation._control import uniform_cond
 from numpyro_dilation.path import change_level, dilated_logdensity, to_dilated
 
 __all__ = [
+    "MAX_DELTA_ENERGY",
     "DilationState",
     "DilationInfo",
     "init",
@@ -54,6 +55,25 @@ __all__ = [
     "dilated_position",
     "build_dilated_kernel",
 ]
+
+
+MAX_DELTA_ENERGY = 1000.0
+"""Energy error :math:`-W` (minus the log Metropolis–Hastings ratio) above which a proposal
+counts as divergent, as in NumPyro's HMC (``max_delta_energy``).
+
+**Example**
+
+.. code-block:: python
+
+    import jax
+    import jax.numpy as jnp
+    from numpyro_dilation import kernel
+
+    logdensity = lambda y: -0.5 * jnp.sum(y**2)  # N(0, 1)
+    state = kernel.init(jnp.zeros(1), logdensity)
+    _, info = kernel.build_kernel()(jax.random.key(0), state, logdensity, 1.0, 1e5)
+    print(kernel.MAX_DELTA_ENERGY, info.is_divergent)  # 1000.0 True: a step of 1e5 is far too long
+"""
 
 
 class DilationState(NamedTuple):
@@ -106,7 +126,10 @@ class DilationInfo(NamedTuple):
         Whether the chain moved to the proposal.
     is_divergent
         Whether the log-density or its gradient was non-finite at the proposal
-        (or at the contracted point of a level change); such points are rejected.
+        (or at the contracted point of a level change; such points are rejected), or
+        with the Metropolis step, the energy error of the proposal exceeded
+        :data:`MAX_DELTA_ENERGY` (:math:`-W > 1000`, NumPyro's rule for HMC: such a
+        proposal is rejected with probability :math:`1 - e^{W}`, i.e. always).
     num_grad_evals
         Gradient evaluations spent: 1 for the proposal, plus 1 when the level changed.
 
@@ -360,6 +383,8 @@ def build_kernel() -> Callable:
         divergent = ~_all_finite(new.logdensity, new.logdensity_grad)
         log_p_accept = _acceptance_log_ratio(current, new, step_size, inverse_mass)
         log_p_accept = jnp.where(divergent, -jnp.inf, log_p_accept)
+        # with the Metropolis step only (the ratio then rejects it); NaN counts too
+        energy_divergent = metropolis & ~(log_p_accept >= -MAX_DELTA_ENERGY)
         p_accept = jnp.clip(jnp.exp(log_p_accept), max=1.0)
         coin = jax.random.bernoulli(key_rmh, p_accept)
         do_accept = jnp.where(metropolis, coin, True) & ~divergent
@@ -375,7 +400,7 @@ def build_kernel() -> Callable:
             step_size=step_size,
             acceptance_rate=p_accept,
             is_accepted=do_accept,
-            is_divergent=divergent | level_divergent,
+            is_divergent=divergent | energy_divergent | level_divergent,
             num_grad_evals=1 + level_changes.astype(jnp.int32),
         )
         return new_state, info

@@ -643,6 +643,7 @@ class DilationLangevin(MCMCKernel):
         self._config = None
         self._coordinate_sites = []  # site of each flat coordinate (set in init)
         self._run_length = None  # the calling MCMC's num_samples (set in init)
+        self._anneals = True  # False when num_warmup is too short to anneal (set in init)
 
     # -- MCMCKernel interface -------------------------------------------------
 
@@ -681,7 +682,9 @@ class DilationLangevin(MCMCKernel):
         return isinstance(self._schedule, str) or callable(self._schedule)
 
     def num_annealing_steps(self, num_warmup: int) -> int:
-        """:math:`K` for a run with ``num_warmup`` warm-up iterations (validated)."""
+        """:math:`K` for a run with ``num_warmup`` warm-up iterations (validated); 0 when a
+        named schedule of ``ceil(annealing_fraction * num_warmup)`` levels would have fewer
+        than :data:`MIN_ANNEALING_STEPS` (the run then does not anneal: see ``init``)."""
         if not self._named_schedule:
             num_levels = len(self._schedule)
         elif self._num_annealing_steps is not None:
@@ -689,17 +692,15 @@ class DilationLangevin(MCMCKernel):
         else:
             num_levels = int(ceil(self._annealing_fraction * num_warmup))
         fixed = self._num_annealing_steps is not None or not self._named_schedule
+        if num_levels < MIN_ANNEALING_STEPS and not fixed:
+            return 0  # too short to anneal: the warm-up runs at lambda = 1 (init warns)
         if num_levels < MIN_ANNEALING_STEPS and fixed:
             raise ValueError(
                 f"DilationLangevin needs at least {MIN_ANNEALING_STEPS} annealing steps, "
                 f"got {num_levels} (from `num_annealing_steps` or `schedule`)."
             )
         if num_levels < MIN_ANNEALING_STEPS or num_warmup < num_levels:
-            needed = num_levels
-            if not fixed:  # the smallest W with ceil(f W) >= MIN_ANNEALING_STEPS
-                needed = int(MIN_ANNEALING_STEPS / self._annealing_fraction) - 1
-                while ceil(self._annealing_fraction * needed) < MIN_ANNEALING_STEPS:
-                    needed += 1
+            needed = num_levels if fixed else self._min_warmup()
             raise ValueError(
                 f"`num_warmup` ({num_warmup}) is too small for annealing: DilationLangevin "
                 f"anneals during warm-up ({num_levels} annealing steps here, at least "
@@ -707,9 +708,34 @@ class DilationLangevin(MCMCKernel):
             )
         return num_levels
 
+    def _min_warmup(self) -> int:
+        """The smallest ``num_warmup`` W with ``ceil(annealing_fraction W) >=``
+        :data:`MIN_ANNEALING_STEPS` (a named schedule whose length follows W)."""
+        needed = max(int(MIN_ANNEALING_STEPS / self._annealing_fraction) - 1, 1)
+        while ceil(self._annealing_fraction * needed) < MIN_ANNEALING_STEPS:
+            needed += 1
+        return needed
+
     def init(self, rng_key, num_warmup, init_params=None, model_args=(), model_kwargs=None):
+        if not (isinstance(num_warmup, (int, np.integer)) and num_warmup >= 0):
+            raise ValueError(f"`num_warmup` must be an integer >= 0, got {num_warmup!r}.")
         num_levels = self.num_annealing_steps(num_warmup)
-        levels = make_schedule(self._schedule, num_levels, self._lambda_min)
+        self._anneals = num_levels > 0
+        if self._anneals:
+            levels = make_schedule(self._schedule, num_levels, self._lambda_min)
+        else:  # one "level", lambda = 1: each chain starts at its initial point
+            levels, num_levels = np.ones(1), 1
+            warnings.warn(
+                f"DilationLangevin: num_warmup={num_warmup} is too short to anneal (the "
+                f"warm-up anneals over {MIN_ANNEALING_STEPS} steps at least; "
+                f"num_warmup >= {self._min_warmup()} with these settings). The chains "
+                "start at their initial points at lambda = 1 and run MALA (step size "
+                "adapted over the warm-up, if any), without the pilot start and without "
+                "global moves: the chains' shares of separated modes are not corrected. "
+                "Raise `num_warmup` unless the chains continue a finished warm-up.",
+                UserWarning,
+                stacklevel=2,
+            )
         self._config = AnnealingConfig(
             levels=levels,
             num_adaptation_steps=int(num_warmup),
@@ -721,6 +747,9 @@ class DilationLangevin(MCMCKernel):
         vectorized = not is_prng_key(rng_key)
         self._global_moves = self._resolve_global_moves(vectorized, rng_key)
         self._uturn = self._uturn_arg
+        if not self._anneals:
+            self._global_moves = None
+            self._uturn = None if isinstance(self._uturn, str) else self._uturn
         if isinstance(self._uturn, str):  # "auto": the explorer wherever global moves run
             self._uturn = None if self._global_moves is None else UTurn(kind="explore")
         if self._uturn is not None and self._uturn.kind == "explore" and self._global_moves is None:
@@ -792,6 +821,8 @@ class DilationLangevin(MCMCKernel):
         if vectorized:
             one_chain = jax.tree.map(lambda x: x[0], astate.dilation.position)
             flat = ravel_pytree(one_chain)[0]
+            if flat.shape[0] == 0:  # no latent site: nothing to precondition or find
+                self._global_moves = self._uturn = None
             if self._global_moves is not None:
                 gm = self._global_moves
                 mixture = empty_mixture(
@@ -802,7 +833,7 @@ class DilationLangevin(MCMCKernel):
                     gm.tail_dof,
                     uses_dense_covariance(gm, flat.shape[0]),
                 )
-            if self._adapt_mass_matrix and zero.shape[0] >= 2:
+            if self._adapt_mass_matrix and zero.shape[0] >= 2 and flat.shape[0] > 0:
                 inverse_mass_matrix = jnp.ones_like(flat)
                 self._mass_schedule = _mass_schedule(num_levels, int(num_warmup))
         self._mode_iteration = _mode_finding_iteration(num_levels, int(num_warmup))
@@ -844,7 +875,8 @@ class DilationLangevin(MCMCKernel):
         (:class:`~numpyro_dilation.health.ReliabilityWarning`) naming every problem."""
         new = self._sample_fn(state, model_args, model_kwargs)
         _warn_if_never_accepted(new, self._config.num_adaptation_steps)
-        if self._sample_fn == self._sample_vectorized and new.i.shape[0] >= 2:
+        vectorized = self._sample_fn == self._sample_vectorized
+        if vectorized and new.i.shape[0] >= 2 and self._coordinate_sites:
             self._check_health(new)
         return new
 
@@ -920,6 +952,8 @@ class DilationLangevin(MCMCKernel):
         """The pilot-box settings this run uses: ``center`` if it is a ``Pilot``;
         ``Pilot()`` for ``"auto"`` in a vectorized run with at least
         :data:`AUTO_PILOT_MIN_CHAINS` chains; else ``None`` (no pilot)."""
+        if not self._anneals:
+            return None
         if isinstance(self._center, Pilot):
             return self._center
         if isinstance(self._center, str) and vectorized:

@@ -203,3 +203,17 @@ def test_dilation_langevin_rejects_bad_arguments():
         nd.dilation_langevin(f, 3, step_size=0.1, schedule=[0.5, 0.2, 1.0])
     with pytest.raises(ValueError, match="num_steps"):
         nd.dilation_langevin(f, 0, step_size=0.1)
+
+
+def test_a_huge_energy_error_counts_as_divergent():
+    """NumPyro's rule: a proposal whose energy error -W exceeds 1000 is divergent (and, with
+    the Metropolis step, rejected); a sensible step is not."""
+    logdensity = lambda y: -0.5 * jnp.sum(y**2)  # noqa: E731
+    kernel = dk.build_kernel()
+    state = jax.vmap(lambda y: dk.init(y, logdensity))(jnp.zeros((200, 3)))
+    keys = jax.random.split(jax.random.key(0), 200)
+    step = jax.vmap(lambda k, s, h: kernel(k, s, logdensity, 1.0, h), in_axes=(0, 0, None))
+    _, info = step(keys, state, 1e5)
+    assert np.all(np.asarray(info.is_divergent)) and not np.any(np.asarray(info.is_accepted))
+    _, info = step(keys, state, 0.5)
+    assert not np.any(np.asarray(info.is_divergent))
