@@ -157,9 +157,20 @@ def check_probability(name: str, value: float) -> None:
         except ValueError as err:
             print(err)  # `target_accept_prob` must lie in (0, 1), got 1.5.
     """
+    if _traced_scalar(value):
+        return  # validated without concretizing (inside jit), as NumPyro's kernels do
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
     if not (ok and 0.0 < float(value) < 1.0):
         raise ValueError(f"`{name}` must lie in (0, 1), got {value!r}.")
+
+
+def _traced_scalar(value) -> bool:
+    """Whether ``value`` is a traced floating scalar (its value unknown until run time)."""
+    if not isinstance(value, jax.core.Tracer):
+        return False
+    if jnp.shape(value) != () or not jnp.issubdtype(jnp.result_type(value), jnp.floating):
+        raise ValueError(f"a traced hyperparameter must be a float scalar, got {value!r}.")
+    return True
 
 
 def check_step_size(value: float) -> None:
@@ -178,6 +189,8 @@ def check_step_size(value: float) -> None:
         except ValueError as err:
             print(err)  # `step_size` must be a finite number > 0, got -0.1.
     """
+    if _traced_scalar(value):
+        return
     try:
         ok = math.isfinite(float(value)) and float(value) > 0.0
     except (TypeError, ValueError):

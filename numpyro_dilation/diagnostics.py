@@ -240,13 +240,17 @@ def _unconstrained_draws(mcmc, samples) -> np.ndarray:
     sampler = mcmc.sampler
     state = mcmc.last_state
     if sampler.model is not None:
+        from numpyro.handlers import seed
         from numpyro.infer.util import unconstrain_fn
 
         args, kwargs = mcmc._args, mcmc._kwargs  # the run's model arguments (ArviZ reads them too)
+        # seeded: discrete (enumerated) sites then draw a value instead of failing for want
+        # of a key; only the continuous sites' transforms are used
+        model = seed(sampler.model, rng_seed=0)
 
         def to_flat(draw):
             params = {k: draw[k] for k in state.z}
-            return ravel_pytree(unconstrain_fn(sampler.model, args, kwargs, params))[0]
+            return ravel_pytree(unconstrain_fn(model, args, kwargs, params))[0]
 
     else:
 

@@ -598,7 +598,11 @@ class DilationLangevin(MCMCKernel):
         self._potential_fn_gen = None
         self._step_size = step_size
         self._adapt_step_size = bool(adapt_step_size)
-        self._target_accept_prob = float(target_accept_prob)
+        self._target_accept_prob = (
+            target_accept_prob
+            if isinstance(target_accept_prob, jax.core.Tracer)
+            else float(target_accept_prob)
+        )
         self._schedule = schedule
         self._lambda_min = float(lambda_min)
         self._num_annealing_steps = num_annealing_steps

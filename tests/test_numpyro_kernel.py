@@ -664,3 +664,52 @@ def test_a_model_without_latent_sites_runs():
     )
     mcmc.run(jax.random.key(0), 1.0)
     assert mcmc.get_samples() == {}
+
+
+def test_mode_summary_on_a_model_with_enumerated_sites():
+    """Label switching in a two-component mixture with enumerated assignments: the two
+    mirror modes are listed, visited about equally (exact share 1/2 by symmetry)."""
+    from numpyro_dilation import mode_summary
+
+    def gmm(y):
+        w = numpyro.sample("w", dist.Dirichlet(jnp.ones(2)))
+        locs = numpyro.sample("locs", dist.Normal(0.0, 5.0).expand([2]).to_event(1))
+        with numpyro.plate("data", y.shape[0]):
+            z = numpyro.sample("z", dist.Categorical(w), infer={"enumerate": "parallel"})
+            numpyro.sample("obs", dist.Normal(locs[z], 1.0), obs=y)
+
+    y = jnp.concatenate([jnp.full(20, -2.0), jnp.full(20, 2.0)])
+    mcmc = MCMC(
+        DilationLangevin(gmm),
+        num_warmup=60,
+        num_samples=40,
+        num_chains=8,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
+    mcmc.run(jax.random.key(0), y)
+    table = mode_summary(mcmc)
+    assert len(table) == 2
+    np.testing.assert_allclose(table["draw_share"].sum(), 1.0)
+    assert np.all(np.abs(table["draw_share"] - 0.5) < 0.25), table["draw_share"]
+
+
+def test_hyperparameters_may_be_traced():
+    """``step_size`` and ``target_accept_prob`` traced by an outer ``jit`` (as NumPyro's
+    kernels allow): validation does not concretize them, and the draws equal the run with
+    the same concrete values."""
+
+    def normal():
+        numpyro.sample("x", dist.Normal(0.0, 1.0))
+
+    def draws(step_size, target):
+        kernel = DilationLangevin(normal, step_size=step_size, target_accept_prob=target)
+        mcmc = MCMC(kernel, num_warmup=40, num_samples=50, progress_bar=False)
+        mcmc.run(jax.random.key(0))
+        return mcmc.get_samples()["x"]
+
+    traced = jax.jit(draws)(0.5, 0.6)
+    # the same trajectory up to float rounding (the outer jit fuses differently)
+    np.testing.assert_allclose(traced, draws(0.5, 0.6), atol=0.02)
+    with pytest.raises(ValueError, match="float scalar"):
+        jax.jit(draws)(jnp.ones(2), 0.6)
