@@ -64,6 +64,7 @@ from numpyro_dilation.modes import (
     contracted_starts,
     empty_mixture,
     find_modes_per_chain,
+    mode_start_chains,
     nearest_mode,
     uses_dense_covariance,
 )
@@ -398,6 +399,10 @@ def _check_global_moves(gm: GlobalMoves) -> None:
         "stationarity_tol": gm.stationarity_tol > 0,
         "tail_weight": 0 <= gm.tail_weight < 1,
         "tail_dof": gm.tail_dof > 0,
+        "covariance": gm.covariance in ("auto", "dense", "diagonal"),
+        "num_start_chains": gm.num_start_chains == "auto"
+        if isinstance(gm.num_start_chains, str)
+        else isinstance(gm.num_start_chains, int) and gm.num_start_chains >= 1,
         "center_contractions": isinstance(gm.center_contractions, tuple)
         and all(
             isinstance(r, numbers.Real) and not isinstance(r, bool) and 0 <= r <= 1
@@ -1144,6 +1149,12 @@ class DilationLangevin(MCMCKernel):
                 flat, unravel_one = _ravel_chains(state.z)
                 flat_logdensity = lambda v: logdensity_fn(unravel_one(v))  # noqa: E731
                 centers = _ravel_chains(state.center)[0]
+                step_size = state.adapt_state.step_size
+                num_chains, dim = flat.shape
+                num_starts = mode_start_chains(self._global_moves, num_chains, dim)
+                if num_starts < num_chains:  # evenly spaced chains start the search
+                    sub = jnp.arange(num_starts) * (num_chains // num_starts)
+                    flat, centers, step_size = flat[sub], centers[sub], step_size[sub]
                 ratios = self._global_moves.center_contractions
                 starts = contracted_starts(centers, ratios) if ratios else None
                 if self._uturn is not None and self._uturn.kind == "explore":
@@ -1151,7 +1162,7 @@ class DilationLangevin(MCMCKernel):
                         random.fold_in(state.rng_key[0], 2),
                         flat,
                         flat_logdensity,
-                        state.adapt_state.step_size,
+                        step_size,
                         self._uturn,
                         centers,
                         self._global_moves,
@@ -1162,10 +1173,14 @@ class DilationLangevin(MCMCKernel):
                     mixture, mode_finding_grads = find_modes_per_chain(
                         [flat] + ([starts] if starts is not None else []),
                         flat_logdensity,
-                        state.adapt_state.step_size,
+                        step_size,
                         self._global_moves,
                         state.inverse_mass_matrix,
                     )
+                # the starting chains' cost, shared by all chains (rounded up)
+                mode_finding_grads = (mode_finding_grads * num_starts + num_chains - 1) // (
+                    num_chains
+                )
                 return state._replace(mixture=mixture), grads + mode_finding_grads
 
             state, extra_grads = lax.cond(

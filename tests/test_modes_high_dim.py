@@ -133,3 +133,38 @@ def test_global_moves_with_a_diagonal_mixture_restore_the_weights():
     share = float(np.mean(np.asarray(states.position[:, 0]) > 0))
     assert float(acceptance[-1]) > 0.5
     assert abs(share - WEIGHTS[1]) < 4 * np.sqrt(0.21 / num_chains), share
+
+
+def test_numpyro_run_above_dense_max_dim_corrects_the_weights():
+    """The whole kernel in DIM = 120 > DENSE_MAX_DIM dimensions on the 0.3 / 0.7 two-mode
+    target: diagonal mixture, both modes found from the 64 starting chains, pooled share of
+    the heavy mode within 4 binomial-ESS standard errors of 0.7, per-chain visits to both
+    modes."""
+    import numpyro
+    import numpyro.distributions as dist
+    from numpyro.infer import MCMC
+
+    from numpyro_dilation import DilationLangevin
+
+    def model():
+        locs = jnp.stack([-SHIFT * jnp.ones(DIM), SHIFT * jnp.ones(DIM)])
+        comps = dist.Normal(locs, jnp.asarray(SCALES)).to_event(1)
+        numpyro.sample("x", dist.MixtureSameFamily(dist.Categorical(jnp.asarray(WEIGHTS)), comps))
+
+    mcmc = MCMC(
+        DilationLangevin(model, center=None),
+        num_warmup=200,
+        num_samples=200,
+        num_chains=128,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
+    mcmc.run(jax.random.key(0), extra_fields=("global_accept_prob",))
+    state = mcmc.last_state
+    assert state.mixture.chol.shape == (GlobalMoves().max_modes, DIM)
+    assert int(state.mixture.num_modes) == 2
+    heavy = np.asarray(mcmc.get_samples(group_by_chain=True)["x"][..., 0] > 0)
+    assert float(mcmc.get_extra_fields()["global_accept_prob"].mean()) > 0.3
+    assert np.mean(heavy.any(axis=1) & (~heavy).any(axis=1)) > 0.9  # chains switch modes
+    se = np.sqrt(WEIGHTS[0] * WEIGHTS[1] / heavy.shape[0])  # at worst one draw per chain
+    assert abs(heavy.mean() - WEIGHTS[1]) < 4 * se, heavy.mean()
