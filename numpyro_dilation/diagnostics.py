@@ -246,7 +246,7 @@ def _unconstrained_draws(mcmc, samples) -> np.ndarray:
         args, kwargs = mcmc._args, mcmc._kwargs  # the run's model arguments (ArviZ reads them too)
         # seeded: discrete (enumerated) sites then draw a value instead of failing for want
         # of a key; only the continuous sites' transforms are used
-        model = seed(sampler.model, rng_seed=0)
+        model = seed(getattr(sampler, "sampled_model", None) or sampler.model, rng_seed=0)
 
         def to_flat(draw):
             params = {k: draw[k] for k in state.z}

@@ -68,6 +68,7 @@ from numpyro_dilation.modes import (
     nearest_mode,
     uses_dense_covariance,
 )
+from numpyro_dilation.reparam import funnel_sites, noncentered
 from numpyro_dilation.schedules import SCHEDULES, make_schedule, validate_schedule
 from numpyro_dilation.starts import Pilot, bounding_box, check_pilot, uniform_in_box
 from numpyro_dilation.uturn import UTurn, check_uturn, explore_modes
@@ -513,6 +514,14 @@ class DilationLangevin(MCMCKernel):
         U-turns. Measured: on ring8 moved to (22, -9), 300 chains started in
         :math:`[-2, 2]^2` found 7 of 8 modes without the explorer (log Z off by the
         lightest mode's mass, 2.9%) and all 8 with it (log Z within one standard error).
+    :param reparam: ``"auto"`` (default, a ``model`` without discrete latent sites, run
+        without ``init_params`` and with a ``center`` that is not a fixed point): the
+        latent ``Normal`` sites whose scale is itself latent (funnels, e.g. ``theta ~
+        Normal(mu, tau)`` in a centered hierarchical model) are sampled non-centered with
+        NumPyro's ``LocScaleReparam(centered=0)``, the same posterior without the funnel
+        (:mod:`numpyro_dilation.reparam`); draws then hold ``NAME`` (deterministic) and
+        ``NAME_decentered``, and :attr:`noncentered_sites` lists the sites. ``None``: the
+        model as written.
     :param bool forward_mode_differentiation: as in NumPyro's ``NUTS``.
 
     **Example**
@@ -552,6 +561,7 @@ class DilationLangevin(MCMCKernel):
         global_moves: GlobalMoves | None | str = "auto",
         adapt_mass_matrix: bool = True,
         uturn: UTurn | None | str = "auto",
+        reparam: str | None = "auto",
         forward_mode_differentiation: bool = False,
     ):
         if not (model is None) ^ (potential_fn is None):
@@ -642,6 +652,11 @@ class DilationLangevin(MCMCKernel):
             check_uturn(uturn)
         self._uturn_arg = uturn
         self._uturn = None  # resolved in init()
+        if reparam not in ("auto", None):
+            raise ValueError(f"`reparam` must be 'auto' or None, got {reparam!r}.")
+        self._reparam = reparam
+        self._sampled_model = model  # the model as sampled (non-centered sites: init())
+        self._noncentered_sites = ()
         self._adapt_mass_matrix = bool(adapt_mass_matrix)
         self._mass_schedule = ()  # iterations at which v is re-estimated (set in init)
         self._global_moves = None  # resolved in init()
@@ -659,6 +674,17 @@ class DilationLangevin(MCMCKernel):
     @property
     def model(self):
         return self._model
+
+    @property
+    def noncentered_sites(self) -> tuple[str, ...]:
+        """Sites sampled non-centered by ``reparam="auto"`` in the last ``init``."""
+        return self._noncentered_sites
+
+    @property
+    def sampled_model(self):
+        """The model the kernel samples: ``model``, non-centered at
+        :attr:`noncentered_sites` (its latent sites are those of the state's ``z``)."""
+        return self._sampled_model
 
     @property
     def sample_field(self):
@@ -989,6 +1015,7 @@ class DilationLangevin(MCMCKernel):
         # this kernel's settings, less the center and the run's annealing length (the
         # pilot's warm-up is shorter: a named schedule of the same shape, or linear)
         kernel = copy.copy(self)
+        kernel._model, kernel._reparam = self._sampled_model, None  # the sites of init_params
         kernel._center = None
         kernel._num_annealing_steps = None
         if not self._named_schedule:
@@ -1024,9 +1051,17 @@ class DilationLangevin(MCMCKernel):
     def _init_model(self, rng_key, model_args, model_kwargs, init_params):
         if self._model is None:
             return init_params
+        self._sampled_model, self._noncentered_sites = self._model, ()
+        fixed_center = isinstance(self._center, dict) or _is_array(self._center)
+        if self._reparam == "auto" and init_params is None and not fixed_center:
+            key = rng_key if is_prng_key(rng_key) else rng_key[0]
+            sites = funnel_sites(self._model, model_args, model_kwargs, random.fold_in(key, 3))
+            if sites:
+                self._sampled_model = noncentered(self._model, sites)
+                self._noncentered_sites = tuple(sites)
         param_info, potential_fn_gen, postprocess_fn, _ = initialize_model(
             rng_key,
-            self._model,
+            self._sampled_model,
             dynamic_args=True,
             init_strategy=self._init_strategy,
             model_args=model_args,

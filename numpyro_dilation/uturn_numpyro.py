@@ -33,7 +33,7 @@ def _flat_logdensity(mcmc, model_args, model_kwargs):
     sampler, state = mcmc.sampler, mcmc.last_state
     _, unravel = ravel_pytree(_one_chain(state, state.z))
     if sampler.model is not None:
-        model = sampler.model
+        model = getattr(sampler, "sampled_model", None) or sampler.model
 
         def logdensity(flat):
             return -potential_energy(model, model_args, model_kwargs, unravel(flat))

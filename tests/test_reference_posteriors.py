@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro
+import numpyro.distributions as dist
 import pytest
 
 from benchmarks import reference as ref
@@ -80,6 +81,46 @@ def test_eight_schools_matches_reference():
     """Small budget, still a real test: means and sds within 4 MCSEs of the reference."""
     bad = mismatches(_eight_schools_rows(get_spec(EIGHT_SCHOOLS).model))
     assert not bad, "DilationLangevin disagrees with the reference:\n" + "\n".join(bad)
+
+
+def eight_schools_centered(sigma, y=None):
+    """NumPyro's README form (theta ~ N(mu, tau): a funnel), with ``theta_trans`` exposed
+    as a deterministic site so that every reference parameter is compared."""
+    mu = numpyro.sample("mu", dist.Normal(0.0, 5.0))
+    tau = numpyro.sample("tau", dist.HalfCauchy(5.0))
+    with numpyro.plate("J", sigma.shape[0]):
+        theta = numpyro.sample("theta", dist.Normal(mu, tau))
+        numpyro.deterministic("theta_trans", (theta - mu) / tau)
+        numpyro.sample("y", dist.Normal(theta, sigma), obs=y)
+
+
+def test_centered_eight_schools_matches_reference():
+    """The centered model with default settings: ``reparam="auto"`` samples theta
+    non-centered (same posterior), and every parameter matches the non-centered reference
+    within 4 MCSEs. As written (``reparam=None``) the chains stick in the funnel
+    (test_centered_eight_schools_as_written_fails_the_check)."""
+    spec = get_spec(EIGHT_SCHOOLS)
+    draws = dilation_draws(
+        eight_schools_centered, model_kwargs(EIGHT_SCHOOLS), FAST, spec.reference_names
+    )
+    bad = mismatches(ref.compare(draws, load_reference_draws(EIGHT_SCHOOLS)))
+    assert not bad, "DilationLangevin disagrees with the reference:\n" + "\n".join(bad)
+
+
+@pytest.mark.slow
+def test_centered_eight_schools_as_written_fails_the_check():
+    """Negative control of the test above: without the reparameterization the same check
+    fails (measured: mu 0.5 sd off, R-hat 3.5 on tau at 256 x (300 + 100))."""
+    spec = get_spec(EIGHT_SCHOOLS)
+    run = ref.run_dilation(
+        eight_schools_centered,
+        model_kwargs(EIGHT_SCHOOLS),
+        jax.random.key(0),
+        FAST,
+        tuple(spec.reference_names),
+        reparam=None,
+    )
+    assert mismatches(ref.compare(run.draws, load_reference_draws(EIGHT_SCHOOLS)))
 
 
 def eight_schools_wrong_sign(sigma, y=None):
