@@ -18,8 +18,8 @@ to apply it to:
 - whose ``scale`` differs between two draws of the model's prior (so it depends on latent
   randomness, not only on data).
 
-The model must run on draws of its prior and have no discrete latent site (their enumeration and a reparameterized site
-are not combined here). The reparameterized model samples ``NAME_decentered`` and returns
+The model must run on draws of its prior and have no discrete latent site (their
+enumeration and a reparameterized site are not combined here). The reparameterized model samples ``NAME_decentered`` and returns
 ``NAME`` as a deterministic site, so ``mcmc.get_samples()`` holds both.
 """
 
