@@ -19,8 +19,9 @@ to apply it to:
   randomness, not only on data).
 
 The model must run on draws of its prior and have no discrete latent site (their
-enumeration and a reparameterized site are not combined here). The reparameterized model samples ``NAME_decentered`` and returns
-``NAME`` as a deterministic site, so ``mcmc.get_samples()`` holds both.
+enumeration and a reparameterized site are not combined here). The reparameterized model
+samples ``NAME_decentered`` and returns ``NAME`` as a deterministic site, so
+``mcmc.get_samples()`` holds both.
 """
 
 from __future__ import annotations
