@@ -1215,7 +1215,9 @@ def to_markdown(report: dict[str, Any]) -> str:
             for wt in r["warnings"]:
                 notes.append(f"- {m['name']} / {sampler} ({wt['count']}x): {wt['text']}")
     lines += ["", "d: latent (unconstrained) dimension. Seconds: warm-up + sampling, first run "
-              "with compilation / identical rerun in the same process. ESS/s: min bulk ESS per "
+              "with compilation / identical rerun in the same process (XLA executables from a "
+              "per-process cache; a loop with host callbacks, such as DilationLangevin's, is "
+              "not cached and compiles again). ESS/s: min bulk ESS per "
               "second of the first run. Peak RSS: * = whole-process peak so far (run with "
               "--isolate for each run's own). Matches: every abs z < 4, sd ratios within "
               "10 %, R-hat <= 1.01, mode weight within 0.05 of the exact one; warned: a "
