@@ -161,6 +161,7 @@ def test_divergences_in_sampling_are_reported():
     assert f"{diverged} of 1600 iterations diverged" in str(caught[0].message)
 
 
+@pytest.mark.slow  # two compilations per case; the reset logic is also covered by a healthy run
 @pytest.mark.parametrize("continuation", ["warmup_then_run", "post_warmup_state"])
 def test_each_run_is_checked_once_at_its_end(continuation):
     """``warmup()`` then ``run()``, and a second ``run`` from ``post_warmup_state``: the

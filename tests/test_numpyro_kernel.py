@@ -666,6 +666,7 @@ def test_a_model_without_latent_sites_runs():
     assert mcmc.get_samples() == {}
 
 
+@pytest.mark.slow  # about a minute: compiling an enumerated model with global moves
 def test_mode_summary_on_a_model_with_enumerated_sites():
     """Label switching in a two-component mixture with enumerated assignments: the two
     mirror modes are listed, visited about equally (exact share 1/2 by symmetry)."""
