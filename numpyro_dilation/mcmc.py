@@ -853,9 +853,13 @@ class DilationLangevin(MCMCKernel):
         zero = jnp.zeros_like(astate.dilation.logdensity)
         mixture = inverse_mass_matrix = None
         self._mass_schedule = ()
+        one_chain = (
+            jax.tree.map(lambda x: x[0], astate.dilation.position)
+            if vectorized
+            else astate.dilation.position
+        )
+        flat = ravel_pytree(one_chain)[0]
         if vectorized:
-            one_chain = jax.tree.map(lambda x: x[0], astate.dilation.position)
-            flat = ravel_pytree(one_chain)[0]
             if flat.shape[0] == 0:  # no latent site: nothing to precondition or find
                 self._global_moves = self._uturn = None
             if self._global_moves is not None:
@@ -875,17 +879,11 @@ class DilationLangevin(MCMCKernel):
         evidence = jax.tree.map(
             lambda x: jnp.broadcast_to(x, zero.shape), init_evidence(zero.dtype)
         )
-        one_chain = (
-            jax.tree.map(lambda x: x[0], astate.dilation.position)
-            if vectorized
-            else astate.dilation.position
-        )
-        flat_one = ravel_pytree(one_chain)[0]
         self._coordinate_sites = _coordinate_sites(one_chain)
         self._run_length = _calling_mcmc_num_samples()
         monitor = jax.tree.map(
             lambda x: jnp.broadcast_to(x, zero.shape + x.shape),
-            init_monitor(flat_one.shape[0], flat_one.dtype),
+            init_monitor(flat.shape[0], flat.dtype),
         )
         return self._to_numpyro(
             astate,
