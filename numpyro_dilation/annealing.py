@@ -225,8 +225,27 @@ def annealing_init(
     """
     dilation = dilation_kernel.init(position, logdensity_fn, center, float(config.levels[0]))
     step_size = jnp.asarray(step_size, dtype=dilation.lam.dtype)
-    da_init, _, _ = dual_averaging_adaptation(config.target_accept_prob)
-    return AnnealingState(dilation, jnp.asarray(0, dtype=jnp.int32), step_size, da_init(step_size))
+    adaptation = dual_averaging_start(config.target_accept_prob, step_size)
+    return AnnealingState(dilation, jnp.asarray(0, dtype=jnp.int32), step_size, adaptation)
+
+
+def dual_averaging_start(target_accept_prob: float, step_size: jax.Array):
+    """BlackJAX's dual-averaging state started at ``step_size``, every field strongly typed.
+
+    :func:`blackjax.adaptation.step_size.dual_averaging_adaptation`'s ``init`` fills
+    ``log_x_avg``, ``step`` and ``avg_error`` with Python scalars (weakly typed); after
+    one update they are strongly typed, so a compiled step taking the state would be
+    traced and compiled twice (the first call's inputs differ in type from the rest).
+    """
+    da_init, _, _ = dual_averaging_adaptation(target_accept_prob)
+    state = da_init(step_size)
+    dtype = jnp.result_type(state.log_step_size)
+
+    def strong(x):
+        kind = jnp.int32 if jnp.issubdtype(jnp.result_type(x), jnp.integer) else dtype
+        return jnp.asarray(x, dtype=kind)
+
+    return jax.tree.map(strong, state)
 
 
 _kernel = dilation_kernel.build_kernel()
@@ -355,14 +374,16 @@ def annealing_step(
 
     adaptation, step_size = state.adaptation, state.step_size
     if config.adapt_step_size:
-        da_init, da_update, _ = dual_averaging_adaptation(config.target_accept_prob)
+        _, da_update, _ = dual_averaging_adaptation(config.target_accept_prob)
         num_adapt = config.num_adaptation_steps
         adapting = t < num_adapt
         updated = da_update(adaptation, info.acceptance_rate)
         adaptation = jax.tree.map(lambda a, b: jnp.where(adapting, a, b), updated, adaptation)
         # Restart the averaging when annealing ends, so the final h is tuned at λ = 1.
         restart = (t + 1 == num_levels) & (num_levels < num_adapt)
-        restarted = da_init(jnp.exp(adaptation.log_step_size))
+        restarted = dual_averaging_start(
+            config.target_accept_prob, jnp.exp(adaptation.log_step_size)
+        )
         adaptation = jax.tree.map(lambda a, b: jnp.where(restart, a, b), restarted, adaptation)
         step_size = jnp.where(
             t + 1 < num_adapt,

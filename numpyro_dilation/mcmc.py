@@ -25,7 +25,6 @@ from math import ceil
 import jax
 import jax.numpy as jnp
 import numpy as np
-from blackjax.adaptation.step_size import dual_averaging_adaptation
 from jax import lax, random
 from jax.flatten_util import ravel_pytree
 from numpyro.infer.initialization import init_to_uniform
@@ -42,9 +41,11 @@ from numpyro_dilation.annealing import (
     annealing_step,
     check_probability,
     check_step_size,
+    dual_averaging_start,
     find_initial_step_size,
     step_size_search_proposals,
 )
+from numpyro_dilation.batching import calls_lapack, map_items
 from numpyro_dilation.diagnostics import MIN_GLOBAL_ACCEPTANCE
 from numpyro_dilation.global_moves import (
     build_independence_kernel,
@@ -64,6 +65,7 @@ from numpyro_dilation.modes import (
     contracted_starts,
     empty_mixture,
     find_modes_per_chain,
+    hessian_diagonal,
     mode_start_chains,
     nearest_mode,
     uses_dense_covariance,
@@ -624,9 +626,7 @@ class DilationLangevin(MCMCKernel):
         self._annealing_fraction = float(annealing_fraction)
         if isinstance(center, str):
             if center not in ("auto", "pilot"):
-                raise ValueError(
-                    f"`center` as a string must be 'auto' or 'pilot', got {center!r}."
-                )
+                raise ValueError(f"`center` as a string must be 'auto' or 'pilot', got {center!r}.")
             if center == "pilot":
                 center = Pilot()
         if isinstance(center, Pilot):
@@ -661,6 +661,8 @@ class DilationLangevin(MCMCKernel):
         self._mass_schedule = ()  # iterations at which v is re-estimated (set in init)
         self._global_moves = None  # resolved in init()
         self._mode_iteration = 0  # set in init()
+        # map chains one at a time (numpyro_dilation.batching; set in init)
+        self._one_chain_at_a_time = False
         self._forward_mode_differentiation = forward_mode_differentiation
         self._postprocess_fn = None
         self._sample_fn = None
@@ -823,6 +825,11 @@ class DilationLangevin(MCMCKernel):
             )
         center = self._resolve_center(init_params, vectorized, model_args, model_kwargs)
         logdensity_fn = self._logdensity_fn(model_args, model_kwargs)
+        self._one_chain_at_a_time = (
+            vectorized
+            and jax.default_backend() == "cpu"
+            and calls_lapack(logdensity_fn, jax.tree.map(lambda x: x[0], init_params))
+        )
 
         def init_one(z, key, c):
             state = annealing_init(z, logdensity_fn, self._config, 1.0, c)
@@ -835,13 +842,12 @@ class DilationLangevin(MCMCKernel):
             else:
                 step_size = self._step_size
             step_size = jnp.asarray(step_size, dtype=state.step_size.dtype)
-            da_init, _, _ = dual_averaging_adaptation(self._config.target_accept_prob)
-            return state._replace(step_size=step_size, adaptation=da_init(step_size)), grads
+            adaptation = dual_averaging_start(self._config.target_accept_prob, step_size)
+            return state._replace(step_size=step_size, adaptation=adaptation), grads
 
         if vectorized:
-            astate, init_grads = jax.jit(jax.vmap(init_one, in_axes=(0, 0, None)))(
-                init_params, key_step, center
-            )
+            init_all = map_items(lambda z, k: init_one(z, k, center), self._one_chain_at_a_time)
+            astate, init_grads = jax.jit(init_all)(init_params, key_step)
             # vmapped, the search's while loop runs until the slowest chain stops, and
             # every chain evaluates its gradient at each of those iterations
             init_grads = jnp.broadcast_to(jnp.max(init_grads), init_grads.shape) + pilot_grads
@@ -1036,7 +1042,10 @@ class DilationLangevin(MCMCKernel):
             particles = _ravel_chains(state.z)[0]
             lower, upper = bounding_box(particles, pilot.widen)
             starts = uniform_in_box(k_box, lower, upper, num_chains).astype(flat.dtype)
-            finite = jnp.isfinite(jax.vmap(lambda v: logdensity_fn(unravel_one(v)))(starts))
+            at_starts = map_items(
+                lambda v: logdensity_fn(unravel_one(v)), kernel._one_chain_at_a_time
+            )
+            finite = jnp.isfinite(at_starts(starts))
             fallback = particles[random.randint(k_fallback, (num_chains,), 0, m)]
             starts = jnp.where(finite[:, None], starts, fallback.astype(flat.dtype))
             kept = jnp.arange(num_chains) >= num_chains - num_kept
@@ -1219,11 +1228,15 @@ class DilationLangevin(MCMCKernel):
             state, extra_grads = lax.cond(
                 state.i[0] == self._mode_iteration, build, lambda o: o, (state, extra_grads)
             )
-        shared = ("mixture", "inverse_mass_matrix")
-        axes = state._replace(**{f: None if f in shared else 0 for f in state._fields})
-        new = jax.vmap(self._sample_one, in_axes=(axes, None, None), out_axes=axes)(
-            state, model_args, model_kwargs
-        )
+        shared = {f: getattr(state, f) for f in ("mixture", "inverse_mass_matrix")}
+        unshared = {f: None for f in shared}
+
+        def one(per_chain):
+            new = self._sample_one(per_chain._replace(**shared), model_args, model_kwargs)
+            return new._replace(**unshared)
+
+        new = map_items(one, self._one_chain_at_a_time)(state._replace(**unshared))
+        new = new._replace(**shared)
         return new._replace(num_grad_evals=new.num_grad_evals + extra_grads)
 
     def _update_mass_matrix(self, state, logdensity_fn):
@@ -1248,6 +1261,8 @@ class DilationLangevin(MCMCKernel):
 
             def curvature(y, key):
                 del key
+                if self._one_chain_at_a_time:  # one Hessian-vector product at a time
+                    return hessian_diagonal(flat_logdensity, y, batch_size=1)
                 return -jnp.diagonal(jax.hessian(flat_logdensity)(y))
 
             hessian_cost = dim
@@ -1261,26 +1276,25 @@ class DilationLangevin(MCMCKernel):
 
             hessian_cost = HUTCHINSON_PROBES
         probe_keys = jax.vmap(lambda k: random.fold_in(k, 2))(state.rng_key)
-        curv = jax.vmap(curvature)(flat, probe_keys)
+        curv = map_items(curvature, self._one_chain_at_a_time)(flat, probe_keys)
         curv = jnp.nanmedian(jnp.where(jnp.isfinite(curv), curv, jnp.nan), axis=0)
         var = jnp.var(flat, axis=0)
         fallback = jnp.where(jnp.isfinite(var) & (var > 0), var, 1.0)
         good = jnp.isfinite(curv) & (curv > 0)
         v = jnp.where(good, 1.0 / jnp.where(good, curv, 1.0), fallback).astype(flat.dtype)
-        da_init, _, _ = dual_averaging_adaptation(self._target_accept_prob)
 
         def restart(key, z, ld, grad, lam, center, step_size):
             d = DilationState(z, ld, grad, lam, center)
             h = find_initial_step_size(
                 key, d, logdensity_fn, self._target_accept_prob, step_size, v
             )
-            return h, da_init(h)
+            return h, dual_averaging_start(self._target_accept_prob, h)
 
         hessian_grads = jnp.full(state.i.shape, hessian_cost, jnp.int32)
         if not self._adapt_step_size:  # a fixed h is kept (coordinate i then moves by h v_i)
             return state._replace(inverse_mass_matrix=v), hessian_grads
         keys = jax.vmap(lambda k: random.fold_in(k, 1))(state.rng_key)
-        step_size, da = jax.vmap(restart)(
+        step_size, da = map_items(restart, self._one_chain_at_a_time)(
             keys,
             state.z,
             -state.potential_energy,
@@ -1405,9 +1419,7 @@ class DilationLangevin(MCMCKernel):
         (every ``UTurn.every`` sampling iterations), about the chain's own center."""
         kernel = build_uturn_kernel(self._uturn)
         num_warmup = self._config.num_adaptation_steps
-        move_now = (iteration >= num_warmup) & (
-            (iteration - num_warmup) % self._uturn.every == 0
-        )
+        move_now = (iteration >= num_warmup) & ((iteration - num_warmup) % self._uturn.every == 0)
 
         def move(key, z, ld, grad, center, step_size, inverse_mass_matrix):
             d = DilationState(z, ld, grad, jnp.ones_like(ld), center)

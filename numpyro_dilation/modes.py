@@ -76,6 +76,8 @@ from jax import lax
 from jax.scipy.linalg import solve_triangular
 from jax.scipy.special import gammaln, logsumexp
 
+from numpyro_dilation.batching import map_starts
+
 __all__ = [
     "DENSE_MAX_DIM",
     "DIAGONAL_START_CHAINS",
@@ -612,7 +614,7 @@ def find_modes(
         valid = valid & jnp.isfinite(ld)
         return y, ld, eigval, eigvec, valid, valid & (decrement <= config.stationarity_tol * dim)
 
-    ys, lds, eigvals, eigvecs, loose, strict = jax.vmap(optimize)(positions, step_size)
+    ys, lds, eigvals, eigvecs, loose, strict = map_starts(optimize, positions, step_size)
     valid = jnp.where(jnp.any(strict), strict, loose)
     max_modes = config.max_modes
     delta2 = config.merge_distance**2
@@ -685,7 +687,7 @@ def _find_modes_diagonal(positions, logdensity_fn, step_size, config, inverse_ma
         decrement = jnp.sum(inverse_mass * g * g)  # g^T V g in the pooled metric
         return y, ld, valid, valid & (decrement <= config.stationarity_tol * dim)
 
-    ys, lds, loose, strict = jax.vmap(optimize)(positions, step_size)
+    ys, lds, loose, strict = map_starts(optimize, positions, step_size)
     valid = jnp.where(jnp.any(strict), strict, loose)
     max_modes = config.max_modes
 

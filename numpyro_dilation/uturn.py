@@ -133,6 +133,7 @@ from blackjax.types import ArrayLikeTree, ArrayTree, PRNGKey
 from blackjax.util import pytree_size
 
 from numpyro_dilation import kernel as dilation_kernel
+from numpyro_dilation.batching import map_starts
 from numpyro_dilation.kernel import DilationState
 from numpyro_dilation.modes import (
     GlobalMoves,
@@ -750,20 +751,22 @@ def explore(
     given = _centers(center, positions)
     if config.center_scale > 0:
         cloud = positions if center is None else jnp.concatenate([positions, given])
-        centers = overdispersed_centers(
-            key_center, cloud, config.center_scale, (len(levels), num)
-        )
+        centers = overdispersed_centers(key_center, cloud, config.center_scale, (len(levels), num))
     else:
         centers = jnp.broadcast_to(given, (len(levels), num, dim))
 
     def one(key, y, h, c, lv):
         return uturn_return(key, y, logdensity_fn, lv, h, c, metropolis, inverse_mass_matrix)[0]
 
-    per_chain = jax.vmap(one, in_axes=(0, 0, 0, 0, None))
-    per_level = jax.vmap(per_chain, in_axes=(0, None, None, 0, 0))
-    keys = jax.random.split(key_run, (len(levels), num))
-    out = per_level(keys, positions, steps, centers, levels)  # (L, C, d)
-    return out.reshape(-1, positions.shape[1])
+    num_levels = len(levels)
+    keys = jax.random.split(key_run, num_levels * num)
+    rows = (  # level-major: row l * C + c is chain c from level l
+        jnp.tile(positions, (num_levels, 1)),
+        jnp.tile(steps, num_levels),
+        centers.reshape(num_levels * num, dim),
+        jnp.repeat(levels, num, axis=0),
+    )
+    return map_starts(one, keys, *rows)  # (L * C, d)
 
 
 def explore_modes(

@@ -1,0 +1,80 @@
+"""How the sampler's compiled programs run on CPU: compiled once, and no deadlock.
+
+* The state that ``init`` returns is strongly typed throughout: a weakly typed leaf
+  (BlackJAX's dual-averaging ``init`` fills three fields with Python scalars) differs in
+  type from the same leaf after one step, so the jitted step compiled twice (measured on
+  the GP model: 37 s for the first step and 27 s again for the second).
+* Mode finding on a model whose log-density calls LAPACK (a Gaussian process: Cholesky
+  and triangular solves) finishes. With the starts vmapped it deadlocked in jaxlib
+  0.10.2's batched LAPACK kernels (3 of 3 runs of the script below past 60 s, against
+  15 s per run with one start at a time; see :func:`numpyro_dilation.modes.map_starts`).
+  The script runs in a subprocess so that a deadlock fails this test instead of hanging
+  the suite.
+"""
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+
+from numpyro_dilation import DilationLangevin
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _model(y=None):
+    mu = numpyro.sample("mu", dist.Normal(0.0, 5.0))
+    sigma = numpyro.sample("sigma", dist.HalfNormal(2.0))
+    numpyro.sample("y", dist.Normal(mu, sigma), obs=y)
+
+
+def test_initial_state_has_no_weakly_typed_leaf():
+    y = jnp.array([0.3, -1.2, 0.8, 2.1])
+    kernel = DilationLangevin(_model)
+    keys = jax.random.split(jax.random.key(0), 4)
+    state = kernel.init(keys, 30, None, (), {"y": y})
+    leaves = jax.tree_util.tree_leaves_with_path(state)
+    weak = [jax.tree_util.keystr(p) for p, x in leaves if getattr(x, "weak_type", False)]
+    assert not weak, f"weakly typed leaves in the initial state: {weak}"
+
+
+SCRIPT = textwrap.dedent(
+    """
+    import jax, jax.numpy as jnp
+    from jax.flatten_util import ravel_pytree
+    from numpyro.infer.util import initialize_model
+    from benchmarks.models import gp_data, gp_hyperparameters
+    from numpyro_dilation.modes import GlobalMoves, find_modes
+
+    info = initialize_model(jax.random.key(0), gp_hyperparameters, model_kwargs=gp_data())
+    _, unravel = ravel_pytree(info.param_info.z)
+    logdensity = lambda u: -info.potential_fn(unravel(u))
+    starts = jax.random.normal(jax.random.key(1), (48, 3)) * 2.0
+    find = jax.jit(lambda y: find_modes(y, logdensity, 0.5, GlobalMoves()))
+    mixture, _ = find(starts)
+    m = int(jnp.argmax(mixture.log_weights))
+    print(int(mixture.num_modes), *map(float, mixture.means[m]))
+    """
+)
+
+
+def test_mode_finding_on_a_gaussian_process_finishes():
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    num_modes, *mean = out.stdout.split()
+    # the posterior mode of the three log-hyperparameters (log kernel variance, log
+    # noise, log length scale), as the unbatched ascent and Newton steps find it
+    assert int(num_modes) >= 1
+    np.testing.assert_allclose(np.asarray(mean, float), [-0.514, -2.965, 0.078], atol=0.02)
