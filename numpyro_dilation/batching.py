@@ -25,7 +25,7 @@ from collections.abc import Callable
 import jax
 from jax import lax
 
-__all__ = ["LAPACK_PRIMITIVES", "calls_lapack", "map_items", "map_starts"]
+__all__ = ["calls_lapack", "map_items", "map_starts"]
 
 #: JAX primitives that XLA's CPU backend runs as (batched) LAPACK calls.
 LAPACK_PRIMITIVES = frozenset(
@@ -70,14 +70,40 @@ def _primitives(jaxpr) -> set[str]:
 
 def calls_lapack(logdensity_fn: Callable, position) -> bool:
     """Whether ``logdensity_fn`` or its gradient at ``position`` (one chain's, any
-    pytree) uses a primitive of :data:`LAPACK_PRIMITIVES`. Traces, does not run."""
+    pytree) uses a primitive of ``LAPACK_PRIMITIVES``. Traces, does not run.
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax.numpy as jnp
+        from jax.scipy.stats import multivariate_normal
+        from numpyro_dilation.batching import calls_lapack
+
+        cov = jnp.array([[1.0, 0.5], [0.5, 2.0]])
+        print(calls_lapack(lambda x: multivariate_normal.logpdf(x, jnp.zeros(2), cov), jnp.ones(2)))
+        # True: a Cholesky factor and triangular solves
+        print(calls_lapack(lambda x: -0.5 * jnp.sum(x**2), jnp.ones(2)))  # False
+    """
     jaxpr = jax.make_jaxpr(jax.value_and_grad(logdensity_fn))(position)
     return bool(_primitives(jaxpr.jaxpr) & LAPACK_PRIMITIVES)
 
 
 def map_items(fn: Callable, one_at_a_time: bool) -> Callable:
     """``jax.vmap(fn)`` (every argument mapped over its leading axis), or the same
-    function computed one item at a time with ``lax.map`` when ``one_at_a_time``."""
+    function computed one item at a time with ``lax.map`` when ``one_at_a_time``.
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax.numpy as jnp
+        from numpyro_dilation.batching import map_items
+
+        f = lambda x, y: jnp.sum(x * y)
+        xs, ys = jnp.ones((4, 3)), jnp.arange(12.0).reshape(4, 3)
+        print(map_items(f, False)(xs, ys), map_items(f, True)(xs, ys))  # the same, twice
+    """
     if not one_at_a_time:
         return jax.vmap(fn)
     return lambda *xs: lax.map(lambda args: fn(*args), xs)
@@ -87,5 +113,15 @@ def map_starts(fn: Callable, *xs):
     """``jax.vmap(fn)(*xs)`` on accelerators, one item at a time on CPU: for the
     optimisations and explorations from many starting points, whose per-item work
     (hundreds of gradient and Hessian evaluations) gains little from batching on a few
-    CPU cores, whatever the model."""
+    CPU cores, whatever the model.
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax.numpy as jnp
+        from numpyro_dilation.batching import map_starts
+
+        print(map_starts(lambda y, h: y - h * y, jnp.ones((3, 2)), jnp.array([0.1, 0.2, 0.5])))
+    """
     return map_items(fn, jax.default_backend() == "cpu")(*xs)
