@@ -7,8 +7,10 @@ Environment variables:
 
 - ``NUMPYRO_DILATION_FULL=1``: the notebooks run with their full budgets (default: small
   budgets, seconds per notebook). The variable reaches the notebooks' kernels unchanged.
-- ``NUMPYRO_DILATION_NB_EXECUTION=off``: render the notebooks without executing them (for
-  editing prose); by default every notebook is executed at every build.
+- ``NUMPYRO_DILATION_NB_EXECUTION``: ``on`` (default) executes every notebook at every build;
+  ``off`` renders them without executing them (for editing prose); a comma-separated list of
+  notebook names (``01_quickstart,03_blackjax_api``) executes those and renders the others
+  without outputs (the default test suite does this; ``make test-all`` executes them all).
 - ``JAX_COMPILATION_CACHE_DIR``: where the notebooks' kernels cache compiled XLA programs
   (default ``build/jax_cache``), so that a second build compiles less.
 """
@@ -67,7 +69,11 @@ sys.path.insert(0, str(DOCS / "_ext"))
 extensions.append("execute_notebooks")
 tutorials_source = str(ROOT / "notebooks")
 tutorials_target = str(DOCS / "notebooks")
-tutorials_execute = os.environ.get("NUMPYRO_DILATION_NB_EXECUTION", "on") != "off"
+_execution = os.environ.get("NUMPYRO_DILATION_NB_EXECUTION", "on").strip()
+tutorials_execute = _execution != "off"
+tutorials_execute_only = (
+    [] if _execution in ("on", "off") else [n.strip() for n in _execution.split(",") if n.strip()]
+)
 tutorials_timeout = 3600 if FULL else 600  # per cell, seconds
 tutorials_timings = str(ROOT / "build" / "notebook_timings.txt")  # longest first next time
 nb_execution_mode = "off"

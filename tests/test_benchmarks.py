@@ -279,6 +279,7 @@ def test_tiny_preset_end_to_end(tiny_results):
     _check_tiny(tiny_results, FAST_SAMPLERS)
 
 
+@pytest.mark.slow  # re-runs the sampler: default-suite time
 def test_energy_noise_reruns_the_suite_draws(tiny_results):
     """benchmarks.energy_noise re-runs DilationLangevin with the suite's keys: it must
     reproduce the suite's energy distance exactly, and its subset distances of an exact
@@ -302,6 +303,7 @@ def test_energy_noise_reruns_the_suite_draws(tiny_results):
     assert exact.max() < 0.1 < shifted.min(), (exact, shifted)
 
 
+@pytest.mark.slow  # re-runs the sampler: default-suite time
 def test_equal_time_reruns_the_suite_and_resizes_by_wall_time(tiny_results):
     """benchmarks.equal_time: DilationLangevin's row is the suite's run (same TV and energy
     distance), and each correction sizes the baseline to G * t_DL / t of its previous run."""

@@ -1,9 +1,15 @@
-"""The documentation builds with zero warnings and every tutorial notebook executes.
+"""The documentation builds with zero warnings and the tutorial notebooks execute.
 
-One Sphinx build (session fixture) executes every notebook in ``notebooks/`` top to bottom
-with the small budgets (myst-nb, a failing cell fails the build; anything a notebook writes to
-stderr is a warning, and warnings are errors), renders the user guide, the API reference from
-the docstrings and the benchmarks page. The tests below then check what the build produced.
+One Sphinx build (session fixture) executes the notebooks in ``notebooks/`` top to bottom
+with the small budgets (a failing cell fails the build; anything a notebook writes to stderr
+is a warning, and warnings are errors), renders the user guide, the API reference from the
+docstrings and the benchmarks page. The tests below then check what the build produced.
+
+Which notebooks execute: all of them when the session runs the slow tests (``make
+test-all``); in the default suite (``-m "not slow"``) only :data:`QUICK_NOTEBOOKS`, and the
+others are rendered without outputs. The other three spend about 10 CPU-minutes, most of it
+compiling samplers, which alone would take the default suite past its 15-minute budget on
+two cores; the code they run is tested in the default suite by the sampler's own tests.
 
 Needs the ``docs`` and ``notebooks`` extras. Without them these tests are skipped, except
 under CI (``CI`` set), where they fail.
@@ -24,6 +30,7 @@ from conftest import FAST_COMPILE_FLAGS
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+QUICK_NOTEBOOKS = ("01_quickstart", "03_blackjax_api")  # executed by the default suite too
 BUILD_TIMEOUT_S = 1200
 
 _MISSING = [m for m in ("sphinx", "myst_nb", "pydata_sphinx_theme", "ipykernel")
@@ -36,9 +43,14 @@ if _MISSING:
     pytest.skip(_reason, allow_module_level=True)
 
 
+def _runs_slow_tests(config) -> bool:
+    return "not slow" not in (config.getoption("markexpr") or "")
+
+
 @pytest.fixture(scope="session")
-def site(tmp_path_factory) -> Path:
-    """Build the HTML site once, executing the notebooks; fail with the build log if it fails."""
+def site(tmp_path_factory, request) -> Path:
+    """Build the HTML site once, executing the notebooks (all of them, or in the default
+    suite :data:`QUICK_NOTEBOOKS`); fail with the build log if it fails."""
     out = tmp_path_factory.mktemp("site")
     env = dict(os.environ)
     # Notebook kernels inherit this environment: give them a user's, not the test suite's
@@ -50,6 +62,8 @@ def site(tmp_path_factory) -> Path:
         env.pop(name, None)
     if fast_compile:
         env["XLA_FLAGS"] = FAST_COMPILE_FLAGS
+    if not _runs_slow_tests(request.config):
+        env["NUMPYRO_DILATION_NB_EXECUTION"] = ",".join(QUICK_NOTEBOOKS)
     cmd = [sys.executable, "-m", "sphinx", "-E", "-W", "--keep-going", "-q",
            "-b", "html", str(ROOT / "docs"), str(out)]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
@@ -94,9 +108,15 @@ def test_notebook_committed_clean(notebook):
         f"{notebook.name} is not in the toctree of docs/tutorials.md")
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "notebook",
+    [nb if nb.stem in QUICK_NOTEBOOKS else pytest.param(nb, marks=pytest.mark.slow)
+     for nb in NOTEBOOKS],
+    ids=lambda p: p.stem,
+)
 def test_notebook_executed_and_rendered(site, notebook):
-    """The build executed the notebook top to bottom and its page shows outputs and figures."""
+    """The build executed the notebook top to bottom and its page shows outputs and figures
+    (the notebooks not in :data:`QUICK_NOTEBOOKS` are checked by ``make test-all``)."""
     page = site / "notebooks" / f"{notebook.stem}.html"
     assert page.exists(), f"no page for {notebook.name}"
     body = _text(page)

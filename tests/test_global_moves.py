@@ -229,6 +229,7 @@ def test_shifted_ring_weights_and_per_chain_visits():
     assert len(mode_summary(mcmc)) == 8
 
 
+@pytest.mark.slow  # the 50-d test below makes the same point in the default suite
 def test_ten_dimensional_two_mode_weights():
     """Weights 1/3, 2/3, sds 1.0 and 0.7: annealing alone puts almost every chain
     in the wider, lighter mode (DESIGN.md section 3); global moves fix it."""

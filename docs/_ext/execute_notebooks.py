@@ -2,7 +2,9 @@
 
 At ``builder-inited`` every ``*.ipynb`` of ``tutorials_source`` (the repository's
 ``notebooks/``) is copied to ``tutorials_target`` (``docs/notebooks/``, git-ignored) and, unless
-``tutorials_execute`` is false, executed top to bottom there with nbclient, several notebooks at
+``tutorials_execute`` is false, executed top to bottom there (only those named in
+``tutorials_execute_only``, by file stem, when that list is not empty; the others are rendered
+without outputs) with nbclient, several notebooks at
 a time (one kernel each, ``tutorials_workers`` at once, the longest-running of the previous
 build first, as recorded in ``tutorials_timings``, or else the largest file first). myst-nb
 then renders the executed copies with its own execution turned off.
@@ -59,6 +61,12 @@ def copy_and_execute(app: Sphinx) -> None:
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(source, target, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     notebooks = sorted(target.glob("*.ipynb"))
+    only = set(config.tutorials_execute_only)
+    unknown = only - {nb.stem for nb in notebooks}
+    if unknown:
+        raise ExtensionError(f"tutorials_execute_only names no notebook: {sorted(unknown)}")
+    if only:
+        notebooks = [nb for nb in notebooks if nb.stem in only]
     if not config.tutorials_execute or not notebooks:
         logger.info("tutorial notebooks copied, not executed")
         return
@@ -86,6 +94,7 @@ def copy_and_execute(app: Sphinx) -> None:
             except Exception as err:  # reported below: the build fails
                 failures.append(f"{nb.name}: {type(err).__name__}: {err}")
     timings_file.parent.mkdir(parents=True, exist_ok=True)
+    timings = {**previous, **timings}  # notebooks not executed this time keep their timing
     timings_file.write_text("".join(f"{k} {v:.1f}\n" for k, v in sorted(timings.items())))
     if failures:
         raise ExtensionError("notebook execution failed:\n\n" + "\n\n".join(failures))
@@ -95,6 +104,7 @@ def setup(app: Sphinx) -> dict:
     app.add_config_value("tutorials_source", "", "env")
     app.add_config_value("tutorials_target", "", "env")
     app.add_config_value("tutorials_execute", True, "env")
+    app.add_config_value("tutorials_execute_only", [], "env")
     app.add_config_value("tutorials_timeout", 600, "env")
     app.add_config_value("tutorials_workers", os.cpu_count() or 1, "env")
     app.add_config_value("tutorials_kernel", "python3", "env")
