@@ -274,6 +274,7 @@ def _check_tiny(path, samplers):
     return results
 
 
+@pytest.mark.slow  # runs the suite's tiny preset: default-suite time
 def test_tiny_preset_end_to_end(tiny_results):
     """Smoke test: structure, finiteness and equal budgets; no quality or timing assertions."""
     _check_tiny(tiny_results, FAST_SAMPLERS)
@@ -343,6 +344,7 @@ def test_tiny_preset_all_samplers_and_scaling(tmp_path):
     assert len(again["scaling"]) == len(results["scaling"])
 
 
+@pytest.mark.slow  # runs the suite's tiny preset: default-suite time
 def test_report_replaces_only_its_section(tiny_results, tmp_path):
     from benchmarks.report import BEGIN, END, markers, write_section
 
