@@ -227,14 +227,18 @@ def rhat(monitor: RunMonitor) -> jax.Array:
         monitors = jax.tree.map(lambda *x: jnp.stack(x), *[monitor(d) for d in draws])
         print(rhat(monitors))  # about [1.0, 1.7]
     """
-    n = monitor.count.astype(monitor.mean.dtype)[:, None]
-    within = jnp.mean(monitor.m2 / (n - 1), axis=0)
-    between_over_n = jnp.var(monitor.mean, axis=0, ddof=1)
-    n0 = n[0, 0]
-    var_plus = (n0 - 1) / n0 * within + between_over_n
-    ratio = jnp.where(within > 0, var_plus / jnp.where(within > 0, within, 1.0), jnp.inf)
-    ratio = jnp.where((within == 0) & (between_over_n == 0), 1.0, ratio)
-    return jnp.sqrt(ratio)
+    # NumPy monitors are computed with NumPy: the end-of-run check runs this inside a host
+    # callback of the running sampler, where it must not start an XLA computation
+    xp = np if isinstance(monitor.mean, np.ndarray) else jnp
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n = monitor.count.astype(monitor.mean.dtype)[:, None]
+        within = xp.mean(monitor.m2 / (n - 1), axis=0)
+        between_over_n = xp.var(monitor.mean, axis=0, ddof=1)
+        n0 = n[0, 0]
+        var_plus = (n0 - 1) / n0 * within + between_over_n
+        ratio = xp.where(within > 0, var_plus / xp.where(within > 0, within, 1.0), xp.inf)
+        ratio = xp.where((within == 0) & (between_over_n == 0), 1.0, ratio)
+        return xp.sqrt(ratio)
 
 
 def _site_list(names: list[str]) -> str:
@@ -296,7 +300,7 @@ def health_problems(
             "or raise `num_warmup` so the step size adapts further."
         )
     if num_chains >= 2 and int(monitor.count[0]) >= 4:
-        r = np.asarray(rhat(jax.tree.map(jnp.asarray, monitor)))
+        r = np.asarray(rhat(monitor))  # NumPy: no XLA inside the callback
         bad = ~(r <= MAX_RHAT)  # nan counts as bad
         if np.any(bad):
             worst = {}

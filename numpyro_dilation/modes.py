@@ -441,9 +441,16 @@ def _whitened_norm2(chol: jax.Array, diff: jax.Array) -> tuple[jax.Array, jax.Ar
 
 
 def nearest_mode(points: jax.Array, means: jax.Array, chol: jax.Array) -> np.ndarray:
-    """Index of the mode with the smallest Mahalanobis distance
-    :math:`\\|L_m^{-1}(y - \\mu_m)\\|` for each row of ``points`` ``(n, d)``, given the
+    r"""Index of the mode with the smallest Mahalanobis distance
+    :math:`\|L_m^{-1}(y - \mu_m)\|` for each row of ``points`` ``(n, d)``, given the
     used modes' ``means`` ``(M, d)`` and factors ``chol`` (``(M, d, d)`` or ``(M, d)``).
+
+    Computed on the host with NumPy and SciPy, one mode at a time (memory
+    :math:`O(n d)`), never with XLA: the end-of-run check calls it from inside a host
+    callback of the running sampler, where an XLA computation can deadlock on CPU
+    (a batched triangular solve splits over the intra-op thread pool, one of whose
+    threads is the one waiting in the callback; measured: the radon model, d = 89, hung
+    at the end of warm-up).
 
     **Example**
 
@@ -456,14 +463,25 @@ def nearest_mode(points: jax.Array, means: jax.Array, chol: jax.Array) -> np.nda
         chol = jnp.ones((2, 2))  # diagonal factors: unit standard deviations
         print(nearest_mode(jnp.array([[-1.0, 2.0], [0.5, 0.0]]), means, chol))  # [0 1]
     """
-    points = jnp.asarray(points)
-    means = jnp.asarray(means, points.dtype)
-    chol = jnp.asarray(chol, points.dtype)
+    from scipy.linalg import solve_triangular as host_solve_triangular
 
-    def dist2(mean, factor):
-        return jax.vmap(lambda y: _whitened_norm2(factor, y - mean)[0])(points)
-
-    return np.asarray(jnp.argmin(jax.vmap(dist2)(means, chol), axis=0))
+    points = np.asarray(points, dtype=float)
+    means = np.asarray(means, dtype=float)
+    chol = np.asarray(chol, dtype=float)
+    best = np.full(points.shape[0], np.inf)
+    labels = np.zeros(points.shape[0], dtype=np.int64)
+    for m in range(means.shape[0]):
+        diff = points - means[m]
+        if chol.ndim == 2:
+            z = diff / chol[m]
+        else:
+            z = host_solve_triangular(chol[m], diff.T, lower=True, check_finite=False).T
+        with np.errstate(invalid="ignore", over="ignore"):
+            dist2 = np.sum(z * z, axis=1)
+        closer = dist2 < best
+        best = np.where(closer, dist2, best)
+        labels = np.where(closer, m, labels)
+    return labels
 
 
 def hessian_diagonal(logdensity_fn: Callable, y: jax.Array, batch_size: int = 64) -> jax.Array:

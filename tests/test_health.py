@@ -15,6 +15,7 @@ from numpyro_dilation import DilationLangevin
 from numpyro_dilation.health import (
     MAX_RHAT,
     ReliabilityWarning,
+    RunMonitor,
     health_problems,
     init_monitor,
     rhat,
@@ -188,3 +189,47 @@ def test_each_run_is_checked_once_at_its_end(continuation):
         mcmc.run(jax.random.key(1))
     jax.block_until_ready(mcmc.last_state)
     assert np.all(np.asarray(mcmc.last_state.monitor.count) == 50)
+
+
+def test_the_end_of_run_check_runs_no_xla_computation():
+    """The end-of-run check runs inside a host callback of the running sampler, where an
+    XLA computation can deadlock on CPU (the radon model, d = 89, hung at the end of
+    warm-up in a batched triangular solve of ``nearest_mode``). With NumPy inputs,
+    ``nearest_mode`` and ``rhat`` must not touch JAX (a transfer to the device raises under
+    the guard) and must give the exact labels and R-hat."""
+    from numpyro_dilation.modes import nearest_mode
+
+    rng = np.random.default_rng(0)
+    num_modes, dim = 3, 40
+    means = rng.normal(size=(num_modes, dim)) * 3
+    a = rng.normal(size=(num_modes, dim, dim)) / np.sqrt(dim)
+    cov = a @ np.swapaxes(a, 1, 2) + 0.5 * np.eye(dim)
+    chol = np.linalg.cholesky(cov)
+    points = rng.normal(size=(500, dim)) * 3
+    inv = np.linalg.inv(cov)
+    diff = points[None] - means[:, None]
+    exact = np.argmin(np.einsum("mnd,mde,mne->mn", diff, inv, diff), axis=0)
+    diag = np.exp(rng.normal(size=(num_modes, dim)))
+    exact_diag = np.argmin(np.sum((diff / diag[:, None]) ** 2, axis=-1), axis=0)
+    draws = rng.normal(size=(4, 200, 2))
+    draws[0, :, 1] += 3.0
+    n = draws.shape[1]
+    monitor = RunMonitor(
+        count=np.full(4, n, np.int32),
+        mean=draws.mean(1),
+        m2=((draws - draws.mean(1, keepdims=True)) ** 2).sum(1),
+        num_divergent=np.zeros(4, np.int32),
+        num_moved=np.full(4, n, np.int32),
+        global_accept_sum=np.zeros(4),
+        num_global_moves=np.zeros(4, np.int32),
+    )
+    with jax.transfer_guard("disallow"):
+        labels = nearest_mode(points, means, chol)
+        labels_diag = nearest_mode(points, means, diag)
+        r = rhat(monitor)
+    assert isinstance(r, np.ndarray)
+    np.testing.assert_array_equal(labels, exact)
+    np.testing.assert_array_equal(labels_diag, exact_diag)
+    within = draws.var(1, ddof=1).mean(0)
+    between = draws.mean(1).var(0, ddof=1)
+    np.testing.assert_allclose(r, np.sqrt(((n - 1) / n * within + between) / within), rtol=1e-10)
