@@ -37,8 +37,13 @@ import pytest  # noqa: E402
 PENDING_VERIFICATION: set[str] = set()
 
 
+def is_default_suite(config) -> bool:
+    """Whether this session is the default suite (``-m "not slow"``, as ``make test`` runs it)."""
+    return "not slow" in (config.getoption("markexpr") or "")
+
+
 def pytest_configure(config):
-    if _USER_XLA_FLAGS is None and "not slow" in (config.getoption("markexpr") or ""):
+    if _USER_XLA_FLAGS is None and is_default_suite(config):
         os.environ["XLA_FLAGS"] = f"{DEVICE_FLAGS} {FAST_COMPILE_FLAGS}"
 
 

@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FAST_COMPILE_FLAGS
+from conftest import FAST_COMPILE_FLAGS, is_default_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -41,10 +41,6 @@ if _MISSING:
     if os.environ.get("CI"):
         raise ImportError(_reason)
     pytest.skip(_reason, allow_module_level=True)
-
-
-def _runs_slow_tests(config) -> bool:
-    return "not slow" not in (config.getoption("markexpr") or "")
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +58,7 @@ def site(tmp_path_factory, request) -> Path:
         env.pop(name, None)
     if fast_compile:
         env["XLA_FLAGS"] = FAST_COMPILE_FLAGS
-    if not _runs_slow_tests(request.config):
+    if is_default_suite(request.config):
         env["NUMPYRO_DILATION_NB_EXECUTION"] = ",".join(QUICK_NOTEBOOKS)
     cmd = [sys.executable, "-m", "sphinx", "-E", "-W", "--keep-going", "-q",
            "-b", "html", str(ROOT / "docs"), str(out)]
