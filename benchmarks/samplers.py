@@ -210,8 +210,8 @@ def run_annealed_ula(
     num_levels = math.ceil(num_warmup / 2)
     algo = nd.dilation_langevin(
         target.logdensity_fn,
-        num_levels,
-        step_size=target.ula_step_size,
+        target.ula_step_size,
+        num_annealing_steps=num_levels,
         adapt_step_size=False,
         metropolis=False,
         center=jnp.zeros(target.dim, dtype=x0.dtype),

@@ -75,7 +75,10 @@ def blackjax_loop(logdensity_fn, num_chains: int, num_warmup: int, num_samples: 
     warm-up iterations, as the NumPyro kernel's defaults do; initial step 0.1.
     """
     algo = nd.dilation_langevin(
-        logdensity_fn, -(-num_warmup // 2), step_size=0.1, num_adaptation_steps=num_warmup
+        logdensity_fn,
+        0.1,
+        num_annealing_steps=-(-num_warmup // 2),
+        num_adaptation_steps=num_warmup,
     )
 
     def run(key, x0):

@@ -1,41 +1,48 @@
-"""Dilation-path annealed Langevin sampling for BlackJAX and NumPyro."""
+"""Dilation-path annealed Langevin sampling for BlackJAX and NumPyro.
 
-from numpyro_dilation.annealing import AnnealingState, dilation_langevin
-from numpyro_dilation.diagnostics import GlobalMoveWarning, log_evidence, mode_summary
-from numpyro_dilation.health import ReliabilityWarning
-from numpyro_dilation.kernel import DilationInfo, DilationState
-from numpyro_dilation.mcmc import DilationLangevin, DilationLangevinState
-from numpyro_dilation.modes import GlobalMoves
-from numpyro_dilation.schedules import (
-    cosine_schedule,
-    geometric_schedule,
-    linear_schedule,
-    validate_schedule,
-)
-from numpyro_dilation.starts import Pilot
-from numpyro_dilation.uturn import UTurn, plot_uturn
-from numpyro_dilation.uturn_numpyro import uturn_diagnostic
+The names below are loaded on first use (PEP 562), so ``import numpyro_dilation`` imports
+neither JAX nor NumPyro, and ``import numpyro_dilation.kernel`` (the BlackJAX layer) imports
+no NumPyro, pandas or plotting library. BlackJAX starts JAX's backend when it is imported, so
+call ``numpyro.set_host_device_count`` before the first name is used.
+"""
+
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "AnnealingState",
-    "DilationInfo",
-    "DilationLangevin",
-    "DilationLangevinState",
-    "DilationState",
-    "GlobalMoveWarning",
-    "GlobalMoves",
-    "Pilot",
-    "ReliabilityWarning",
-    "UTurn",
-    "cosine_schedule",
-    "dilation_langevin",
-    "geometric_schedule",
-    "linear_schedule",
-    "log_evidence",
-    "mode_summary",
-    "plot_uturn",
-    "uturn_diagnostic",
-    "validate_schedule",
-]
+_HOMES = {
+    "AnnealingState": "annealing",
+    "DilationInfo": "kernel",
+    "DilationLangevin": "mcmc",
+    "DilationLangevinState": "mcmc",
+    "DilationState": "kernel",
+    "GlobalMoveWarning": "diagnostics",
+    "GlobalMoves": "modes",
+    "Pilot": "starts",
+    "ReliabilityWarning": "health",
+    "UTurn": "uturn",
+    "cosine_schedule": "schedules",
+    "dilation_langevin": "annealing",
+    "geometric_schedule": "schedules",
+    "linear_schedule": "schedules",
+    "log_evidence": "diagnostics",
+    "mode_summary": "diagnostics",
+    "plot_uturn": "uturn",
+    "uturn_diagnostic": "uturn_numpyro",
+    "validate_schedule": "schedules",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

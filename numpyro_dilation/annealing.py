@@ -32,6 +32,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from blackjax import GenerateSamplingAPI
 from blackjax.adaptation.step_size import (
     DualAveragingAdaptationState,
     dual_averaging_adaptation,
@@ -42,7 +43,7 @@ from blackjax.types import ArrayLikeTree, ArrayTree, PRNGKey
 
 from numpyro_dilation import kernel as dilation_kernel
 from numpyro_dilation.kernel import DilationInfo, DilationState
-from numpyro_dilation.schedules import make_schedule
+from numpyro_dilation.schedules import make_schedule, validate_schedule
 
 __all__ = [
     "AnnealingState",
@@ -52,6 +53,9 @@ __all__ = [
     "find_initial_step_size",
     "step_size_search_proposals",
     "dilation_langevin",
+    "as_top_level_api",
+    "init",
+    "build_kernel",
     "check_probability",
     "check_step_size",
 ]
@@ -81,7 +85,7 @@ class AnnealingState(NamedTuple):
         from numpyro_dilation import dilation_langevin
 
         logdensity = lambda x: -0.5 * jnp.sum((x - 3.0) ** 2)  # N(3, I) in 2-d
-        algo = dilation_langevin(logdensity, 20, step_size=0.5)
+        algo = dilation_langevin(logdensity, 0.5, num_annealing_steps=20)
         state = algo.init(jnp.zeros(2))  # an AnnealingState at lambda_0 = 1e-3
         step = jax.jit(algo.step)
         for key in jax.random.split(jax.random.key(0), 30):
@@ -102,7 +106,13 @@ class AnnealingState(NamedTuple):
 
     @property
     def logdensity(self) -> jax.Array:
+        r""":math:`\log\gamma` at :attr:`position`."""
         return self.dilation.logdensity
+
+    @property
+    def logdensity_grad(self) -> ArrayTree:
+        """Its gradient (what BlackJAX's adaptation reads from a chain state)."""
+        return self.dilation.logdensity_grad
 
 
 class AnnealingConfig(NamedTuple):
@@ -223,7 +233,8 @@ def annealing_init(
         print(state.dilation.lam, state.iteration, state.step_size)  # 0.01 0 0.5
         print(dilated_position(state.dilation))  # [0.1 -0.1] = sqrt(0.01) * y: near the center 0
     """
-    dilation = dilation_kernel.init(position, logdensity_fn, center, float(config.levels[0]))
+    first = float(config.levels[0]) if len(config.levels) else 1.0  # K = 0: no annealing
+    dilation = dilation_kernel.init(position, logdensity_fn, center, first)
     step_size = jnp.asarray(step_size, dtype=dilation.lam.dtype)
     adaptation = dual_averaging_start(config.target_accept_prob, step_size)
     return AnnealingState(dilation, jnp.asarray(0, dtype=jnp.int32), step_size, adaptation)
@@ -357,10 +368,13 @@ def annealing_step(
         print(info.lam, state.step_size, state.position)  # 1.0, the tuned h, a draw of N(3, I)
     """
     num_levels = len(config.levels)
-    levels = jnp.asarray(config.levels, dtype=state.dilation.lam.dtype)
     t = state.iteration
     annealing = t < num_levels
-    lam = jnp.where(annealing, levels[jnp.minimum(t, num_levels - 1)], 1.0)
+    if num_levels:
+        levels = jnp.asarray(config.levels, dtype=state.dilation.lam.dtype)
+        lam = jnp.where(annealing, levels[jnp.minimum(t, num_levels - 1)], 1.0)
+    else:  # no annealing: every step at lambda = 1
+        lam = jnp.ones((), state.dilation.lam.dtype)
     metropolis = jnp.where(annealing, config.anneal_metropolis, config.metropolis)
     dilation, info = _kernel(
         rng_key,
@@ -394,11 +408,132 @@ def annealing_step(
     return new_state, info
 
 
-def dilation_langevin(
+def _resolve_levels(schedule, num_annealing_steps, lambda_min) -> np.ndarray:
+    """The annealing levels, shape ``(K,)``; ``K = 0`` (no annealing) gives an empty array.
+    ``num_annealing_steps=None`` means the length of an explicit ``schedule`` array, else 0."""
+    explicit = not (isinstance(schedule, str) or callable(schedule))
+    if num_annealing_steps is None:
+        num_annealing_steps = len(validate_schedule(schedule)) if explicit else 0
+    if (
+        not isinstance(num_annealing_steps, (int, np.integer))
+        or isinstance(num_annealing_steps, bool)
+        or num_annealing_steps < 0
+    ):
+        raise ValueError(
+            "`num_annealing_steps` (the schedule's `num_steps`) must be an integer >= 0, "
+            f"got {num_annealing_steps!r}."
+        )
+    if not explicit:
+        check_probability("lambda_min", lambda_min)
+    if num_annealing_steps == 0:
+        if explicit:
+            make_schedule(schedule, 0, lambda_min)  # its length error
+        return np.ones(0)
+    return make_schedule(schedule, int(num_annealing_steps), lambda_min)
+
+
+def _check_inverse_mass_matrix(inverse_mass_matrix) -> None:
+    if inverse_mass_matrix is not None and jnp.ndim(inverse_mass_matrix) != 1:
+        raise ValueError(
+            "`inverse_mass_matrix` must be a diagonal, shape (d,) in `ravel_pytree` order, got "
+            f"shape {jnp.shape(inverse_mass_matrix)}; a dense matrix is not supported (with "
+            "BlackJAX's window_adaptation, keep is_mass_matrix_diagonal=True)."
+        )
+
+
+def init(
+    position: ArrayLikeTree, logdensity_fn: Callable, rng_key: PRNGKey | None = None
+) -> AnnealingState:
+    """BlackJAX's ``init(position, logdensity_fn)``: a chain at iteration 0 whose center is
+    ``position`` (the Dirac at it, so any first level is exact), with step size 1 until the
+    kernel of :func:`build_kernel` is given one. This is what BlackJAX's adaptation and SMC
+    utilities call; :func:`dilation_langevin`'s own ``init`` also sets the center, the first
+    level and the step size.
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax.numpy as jnp
+        from numpyro_dilation.annealing import init
+
+        state = init(jnp.zeros(2), lambda x: -0.5 * jnp.sum(x**2))
+        print(state.iteration, state.dilation.lam, state.logdensity)  # 0 1.0 0.0
+    """
+    del rng_key
+    config = AnnealingConfig(levels=np.ones(0), num_adaptation_steps=0)
+    return annealing_init(position, logdensity_fn, config, 1.0)
+
+
+def build_kernel() -> Callable:
+    r"""BlackJAX's ``build_kernel()``: returns
+
+    ``kernel(rng_key, state, logdensity_fn, step_size, inverse_mass_matrix=None,
+    num_annealing_steps=None, schedule="linear", lambda_min=1e-3, metropolis=True,
+    anneal_metropolis=True) -> (AnnealingState, DilationInfo)``,
+
+    one transition at level :math:`\lambda(t)` (:math:`t` = ``state.iteration``; the first
+    ``num_annealing_steps`` iterations anneal along ``schedule``, later ones, or all of
+    them with the default of no annealing, are MALA at :math:`\lambda = 1`) with the
+    step size :math:`h` and diagonal preconditioner given, and no adaptation of its own.
+    The arguments after ``logdensity_fn`` are those of :func:`dilation_langevin`, so
+    ``blackjax.window_adaptation(dilation_langevin, logdensity_fn, **extra)`` can tune
+    :math:`h` and the diagonal :math:`v` and return parameters that
+    ``dilation_langevin(logdensity_fn, **parameters)`` accepts, and
+    ``blackjax.tempered_smc`` / ``adaptive_tempered_smc`` can use it as their MCMC move
+    (``mcmc_step_fn=dilation_langevin.build_kernel()``,
+    ``mcmc_init_fn=dilation_langevin.init``).
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        from numpyro_dilation.annealing import build_kernel, init
+
+        logdensity = lambda x: -0.5 * jnp.sum((x - 3.0) ** 2)  # N(3, I) in 2-d
+        kernel = jax.jit(build_kernel(), static_argnums=2)
+        state = init(jnp.zeros(2), logdensity)
+        for key in jax.random.split(jax.random.key(0), 200):  # MALA with h = 0.5
+            state, info = kernel(key, state, logdensity, 0.5)
+        print(state.position, state.step_size, info.lam)  # a draw of N(3, I), 0.5, 1.0
+    """
+
+    def kernel(
+        rng_key: PRNGKey,
+        state: AnnealingState,
+        logdensity_fn: Callable,
+        step_size: float,
+        inverse_mass_matrix: jax.Array | None = None,
+        num_annealing_steps: int | None = None,
+        schedule="linear",
+        lambda_min: float = 1e-3,
+        metropolis: bool = True,
+        anneal_metropolis: bool = True,
+    ) -> tuple[AnnealingState, DilationInfo]:
+        _check_inverse_mass_matrix(inverse_mass_matrix)
+        config = AnnealingConfig(
+            levels=_resolve_levels(schedule, num_annealing_steps, lambda_min),
+            num_adaptation_steps=0,
+            adapt_step_size=False,
+            metropolis=bool(metropolis),
+            anneal_metropolis=bool(anneal_metropolis),
+        )
+        h = jnp.asarray(step_size, dtype=state.step_size.dtype)
+        return annealing_step(
+            rng_key, state._replace(step_size=h), logdensity_fn, config, inverse_mass_matrix
+        )
+
+    return kernel
+
+
+def as_top_level_api(
     logdensity_fn: Callable,
-    num_annealing_steps: int,
-    *,
     step_size: float,
+    inverse_mass_matrix: jax.Array | None = None,
+    *,
+    num_annealing_steps: int | None = None,
     schedule="linear",
     lambda_min: float = 1e-3,
     center: ArrayLikeTree | None = None,
@@ -407,26 +542,34 @@ def dilation_langevin(
     adapt_step_size: bool = True,
     target_accept_prob: float = DEFAULT_TARGET_ACCEPT_PROB,
     num_adaptation_steps: int | None = None,
-    inverse_mass_matrix: ArrayLikeTree | None = None,
 ) -> SamplingAlgorithm:
     r"""Annealed Langevin dynamics along the dilation path, as a BlackJAX algorithm.
 
-    The first ``num_annealing_steps`` steps anneal :math:`\lambda` from
-    ``lambda_min`` to 1 along ``schedule``, starting from the Dirac at the
-    center; later steps run at :math:`\lambda = 1` (MALA by default). At level
-    :math:`\lambda_k` the dilated step is :math:`h_k = h\lambda_k`, which in target
-    coordinates is one Langevin step of size :math:`h` on the target followed by
-    the contraction :math:`y \leftarrow c + \sqrt{\lambda_k/\lambda_{k+1}}(y - c)`
-    (see :mod:`numpyro_dilation.kernel`).
+    Called as :func:`dilation_langevin` (``numpyro_dilation.dilation_langevin(logdensity_fn,
+    step_size, ...)``, BlackJAX's calling convention, as ``blackjax.mala(logdensity_fn,
+    step_size)``). The first ``num_annealing_steps`` steps anneal :math:`\lambda` from
+    ``lambda_min`` to 1 along ``schedule``, starting from the Dirac at the center; later
+    steps run at :math:`\lambda = 1` (MALA by default). With no annealing (the default,
+    ``num_annealing_steps=None`` and a named schedule) it is MALA with a diagonal
+    preconditioner. At level :math:`\lambda_k` the dilated step is
+    :math:`h_k = h\lambda_k`, which in target coordinates is one Langevin step of size
+    :math:`h` on the target followed by the contraction
+    :math:`y \leftarrow c + \sqrt{\lambda_k/\lambda_{k+1}}(y - c)` (see
+    :mod:`numpyro_dilation.kernel`).
 
     Parameters
     ----------
     logdensity_fn
         Log-density of the target (unnormalized), on pytree positions.
-    num_annealing_steps
-        :math:`K`, the number of annealing steps (length of the schedule).
     step_size
         Initial step :math:`h` in target coordinates (> 0).
+    inverse_mass_matrix
+        Fixed diagonal preconditioner :math:`v`, shape ``(d,)`` in ``ravel_pytree``
+        order (``None``: identity), as BlackJAX's ``window_adaptation`` returns it. The
+        NumPyro kernel estimates it across chains.
+    num_annealing_steps
+        :math:`K \ge 0`, the number of annealing steps (length of the schedule);
+        ``None``: the length of an explicit ``schedule`` array, else 0 (no annealing).
     schedule
         ``"linear"`` (default), ``"geometric"``, ``"cosine"``, a callable
         ``(num_steps, lambda_min) -> levels``, or an array of ``K`` levels.
@@ -441,10 +584,8 @@ def dilation_langevin(
     adapt_step_size, target_accept_prob
         Dual averaging of :math:`h` toward this acceptance probability.
     num_adaptation_steps
-        Iterations during which :math:`h` adapts; defaults to ``num_annealing_steps``.
-    inverse_mass_matrix
-        Fixed diagonal preconditioner :math:`v`, shape ``(d,)`` in ``ravel_pytree``
-        order (``None``: identity). The NumPyro kernel estimates it across chains.
+        Iterations during which :math:`h` adapts; defaults to :math:`K` (so none
+        without annealing: :math:`h` is then fixed, as in BlackJAX's MALA).
 
     Returns
     -------
@@ -462,7 +603,7 @@ def dilation_langevin(
         import numpyro_dilation as nd
 
         logdensity = lambda x: -0.5 * jnp.sum((x - 3.0) ** 2)  # N(3, I) in 2-d
-        algo = nd.dilation_langevin(logdensity, 50, step_size=0.5)
+        algo = nd.dilation_langevin(logdensity, 0.5, num_annealing_steps=50)
         state = jax.vmap(algo.init)(jnp.zeros((16, 2)))  # 16 chains, each from the Dirac at 0
         step = jax.jit(jax.vmap(algo.step))
         for key in jax.random.split(jax.random.key(0), 100):  # 50 annealing steps, 50 at lambda = 1
@@ -471,28 +612,19 @@ def dilation_langevin(
     """
     if not callable(logdensity_fn):
         raise ValueError(f"`logdensity_fn` must be callable, got {type(logdensity_fn).__name__}.")
-    if (
-        not isinstance(num_annealing_steps, (int, np.integer))
-        or isinstance(num_annealing_steps, bool)
-        or num_annealing_steps < 1
-    ):
-        raise ValueError(
-            "`num_annealing_steps` (the schedule's `num_steps`) must be a positive integer, "
-            f"got {num_annealing_steps!r}."
-        )
     check_step_size(step_size)
     check_probability("target_accept_prob", target_accept_prob)
-    if isinstance(schedule, str) or callable(schedule):
-        check_probability("lambda_min", lambda_min)
-    levels = make_schedule(schedule, num_annealing_steps, lambda_min)
-    num_adapt = num_annealing_steps if num_adaptation_steps is None else num_adaptation_steps
-    if not isinstance(num_adapt, int) or num_adapt < 0:
+    _check_inverse_mass_matrix(inverse_mass_matrix)
+    levels = _resolve_levels(schedule, num_annealing_steps, lambda_min)
+    num_levels = len(levels)
+    num_adapt = num_levels if num_adaptation_steps is None else num_adaptation_steps
+    if not isinstance(num_adapt, (int, np.integer)) or num_adapt < 0:
         raise ValueError(
             f"`num_adaptation_steps` must be a non-negative integer, got {num_adaptation_steps!r}."
         )
     config = AnnealingConfig(
         levels=levels,
-        num_adaptation_steps=num_adapt,
+        num_adaptation_steps=int(num_adapt),
         adapt_step_size=bool(adapt_step_size),
         target_accept_prob=float(target_accept_prob),
         metropolis=bool(metropolis),
@@ -507,3 +639,30 @@ def dilation_langevin(
         return annealing_step(rng_key, state, logdensity_fn, config, inverse_mass_matrix)
 
     return SamplingAlgorithm(init_fn, step_fn)
+
+
+dilation_langevin = GenerateSamplingAPI(as_top_level_api, init, build_kernel)
+"""The BlackJAX-level sampler: ``dilation_langevin(logdensity_fn, step_size, ...)`` builds
+the algorithm (:func:`as_top_level_api`), and ``dilation_langevin.init`` /
+``dilation_langevin.build_kernel`` (:func:`init`, :func:`build_kernel`) are the pieces that
+BlackJAX's ``window_adaptation`` and tempered SMC drive, as for ``blackjax.mala``.
+
+**Example**
+
+.. code-block:: python
+
+    import blackjax
+    import jax
+    import jax.numpy as jnp
+    import numpyro_dilation as nd
+
+    logdensity = lambda x: -0.5 * jnp.sum(x**2 / jnp.array([1.0, 100.0]))  # sds 1 and 10
+    warmup = blackjax.window_adaptation(nd.dilation_langevin, logdensity, num_annealing_steps=100)
+    (state, parameters), _ = warmup.run(jax.random.key(0), jnp.ones(2), num_steps=500)
+    print(parameters["step_size"], parameters["inverse_mass_matrix"])  # about [1, 100]
+    algo = nd.dilation_langevin(logdensity, **parameters)  # MALA at lambda = 1 from here
+    state, info = jax.jit(algo.step)(jax.random.key(1), state)
+"""
+
+dilation_langevin.__doc__ = as_top_level_api.__doc__
+dilation_langevin.__module__ = __name__  # documented here (autodoc skips imported objects)

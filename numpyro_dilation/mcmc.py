@@ -47,12 +47,14 @@ from numpyro_dilation.annealing import (
 )
 from numpyro_dilation.batching import calls_lapack, map_items
 from numpyro_dilation.diagnostics import MIN_GLOBAL_ACCEPTANCE
+from numpyro_dilation.forward_mode import forward_mode_logdensity
 from numpyro_dilation.global_moves import (
     build_independence_kernel,
     init_evidence,
     update_evidence,
 )
 from numpyro_dilation.health import (
+    ReliabilityWarning,
     health_problems,
     init_monitor,
     update_monitor,
@@ -78,6 +80,7 @@ from numpyro_dilation.uturn import build_kernel as build_uturn_kernel
 
 __all__ = [
     "AUTO_PILOT_MIN_CHAINS",
+    "MIN_POPULATION_CHAINS",
     "HUTCHINSON_PROBES",
     "DilationLangevin",
     "DilationLangevinState",
@@ -122,6 +125,25 @@ warm-up, annealing and mode finding included) for a box drawn from few particles
     print(num_chains >= AUTO_PILOT_MIN_CHAINS)  # True: center="auto" runs the pilot box
 """
 
+MIN_POPULATION_CHAINS = 16
+"""Fewest vectorized chains for which a run with the default ``global_moves="auto"`` does
+not warn. Modes are found from the chains' positions after the annealing, so a mode that
+draws a fraction :math:`w` of the chains is missed by all :math:`C` of them with probability
+about :math:`(1-w)^C`: 41% for :math:`w = 0.2, C = 4`; 17% at :math:`C = 8`; 3% at
+:math:`C = 16`. A run with fewer chains, one chain, or chains that are not vectorized
+(``chain_method="sequential"`` or ``"parallel"``) warns once
+(:class:`~numpyro_dilation.health.ReliabilityWarning`) unless ``global_moves=None`` says
+that independent annealed chains are what is wanted.
+
+**Example**
+
+.. code-block:: python
+
+    from numpyro_dilation.mcmc import MIN_POPULATION_CHAINS
+
+    print(MIN_POPULATION_CHAINS, round(0.8 ** MIN_POPULATION_CHAINS, 3))  # 16 0.028
+"""
+
 DilationAdaptState = namedtuple("DilationAdaptState", ["step_size", "dual_averaging"])
 """Step size :math:`h` for the next iteration and its dual-averaging state.
 
@@ -146,86 +168,98 @@ DilationAdaptState = namedtuple("DilationAdaptState", ["step_size", "dual_averag
     print(jnp.exp(adapt.dual_averaging.log_step_size_avg))  # the same: h is the averaged iterate
 """
 
-DilationLangevinState = namedtuple(
-    "DilationLangevinState",
-    [
-        "i",
-        "z",
-        "potential_energy",
-        "z_grad",
-        "lam",
-        "center",
-        "accept_prob",
-        "mean_accept_prob",
-        "diverging",
-        "num_grad_evals",
-        "global_accept_prob",
-        "uturn_accept_prob",
-        "evidence",
-        "monitor",
-        "mixture",
-        "inverse_mass_matrix",
-        "adapt_state",
-        "rng_key",
-    ],
-)
-"""
-State of :class:`DilationLangevin`, one chain (batched over chains in a
-vectorized run):
+class DilationLangevinState(
+    namedtuple(
+        "DilationLangevinState",
+        [
+            "i",
+            "z",
+            "potential_energy",
+            "z_grad",
+            "lam",
+            "center",
+            "accept_prob",
+            "mean_accept_prob",
+            "diverging",
+            "num_grad_evals",
+            "global_accept_prob",
+            "uturn_accept_prob",
+            "evidence",
+            "monitor",
+            "mixture",
+            "inverse_mass_matrix",
+            "adapt_state",
+            "rng_key",
+        ],
+    )
+):
+    """State of :class:`DilationLangevin`, one chain (batched over chains in a
+    vectorized run):
 
-- **i** - iterations done (warm-up included; never reset).
-- **z** - target-coordinate position :math:`y` in unconstrained space (the draw once λ = 1).
-- **potential_energy** - :math:`-\\log\\gamma(y)`.
-- **z_grad** - gradient of the potential energy at ``z``.
-- **lam** - level :math:`\\lambda` of the last transition.
-- **center** - dilation center :math:`c` (unconstrained, structure of ``z``).
-- **accept_prob** - Metropolis acceptance probability of the last proposal.
-- **mean_accept_prob** - running mean of ``accept_prob`` (reset when sampling starts).
-- **diverging** - whether the last proposal had a non-finite log-density or gradient (rejected).
-- **num_grad_evals** - gradient evaluations spent by the last iteration (1 or 2 for the
-  local step, +1 for a global move, + an exact U-turn move's, + the mode finding (and
-  the explorer's U-turns) once during warm-up, + the preconditioner's
-  Hessian (counted as :math:`d` gradients) and step-size search at its update
-  iterations; the first iteration also counts the initialization: the initial
-  gradient and the first step-size search). Summed over all iterations it is the
-  run's whole gradient cost.
-- **global_accept_prob** - acceptance probability of the last global move (0 if none).
-- **uturn_accept_prob** - acceptance probability :math:`\\min(1, e^W)` of the last exact
-  U-turn move (0 if none; see ``uturn``).
-- **evidence** - :class:`~numpyro_dilation.global_moves.EvidenceAccumulator` of the
-  global-move proposals' importance weights (for :func:`log_evidence`).
-- **monitor** - :class:`~numpyro_dilation.health.RunMonitor`: running statistics of the
-  chain's draws at :math:`\\lambda = 1` in the current phase (warm-up, or one ``run``'s
-  draws), from which the end of each phase checks the run (:mod:`numpyro_dilation.health`).
-- **mixture** - :class:`~numpyro_dilation.modes.ModeMixture` of the modes found at the end
-  of warm-up, shared by all chains of a vectorized run (not batched); ``None`` when
-  global moves are off.
-- **inverse_mass_matrix** - diagonal preconditioner :math:`v` (flat, ``ravel_pytree``
-  order) estimated across chains in a vectorized run (not batched); ``None`` otherwise.
-- **adapt_state** - :data:`DilationAdaptState` (``step_size``, ``dual_averaging``).
-- **rng_key** - random key for the next iteration.
+    - **i** - iterations done (warm-up included; never reset).
+    - **z** - target-coordinate position :math:`y` in unconstrained space (the draw once λ = 1).
+    - **potential_energy** - :math:`-\\log\\gamma(y)`.
+    - **z_grad** - gradient of the potential energy at ``z``.
+    - **lam** - level :math:`\\lambda` of the last transition.
+    - **center** - dilation center :math:`c` (unconstrained, structure of ``z``).
+    - **accept_prob** - Metropolis acceptance probability of the last proposal.
+    - **mean_accept_prob** - running mean of ``accept_prob`` (reset when sampling starts).
+    - **diverging** - whether the last proposal had a non-finite log-density or gradient (rejected).
+    - **num_grad_evals** - gradient evaluations spent by the last iteration (1 or 2 for the
+      local step, +1 for a global move, + an exact U-turn move's, + the mode finding (and
+      the explorer's U-turns) once during warm-up, + the preconditioner's
+      Hessian (counted as :math:`d` gradients) and step-size search at its update
+      iterations; the first iteration also counts the initialization: the initial
+      gradient and the first step-size search). Summed over all iterations it is the
+      run's whole gradient cost.
+    - **global_accept_prob** - acceptance probability of the last global move (0 if none).
+    - **uturn_accept_prob** - acceptance probability :math:`\\min(1, e^W)` of the last exact
+      U-turn move (0 if none; see ``uturn``).
+    - **evidence** - :class:`~numpyro_dilation.global_moves.EvidenceAccumulator` of the
+      global-move proposals' importance weights (for :func:`log_evidence`).
+    - **monitor** - :class:`~numpyro_dilation.health.RunMonitor`: running statistics of the
+      chain's draws at :math:`\\lambda = 1` in the current phase (warm-up, or one ``run``'s
+      draws), from which the end of each phase checks the run (:mod:`numpyro_dilation.health`).
+    - **mixture** - :class:`~numpyro_dilation.modes.ModeMixture` of the modes found at the end
+      of warm-up, shared by all chains of a vectorized run (not batched); ``None`` when
+      global moves are off.
+    - **inverse_mass_matrix** - diagonal preconditioner :math:`v` (flat, ``ravel_pytree``
+      order) estimated across chains in a vectorized run (not batched); ``None`` otherwise.
+    - **adapt_state** - :data:`DilationAdaptState` (``step_size``, ``dual_averaging``).
+    - **rng_key** - random key for the next iteration.
 
-**Example**
+    Property: **num_steps** - ``num_grad_evals`` under the name NumPyro's HMC and NUTS
+    states give their cost per iteration, so ``extra_fields=("num_steps",)`` works as
+    with ``NUTS`` (a MALA step is one gradient).
 
-.. code-block:: python
+    **Example**
 
-    import jax
-    import numpyro
-    import numpyro.distributions as dist
-    from numpyro.infer import MCMC
-    from numpyro_dilation import DilationLangevin
+    .. code-block:: python
 
-    def model():
-        numpyro.sample("x", dist.Normal(1.0, 2.0).expand([2]))
+        import jax
+        import numpyro
+        import numpyro.distributions as dist
+        from numpyro.infer import MCMC
+        from numpyro_dilation import DilationLangevin
 
-    mcmc = MCMC(DilationLangevin(model), num_warmup=40, num_samples=20, num_chains=4,
-                chain_method="vectorized", progress_bar=False)
-    mcmc.run(jax.random.key(0))
-    state = mcmc.last_state  # a DilationLangevinState, batched over the 4 chains
-    print(state.i, state.lam, state.z["x"].shape)  # [60 60 60 60] [1. 1. 1. 1.] (4, 2)
-    print(state.mean_accept_prob, state.adapt_state.step_size)  # acceptance and h, per chain
-    print(state.mixture.num_modes, state.inverse_mass_matrix)  # 1 [4. 4.]: shared by the chains
-"""
+        def model():
+            numpyro.sample("x", dist.Normal(1.0, 2.0).expand([2]))
+
+        mcmc = MCMC(DilationLangevin(model), num_warmup=40, num_samples=20, num_chains=4,
+                    chain_method="vectorized", progress_bar=False)
+        mcmc.run(jax.random.key(0))
+        state = mcmc.last_state  # a DilationLangevinState, batched over the 4 chains
+        print(state.i, state.lam, state.z["x"].shape)  # [60 60 60 60] [1. 1. 1. 1.] (4, 2)
+        print(state.mean_accept_prob, state.adapt_state.step_size)  # acceptance and h, per chain
+        print(state.mixture.num_modes, state.inverse_mass_matrix)  # 1 [4. 4.]: shared by the chains
+    """
+
+    __slots__ = ()
+
+    @property
+    def num_steps(self):
+        """Gradient evaluations of the last iteration (``num_grad_evals``)."""
+        return self.num_grad_evals
 
 
 def _is_array(x) -> bool:
@@ -272,21 +306,66 @@ def _coordinate_sites(one_chain) -> list[str]:
     return names
 
 
-def _calling_mcmc_num_samples() -> int | None:
-    """``num_samples`` of the NumPyro ``MCMC`` object whose run is initializing this kernel
-    (found on the call stack: NumPyro's ``MCMCKernel.init`` is not told the run's
-    length), or ``None`` when the kernel is driven otherwise. The end of each run's
-    draws is where the run is checked (:mod:`numpyro_dilation.health`)."""
+def _calling_mcmc() -> MCMC | None:
+    """The NumPyro ``MCMC`` object whose run is initializing this kernel (found on the call
+    stack: NumPyro's ``MCMCKernel.init`` is told neither the run's length nor its chain
+    method), or ``None`` when the kernel is driven otherwise."""
     frame = inspect.currentframe()
-    for _ in range(8):
+    for _ in range(10):
         frame = frame.f_back if frame is not None else None
         if frame is None:
             return None
         owner = frame.f_locals.get("self")
         if isinstance(owner, MCMC):
-            num = getattr(owner, "num_samples", None)
-            return int(num) if isinstance(num, (int, np.integer)) and num > 0 else None
+            return owner
     return None
+
+
+def _run_length(mcmc: MCMC | None) -> int | None:
+    """``num_samples`` of the calling run, where each run's draws end and the run is
+    checked (:mod:`numpyro_dilation.health`); ``None`` when unknown."""
+    num = getattr(mcmc, "num_samples", None)
+    return int(num) if isinstance(num, (int, np.integer)) and num > 0 else None
+
+
+def _population_warning(vectorized: bool, num_chains: int, mcmc: MCMC | None) -> str | None:
+    """Why this run cannot be the population algorithm the user asked for by default, and
+    what to change; ``None`` when it can. Chains that run one at a time (NumPyro's
+    ``"sequential"`` and ``"parallel"`` chain methods, or a single chain) share nothing: no
+    global moves, no pooled preconditioner, no check across chains. Vectorized chains
+    fewer than :data:`MIN_POPULATION_CHAINS` share, but too few of them reach each mode."""
+    if vectorized and num_chains >= MIN_POPULATION_CHAINS:
+        return None
+    how = "pass global_moves=None to run independent annealed chains knowingly."
+    use = (
+        f"Use MCMC(..., num_chains=C, chain_method='vectorized') with C >= "
+        f"{MIN_POPULATION_CHAINS} (hundreds cost little when vectorized; on several "
+        "devices, shard the vectorized chains: user guide, 'Several devices'), or "
+    )
+    if not vectorized or num_chains < 2:
+        method = getattr(mcmc, "chain_method", None)
+        total = getattr(mcmc, "num_chains", num_chains if vectorized else None)
+        if total == 1 or (vectorized and num_chains < 2):
+            what = "a single chain runs alone"
+        elif isinstance(method, str):
+            what = f"chain_method={method!r} (num_chains={total}) runs each chain on its own"
+        else:
+            what = "this chain method runs each chain on its own"
+        return (
+            f"DilationLangevin: {what}, so the population "
+            "algorithm is off: no global moves (the chains' shares of separated modes are "
+            "those of annealing alone, wrong in general), no pooled preconditioner, and no "
+            "end-of-run check across chains (R-hat). Nothing will warn if the chains "
+            f"disagree. {use}{how}"
+        )
+    miss = (1.0 - 0.2) ** num_chains
+    return (
+        f"DilationLangevin: num_chains={num_chains} is too few for global moves to find the "
+        "modes they correct. Modes are found from the chains' own positions after the "
+        "annealing, so a mode that draws a fraction w of the chains is missed by all of "
+        f"them with probability (1 - w)^C: {miss:.0%} for w = 0.2 and C = {num_chains} "
+        f"(3% at C = {MIN_POPULATION_CHAINS}). {use}{how}"
+    )
 
 
 def _check_init_params(init_params, reference) -> None:
@@ -524,7 +603,11 @@ class DilationLangevin(MCMCKernel):
         (:mod:`numpyro_dilation.reparam`); draws then hold ``NAME`` (deterministic) and
         ``NAME_decentered``, and :attr:`noncentered_sites` lists the sites. ``None``: the
         model as written.
-    :param bool forward_mode_differentiation: as in NumPyro's ``NUTS``.
+    :param bool forward_mode_differentiation: as in NumPyro's ``NUTS``: every gradient
+        (steps, mode finding, curvature) by forward mode
+        (:func:`~numpyro_dilation.forward_mode.forward_mode_logdensity`), for models that
+        reverse mode cannot differentiate (``lax.while_loop``). A gradient then costs
+        :math:`d` forward passes.
 
     **Example**
 
@@ -646,6 +729,7 @@ class DilationLangevin(MCMCKernel):
                 f"`global_moves` must be 'auto', None or a GlobalMoves, got {global_moves!r}."
             )
         self._global_moves_arg = global_moves
+        self._quiet_inits = 0  # chains of a sequential run not to warn again about
         if not (uturn is None or uturn == "auto" or isinstance(uturn, UTurn)):
             raise ValueError(f"`uturn` must be 'auto', None or a UTurn, got {uturn!r}.")
         if isinstance(uturn, UTurn):
@@ -782,6 +866,15 @@ class DilationLangevin(MCMCKernel):
             anneal_metropolis=self._anneal_metropolis,
         )
         vectorized = not is_prng_key(rng_key)
+        mcmc = _calling_mcmc()
+        if self._global_moves_arg == "auto" and self._anneals:
+            message = _population_warning(vectorized, rng_key.shape[0] if vectorized else 1, mcmc)
+            if self._quiet_inits > 0:  # the same sequential run's next chain
+                self._quiet_inits -= 1
+            elif message is not None:
+                warnings.warn(message, ReliabilityWarning, stacklevel=2)
+                if getattr(mcmc, "chain_method", None) == "sequential":
+                    self._quiet_inits = int(getattr(mcmc, "num_chains", 1)) - 1
         self._global_moves = self._resolve_global_moves(vectorized, rng_key)
         self._uturn = self._uturn_arg
         if not self._anneals:
@@ -886,7 +979,7 @@ class DilationLangevin(MCMCKernel):
             lambda x: jnp.broadcast_to(x, zero.shape), init_evidence(zero.dtype)
         )
         self._coordinate_sites = _coordinate_sites(one_chain)
-        self._run_length = _calling_mcmc_num_samples()
+        self._run_length = _run_length(mcmc)
         monitor = jax.tree.map(
             lambda x: jnp.broadcast_to(x, zero.shape + x.shape),
             init_monitor(flat.shape[0], flat.dtype),
@@ -1087,7 +1180,13 @@ class DilationLangevin(MCMCKernel):
             potential_fn = self._potential_fn_gen(*model_args, **model_kwargs)
         else:
             potential_fn = self._potential_fn
-        return lambda z: -potential_fn(z)
+
+        def logdensity_fn(z):
+            return -potential_fn(z)
+
+        if self._forward_mode_differentiation:
+            return forward_mode_logdensity(logdensity_fn)
+        return logdensity_fn
 
     def _resolve_center(self, init_params, vectorized, model_args, model_kwargs):
         """Unconstrained center with the structure of one chain's ``init_params``."""

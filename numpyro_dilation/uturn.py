@@ -118,21 +118,24 @@ Explorer (:func:`uturn_return`, :func:`explore`, :func:`explore_modes`; approxim
     by default each U-turn gets a fresh *overdispersed* center
     (:func:`overdispersed_centers`), not the chain's own.
 
-The kernel layer: JAX, BlackJAX, NumPy, pandas, matplotlib (plots only); no NumPyro.
+The kernel layer: JAX, BlackJAX, NumPy; pandas and matplotlib only inside the table and plot
+functions; no NumPyro.
 """
 
 import math
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pandas as pd
 from blackjax.types import ArrayLikeTree, ArrayTree, PRNGKey
 from blackjax.util import pytree_size
 
 from numpyro_dilation import kernel as dilation_kernel
+
+if TYPE_CHECKING:
+    import pandas as pd
 from numpyro_dilation.batching import map_starts
 from numpyro_dilation.kernel import DilationState
 from numpyro_dilation.modes import (
@@ -910,7 +913,7 @@ def uturn_curves(
     inverse_mass_matrix: jax.Array | None = None,
     memorization_threshold: float = 0.05,
     speciation_threshold: float = 0.5,
-) -> pd.DataFrame:
+) -> "pd.DataFrame":
     r"""The U-turn diagnostic: mode-switch curve, correlation, :math:`\lambda_m`, :math:`\lambda_s`.
 
     Parameters
@@ -1029,6 +1032,8 @@ def uturn_curves(
                 "num_steps": num_steps,
             }
         )
+    import pandas as pd  # tables only: the kernel layer imports no pandas
+
     table = pd.DataFrame(rows)
     lambda_m = crossing_level(table.lambda_u, table.switch_fraction, memorization_threshold)
     lambda_s = crossing_level(table.lambda_u, table.switch_fraction, speciation_threshold)
@@ -1057,7 +1062,7 @@ def _mean_correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean((a * b).sum(0)[ok] / (sa[ok] * sb[ok])))
 
 
-def plot_uturn(table: pd.DataFrame, ax=None, *, label: str | None = None, color=None):
+def plot_uturn(table: "pd.DataFrame", ax=None, *, label: str | None = None, color=None):
     r"""Mode-switch curves of :func:`uturn_curves`, in ArviZ's style.
 
     Plots, against :math:`\lambda_u` (log axis, decreasing to the right: the

@@ -2,6 +2,7 @@
 the problem and names it, and a healthy run raises none."""
 
 import warnings
+from types import SimpleNamespace
 
 import jax
 import jax.numpy as jnp
@@ -21,6 +22,7 @@ from numpyro_dilation.health import (
     rhat,
     update_monitor,
 )
+from numpyro_dilation.mcmc import MIN_POPULATION_CHAINS, _population_warning
 
 
 def _monitors(draws, diverging=None, moved=None, global_accept=None):
@@ -233,3 +235,47 @@ def test_the_end_of_run_check_runs_no_xla_computation():
     within = draws.var(1, ddof=1).mean(0)
     between = draws.mean(1).var(0, ddof=1)
     np.testing.assert_allclose(r, np.sqrt(((n - 1) / n * within + between) / within), rtol=1e-10)
+
+
+def _population_warnings(run) -> list[str]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run()
+    messages = [str(w.message) for w in caught if issubclass(w.category, ReliabilityWarning)]
+    return [m for m in messages if "global_moves=None to run independent" in m]
+
+
+def test_chains_that_cannot_be_a_population_say_so_once():
+    """NumPyro's defaults (one chain; several chains run one at a time) switch the global
+    moves off: the README's two-mode model then gives P(theta > 0) = 0 or 0.75 against
+    0.727 with nothing to check it. The run warns once (not once per chain), naming the
+    chain method and the fix; vectorized chains too few to find the modes are told the
+    miss probability; asking for independent chains (``global_moves=None``) or enough
+    vectorized chains is quiet."""
+
+    def potential(z):
+        return 0.5 * jnp.sum(z["x"] ** 2)
+
+    def run(num_chains, chain_method, **kernel_kwargs):
+        kernel = DilationLangevin(potential_fn=potential, **kernel_kwargs)
+        mcmc = MCMC(kernel, num_warmup=20, num_samples=2, num_chains=num_chains,
+                    chain_method=chain_method, progress_bar=False)  # fmt: skip
+        init = {"x": jnp.zeros((num_chains, 1))}
+        return lambda: mcmc.run(jax.random.key(0), init_params=init)
+
+    (sequential,) = _population_warnings(run(2, "sequential"))
+    assert "chain_method='sequential' (num_chains=2) runs each chain on its own" in sequential
+    assert "chain_method='vectorized'" in sequential and "global_moves=None" in sequential
+
+    single = DilationLangevin(potential_fn=potential)
+    init = {"x": jnp.zeros(1)}
+    (alone,) = _population_warnings(lambda: single.init(jax.random.key(0), 20, init))
+    assert "runs each chain on its own" in alone
+    quiet = DilationLangevin(potential_fn=potential, global_moves=None)
+    assert _population_warnings(lambda: quiet.init(jax.random.key(0), 20, init)) == []
+
+    one = SimpleNamespace(chain_method="vectorized", num_chains=1)
+    assert "a single chain runs alone" in _population_warning(True, 1, one)
+    few = _population_warning(True, 4, None)
+    assert "num_chains=4 is too few" in few and "41%" in few
+    assert _population_warning(True, MIN_POPULATION_CHAINS, None) is None

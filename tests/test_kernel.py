@@ -1,10 +1,13 @@
 """BlackJAX-level kernel: x-form = y-form, exactness of MALA, divergences, jit/vmap."""
 
+import blackjax
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from blackjax.smc import resampling
 from blackjax.util import run_inference_algorithm
+from conftest import mcse_z
 from jax import lax
 
 import numpyro_dilation as nd
@@ -168,7 +171,7 @@ def test_top_level_algorithm_runs_with_run_inference_algorithm_jit_and_vmap():
         return -0.5 * jnp.sum((theta["m"] - mean["m"]) ** 2) - 0.5 * (theta["s"] - mean["s"]) ** 2
 
     num_annealing = 100
-    algo = nd.dilation_langevin(logdensity, num_annealing, step_size=0.1, lambda_min=0.01)
+    algo = nd.dilation_langevin(logdensity, 0.1, num_annealing_steps=num_annealing, lambda_min=0.01)
 
     def one_chain(key, x0):
         return run_inference_algorithm(key, algo, 300, initial_position=x0)
@@ -192,17 +195,21 @@ def test_top_level_algorithm_runs_with_run_inference_algorithm_jit_and_vmap():
 def test_dilation_langevin_rejects_bad_arguments():
     f = lambda x: -(x**2)  # noqa: E731
     with pytest.raises(ValueError, match="step_size"):
-        nd.dilation_langevin(f, 10, step_size=0.0)
+        nd.dilation_langevin(f, num_annealing_steps=10, step_size=0.0)
     with pytest.raises(ValueError, match="step_size"):
-        nd.dilation_langevin(f, 10, step_size=float("nan"))
+        nd.dilation_langevin(f, num_annealing_steps=10, step_size=float("nan"))
     with pytest.raises(ValueError, match="lambda_min"):
-        nd.dilation_langevin(f, 10, step_size=0.1, lambda_min=1.0)
+        nd.dilation_langevin(f, num_annealing_steps=10, step_size=0.1, lambda_min=1.0)
     with pytest.raises(ValueError, match="target_accept_prob"):
-        nd.dilation_langevin(f, 10, step_size=0.1, target_accept_prob=1.2)
+        nd.dilation_langevin(f, num_annealing_steps=10, step_size=0.1, target_accept_prob=1.2)
     with pytest.raises(ValueError, match="strictly increasing"):
-        nd.dilation_langevin(f, 3, step_size=0.1, schedule=[0.5, 0.2, 1.0])
+        nd.dilation_langevin(f, 0.1, schedule=[0.5, 0.2, 1.0])
     with pytest.raises(ValueError, match="num_steps"):
-        nd.dilation_langevin(f, 0, step_size=0.1)
+        nd.dilation_langevin(f, 0.1, num_annealing_steps=-1)
+    with pytest.raises(ValueError, match="2 levels but 4 annealing steps"):
+        nd.dilation_langevin(f, 0.1, num_annealing_steps=4, schedule=[0.5, 1.0])
+    with pytest.raises(ValueError, match="inverse_mass_matrix"):
+        nd.dilation_langevin(f, 0.1, jnp.eye(2))
 
 
 def test_a_huge_energy_error_counts_as_divergent():
@@ -217,3 +224,87 @@ def test_a_huge_energy_error_counts_as_divergent():
     assert np.all(np.asarray(info.is_divergent)) and not np.any(np.asarray(info.is_accepted))
     _, info = step(keys, state, 0.5)
     assert not np.any(np.asarray(info.is_divergent))
+
+
+# -- BlackJAX's utilities driving the kernel -------------------------------------------------
+
+
+def test_blackjax_window_adaptation_tunes_and_hands_over_to_the_algorithm():
+    """``blackjax.window_adaptation(nd.dilation_langevin, ...)`` anneals for 100 steps while
+    it tunes h and the diagonal preconditioner; its parameters build the algorithm (BlackJAX's
+    positional ``step_size``), which continues from the adapted states at lambda = 1. On
+    N((1, -2), diag(1, 100)) the preconditioner finds the variances, and the pooled draws of
+    32 chains have every mean and variance within 4.5 MCSE."""
+    mean, var = jnp.array([1.0, -2.0]), jnp.array([1.0, 100.0])
+
+    def logdensity(x):
+        return -0.5 * jnp.sum((x - mean) ** 2 / var)
+
+    warmup = blackjax.window_adaptation(nd.dilation_langevin, logdensity, num_annealing_steps=100)
+
+    def one_chain(key, x0):
+        k_warm, k_run = jax.random.split(key)
+        (state, parameters), _ = warmup.run(k_warm, x0, num_steps=400)
+        algo = nd.dilation_langevin(logdensity, **parameters)
+        _, states = run_inference_algorithm(
+            k_run, algo, 400, initial_state=state, transform=lambda s, i: s.position
+        )
+        return parameters["inverse_mass_matrix"], states
+
+    keys = jax.random.split(jax.random.key(0), 32)
+    v, x = jax.jit(jax.vmap(one_chain))(keys, jnp.zeros((32, 2)))
+    np.testing.assert_allclose(np.median(v, axis=0), var, rtol=0.3)
+    x = np.asarray(x)
+    for j in range(2):
+        assert mcse_z(x[..., j], float(mean[j])) < 4.5
+        assert mcse_z((x[..., j] - float(mean[j])) ** 2, float(var[j])) < 4.5
+
+
+def test_blackjax_tempered_smc_moves_particles_with_the_kernel():
+    """``adaptive_tempered_smc`` with ``build_kernel()`` / ``init`` as its MCMC move (MALA at
+    lambda = 1: the kernel's default of no annealing). Conjugate Gaussian, prior N(0, I_2),
+    y = (1, -1) observed with sd 0.5: posterior N(0.8 y, 0.2 I), log Z = -2.861. Weighted
+    means and variances within 4.5 se (se from the final weights' ESS; over 20 seeds the
+    errors' sds were 0.7x those), log Z within 0.1 (its sd over 20 seeds: 0.022)."""
+    y = jnp.array([1.0, -1.0])
+
+    def logprior(x):
+        return -0.5 * jnp.sum(x**2) - jnp.log(2 * jnp.pi)
+
+    def loglikelihood(x):
+        return jnp.sum(-0.5 * ((y - x) / 0.5) ** 2 - jnp.log(0.5 * jnp.sqrt(2 * jnp.pi)))
+
+    smc = blackjax.adaptive_tempered_smc(
+        logprior,
+        loglikelihood,
+        nd.dilation_langevin.build_kernel(),
+        nd.dilation_langevin.init,
+        {"step_size": jnp.array([0.3])},
+        resampling.systematic,
+        target_ess=0.5,
+        num_mcmc_steps=10,
+    )
+
+    def run(key):
+        k_init, k_run = jax.random.split(key)
+
+        def body(carry):
+            key, state, log_z = carry
+            key, sub = jax.random.split(key)
+            state, info = smc.step(sub, state)
+            return key, state, log_z + info.log_likelihood_increment
+
+        state = smc.init(jax.random.normal(k_init, (2000, 2)))
+        carry = (k_run, state, jnp.zeros(()))
+        _, state, log_z = lax.while_loop(lambda c: c[1].tempering_param < 1, body, carry)
+        return state.particles, state.weights, log_z
+
+    x, w, log_z = jax.jit(run)(jax.random.key(0))
+    x, w = np.asarray(x, float), np.asarray(w, float)
+    ess = 1.0 / np.sum(w**2)
+    m = w @ x
+    v = w @ (x - m) ** 2
+    np.testing.assert_allclose(m, 0.8 * np.asarray(y), atol=4.5 * np.sqrt(0.2 / ess))
+    np.testing.assert_allclose(v, 0.2, atol=4.5 * 0.2 * np.sqrt(2 / ess))
+    exact = float(np.sum(-0.5 * np.log(2 * np.pi * 1.25) - np.asarray(y) ** 2 / 2.5))
+    assert abs(float(log_z) - exact) < 0.1

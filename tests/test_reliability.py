@@ -129,7 +129,10 @@ def _algo(**kw):
 
 
 def _algo_init(position, **kw):
-    return lambda: nd.dilation_langevin(_quadratic, 20, step_size=0.1, **kw).init(position)
+    def call():
+        return nd.dilation_langevin(_quadratic, 0.1, num_annealing_steps=20, **kw).init(position)
+
+    return call
 
 
 def _kernel_step(lam=0.5, step_size=0.1):
@@ -335,8 +338,11 @@ BAD_INPUTS = [
     BadInput(_BJ, "logdensity_fn", "3 (not callable)", _algo(logdensity_fn=3)),
     *[
         BadInput(_BJ, "num_annealing_steps", repr(v), _algo(num_annealing_steps=v))
-        for v in (0, 2.5, True)
+        for v in (-1, 2.5, True)
     ],
+    BadInput(
+        _BJ, "inverse_mass_matrix", "a 2 x 2 matrix", _algo(inverse_mass_matrix=jnp.eye(2))
+    ),
     *[BadInput(_BJ, "step_size", repr(v), _algo(step_size=v)) for v in (0.0, NAN, -1.0)],
     BadInput(_BJ, "lambda_min", "1.0", _algo(lambda_min=1.0)),
     BadInput(_BJ, "target_accept_prob", "1.2", _algo(target_accept_prob=1.2)),

@@ -10,7 +10,7 @@ import pytest
 from conftest import mcse_z
 from numpyro.infer import MCMC
 
-from numpyro_dilation import DilationLangevin, UTurn
+from numpyro_dilation import DilationLangevin, ReliabilityWarning, UTurn
 
 COV = np.array([[1.0, 0.8], [0.8, 2.0]])
 MEAN = np.array([1.0, -2.0])
@@ -66,6 +66,8 @@ def test_explorer_without_global_moves_warns_and_is_off():
         mcmc.run(jax.random.key(0), init_params=jnp.zeros(2))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # "auto" is silently off without global moves
+        # (the one warning is that a single chain runs without the population algorithm)
+        warnings.filterwarnings("ignore", "DilationLangevin: a single chain", ReliabilityWarning)
         mcmc = MCMC(
             DilationLangevin(potential_fn=gaussian_potential),
             num_warmup=20,
