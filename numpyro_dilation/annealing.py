@@ -433,11 +433,13 @@ def _resolve_levels(schedule, num_annealing_steps, lambda_min) -> np.ndarray:
 
 
 def _check_inverse_mass_matrix(inverse_mass_matrix) -> None:
-    if inverse_mass_matrix is not None and jnp.ndim(inverse_mass_matrix) != 1:
+    if inverse_mass_matrix is None:
+        return
+    shape = jnp.shape(inverse_mass_matrix)
+    if not (len(shape) == 1 or (len(shape) == 2 and shape[0] == shape[1])):
         raise ValueError(
-            "`inverse_mass_matrix` must be a diagonal, shape (d,) in `ravel_pytree` order, got "
-            f"shape {jnp.shape(inverse_mass_matrix)}; a dense matrix is not supported (with "
-            "BlackJAX's window_adaptation, keep is_mass_matrix_diagonal=True)."
+            "`inverse_mass_matrix` must be a diagonal, shape (d,), or a dense (d, d) matrix, in "
+            f"`ravel_pytree` order; got shape {shape}."
         )
 
 
@@ -475,7 +477,8 @@ def build_kernel() -> Callable:
     one transition at level :math:`\lambda(t)` (:math:`t` = ``state.iteration``; the first
     ``num_annealing_steps`` iterations anneal along ``schedule``, later ones, or all of
     them with the default of no annealing, are MALA at :math:`\lambda = 1`) with the
-    step size :math:`h` and diagonal preconditioner given, and no adaptation of its own.
+    step size :math:`h` and preconditioner (diagonal or dense) given, and no adaptation of
+    its own.
     The arguments after ``logdensity_fn`` are those of :func:`dilation_langevin`, so
     ``blackjax.window_adaptation(dilation_langevin, logdensity_fn, **extra)`` can tune
     :math:`h` and the diagonal :math:`v` and return parameters that
@@ -564,9 +567,11 @@ def as_top_level_api(
     step_size
         Initial step :math:`h` in target coordinates (> 0).
     inverse_mass_matrix
-        Fixed diagonal preconditioner :math:`v`, shape ``(d,)`` in ``ravel_pytree``
-        order (``None``: identity), as BlackJAX's ``window_adaptation`` returns it. The
-        NumPyro kernel estimates it across chains.
+        Fixed preconditioner in ``ravel_pytree`` order, as BlackJAX's ``window_adaptation``
+        returns it: a diagonal :math:`v`, shape ``(d,)``, or a dense :math:`A`, shape
+        ``(d, d)`` (``is_mass_matrix_diagonal=False``; see :func:`kernel.build_kernel
+        <numpyro_dilation.kernel.build_kernel>` for its cost). ``None``: identity. The
+        NumPyro kernel estimates a diagonal one across chains.
     num_annealing_steps
         :math:`K \ge 0`, the number of annealing steps (length of the schedule);
         ``None``: the length of an explicit ``schedule`` array, else 0 (no annealing).

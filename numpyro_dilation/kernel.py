@@ -292,6 +292,33 @@ def _inverse_mass_tree(position: ArrayTree, inverse_mass_matrix: jax.Array | Non
     return unravel(jnp.asarray(inverse_mass_matrix, dtype=flat.dtype))
 
 
+class _DenseMetric(NamedTuple):
+    r"""A dense inverse mass :math:`A = LL^\top` (``(d, d)``, ``ravel_pytree`` order) with its
+    Cholesky factor :math:`L` and :math:`L^{-1}`, computed once per step (not per chain
+    under ``vmap`` when :math:`A` is shared): the step itself then only multiplies."""
+
+    matrix: jax.Array
+    chol: jax.Array
+    chol_inv: jax.Array
+
+
+def _dense_metric(inverse_mass_matrix: jax.Array, dtype) -> _DenseMetric:
+    a = jnp.asarray(inverse_mass_matrix, dtype=dtype)
+    chol = jnp.linalg.cholesky(a)
+    eye = jnp.eye(a.shape[0], dtype=dtype)
+    return _DenseMetric(a, chol, jax.scipy.linalg.solve_triangular(chol, eye, lower=True))
+
+
+def _dense_transition_energy(state, new_state, step_size, metric: _DenseMetric):
+    r"""As :func:`_transition_energy` with a dense :math:`A`:
+    :math:`-\log\gamma(y') + \lVert L^{-1}(y - y' - hA\nabla\log\gamma(y'))\rVert^2/(4h)`."""
+    y = ravel_pytree(state.position)[0]
+    y_new = ravel_pytree(new_state.position)[0]
+    g_new = ravel_pytree(new_state.logdensity_grad)[0]
+    r = metric.chol_inv @ (y - y_new - step_size * (metric.matrix @ g_new))
+    return -new_state.logdensity + 0.25 * jnp.sum(r**2) / step_size
+
+
 def build_kernel() -> Callable:
     """Build the dilation-path Langevin kernel.
 
@@ -308,8 +335,12 @@ def build_kernel() -> Callable:
     2. proposes :math:`y' = y + h\\,v\\odot\\nabla\\log\\gamma(y) + \\sqrt{2h v}\\odot\\xi`
        with :math:`h` = ``step_size`` and :math:`v` = ``inverse_mass_matrix``
        (a diagonal preconditioner, shape ``(d,)`` in ``ravel_pytree`` order;
-       ones if ``None``). In dilated coordinates this is preconditioned
-       Langevin on :math:`\\pi_\\lambda` with step :math:`h\\lambda` and the same :math:`v`;
+       ones if ``None``), or, for a dense ``(d, d)`` inverse mass :math:`A = LL^\\top`
+       (BlackJAX's matrix form), :math:`y' = y + hA\\nabla\\log\\gamma(y) + \\sqrt{2h}\\,L\\xi`
+       (its Cholesky factor and inverse are computed once per call: :math:`O(d^3)`, shared
+       by chains that share :math:`A`; each chain's step then costs :math:`O(d^2)`). In
+       dilated coordinates this is preconditioned Langevin on :math:`\\pi_\\lambda` with step
+       :math:`h\\lambda` and the same preconditioner;
     3. accepts with probability :math:`\\min(1, e^{W})`, the MALA ratio, when
        ``metropolis`` is true (a bool or a traced boolean), and always otherwise
        (unadjusted Langevin). Proposals with a non-finite log-density or
@@ -350,7 +381,11 @@ def build_kernel() -> Callable:
         _check_level("lam", lam)
         _check_positive("step_size", step_size)
         value_and_grad = jax.value_and_grad(logdensity_fn)
-        inverse_mass = _inverse_mass_tree(state.position, inverse_mass_matrix)
+        dense = inverse_mass_matrix is not None and jnp.ndim(inverse_mass_matrix) == 2
+        if dense:
+            metric = _dense_metric(inverse_mass_matrix, state.lam.dtype)
+        else:
+            inverse_mass = _inverse_mass_tree(state.position, inverse_mass_matrix)
         lam = jnp.asarray(lam, dtype=state.lam.dtype)
         step_size = jnp.asarray(step_size, dtype=state.lam.dtype)
         level_changes = lam != state.lam
@@ -371,17 +406,30 @@ def build_kernel() -> Callable:
 
         key_integrator, key_rmh = jax.random.split(rng_key)
         noise = generate_gaussian_noise(key_integrator, state.position)
-        position = jax.tree.map(
-            lambda y, g, v, n: y + step_size * v * g + jnp.sqrt(2 * step_size * v) * n,
-            state.position,
-            state.logdensity_grad,
-            inverse_mass,
-            noise,
-        )
+        if dense:  # y + h A g + sqrt(2h) L xi, on the flat vector (the same xi)
+            y, unravel = ravel_pytree(state.position)
+            g = ravel_pytree(state.logdensity_grad)[0]
+            xi = ravel_pytree(noise)[0]
+            drift = step_size * (metric.matrix @ g)
+            position = unravel(y + drift + jnp.sqrt(2 * step_size) * (metric.chol @ xi))
+        else:
+            position = jax.tree.map(
+                lambda y, g, v, n: y + step_size * v * g + jnp.sqrt(2 * step_size * v) * n,
+                state.position,
+                state.logdensity_grad,
+                inverse_mass,
+                noise,
+            )
         new = diffusions.DiffusionState(position, *value_and_grad(position))
         current = diffusions.DiffusionState(state.position, state.logdensity, state.logdensity_grad)
         divergent = ~_all_finite(new.logdensity, new.logdensity_grad)
-        log_p_accept = _acceptance_log_ratio(current, new, step_size, inverse_mass)
+        if dense:
+            log_p_accept = proposal.safe_energy_diff(
+                _dense_transition_energy(new, current, step_size, metric),
+                _dense_transition_energy(current, new, step_size, metric),
+            )
+        else:
+            log_p_accept = _acceptance_log_ratio(current, new, step_size, inverse_mass)
         log_p_accept = jnp.where(divergent, -jnp.inf, log_p_accept)
         # with the Metropolis step only (the ratio then rejects it); NaN counts too
         energy_divergent = metropolis & ~(log_p_accept >= -MAX_DELTA_ENERGY)

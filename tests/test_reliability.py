@@ -341,7 +341,7 @@ BAD_INPUTS = [
         for v in (-1, 2.5, True)
     ],
     BadInput(
-        _BJ, "inverse_mass_matrix", "a 2 x 2 matrix", _algo(inverse_mass_matrix=jnp.eye(2))
+        _BJ, "inverse_mass_matrix", "a 2 x 3 array", _algo(inverse_mass_matrix=jnp.ones((2, 3)))
     ),
     *[BadInput(_BJ, "step_size", repr(v), _algo(step_size=v)) for v in (0.0, NAN, -1.0)],
     BadInput(_BJ, "lambda_min", "1.0", _algo(lambda_min=1.0)),
