@@ -267,6 +267,7 @@ def health_problems(
 
     .. code-block:: python
 
+        import jax
         import jax.numpy as jnp
         from numpyro_dilation.health import init_monitor, health_problems, update_monitor
 
