@@ -425,7 +425,7 @@ def test_arviz_groups_names_and_plots():
     converts without ArviZ's warnings and keeps every chain; ``chain_subset`` and
     ``pool_chains`` give the per-chain plots a few lines, from the same draws."""
     mcmc = MCMC(
-        DilationLangevin(simple_model),
+        DilationLangevin(simple_model, global_moves=None, uturn=None),
         num_warmup=40,
         num_samples=10,
         num_chains=40,
@@ -757,7 +757,12 @@ def test_forward_mode_differentiation_samples_a_while_loop_model():
 
     with pytest.raises(ValueError, match="while_loop"):
         mcmc(DilationLangevin(model)).run(random.key(0))
-    run = mcmc(DilationLangevin(model, forward_mode_differentiation=True))
+    # the curvature preconditioner's Hessians go through the custom JVP too; global moves off
+    # to keep the compile short (their mode finding uses the same gradients and Hessians)
+    kernel = DilationLangevin(
+        model, forward_mode_differentiation=True, global_moves=None, uturn=None
+    )
+    run = mcmc(kernel)
     run.run(random.key(0))
     x = np.asarray(run.get_samples(group_by_chain=True)["x"])
     assert mcse_z(x, 0.45) < 4.5
