@@ -72,6 +72,10 @@ from numpyro_dilation.modes import (
     nearest_mode,
     uses_dense_covariance,
 )
+from numpyro_dilation.preconditioner import (
+    pooled_inverse_mass_dense,
+    pooled_inverse_mass_diagonal,
+)
 from numpyro_dilation.reparam import funnel_sites, noncentered
 from numpyro_dilation.schedules import SCHEDULES, make_schedule, validate_schedule
 from numpyro_dilation.starts import Pilot, bounding_box, check_pilot, uniform_in_box
@@ -82,6 +86,7 @@ __all__ = [
     "AUTO_PILOT_MIN_CHAINS",
     "MIN_POPULATION_CHAINS",
     "HUTCHINSON_PROBES",
+    "check_run",
     "DilationLangevin",
     "DilationLangevinState",
     "DilationAdaptState",
@@ -144,29 +149,68 @@ that independent annealed chains are what is wanted.
     print(MIN_POPULATION_CHAINS, round(0.8 ** MIN_POPULATION_CHAINS, 3))  # 16 0.028
 """
 
-DilationAdaptState = namedtuple("DilationAdaptState", ["step_size", "dual_averaging"])
-"""Step size :math:`h` for the next iteration and its dual-averaging state.
 
-**Example**
+class DilationAdaptState(
+    namedtuple("DilationAdaptState", ["step_size", "dual_averaging", "inverse_mass_matrix"])
+):
+    """What the warm-up adapts, with the field names of NumPyro's ``HMCAdaptState``:
 
-.. code-block:: python
+    - **step_size** - step :math:`h` for the next iteration (per chain).
+    - **dual_averaging** - its dual-averaging state.
+    - **inverse_mass_matrix** - the preconditioner :math:`v` (flat, ``ravel_pytree``
+      order): a diagonal, shape ``(d,)``, or with ``dense_mass=True`` a matrix, shape
+      ``(d, d)``; shared by the chains of a vectorized run (not batched); ``None`` when
+      it is not adapted (``adapt_mass_matrix=False``, or no latent site).
 
-    import jax
-    import jax.numpy as jnp
-    import numpyro
-    import numpyro.distributions as dist
-    from numpyro.infer import MCMC
-    from numpyro_dilation import DilationLangevin
+    Properties, as NumPyro's: **mass_matrix_sqrt** - :math:`L` with
+    :math:`LL^\\top = v^{-1}` (lower Cholesky factor; elementwise :math:`v^{-1/2}` for a
+    diagonal), and **mass_matrix_sqrt_inv** - :math:`L^{-1}` (:math:`v^{1/2}`); ``None``
+    when ``inverse_mass_matrix`` is.
 
-    def model():
-        numpyro.sample("x", dist.Normal(0.0, 0.1).expand([2]))
+    **Example**
 
-    mcmc = MCMC(DilationLangevin(model), num_warmup=40, num_samples=20, progress_bar=False)
-    mcmc.run(jax.random.key(0))
-    adapt = mcmc.last_state.adapt_state  # a DilationAdaptState
-    print(adapt.step_size)  # the tuned h, about 0.01 for a scale of 0.1
-    print(jnp.exp(adapt.dual_averaging.log_step_size_avg))  # the same: h is the averaged iterate
-"""
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        import numpyro
+        import numpyro.distributions as dist
+        from numpyro.infer import MCMC
+        from numpyro_dilation import DilationLangevin
+
+        def model():
+            numpyro.sample("x", dist.Normal(0.0, 0.1).expand([2]))
+
+        mcmc = MCMC(DilationLangevin(model), num_warmup=40, num_samples=20, progress_bar=False)
+        mcmc.run(jax.random.key(0))
+        adapt = mcmc.last_state.adapt_state  # a DilationAdaptState
+        print(adapt.step_size)  # the tuned h
+        print(jnp.exp(adapt.dual_averaging.log_step_size_avg))  # the same (averaged iterate)
+        print(adapt.inverse_mass_matrix)  # [0.01 0.01]: the curvature's inverse, 0.1 ** 2
+    """
+
+    __slots__ = ()
+
+    @property
+    def mass_matrix_sqrt(self):
+        """:math:`L` with :math:`LL^\\top = v^{-1}` (``None`` without a preconditioner)."""
+        v = self.inverse_mass_matrix
+        if v is None:
+            return None
+        if jnp.ndim(v) == 1:
+            return lax.rsqrt(v)
+        return jnp.linalg.cholesky(jnp.linalg.inv(v))
+
+    @property
+    def mass_matrix_sqrt_inv(self):
+        """:math:`L^{-1}` (``None`` without a preconditioner)."""
+        v = self.inverse_mass_matrix
+        if v is None:
+            return None
+        if jnp.ndim(v) == 1:
+            return jnp.sqrt(v)
+        return jnp.linalg.inv(self.mass_matrix_sqrt)
+
 
 class DilationLangevinState(
     namedtuple(
@@ -187,7 +231,6 @@ class DilationLangevinState(
             "evidence",
             "monitor",
             "mixture",
-            "inverse_mass_matrix",
             "adapt_state",
             "rng_key",
         ],
@@ -223,14 +266,14 @@ class DilationLangevinState(
     - **mixture** - :class:`~numpyro_dilation.modes.ModeMixture` of the modes found at the end
       of warm-up, shared by all chains of a vectorized run (not batched); ``None`` when
       global moves are off.
-    - **inverse_mass_matrix** - diagonal preconditioner :math:`v` (flat, ``ravel_pytree``
-      order) estimated across chains in a vectorized run (not batched); ``None`` otherwise.
-    - **adapt_state** - :data:`DilationAdaptState` (``step_size``, ``dual_averaging``).
+    - **adapt_state** - :class:`DilationAdaptState` (``step_size``, ``dual_averaging``,
+      ``inverse_mass_matrix``, as in NumPyro's ``HMCAdaptState``).
     - **rng_key** - random key for the next iteration.
 
-    Property: **num_steps** - ``num_grad_evals`` under the name NumPyro's HMC and NUTS
+    Properties: **num_steps** - ``num_grad_evals`` under the name NumPyro's HMC and NUTS
     states give their cost per iteration, so ``extra_fields=("num_steps",)`` works as
-    with ``NUTS`` (a MALA step is one gradient).
+    with ``NUTS`` (a MALA step is one gradient); **inverse_mass_matrix** -
+    ``adapt_state.inverse_mass_matrix``, the preconditioner.
 
     **Example**
 
@@ -260,6 +303,16 @@ class DilationLangevinState(
     def num_steps(self):
         """Gradient evaluations of the last iteration (``num_grad_evals``)."""
         return self.num_grad_evals
+
+    @property
+    def inverse_mass_matrix(self):
+        """The preconditioner, ``adapt_state.inverse_mass_matrix``."""
+        return self.adapt_state.inverse_mass_matrix
+
+
+def _with_inverse_mass_matrix(state, v):
+    """``state`` with ``adapt_state.inverse_mass_matrix = v``."""
+    return state._replace(adapt_state=state.adapt_state._replace(inverse_mass_matrix=v))
 
 
 def _is_array(x) -> bool:
@@ -451,6 +504,98 @@ def _warn_if_never_accepted(state, num_warmup: int) -> None:
     )
 
 
+def _run_problems(
+    phase, sites, monitor, flat, means, chol, laplace_log_mass, num_modes
+) -> list[str]:
+    """Host side of the end-of-phase check: the problems
+    (:func:`~numpyro_dilation.health.health_problems`) of the chains' monitors, with the
+    final positions ``flat`` (shape ``(C, d)``) assigned to the mixture's modes."""
+    monitor = jax.tree.map(np.asarray, monitor)
+    if phase == "warm-up" and np.all(monitor.num_moved == 0):
+        return []  # every chain stuck: the never-accepted warning says it
+    shares = weights = None
+    num_modes = int(num_modes)
+    if num_modes >= 2:
+        labels = nearest_mode(flat, means[:num_modes], chol[:num_modes])
+        shares = np.bincount(labels, minlength=num_modes) / flat.shape[0]
+        log_mass = np.asarray(laplace_log_mass[:num_modes], dtype=float)
+        weights = np.exp(log_mass - np.logaddexp.reduce(log_mass))
+    return health_problems(monitor, sites, phase, num_modes, shares, weights, MIN_GLOBAL_ACCEPTANCE)
+
+
+def _mixture_operands(mixture, dim: int) -> tuple:
+    """``(means, chol, laplace_log_mass, num_modes)`` of the mixture (a placeholder with
+    no mode when global moves are off)."""
+    if mixture is None:
+        return (
+            jnp.zeros((1, dim)),
+            jnp.ones((1, dim)),
+            jnp.zeros((1,)),
+            jnp.zeros((), jnp.int32),
+        )
+    return mixture.means, mixture.chol, mixture.laplace_log_mass, mixture.num_modes
+
+
+def check_run(mcmc: MCMC) -> list[str]:
+    """Check a finished run of :class:`DilationLangevin` after the fact, on the host: the
+    same checks as the end of each phase inside the run (R-hat across chains, divergences,
+    chains that never moved, global-move acceptance, mode shares against Laplace weights:
+    :mod:`numpyro_dilation.health`), from ``mcmc.last_state``'s running statistics of the
+    last phase (the last ``run``'s draws, or the warm-up after ``mcmc.warmup``). Warns once
+    (:class:`~numpyro_dilation.health.ReliabilityWarning`) if anything is wrong, and
+    returns the problems (an empty list for a healthy run).
+
+    Meant for ``DilationLangevin(..., host_callbacks=False)``, whose compiled loop has no
+    host callback (so JAX's persistent compilation cache can store it) and therefore does
+    not check itself; it works after any run, of one chain or many, in any chain method
+    (the statistics are kept per chain).
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax, numpyro, numpyro.distributions as dist
+        from numpyro.infer import MCMC
+        from numpyro_dilation import DilationLangevin
+        from numpyro_dilation.mcmc import check_run
+
+        def model():
+            numpyro.sample("x", dist.Normal(0.0, 1.0).expand([2]))
+
+        mcmc = MCMC(DilationLangevin(model, host_callbacks=False), num_warmup=200,
+                    num_samples=200, num_chains=32, chain_method="vectorized",
+                    progress_bar=False)
+        mcmc.run(jax.random.key(0))
+        print(check_run(mcmc))  # []: nothing to report
+    """
+    kernel = getattr(mcmc, "sampler", None)
+    if not isinstance(kernel, DilationLangevin):
+        raise ValueError(
+            f"`mcmc` must be a numpyro MCMC running DilationLangevin, got {type(mcmc).__name__}"
+            + (f" running {type(kernel).__name__}" if kernel is not None else "")
+            + "."
+        )
+    state = mcmc.last_state
+    if state is None:
+        raise ValueError("`mcmc` has not run yet: call `mcmc.run(...)` (or `warmup`) first.")
+    if jnp.ndim(state.i) == 0:  # one chain: a population of one
+        state = jax.tree.map(lambda x: x[None], state._replace(mixture=None))
+    num_warmup = kernel.config.num_adaptation_steps
+    phase = "warm-up" if int(np.max(np.asarray(state.i))) <= num_warmup else "sampling"
+    if phase == "warm-up" and np.all(np.asarray(state.mean_accept_prob) == 0):
+        _never_accepted_warning(num_warmup)
+        return [
+            f"every proposal of every chain was rejected during the {num_warmup} warm-up iterations"
+        ]
+    flat = np.asarray(_ravel_chains(state.z)[0])
+    mixture = _mixture_operands(state.mixture, flat.shape[1])
+    problems = _run_problems(
+        phase, kernel._coordinate_sites, state.monitor, flat, *map(np.asarray, mixture)
+    )
+    warn_problems(problems, phase)
+    return problems
+
+
 def _move_if(move_now, move: Callable, skip: Callable, key, state, *operands):
     """``move(key, z, logdensity, grad, *operands)`` if ``move_now`` else ``skip(...)``,
     as a real branch that all chains of a vectorized run take together (``uniform_cond``)."""
@@ -580,7 +725,9 @@ class DilationLangevin(MCMCKernel):
         :math:`H_{ii}` is Hutchinson's estimate from :data:`HUTCHINSON_PROBES`
         Hessian-vector products (no :math:`d\times d` Hessian).
         Langevin/MALA steps then use :math:`y' = y + h v\odot\nabla\log\gamma +
-        \sqrt{2hv}\odot\xi`. Other chain methods use :math:`v = 1`.
+        \sqrt{2hv}\odot\xi`. A chain run alone (one chain, or ``chain_method=
+        "sequential"``/``"parallel"``) uses its own curvature, a population of one.
+        The result is ``last_state.adapt_state.inverse_mass_matrix``.
     :param uturn: U-turns (:mod:`numpyro_dilation.uturn`). ``"auto"`` (default):
         ``UTurn(kind="explore")`` whenever global moves run, none otherwise.
         ``UTurn(kind="explore")`` (vectorized runs with global moves): at the end of
@@ -608,6 +755,26 @@ class DilationLangevin(MCMCKernel):
         (:func:`~numpyro_dilation.forward_mode.forward_mode_logdensity`), for models that
         reverse mode cannot differentiate (``lax.while_loop``). A gradient then costs
         :math:`d` forward passes.
+    :param bool dense_mass: as in NumPyro's ``NUTS``: a dense preconditioner
+        :math:`v = (\mathrm{median}_c H^{(c)})^{-1}` (elementwise median of the chains'
+        Hessians; directions where it is not positive definite take the chains' spread,
+        :mod:`numpyro_dilation.preconditioner`), so steps follow the posterior's
+        correlations: :math:`y' = y + hV\nabla\log\gamma + \sqrt{2h}\,L\xi`,
+        :math:`LL^\top = V`. Each update costs every chain a full Hessian (:math:`d`
+        Hessian-vector products) and holds :math:`C` of them at once (memory
+        :math:`O(Cd^2)`); each step costs a Cholesky factorization of :math:`V`,
+        :math:`O(d^3)` once for all chains. Meant for correlated posteriors of up to a few
+        hundred dimensions; ``False`` (default) keeps the diagonal. Block structures
+        (NUTS's list of site tuples) are not supported.
+    :param bool host_callbacks: the run checks itself from inside its compiled loop
+        (default): it warns when the warm-up accepted nothing and, in a vectorized run,
+        at the end of the warm-up and of each ``run``'s draws
+        (:mod:`numpyro_dilation.health`). These are host callbacks, and JAX's persistent
+        compilation cache does not store programs that contain one. ``False``: no
+        callback, so with ``MCMC(..., progress_bar=False)`` (NumPyro's progress bar of a
+        vectorized run is a callback too) a second process running the same model loads
+        the compiled loop from the cache instead of compiling it; the run then does not
+        check itself: call :func:`check_run` after it (same checks, same warning).
 
     **Example**
 
@@ -648,6 +815,8 @@ class DilationLangevin(MCMCKernel):
         uturn: UTurn | None | str = "auto",
         reparam: str | None = "auto",
         forward_mode_differentiation: bool = False,
+        dense_mass: bool = False,
+        host_callbacks: bool = True,
     ):
         if not (model is None) ^ (potential_fn is None):
             raise ValueError("Exactly one of `model` or `potential_fn` must be specified.")
@@ -742,6 +911,14 @@ class DilationLangevin(MCMCKernel):
         self._sampled_model = model  # the model as sampled (non-centered sites: init())
         self._noncentered_sites = ()
         self._adapt_mass_matrix = bool(adapt_mass_matrix)
+        if not isinstance(dense_mass, (bool, np.bool_)):
+            raise ValueError(
+                "`dense_mass` must be True or False, got "
+                f"{dense_mass!r}: block-structured mass matrices (NUTS's list of site "
+                "tuples) are not supported; True gives one dense matrix over all sites."
+            )
+        self._dense_mass = bool(dense_mass)
+        self._host_callbacks = bool(host_callbacks)
         self._mass_schedule = ()  # iterations at which v is re-estimated (set in init)
         self._global_moves = None  # resolved in init()
         self._mode_iteration = 0  # set in init()
@@ -947,7 +1124,7 @@ class DilationLangevin(MCMCKernel):
             self._sample_fn = self._sample_vectorized
         else:
             astate, init_grads = jax.jit(init_one)(init_params, key_step, center)
-            self._sample_fn = self._sample_one
+            self._sample_fn = self._sample_alone
         _check_initial_points(astate.dilation, center)
         zero = jnp.zeros_like(astate.dilation.logdensity)
         mixture = inverse_mass_matrix = None
@@ -971,8 +1148,13 @@ class DilationLangevin(MCMCKernel):
                     gm.tail_dof,
                     uses_dense_covariance(gm, flat.shape[0]),
                 )
-            if self._adapt_mass_matrix and zero.shape[0] >= 2 and flat.shape[0] > 0:
-                inverse_mass_matrix = jnp.ones_like(flat)
+        if (self._adapt_mass_matrix or self._dense_mass) and flat.shape[0] > 0:
+            inverse_mass_matrix = (
+                jnp.eye(flat.shape[0], dtype=flat.dtype)
+                if self._dense_mass
+                else jnp.ones_like(flat)
+            )
+            if self._adapt_mass_matrix:
                 self._mass_schedule = _mass_schedule(num_levels, int(num_warmup))
         self._mode_iteration = _mode_finding_iteration(num_levels, int(num_warmup))
         evidence = jax.tree.map(
@@ -1006,6 +1188,8 @@ class DilationLangevin(MCMCKernel):
         run (:mod:`numpyro_dilation.health`) and warns once
         (:class:`~numpyro_dilation.health.ReliabilityWarning`) naming every problem."""
         new = self._sample_fn(state, model_args, model_kwargs)
+        if not self._host_callbacks:  # checked afterwards, by check_run(mcmc)
+            return new
         _warn_if_never_accepted(new, self._config.num_adaptation_steps)
         vectorized = self._sample_fn == self._sample_vectorized
         if vectorized and new.i.shape[0] >= 2 and self._coordinate_sites:
@@ -1028,36 +1212,14 @@ class DilationLangevin(MCMCKernel):
         sites = self._coordinate_sites
         mixture = state.mixture
 
-        def report(is_run, monitor, flat, means, chol, laplace_log_mass, num_modes):
+        def report(is_run, *arrays):
             phase = "sampling" if bool(is_run) else "warm-up"
-            monitor = jax.tree.map(np.asarray, monitor)
-            if phase == "warm-up" and np.all(monitor.num_moved == 0):
-                return  # every chain stuck: the never-accepted warning says it
-            shares = weights = None
-            num_modes = int(num_modes)
-            if num_modes >= 2:
-                labels = nearest_mode(flat, means[:num_modes], chol[:num_modes])
-                shares = np.bincount(labels, minlength=num_modes) / flat.shape[0]
-                log_mass = np.asarray(laplace_log_mass[:num_modes], dtype=float)
-                weights = np.exp(log_mass - np.logaddexp.reduce(log_mass))
-            problems = health_problems(
-                monitor, sites, phase, num_modes, shares, weights, MIN_GLOBAL_ACCEPTANCE
-            )
-            warn_problems(problems, phase)
+            warn_problems(_run_problems(phase, sites, *arrays), phase)
 
         def callback(operands):
             jax.debug.callback(report, *operands)
 
-        if mixture is None:
-            dim = len(sites)
-            mix = (
-                jnp.zeros((1, dim)),
-                jnp.ones((1, dim)),
-                jnp.zeros((1,)),
-                jnp.zeros((), jnp.int32),
-            )
-        else:
-            mix = (mixture.means, mixture.chol, mixture.laplace_log_mass, mixture.num_modes)
+        mix = _mixture_operands(mixture, len(sites))
         flat = _ravel_chains(state.z)[0]
         operands = (end_run, state.monitor, flat) + mix
         lax.cond(end_warmup | end_run, callback, lambda o: None, operands)
@@ -1257,7 +1419,9 @@ class DilationLangevin(MCMCKernel):
                 )
         return jax.tree.map(lambda c, r: jnp.asarray(c, dtype=r.dtype), center, one_chain)
 
-    def _to_numpyro(self, astate: AnnealingState, **fields) -> DilationLangevinState:
+    def _to_numpyro(
+        self, astate: AnnealingState, inverse_mass_matrix, **fields
+    ) -> DilationLangevinState:
         d = astate.dilation
         return DilationLangevinState(
             i=astate.iteration,
@@ -1266,9 +1430,33 @@ class DilationLangevin(MCMCKernel):
             z_grad=jax.tree.map(jnp.negative, d.logdensity_grad),
             lam=d.lam,
             center=d.center,
-            adapt_state=DilationAdaptState(astate.step_size, astate.adaptation),
+            adapt_state=DilationAdaptState(
+                astate.step_size, astate.adaptation, inverse_mass_matrix
+            ),
             **fields,
         )
+
+    def _sample_alone(self, state, model_args, model_kwargs):
+        """One chain run alone (not vectorized): the preconditioner updates from its own
+        curvature (a population of one), then its step."""
+        extra_grads = jnp.zeros((), jnp.int32)
+        if self._mass_schedule:
+            logdensity_fn = self._logdensity_fn(model_args, model_kwargs)
+
+            def update(s):
+                alone = _with_inverse_mass_matrix(s, None)
+                batch = jax.tree.map(lambda x: x[None], alone)
+                batch, grads = self._update_mass_matrix(
+                    _with_inverse_mass_matrix(batch, s.inverse_mass_matrix), logdensity_fn
+                )
+                v = batch.inverse_mass_matrix
+                one = jax.tree.map(lambda x: x[0], _with_inverse_mass_matrix(batch, None))
+                return _with_inverse_mass_matrix(one, v), grads[0]
+
+            update_now = jnp.any(state.i == jnp.asarray(self._mass_schedule))
+            state, extra_grads = lax.cond(update_now, update, lambda s: (s, extra_grads), state)
+        new = self._sample_one(state, model_args, model_kwargs)
+        return new._replace(num_grad_evals=new.num_grad_evals + extra_grads)
 
     def _sample_vectorized(self, state, model_args, model_kwargs):
         """All chains: preconditioner updates and mode finding during warm-up, then
@@ -1327,24 +1515,27 @@ class DilationLangevin(MCMCKernel):
             state, extra_grads = lax.cond(
                 state.i[0] == self._mode_iteration, build, lambda o: o, (state, extra_grads)
             )
-        shared = {f: getattr(state, f) for f in ("mixture", "inverse_mass_matrix")}
-        unshared = {f: None for f in shared}
+        # the mixture and the preconditioner are shared by the chains (not batched)
+        mixture, v = state.mixture, state.inverse_mass_matrix
 
         def one(per_chain):
-            new = self._sample_one(per_chain._replace(**shared), model_args, model_kwargs)
-            return new._replace(**unshared)
+            per_chain = _with_inverse_mass_matrix(per_chain._replace(mixture=mixture), v)
+            new = self._sample_one(per_chain, model_args, model_kwargs)
+            return _with_inverse_mass_matrix(new._replace(mixture=None), None)
 
-        new = map_items(one, self._one_chain_at_a_time)(state._replace(**unshared))
-        new = new._replace(**shared)
+        unshared = _with_inverse_mass_matrix(state._replace(mixture=None), None)
+        new = map_items(one, self._one_chain_at_a_time)(unshared)
+        new = _with_inverse_mass_matrix(new._replace(mixture=mixture), v)
         return new._replace(num_grad_evals=new.num_grad_evals + extra_grads)
 
     def _update_mass_matrix(self, state, logdensity_fn):
-        """Jacobi preconditioner pooled across chains: :math:`v_i = 1/\\mathrm{median}_c
-        H^{(c)}_{ii}` with :math:`H^{(c)} = -\\nabla^2\\log\\gamma(y_c)` at every chain's
-        position (coordinates whose median curvature is not positive keep the
-        cross-chain variance, or 1); then each chain re-finds its step size and
-        restarts dual averaging. Curvature, unlike the chains' spread, is informative
-        even before the chains have moved along wide directions.
+        """Preconditioner pooled across chains (:mod:`numpyro_dilation.preconditioner`):
+        Jacobi, :math:`v_i = 1/\\mathrm{median}_c H^{(c)}_{ii}` with :math:`H^{(c)} =
+        -\\nabla^2\\log\\gamma(y_c)` at every chain's position, or with ``dense_mass``
+        :math:`v = (\\mathrm{median}_c H^{(c)})^{-1}` (a batch of one chain: that chain's
+        curvature); then each chain re-finds its step size and restarts dual averaging.
+        Curvature, unlike the chains' spread, is informative even before the chains have
+        moved along wide directions.
 
         Returns ``(state, grads)``: ``grads`` (shape ``(num_chains,)``) is each
         chain's cost, one Hessian counted as :math:`d` gradients (a forward-over-
@@ -1356,7 +1547,14 @@ class DilationLangevin(MCMCKernel):
         num_chains, dim = flat.shape
         flat_logdensity = lambda u: logdensity_fn(unravel_one(u))  # noqa: E731
 
-        if dim <= DENSE_MAX_DIM:
+        if self._dense_mass:  # the whole Hessian, d Hessian-vector products
+
+            def curvature(y, key):
+                del key
+                return -jax.hessian(flat_logdensity)(y)
+
+            hessian_cost = dim
+        elif dim <= DENSE_MAX_DIM:
 
             def curvature(y, key):
                 del key
@@ -1376,11 +1574,8 @@ class DilationLangevin(MCMCKernel):
             hessian_cost = HUTCHINSON_PROBES
         probe_keys = jax.vmap(lambda k: random.fold_in(k, 2))(state.rng_key)
         curv = map_items(curvature, self._one_chain_at_a_time)(flat, probe_keys)
-        curv = jnp.nanmedian(jnp.where(jnp.isfinite(curv), curv, jnp.nan), axis=0)
-        var = jnp.var(flat, axis=0)
-        fallback = jnp.where(jnp.isfinite(var) & (var > 0), var, 1.0)
-        good = jnp.isfinite(curv) & (curv > 0)
-        v = jnp.where(good, 1.0 / jnp.where(good, curv, 1.0), fallback).astype(flat.dtype)
+        pool = pooled_inverse_mass_dense if self._dense_mass else pooled_inverse_mass_diagonal
+        v = pool(curv, flat)
 
         def restart(key, z, ld, grad, lam, center, step_size):
             d = DilationState(z, ld, grad, lam, center)
@@ -1391,7 +1586,7 @@ class DilationLangevin(MCMCKernel):
 
         hessian_grads = jnp.full(state.i.shape, hessian_cost, jnp.int32)
         if not self._adapt_step_size:  # a fixed h is kept (coordinate i then moves by h v_i)
-            return state._replace(inverse_mass_matrix=v), hessian_grads
+            return _with_inverse_mass_matrix(state, v), hessian_grads
         keys = jax.vmap(lambda k: random.fold_in(k, 1))(state.rng_key)
         step_size, da = map_items(restart, self._one_chain_at_a_time)(
             keys,
@@ -1404,7 +1599,7 @@ class DilationLangevin(MCMCKernel):
         )
         search_grads = step_size_search_proposals(state.adapt_state.step_size, step_size)
         search_grads = jnp.max(search_grads)  # vmapped: all chains run the longest search
-        state = state._replace(inverse_mass_matrix=v, adapt_state=DilationAdaptState(step_size, da))
+        state = state._replace(adapt_state=DilationAdaptState(step_size, da, v))
         return state, hessian_grads + search_grads
 
     def _global_step(self, key, state, logdensity_fn, iteration):

@@ -583,7 +583,8 @@ def find_modes(
     config
         :class:`GlobalMoves` (defaults if ``None``).
     inverse_mass_matrix
-        Diagonal preconditioner :math:`v` of the ascent, shape ``(d,)`` (ones if ``None``):
+        Diagonal preconditioner :math:`v` of the ascent, shape ``(d,)`` (ones if ``None``;
+        of a dense ``(d, d)`` one, its diagonal is used):
         :math:`y \\leftarrow y + h_c\\, v \\odot \\nabla\\log\\gamma(y)`.
 
     Returns
@@ -620,6 +621,8 @@ def find_modes(
         if inverse_mass_matrix is None
         else jnp.asarray(inverse_mass_matrix, dtype)
     )
+    if inverse_mass.ndim == 2:  # a dense preconditioner: its diagonal steers the ascent
+        inverse_mass = jnp.diagonal(inverse_mass)
     if not uses_dense_covariance(config, dim):
         return _find_modes_diagonal(positions, logdensity_fn, step_size, config, inverse_mass)
 

@@ -22,7 +22,7 @@ from numpyro_dilation.health import (
     rhat,
     update_monitor,
 )
-from numpyro_dilation.mcmc import MIN_POPULATION_CHAINS, _population_warning
+from numpyro_dilation.mcmc import MIN_POPULATION_CHAINS, _population_warning, check_run
 
 
 def _monitors(draws, diverging=None, moved=None, global_accept=None):
@@ -279,3 +279,35 @@ def test_chains_that_cannot_be_a_population_say_so_once():
     few = _population_warning(True, 4, None)
     assert "num_chains=4 is too few" in few and "41%" in few
     assert _population_warning(True, MIN_POPULATION_CHAINS, None) is None
+
+
+def test_without_host_callbacks_the_run_is_quiet_and_check_run_says_the_same():
+    """``host_callbacks=False``: no callback in the loop, so the split run (global moves
+    off, two separated modes) does not warn by itself; ``check_run(mcmc)`` afterwards
+    raises the warning the run would have raised, and returns [] for a healthy run. Its
+    bad input is named."""
+
+    def two_modes():
+        locs = jnp.array([-4.0, 4.0])
+        numpyro.sample(
+            "theta",
+            dist.MixtureSameFamily(dist.Categorical(jnp.ones(2) / 2), dist.Normal(locs, 0.5)),
+        )
+
+    kernel = DilationLangevin(two_modes, global_moves=None, host_callbacks=False)
+    mcmc, caught = _run(kernel, 60, 100, 32)  # as in the test above, which warns
+    assert caught == []
+    with warnings.catch_warnings(record=True) as after:
+        warnings.simplefilter("always")
+        problems = check_run(mcmc)
+    assert len(problems) == 1 and "R-hat" in problems[0] and "'theta'" in problems[0]
+    assert len(after) == 1 and issubclass(after[0].category, ReliabilityWarning)
+    assert problems[0] in str(after[0].message)
+
+    def normal():
+        numpyro.sample("x", dist.Normal(1.0, 2.0))
+
+    mcmc, caught = _run(DilationLangevin(normal, host_callbacks=False), 60, 100, 32)
+    assert caught == [] and check_run(mcmc) == []
+    with pytest.raises(ValueError, match="`mcmc` must be"):
+        check_run(object())

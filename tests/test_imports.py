@@ -21,6 +21,7 @@ def test_the_kernel_layer_imports_no_numpyro_pandas_or_plotting():
         import sys
         import numpyro_dilation.annealing, numpyro_dilation.kernel, numpyro_dilation.modes
         import numpyro_dilation.global_moves, numpyro_dilation.uturn, numpyro_dilation.path
+        import numpyro_dilation.preconditioner
         import numpyro_dilation as nd
         nd.dilation_langevin, nd.UTurn, nd.GlobalMoves  # top-level names of that layer
         print(sorted(m for m in ("numpyro", "pandas", "matplotlib", "arviz") if m in sys.modules))

@@ -229,6 +229,12 @@ BAD_INPUTS = [
         )
         for v in ("always", 3)
     ],
+    BadInput(
+        _DL,
+        "dense_mass",
+        "[('x',)] (NUTS's block structure)",
+        lambda: DilationLangevin(simple_model, dense_mass=[("x",)]),
+    ),
     *[
         BadInput(
             _DL,

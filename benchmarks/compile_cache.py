@@ -1,0 +1,142 @@
+"""Compilation across processes: JAX's persistent compilation cache, NUTS and ours.
+
+    python -m benchmarks.compile_cache [--chains 256] [--warmup 300] [--samples 100]
+
+Model: eight schools, centered, as in NumPyro's README (the data NumPyro's README uses).
+Each configuration gets a fresh, empty cache directory and runs twice, each time in a new
+Python process (``JAX_COMPILATION_CACHE_DIR`` set, every program cached whatever its
+compile time or size), with ``progress_bar=False`` (NumPyro's progress bar is a host
+callback in the loop of a vectorized run, and JAX does not store programs that contain
+host callbacks). Per process it reports the wall time of ``mcmc.run`` (compilation
+included), the XLA compile time inside it (JAX's ``backend_compile_duration`` events) and
+the persistent-cache hits and requests. Configurations: NUTS (4 chains, sequential, as
+NumPyro's README), ``DilationLangevin`` with its defaults (its end-of-phase checks are host
+callbacks in the loop) and with ``host_callbacks=False`` (no callback; the checks then run
+after the run, with :func:`numpyro_dilation.mcmc.check_run`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+CONFIGS = ("NUTS", "DilationLangevin", "DilationLangevin(host_callbacks=False)")
+
+
+def _child(config: str, chains: int, warmup: int, samples: int) -> dict:
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    from jax import monitoring
+
+    compile_s, events = [0.0], {"hits": 0, "requests": 0}
+
+    def on_duration(event: str, duration: float, **kwargs) -> None:
+        if event == "/jax/core/compile/backend_compile_duration":
+            compile_s[0] += duration
+
+    def on_event(event: str, **kwargs) -> None:
+        if event == "/jax/compilation_cache/cache_hits":
+            events["hits"] += 1
+        elif event == "/jax/compilation_cache/compile_requests_use_cache":
+            events["requests"] += 1
+
+    monitoring.register_event_duration_secs_listener(on_duration)
+    monitoring.register_event_listener(on_event)
+
+    import numpyro
+    import numpyro.distributions as dist
+    from numpyro.infer import MCMC, NUTS
+
+    from numpyro_dilation import DilationLangevin
+    from numpyro_dilation.mcmc import check_run
+
+    y = np.array([28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0])
+    sigma = np.array([15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0])
+
+    def eight_schools(J, sigma, y=None):
+        mu = numpyro.sample("mu", dist.Normal(0, 5))
+        tau = numpyro.sample("tau", dist.HalfCauchy(5))
+        with numpyro.plate("J", J):
+            theta = numpyro.sample("theta", dist.Normal(mu, tau))
+            numpyro.sample("obs", dist.Normal(theta, sigma), obs=y)
+
+    if config == "NUTS":
+        mcmc = MCMC(
+            NUTS(eight_schools),
+            num_warmup=1000,
+            num_samples=1000,
+            num_chains=4,
+            chain_method="sequential",
+            progress_bar=False,
+        )
+    else:
+        kernel = DilationLangevin(eight_schools, host_callbacks="host_callbacks" not in config)
+        mcmc = MCMC(
+            kernel,
+            num_warmup=warmup,
+            num_samples=samples,
+            num_chains=chains,
+            chain_method="vectorized",
+            progress_bar=False,
+        )
+    start = time.perf_counter()
+    mcmc.run(jax.random.key(0), 8, jnp.asarray(sigma), y=jnp.asarray(y))
+    jax.block_until_ready(mcmc.get_samples())
+    wall = time.perf_counter() - start
+    problems = check_run(mcmc) if "host_callbacks" in config else []
+    mu = float(np.mean(mcmc.get_samples()["mu"]))
+    return {
+        "wall_s": wall,
+        "compile_s": compile_s[0],
+        "cache_hits": events["hits"],
+        "cache_requests": events["requests"],
+        "mu_mean": mu,
+        "problems": len(problems),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--chains", type=int, default=256)
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--samples", type=int, default=100)
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child is not None:
+        out = _child(args.child, args.chains, args.warmup, args.samples)
+        print("RESULT " + json.dumps(out), flush=True)
+        return
+    print("| configuration | process | run wall s | XLA compile s | cache hits / requests |")
+    print("|---|---|---|---|---|")
+    for config in CONFIGS:
+        with tempfile.TemporaryDirectory(prefix="jax_cache_") as cache:
+            env = dict(
+                os.environ,
+                JAX_COMPILATION_CACHE_DIR=cache,
+                JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+                JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0",
+            )
+            for process in ("first", "second"):
+                cmd = [sys.executable, "-m", "benchmarks.compile_cache", "--child", config]
+                cmd += ["--chains", str(args.chains), "--warmup", str(args.warmup)]
+                cmd += ["--samples", str(args.samples)]
+                proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+                lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+                if proc.returncode != 0 or not lines:
+                    raise RuntimeError(f"{config} failed:\n{proc.stderr[-3000:]}")
+                r = json.loads(lines[-1][len("RESULT ") :])
+                print(
+                    f"| {config} | {process} | {r['wall_s']:.1f} | {r['compile_s']:.1f} | "
+                    f"{r['cache_hits']} / {r['cache_requests']} |",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()
