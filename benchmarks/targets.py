@@ -41,6 +41,11 @@ __all__ = [
     "ring8",
     "gmm40",
     "two_mode",
+    "RING8_CENTER",
+    "ring8_parameters",
+    "gmm40_parameters",
+    "TWO_MODE_WEIGHTS",
+    "TWO_MODE_SDS",
     "funnel",
     "many_well",
     "gauss_mix_unordered",
@@ -198,11 +203,22 @@ def _mixture_target(name, title, description, mix: GaussianMixture, init_scale, 
     )
 
 
+RING8_CENTER = (2.0, 1.0)
+"""Center of ring8's circle of modes."""
+
+
+def ring8_parameters() -> tuple[np.ndarray, np.ndarray, float]:
+    """ring8's ``(weights, means, sd)``: weights 1..8 (unnormalized), means ``(8, 2)`` on the
+    circle of radius 5 around :data:`RING8_CENTER`, one sd for all components."""
+    angles = 2 * np.pi * np.arange(8) / 8
+    cx, cy = RING8_CENTER
+    means = np.stack([cx + 5 * np.cos(angles), cy + 5 * np.sin(angles)], axis=1)
+    return np.arange(1, 9), means, 0.5
+
+
 def ring8() -> Target:
     """8 modes on a circle of radius 5 around (2, 1), weights ∝ 1..8, sd 0.5 (DESIGN.md §3)."""
-    angles = 2 * np.pi * np.arange(8) / 8
-    means = np.stack([2 + 5 * np.cos(angles), 1 + 5 * np.sin(angles)], axis=1)
-    mix = GaussianMixture(np.arange(1, 9), means, 0.5)
+    mix = GaussianMixture(*ring8_parameters())
     return _mixture_target(
         "ring8",
         "ring8 (2-D, 8 modes)",
@@ -214,10 +230,16 @@ def ring8() -> Target:
     )
 
 
+def gmm40_parameters(seed: int = 0) -> tuple[np.ndarray, np.ndarray, float]:
+    """GMM-40's ``(weights, means, sd)``: 40 equal (unnormalized) weights, means ``(40, 2)``
+    uniform in [-40, 40]^2 from NumPy ``default_rng(seed)``, sd 1."""
+    means = np.random.default_rng(seed).uniform(-40.0, 40.0, size=(40, 2))
+    return np.ones(40), means, 1.0
+
+
 def gmm40(seed: int = 0) -> Target:
     """40 equal-weight N(m_k, I), m_k uniform in [-40, 40]^2 (NumPy ``default_rng(seed)``)."""
-    means = np.random.default_rng(seed).uniform(-40.0, 40.0, size=(40, 2))
-    mix = GaussianMixture(np.ones(40), means, 1.0)
+    mix = GaussianMixture(*gmm40_parameters(seed))
     return _mixture_target(
         "gmm40",
         "GMM-40 (2-D, 40 modes)",
@@ -229,6 +251,10 @@ def gmm40(seed: int = 0) -> Target:
     )
 
 
+TWO_MODE_WEIGHTS, TWO_MODE_SDS = (1.0, 2.0), (1.0, 0.7)
+"""The two-mode targets' (unnormalized) weights and component sds."""
+
+
 def two_mode(dim: int, separation: float = 8.0) -> Target:
     r"""Two Gaussians in :math:`d` dimensions: weights 1/3 (sd 1.0) and 2/3 (sd 0.7).
 
@@ -238,7 +264,7 @@ def two_mode(dim: int, separation: float = 8.0) -> Target:
     """
     u = np.ones(dim) / np.sqrt(dim)
     means = np.stack([-0.5 * separation * u, 0.5 * separation * u])
-    mix = GaussianMixture([1.0, 2.0], means, [1.0, 0.7])
+    mix = GaussianMixture(TWO_MODE_WEIGHTS, means, TWO_MODE_SDS)
     return _mixture_target(
         f"two_mode_{dim}",
         f"two-mode Gaussian mixture (d = {dim})",
