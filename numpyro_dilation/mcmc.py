@@ -771,10 +771,11 @@ class DilationLangevin(MCMCKernel):
         at the end of the warm-up and of each ``run``'s draws
         (:mod:`numpyro_dilation.health`). These are host callbacks, and JAX's persistent
         compilation cache does not store programs that contain one. ``False``: no
-        callback, so with ``MCMC(..., progress_bar=False)`` (NumPyro's progress bar of a
-        vectorized run is a callback too) a second process running the same model loads
-        the compiled loop from the cache instead of compiling it; the run then does not
-        check itself: call :func:`check_run` after it (same checks, same warning).
+        callback, so with the cache on, a second ``run`` (NumPyro traces its loop again
+        for every ``run``) or a second process running the same model loads the compiled
+        loop from the cache instead of compiling it (NumPyro's progress bar adds a callback
+        only with ``chain_method="parallel"``); the run then does not check itself: call
+        :func:`check_run` after it (same checks, same warning).
 
     **Example**
 
@@ -1290,8 +1291,10 @@ class DilationLangevin(MCMCKernel):
 
         logdensity_fn = self._logdensity_fn(model_args, model_kwargs)
 
+        # keys and initial points are arguments, not constants of the program, so that
+        # the compiled pilot is the same for every run (and JAX's persistent cache hits)
         @jax.jit
-        def run(state):
+        def run(state, k_box, k_fallback, flat):
             carry = (state, jnp.zeros((), jnp.int32))
             state, grads = lax.scan(body, carry, None, length=pilot_warmup)[0]
             particles = _ravel_chains(state.z)[0]
@@ -1308,7 +1311,7 @@ class DilationLangevin(MCMCKernel):
             per_chain = (grads + num_chains - 1) // num_chains + 1
             return jax.vmap(unravel_one)(starts), per_chain.astype(jnp.int32)
 
-        return run(state)
+        return run(state, k_box, k_fallback, flat)
 
     def _init_model(self, rng_key, model_args, model_kwargs, init_params):
         if self._model is None:

@@ -307,7 +307,8 @@ def test_without_host_callbacks_the_run_is_quiet_and_check_run_says_the_same():
     def normal():
         numpyro.sample("x", dist.Normal(1.0, 2.0))
 
-    mcmc, caught = _run(DilationLangevin(normal, host_callbacks=False), 60, 100, 32)
+    kernel = DilationLangevin(normal, global_moves=None, host_callbacks=False)
+    mcmc, caught = _run(kernel, 60, 100, 32)
     assert caught == [] and check_run(mcmc) == []
     with pytest.raises(ValueError, match="`mcmc` must be"):
         check_run(object())
