@@ -50,26 +50,15 @@ def _child(config: str, chains: int, warmup: int, samples: int) -> list[dict]:
     monitoring.register_event_duration_secs_listener(on_duration)
     monitoring.register_event_listener(on_event)
 
-    import numpyro
-    import numpyro.distributions as dist
     from numpyro.infer import MCMC, NUTS
 
+    from benchmarks.models import EIGHT_SIGMA, EIGHT_Y, eight_schools_centered
     from numpyro_dilation import DilationLangevin
     from numpyro_dilation.mcmc import check_run
 
-    y = np.array([28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0])
-    sigma = np.array([15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0])
-
-    def eight_schools(J, sigma, y=None):
-        mu = numpyro.sample("mu", dist.Normal(0, 5))
-        tau = numpyro.sample("tau", dist.HalfCauchy(5))
-        with numpyro.plate("J", J):
-            theta = numpyro.sample("theta", dist.Normal(mu, tau))
-            numpyro.sample("obs", dist.Normal(theta, sigma), obs=y)
-
     if config == "NUTS":
         mcmc = MCMC(
-            NUTS(eight_schools),
+            NUTS(eight_schools_centered),
             num_warmup=1000,
             num_samples=1000,
             num_chains=4,
@@ -77,7 +66,9 @@ def _child(config: str, chains: int, warmup: int, samples: int) -> list[dict]:
             progress_bar=False,
         )
     else:
-        kernel = DilationLangevin(eight_schools, host_callbacks="host_callbacks" not in config)
+        kernel = DilationLangevin(
+            eight_schools_centered, host_callbacks="host_callbacks" not in config
+        )
         mcmc = MCMC(
             kernel,
             num_warmup=warmup,
@@ -90,7 +81,7 @@ def _child(config: str, chains: int, warmup: int, samples: int) -> list[dict]:
     for run in range(2):
         compile_s[0], events["hits"], events["requests"] = 0.0, 0, 0
         start = time.perf_counter()
-        mcmc.run(jax.random.key(run), 8, jnp.asarray(sigma), y=jnp.asarray(y))
+        mcmc.run(jax.random.key(run), 8, jnp.asarray(EIGHT_SIGMA), y=jnp.asarray(EIGHT_Y))
         jax.block_until_ready(mcmc.get_samples())
         wall = time.perf_counter() - start
         problems = check_run(mcmc) if "host_callbacks" in config else []
