@@ -67,9 +67,9 @@ def measure(name: str, chains: int, num_warmup: int, num_samples: int) -> dict:
         jax.block_until_ready(mcmc.last_state)
     seconds = time.perf_counter() - start
     per_iteration = warm.mean(axis=0)  # (W,) gradients per chain at each warm-up iteration
-    mode_iteration = kernel._mode_iteration
+    mode_iteration = kernel.settings.mode_iteration
     # the mode-finding iteration also holds the last preconditioner update: counted there
-    mass = [i for i in kernel._mass_schedule if 0 < i < num_warmup and i != mode_iteration]
+    mass = [i for i in kernel.settings.mass_schedule if 0 < i < num_warmup and i != mode_iteration]
     first = float(per_iteration[0])
     preconditioner = float(sum(per_iteration[i] for i in mass))
     mode_finding = float(per_iteration[mode_iteration]) if mode_iteration < num_warmup else 0.0

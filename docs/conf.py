@@ -94,6 +94,11 @@ napoleon_use_rtype = False
 API_MODULES = [
     "numpyro_dilation.mcmc",
     "numpyro_dilation.starts",
+    "numpyro_dilation.population",
+    "numpyro_dilation.population_settings",
+    "numpyro_dilation.population_chain",
+    "numpyro_dilation.population_state",
+    "numpyro_dilation.preconditioner",
     "numpyro_dilation.annealing",
     "numpyro_dilation.kernel",
     "numpyro_dilation.path",

@@ -14,7 +14,7 @@ _HOMES = {
     "AnnealingState": "annealing",
     "DilationInfo": "kernel",
     "DilationLangevin": "mcmc",
-    "DilationLangevinState": "mcmc",
+    "DilationLangevinState": "population_state",
     "DilationState": "kernel",
     "GlobalMoveWarning": "diagnostics",
     "GlobalMoves": "modes",
@@ -28,6 +28,7 @@ _HOMES = {
     "log_evidence": "diagnostics",
     "mode_summary": "diagnostics",
     "plot_uturn": "uturn",
+    "population_sampler": "population",
     "uturn_diagnostic": "uturn_numpyro",
     "validate_schedule": "schedules",
 }

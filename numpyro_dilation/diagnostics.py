@@ -96,7 +96,7 @@ def log_evidence(mcmc_or_state) -> tuple[float, float]:
     """:math:`(\\log\\hat Z, \\operatorname{se})` of a run with global moves.
 
     ``mcmc_or_state``: a finished ``numpyro.infer.MCMC`` (its ``last_state``) or a
-    :class:`~numpyro_dilation.mcmc.DilationLangevinState`.
+    :class:`~numpyro_dilation.population_state.DilationLangevinState`.
 
     Warns (:class:`GlobalMoveWarning`) when the global moves' mean acceptance is below
     :data:`MIN_GLOBAL_ACCEPTANCE` (over the draws when ``"global_accept_prob"`` was

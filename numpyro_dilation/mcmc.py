@@ -17,7 +17,6 @@ import copy
 import inspect
 import numbers
 import warnings
-from collections import namedtuple
 from collections.abc import Callable
 from functools import partial
 from math import ceil
@@ -32,55 +31,43 @@ from numpyro.infer.mcmc import MCMC, MCMCKernel
 from numpyro.infer.util import initialize_model, unconstrain_fn
 from numpyro.util import identity, is_prng_key, not_jax_tracer
 
-from numpyro_dilation._control import uniform_cond
 from numpyro_dilation.annealing import (
     DEFAULT_TARGET_ACCEPT_PROB,
     AnnealingConfig,
-    AnnealingState,
-    annealing_init,
-    annealing_step,
     check_probability,
     check_step_size,
-    dual_averaging_start,
-    find_initial_step_size,
-    step_size_search_proposals,
 )
 from numpyro_dilation.batching import calls_lapack, map_items
 from numpyro_dilation.diagnostics import MIN_GLOBAL_ACCEPTANCE
 from numpyro_dilation.forward_mode import forward_mode_logdensity
-from numpyro_dilation.global_moves import (
-    build_independence_kernel,
-    init_evidence,
-    update_evidence,
-)
 from numpyro_dilation.health import (
     ReliabilityWarning,
     health_problems,
-    init_monitor,
-    update_monitor,
     warn_problems,
 )
 from numpyro_dilation.kernel import DilationState
 from numpyro_dilation.modes import (
-    DENSE_MAX_DIM,
     GlobalMoves,
-    contracted_starts,
-    empty_mixture,
-    find_modes_per_chain,
-    hessian_diagonal,
-    mode_start_chains,
     nearest_mode,
-    uses_dense_covariance,
 )
-from numpyro_dilation.preconditioner import (
-    pooled_inverse_mass_dense,
-    pooled_inverse_mass_diagonal,
+from numpyro_dilation.population import assemble_state, init_chains, population_step
+from numpyro_dilation.population_chain import chain_alone_step
+from numpyro_dilation.population_settings import (
+    MIN_ANNEALING_STEPS,
+    PopulationSettings,
+    make_settings,
+    phase_end,
 )
+from numpyro_dilation.population_state import (
+    DilationAdaptState,
+    DilationLangevinState,
+    ravel_chains,
+)
+from numpyro_dilation.preconditioner import HUTCHINSON_PROBES
 from numpyro_dilation.reparam import funnel_sites, noncentered
 from numpyro_dilation.schedules import SCHEDULES, make_schedule, validate_schedule
 from numpyro_dilation.starts import Pilot, bounding_box, check_pilot, uniform_in_box
-from numpyro_dilation.uturn import UTurn, check_uturn, explore_modes
-from numpyro_dilation.uturn import build_kernel as build_uturn_kernel
+from numpyro_dilation.uturn import UTurn, check_uturn
 
 __all__ = [
     "AUTO_PILOT_MIN_CHAINS",
@@ -92,26 +79,6 @@ __all__ = [
     "DilationAdaptState",
     "GlobalMoves",
 ]
-
-MIN_ANNEALING_STEPS = 10
-"""Fewest annealing steps a run may have: below that the start is not annealed."""
-
-HUTCHINSON_PROBES = 8
-"""Rademacher probes per chain of the preconditioner's curvature estimate above
-:data:`~numpyro_dilation.modes.DENSE_MAX_DIM` dimensions: each chain's
-:math:`\\widehat{H_{ii}} = \\frac18\\sum_k u_{ki}(Hu_k)_i` (unbiased), and the median over
-chains is taken as below. Cost 8 Hessian-vector products per chain and update instead of
-:math:`d`; memory :math:`O(8d)` per chain instead of :math:`d^2`.
-
-**Example**
-
-.. code-block:: python
-
-    from numpyro_dilation.mcmc import HUTCHINSON_PROBES
-
-    print(HUTCHINSON_PROBES)  # 8
-"""
-"""Fewest annealing steps a run may have: below that the start is not annealed."""
 
 AUTO_PILOT_MIN_CHAINS = 4 * Pilot().num_chains
 """Fewest chains (256) for which ``center="auto"`` runs the pilot-box start: its 64 pilot
@@ -150,201 +117,8 @@ that independent annealed chains are what is wanted.
 """
 
 
-class DilationAdaptState(
-    namedtuple("DilationAdaptState", ["step_size", "dual_averaging", "inverse_mass_matrix"])
-):
-    """What the warm-up adapts, with the field names of NumPyro's ``HMCAdaptState``:
-
-    - **step_size** - step :math:`h` for the next iteration (per chain).
-    - **dual_averaging** - its dual-averaging state.
-    - **inverse_mass_matrix** - the preconditioner :math:`v` (flat, ``ravel_pytree``
-      order): a diagonal, shape ``(d,)``, or with ``dense_mass=True`` a matrix, shape
-      ``(d, d)``; shared by the chains of a vectorized run (not batched); ``None`` when
-      it is not adapted (``adapt_mass_matrix=False``, or no latent site).
-
-    Properties, as NumPyro's: **mass_matrix_sqrt** - :math:`L` with
-    :math:`LL^\\top = v^{-1}` (lower Cholesky factor; elementwise :math:`v^{-1/2}` for a
-    diagonal), and **mass_matrix_sqrt_inv** - :math:`L^{-1}` (:math:`v^{1/2}`); ``None``
-    when ``inverse_mass_matrix`` is.
-
-    **Example**
-
-    .. code-block:: python
-
-        import jax
-        import jax.numpy as jnp
-        import numpyro
-        import numpyro.distributions as dist
-        from numpyro.infer import MCMC
-        from numpyro_dilation import DilationLangevin
-
-        def model():
-            numpyro.sample("x", dist.Normal(0.0, 0.1).expand([2]))
-
-        mcmc = MCMC(DilationLangevin(model), num_warmup=40, num_samples=20, progress_bar=False)
-        mcmc.run(jax.random.key(0))
-        adapt = mcmc.last_state.adapt_state  # a DilationAdaptState
-        print(adapt.step_size)  # the tuned h
-        print(jnp.exp(adapt.dual_averaging.log_step_size_avg))  # the same (averaged iterate)
-        print(adapt.inverse_mass_matrix)  # [0.01 0.01]: the curvature's inverse, 0.1 ** 2
-    """
-
-    __slots__ = ()
-
-    @property
-    def mass_matrix_sqrt(self):
-        """:math:`L` with :math:`LL^\\top = v^{-1}` (``None`` without a preconditioner)."""
-        v = self.inverse_mass_matrix
-        if v is None:
-            return None
-        if jnp.ndim(v) == 1:
-            return lax.rsqrt(v)
-        return jnp.linalg.cholesky(jnp.linalg.inv(v))
-
-    @property
-    def mass_matrix_sqrt_inv(self):
-        """:math:`L^{-1}` (``None`` without a preconditioner)."""
-        v = self.inverse_mass_matrix
-        if v is None:
-            return None
-        if jnp.ndim(v) == 1:
-            return jnp.sqrt(v)
-        return jnp.linalg.inv(self.mass_matrix_sqrt)
-
-
-class DilationLangevinState(
-    namedtuple(
-        "DilationLangevinState",
-        [
-            "i",
-            "z",
-            "potential_energy",
-            "z_grad",
-            "lam",
-            "center",
-            "accept_prob",
-            "mean_accept_prob",
-            "diverging",
-            "num_grad_evals",
-            "global_accept_prob",
-            "uturn_accept_prob",
-            "evidence",
-            "monitor",
-            "mixture",
-            "adapt_state",
-            "rng_key",
-        ],
-    )
-):
-    """State of :class:`DilationLangevin`, one chain (batched over chains in a
-    vectorized run):
-
-    - **i** - iterations done (warm-up included; never reset).
-    - **z** - target-coordinate position :math:`y` in unconstrained space (the draw once λ = 1).
-    - **potential_energy** - :math:`-\\log\\gamma(y)`.
-    - **z_grad** - gradient of the potential energy at ``z``.
-    - **lam** - level :math:`\\lambda` of the last transition.
-    - **center** - dilation center :math:`c` (unconstrained, structure of ``z``).
-    - **accept_prob** - Metropolis acceptance probability of the last proposal.
-    - **mean_accept_prob** - running mean of ``accept_prob`` (reset when sampling starts).
-    - **diverging** - whether the last proposal had a non-finite log-density or gradient (rejected).
-    - **num_grad_evals** - gradient evaluations spent by the last iteration (1 or 2 for the
-      local step, +1 for a global move, + an exact U-turn move's, + the mode finding (and
-      the explorer's U-turns) once during warm-up, + the preconditioner's
-      Hessian (counted as :math:`d` gradients) and step-size search at its update
-      iterations; the first iteration also counts the initialization: the initial
-      gradient and the first step-size search). Summed over all iterations it is the
-      run's whole gradient cost.
-    - **global_accept_prob** - acceptance probability of the last global move (0 if none).
-    - **uturn_accept_prob** - acceptance probability :math:`\\min(1, e^W)` of the last exact
-      U-turn move (0 if none; see ``uturn``).
-    - **evidence** - :class:`~numpyro_dilation.global_moves.EvidenceAccumulator` of the
-      global-move proposals' importance weights (for :func:`log_evidence`).
-    - **monitor** - :class:`~numpyro_dilation.health.RunMonitor`: running statistics of the
-      chain's draws at :math:`\\lambda = 1` in the current phase (warm-up, or one ``run``'s
-      draws), from which the end of each phase checks the run (:mod:`numpyro_dilation.health`).
-    - **mixture** - :class:`~numpyro_dilation.modes.ModeMixture` of the modes found at the end
-      of warm-up, shared by all chains of a vectorized run (not batched); ``None`` when
-      global moves are off.
-    - **adapt_state** - :class:`DilationAdaptState` (``step_size``, ``dual_averaging``,
-      ``inverse_mass_matrix``, as in NumPyro's ``HMCAdaptState``).
-    - **rng_key** - random key for the next iteration.
-
-    Properties: **num_steps** - ``num_grad_evals`` under the name NumPyro's HMC and NUTS
-    states give their cost per iteration, so ``extra_fields=("num_steps",)`` works as
-    with ``NUTS`` (a MALA step is one gradient); **inverse_mass_matrix** -
-    ``adapt_state.inverse_mass_matrix``, the preconditioner.
-
-    **Example**
-
-    .. code-block:: python
-
-        import jax
-        import numpyro
-        import numpyro.distributions as dist
-        from numpyro.infer import MCMC
-        from numpyro_dilation import DilationLangevin
-
-        def model():
-            numpyro.sample("x", dist.Normal(1.0, 2.0).expand([2]))
-
-        mcmc = MCMC(DilationLangevin(model), num_warmup=40, num_samples=20, num_chains=4,
-                    chain_method="vectorized", progress_bar=False)
-        mcmc.run(jax.random.key(0))
-        state = mcmc.last_state  # a DilationLangevinState, batched over the 4 chains
-        print(state.i, state.lam, state.z["x"].shape)  # [60 60 60 60] [1. 1. 1. 1.] (4, 2)
-        print(state.mean_accept_prob, state.adapt_state.step_size)  # acceptance and h, per chain
-        print(state.mixture.num_modes, state.inverse_mass_matrix)  # 1 [4. 4.]: shared by the chains
-    """
-
-    __slots__ = ()
-
-    @property
-    def num_steps(self):
-        """Gradient evaluations of the last iteration (``num_grad_evals``)."""
-        return self.num_grad_evals
-
-    @property
-    def inverse_mass_matrix(self):
-        """The preconditioner, ``adapt_state.inverse_mass_matrix``."""
-        return self.adapt_state.inverse_mass_matrix
-
-
-def _with_inverse_mass_matrix(state, v):
-    """``state`` with ``adapt_state.inverse_mass_matrix = v``."""
-    return state._replace(adapt_state=state.adapt_state._replace(inverse_mass_matrix=v))
-
-
 def _is_array(x) -> bool:
     return isinstance(x, (np.ndarray, jax.Array))
-
-
-def _ravel_chains(z):
-    """Flatten batched positions to ``(C, d)``; also return the one-chain unravel."""
-    one_chain = jax.tree.map(lambda x: x[0], z)
-    _, unravel_one = ravel_pytree(one_chain)
-    flat = jax.vmap(lambda zc: ravel_pytree(zc)[0])(z)
-    return flat, unravel_one
-
-
-def _mass_schedule(num_levels: int, num_warmup: int) -> tuple[int, ...]:
-    """Iterations at which the preconditioner is re-estimated: at the start, after a
-    quarter, half and three quarters of the annealing, when it ends, and halfway
-    through the rest of the warm-up."""
-    points = {0, num_levels // 4, num_levels // 2, (3 * num_levels) // 4}
-    rest = num_warmup - num_levels
-    if rest >= 2:
-        points |= {num_levels, num_levels + rest // 2}
-    return tuple(sorted(p for p in points if p < num_warmup))
-
-
-def _mode_finding_iteration(num_levels: int, num_warmup: int) -> int:
-    """Iteration at which the modes are found and the global moves start: halfway
-    through the warm-up that follows the annealing (together with the last
-    preconditioner update), so that chains the annealing left in negligible modes
-    move out before the draws are kept; the end of warm-up if there is no room."""
-    rest = num_warmup - num_levels
-    return num_levels + rest // 2 if rest >= 2 else num_warmup
 
 
 def _coordinate_sites(one_chain) -> list[str]:
@@ -587,28 +361,13 @@ def check_run(mcmc: MCMC) -> list[str]:
         return [
             f"every proposal of every chain was rejected during the {num_warmup} warm-up iterations"
         ]
-    flat = np.asarray(_ravel_chains(state.z)[0])
+    flat = np.asarray(ravel_chains(state.z)[0])
     mixture = _mixture_operands(state.mixture, flat.shape[1])
     problems = _run_problems(
         phase, kernel._coordinate_sites, state.monitor, flat, *map(np.asarray, mixture)
     )
     warn_problems(problems, phase)
     return problems
-
-
-def _move_if(move_now, move: Callable, skip: Callable, key, state, *operands):
-    """``move(key, z, logdensity, grad, *operands)`` if ``move_now`` else ``skip(...)``,
-    as a real branch that all chains of a vectorized run take together (``uniform_cond``)."""
-    return uniform_cond(
-        move_now,
-        move,
-        skip,
-        key,
-        state.z,
-        -state.potential_energy,
-        jax.tree.map(jnp.negative, state.z_grad),
-        *operands,
-    )
 
 
 def _check_global_moves(gm: GlobalMoves) -> None:
@@ -905,7 +664,6 @@ class DilationLangevin(MCMCKernel):
         if isinstance(uturn, UTurn):
             check_uturn(uturn)
         self._uturn_arg = uturn
-        self._uturn = None  # resolved in init()
         if reparam not in ("auto", None):
             raise ValueError(f"`reparam` must be 'auto' or None, got {reparam!r}.")
         self._reparam = reparam
@@ -920,17 +678,12 @@ class DilationLangevin(MCMCKernel):
             )
         self._dense_mass = bool(dense_mass)
         self._host_callbacks = bool(host_callbacks)
-        self._mass_schedule = ()  # iterations at which v is re-estimated (set in init)
-        self._global_moves = None  # resolved in init()
-        self._mode_iteration = 0  # set in init()
-        # map chains one at a time (numpyro_dilation.batching; set in init)
-        self._one_chain_at_a_time = False
         self._forward_mode_differentiation = forward_mode_differentiation
         self._postprocess_fn = None
-        self._sample_fn = None
-        self._config = None
+        # the population algorithm's resolved settings (PopulationSettings; set in init)
+        self._settings = None
+        self._vectorized = False  # all chains at once (set in init)
         self._coordinate_sites = []  # site of each flat coordinate (set in init)
-        self._run_length = None  # the calling MCMC's num_samples (set in init)
         self._anneals = True  # False when num_warmup is too short to anneal (set in init)
 
     # -- MCMCKernel interface -------------------------------------------------
@@ -961,7 +714,15 @@ class DilationLangevin(MCMCKernel):
     @property
     def config(self) -> AnnealingConfig | None:
         """The resolved schedule and adaptation settings (set by :meth:`init`)."""
-        return self._config
+        return None if self._settings is None else self._settings.config
+
+    @property
+    def settings(self) -> PopulationSettings | None:
+        """The population algorithm's resolved settings
+        (:class:`~numpyro_dilation.population_settings.PopulationSettings`: levels, the
+        preconditioner's update iterations, the mode-finding iteration, the moves; set by
+        :meth:`init`)."""
+        return self._settings
 
     def get_diagnostics_str(self, state):
         return (
@@ -1035,14 +796,6 @@ class DilationLangevin(MCMCKernel):
                 UserWarning,
                 stacklevel=2,
             )
-        self._config = AnnealingConfig(
-            levels=levels,
-            num_adaptation_steps=int(num_warmup),
-            adapt_step_size=self._adapt_step_size,
-            target_accept_prob=self._target_accept_prob,
-            metropolis=self._metropolis,
-            anneal_metropolis=self._anneal_metropolis,
-        )
         vectorized = not is_prng_key(rng_key)
         mcmc = _calling_mcmc()
         if self._global_moves_arg == "auto" and self._anneals:
@@ -1053,21 +806,21 @@ class DilationLangevin(MCMCKernel):
                 warnings.warn(message, ReliabilityWarning, stacklevel=2)
                 if getattr(mcmc, "chain_method", None) == "sequential":
                     self._quiet_inits = int(getattr(mcmc, "num_chains", 1)) - 1
-        self._global_moves = self._resolve_global_moves(vectorized, rng_key)
-        self._uturn = self._uturn_arg
+        global_moves = self._resolve_global_moves(vectorized, rng_key)
+        uturn = self._uturn_arg
         if not self._anneals:
-            self._global_moves = None
-            self._uturn = None if isinstance(self._uturn, str) else self._uturn
-        if isinstance(self._uturn, str):  # "auto": the explorer wherever global moves run
-            self._uturn = None if self._global_moves is None else UTurn(kind="explore")
-        if self._uturn is not None and self._uturn.kind == "explore" and self._global_moves is None:
+            global_moves = None
+            uturn = None if isinstance(uturn, str) else uturn
+        if isinstance(uturn, str):  # "auto": the explorer wherever global moves run
+            uturn = None if global_moves is None else UTurn(kind="explore")
+        if uturn is not None and uturn.kind == "explore" and global_moves is None:
             warnings.warn(
                 "UTurn(kind='explore') feeds the global moves' mode finding, which needs "
                 "chain_method='vectorized', num_chains >= 2 and global moves on. Running "
                 "without U-turns.",
                 stacklevel=2,
             )
-            self._uturn = None
+            uturn = None
         pilot = self._resolve_pilot(vectorized, rng_key)
         if pilot is not None and (not vectorized or rng_key.shape[0] < 2):
             raise ValueError(
@@ -1096,91 +849,37 @@ class DilationLangevin(MCMCKernel):
             )
         center = self._resolve_center(init_params, vectorized, model_args, model_kwargs)
         logdensity_fn = self._logdensity_fn(model_args, model_kwargs)
-        self._one_chain_at_a_time = (
-            vectorized
+        one_chain = jax.tree.map(lambda x: x[0], init_params) if vectorized else init_params
+        self._settings = make_settings(
+            int(num_warmup),
+            ravel_pytree(one_chain)[0].shape[0],
+            levels=levels,
+            global_moves=global_moves,
+            uturn=uturn,
+            adapt_mass_matrix=self._adapt_mass_matrix,
+            dense_mass=self._dense_mass,
+            adapt_step_size=self._adapt_step_size,
+            target_accept_prob=self._target_accept_prob,
+            metropolis=self._metropolis,
+            anneal_metropolis=self._anneal_metropolis,
+            one_chain_at_a_time=vectorized
             and jax.default_backend() == "cpu"
-            and calls_lapack(logdensity_fn, jax.tree.map(lambda x: x[0], init_params))
+            and calls_lapack(logdensity_fn, one_chain),
+            run_length=_run_length(mcmc),
         )
-
-        def init_one(z, key, c):
-            state = annealing_init(z, logdensity_fn, self._config, 1.0, c)
-            grads = jnp.ones((), jnp.int32)  # the gradient at the initial point
-            if self._step_size is None:
-                step_size = find_initial_step_size(
-                    key, state.dilation, logdensity_fn, self._target_accept_prob
-                )
-                grads = grads + step_size_search_proposals(1.0, step_size)
-            else:
-                step_size = self._step_size
-            step_size = jnp.asarray(step_size, dtype=state.step_size.dtype)
-            adaptation = dual_averaging_start(self._config.target_accept_prob, step_size)
-            return state._replace(step_size=step_size, adaptation=adaptation), grads
-
-        if vectorized:
-            init_all = map_items(lambda z, k: init_one(z, k, center), self._one_chain_at_a_time)
-            astate, init_grads = jax.jit(init_all)(init_params, key_step)
-            # vmapped, the search's while loop runs until the slowest chain stops, and
-            # every chain evaluates its gradient at each of those iterations
-            init_grads = jnp.broadcast_to(jnp.max(init_grads), init_grads.shape) + pilot_grads
-            self._sample_fn = self._sample_vectorized
-        else:
-            astate, init_grads = jax.jit(init_one)(init_params, key_step, center)
-            self._sample_fn = self._sample_alone
+        astate, init_grads = init_chains(
+            init_params,
+            logdensity_fn,
+            key_step,
+            self._settings,
+            center=center,
+            step_size=self._step_size,
+            batched=vectorized,
+        )
         _check_initial_points(astate.dilation, center)
-        zero = jnp.zeros_like(astate.dilation.logdensity)
-        mixture = inverse_mass_matrix = None
-        self._mass_schedule = ()
-        one_chain = (
-            jax.tree.map(lambda x: x[0], astate.dilation.position)
-            if vectorized
-            else astate.dilation.position
-        )
-        flat = ravel_pytree(one_chain)[0]
-        if vectorized:
-            if flat.shape[0] == 0:  # no latent site: nothing to precondition or find
-                self._global_moves = self._uturn = None
-            if self._global_moves is not None:
-                gm = self._global_moves
-                mixture = empty_mixture(
-                    flat.shape[0],
-                    gm.max_modes,
-                    flat.dtype,
-                    gm.tail_weight,
-                    gm.tail_dof,
-                    uses_dense_covariance(gm, flat.shape[0]),
-                )
-        if (self._adapt_mass_matrix or self._dense_mass) and flat.shape[0] > 0:
-            inverse_mass_matrix = (
-                jnp.eye(flat.shape[0], dtype=flat.dtype)
-                if self._dense_mass
-                else jnp.ones_like(flat)
-            )
-            if self._adapt_mass_matrix:
-                self._mass_schedule = _mass_schedule(num_levels, int(num_warmup))
-        self._mode_iteration = _mode_finding_iteration(num_levels, int(num_warmup))
-        evidence = jax.tree.map(
-            lambda x: jnp.broadcast_to(x, zero.shape), init_evidence(zero.dtype)
-        )
+        self._vectorized = vectorized
         self._coordinate_sites = _coordinate_sites(one_chain)
-        self._run_length = _run_length(mcmc)
-        monitor = jax.tree.map(
-            lambda x: jnp.broadcast_to(x, zero.shape + x.shape),
-            init_monitor(flat.shape[0], flat.dtype),
-        )
-        return self._to_numpyro(
-            astate,
-            accept_prob=zero,
-            mean_accept_prob=zero,
-            diverging=jnp.zeros(zero.shape, dtype=bool),
-            num_grad_evals=init_grads,
-            global_accept_prob=zero,
-            uturn_accept_prob=zero,
-            evidence=evidence,
-            monitor=monitor,
-            mixture=mixture,
-            inverse_mass_matrix=inverse_mass_matrix,
-            rng_key=rng_key,
-        )
+        return assemble_state(astate, init_grads + pilot_grads, rng_key, self._settings, vectorized)
 
     def sample(self, state, model_args, model_kwargs):
         """One iteration (all chains at once in a vectorized run). When the warm-up
@@ -1188,28 +887,20 @@ class DilationLangevin(MCMCKernel):
         vectorized run, at the end of the warm-up and of each ``run``'s draws, checks the
         run (:mod:`numpyro_dilation.health`) and warns once
         (:class:`~numpyro_dilation.health.ReliabilityWarning`) naming every problem."""
-        new = self._sample_fn(state, model_args, model_kwargs)
+        logdensity_fn = self._logdensity_fn(model_args, model_kwargs)
+        step = population_step if self._vectorized else chain_alone_step
+        new = step(state, logdensity_fn, self._settings)
         if not self._host_callbacks:  # checked afterwards, by check_run(mcmc)
             return new
-        _warn_if_never_accepted(new, self._config.num_adaptation_steps)
-        vectorized = self._sample_fn == self._sample_vectorized
-        if vectorized and new.i.shape[0] >= 2 and self._coordinate_sites:
+        _warn_if_never_accepted(new, self._settings.config.num_adaptation_steps)
+        if self._vectorized and new.i.shape[0] >= 2 and self._coordinate_sites:
             self._check_health(new)
         return new
-
-    def _phase_end(self, i):
-        """(end of warm-up, end of a run's draws) after iteration count ``i``."""
-        num_warmup = self._config.num_adaptation_steps
-        end_warmup = i == num_warmup
-        if self._run_length is None:
-            return end_warmup, jnp.zeros_like(end_warmup)
-        after = i - num_warmup
-        return end_warmup, (after > 0) & (after % self._run_length == 0)
 
     def _check_health(self, state) -> None:
         """At the end of a phase, hand the chains' monitors (and, with modes, the final
         positions and the mixture) to the host, which warns if anything is wrong."""
-        end_warmup, end_run = self._phase_end(state.i[0])
+        end_warmup, end_run = phase_end(state.i[0], self._settings)
         sites = self._coordinate_sites
         mixture = state.mixture
 
@@ -1221,7 +912,7 @@ class DilationLangevin(MCMCKernel):
             jax.debug.callback(report, *operands)
 
         mix = _mixture_operands(mixture, len(sites))
-        flat = _ravel_chains(state.z)[0]
+        flat = ravel_chains(state.z)[0]
         operands = (end_run, state.monitor, flat) + mix
         lax.cond(end_warmup | end_run, callback, lambda o: None, operands)
 
@@ -1267,7 +958,7 @@ class DilationLangevin(MCMCKernel):
         a pilot particle. Returns ``(init_params, grads)``, ``grads`` the pilot's
         gradients spread over the :math:`C` chains (rounded up) plus one for the
         log-density check at each chain's draw."""
-        flat, unravel_one = _ravel_chains(init_params)
+        flat, unravel_one = ravel_chains(init_params)
         num_chains = flat.shape[0]
         m = min(num_chains, pilot.num_chains)
         num_kept = int(pilot.keep * num_chains)
@@ -1297,11 +988,11 @@ class DilationLangevin(MCMCKernel):
         def run(state, k_box, k_fallback, flat):
             carry = (state, jnp.zeros((), jnp.int32))
             state, grads = lax.scan(body, carry, None, length=pilot_warmup)[0]
-            particles = _ravel_chains(state.z)[0]
+            particles = ravel_chains(state.z)[0]
             lower, upper = bounding_box(particles, pilot.widen)
             starts = uniform_in_box(k_box, lower, upper, num_chains).astype(flat.dtype)
             at_starts = map_items(
-                lambda v: logdensity_fn(unravel_one(v)), kernel._one_chain_at_a_time
+                lambda v: logdensity_fn(unravel_one(v)), kernel._settings.one_chain_at_a_time
             )
             finite = jnp.isfinite(at_starts(starts))
             fallback = particles[random.randint(k_fallback, (num_chains,), 0, m)]
@@ -1421,340 +1112,3 @@ class DilationLangevin(MCMCKernel):
                     f"`init_params` leaf of shape {jnp.shape(r)} (one chain)."
                 )
         return jax.tree.map(lambda c, r: jnp.asarray(c, dtype=r.dtype), center, one_chain)
-
-    def _to_numpyro(
-        self, astate: AnnealingState, inverse_mass_matrix, **fields
-    ) -> DilationLangevinState:
-        d = astate.dilation
-        return DilationLangevinState(
-            i=astate.iteration,
-            z=d.position,
-            potential_energy=-d.logdensity,
-            z_grad=jax.tree.map(jnp.negative, d.logdensity_grad),
-            lam=d.lam,
-            center=d.center,
-            adapt_state=DilationAdaptState(
-                astate.step_size, astate.adaptation, inverse_mass_matrix
-            ),
-            **fields,
-        )
-
-    def _sample_alone(self, state, model_args, model_kwargs):
-        """One chain run alone (not vectorized): the preconditioner updates from its own
-        curvature (a population of one), then its step."""
-        extra_grads = jnp.zeros((), jnp.int32)
-        if self._mass_schedule:
-            logdensity_fn = self._logdensity_fn(model_args, model_kwargs)
-
-            def update(s):
-                alone = _with_inverse_mass_matrix(s, None)
-                batch = jax.tree.map(lambda x: x[None], alone)
-                batch, grads = self._update_mass_matrix(
-                    _with_inverse_mass_matrix(batch, s.inverse_mass_matrix), logdensity_fn
-                )
-                v = batch.inverse_mass_matrix
-                one = jax.tree.map(lambda x: x[0], _with_inverse_mass_matrix(batch, None))
-                return _with_inverse_mass_matrix(one, v), grads[0]
-
-            update_now = jnp.any(state.i == jnp.asarray(self._mass_schedule))
-            state, extra_grads = lax.cond(update_now, update, lambda s: (s, extra_grads), state)
-        new = self._sample_one(state, model_args, model_kwargs)
-        return new._replace(num_grad_evals=new.num_grad_evals + extra_grads)
-
-    def _sample_vectorized(self, state, model_args, model_kwargs):
-        """All chains: preconditioner updates and mode finding during warm-up, then
-        the per-chain steps."""
-        extra_grads = jnp.zeros(state.i.shape, jnp.int32)
-        logdensity_fn = self._logdensity_fn(model_args, model_kwargs)
-        if self._mass_schedule:
-            update_now = jnp.any(state.i[0] == jnp.asarray(self._mass_schedule))
-            state, extra_grads = lax.cond(
-                update_now,
-                lambda s: self._update_mass_matrix(s, logdensity_fn),
-                lambda s: (s, extra_grads),
-                state,
-            )
-        if self._global_moves is not None:
-
-            def build(operands):
-                state, grads = operands
-                flat, unravel_one = _ravel_chains(state.z)
-                flat_logdensity = lambda v: logdensity_fn(unravel_one(v))  # noqa: E731
-                centers = _ravel_chains(state.center)[0]
-                step_size = state.adapt_state.step_size
-                num_chains, dim = flat.shape
-                num_starts = mode_start_chains(self._global_moves, num_chains, dim)
-                if num_starts < num_chains:  # evenly spaced chains start the search
-                    sub = jnp.arange(num_starts) * (num_chains // num_starts)
-                    flat, centers, step_size = flat[sub], centers[sub], step_size[sub]
-                ratios = self._global_moves.center_contractions
-                starts = contracted_starts(centers, ratios) if ratios else None
-                if self._uturn is not None and self._uturn.kind == "explore":
-                    mixture, mode_finding_grads = explore_modes(
-                        random.fold_in(state.rng_key[0], 2),
-                        flat,
-                        flat_logdensity,
-                        step_size,
-                        self._uturn,
-                        centers,
-                        self._global_moves,
-                        state.inverse_mass_matrix,
-                        starts,
-                    )
-                else:
-                    mixture, mode_finding_grads = find_modes_per_chain(
-                        [flat] + ([starts] if starts is not None else []),
-                        flat_logdensity,
-                        step_size,
-                        self._global_moves,
-                        state.inverse_mass_matrix,
-                    )
-                # the starting chains' cost, shared by all chains (rounded up)
-                mode_finding_grads = (mode_finding_grads * num_starts + num_chains - 1) // (
-                    num_chains
-                )
-                return state._replace(mixture=mixture), grads + mode_finding_grads
-
-            state, extra_grads = lax.cond(
-                state.i[0] == self._mode_iteration, build, lambda o: o, (state, extra_grads)
-            )
-        # the mixture and the preconditioner are shared by the chains (not batched)
-        mixture, v = state.mixture, state.inverse_mass_matrix
-
-        def one(per_chain):
-            per_chain = _with_inverse_mass_matrix(per_chain._replace(mixture=mixture), v)
-            new = self._sample_one(per_chain, model_args, model_kwargs)
-            return _with_inverse_mass_matrix(new._replace(mixture=None), None)
-
-        unshared = _with_inverse_mass_matrix(state._replace(mixture=None), None)
-        new = map_items(one, self._one_chain_at_a_time)(unshared)
-        new = _with_inverse_mass_matrix(new._replace(mixture=mixture), v)
-        return new._replace(num_grad_evals=new.num_grad_evals + extra_grads)
-
-    def _update_mass_matrix(self, state, logdensity_fn):
-        """Preconditioner pooled across chains (:mod:`numpyro_dilation.preconditioner`):
-        Jacobi, :math:`v_i = 1/\\mathrm{median}_c H^{(c)}_{ii}` with :math:`H^{(c)} =
-        -\\nabla^2\\log\\gamma(y_c)` at every chain's position, or with ``dense_mass``
-        :math:`v = (\\mathrm{median}_c H^{(c)})^{-1}` (a batch of one chain: that chain's
-        curvature); then each chain re-finds its step size and restarts dual averaging.
-        Curvature, unlike the chains' spread, is informative even before the chains have
-        moved along wide directions.
-
-        Returns ``(state, grads)``: ``grads`` (shape ``(num_chains,)``) is each
-        chain's cost, one Hessian counted as :math:`d` gradients (a forward-over-
-        reverse Hessian is :math:`d` Hessian-vector products) plus the step-size
-        search's proposals (:func:`~numpyro_dilation.annealing.step_size_search_proposals`):
-        vmapped, the search loops until the slowest chain stops and every chain pays
-        for the longest search."""
-        flat, unravel_one = _ravel_chains(state.z)
-        num_chains, dim = flat.shape
-        flat_logdensity = lambda u: logdensity_fn(unravel_one(u))  # noqa: E731
-
-        if self._dense_mass:  # the whole Hessian, d Hessian-vector products
-
-            def curvature(y, key):
-                del key
-                return -jax.hessian(flat_logdensity)(y)
-
-            hessian_cost = dim
-        elif dim <= DENSE_MAX_DIM:
-
-            def curvature(y, key):
-                del key
-                if self._one_chain_at_a_time:  # one Hessian-vector product at a time
-                    return hessian_diagonal(flat_logdensity, y, batch_size=1)
-                return -jnp.diagonal(jax.hessian(flat_logdensity)(y))
-
-            hessian_cost = dim
-        else:  # Hutchinson: E[u * (H u)] = diag(H) for Rademacher u, HUTCHINSON_PROBES HVPs
-
-            def curvature(y, key):
-                probes = random.rademacher(key, (HUTCHINSON_PROBES, dim), y.dtype)
-                grad = jax.grad(flat_logdensity)
-                hvp = jax.vmap(lambda u: jax.jvp(grad, (y,), (u,))[1])(probes)
-                return -jnp.mean(probes * hvp, axis=0)
-
-            hessian_cost = HUTCHINSON_PROBES
-        probe_keys = jax.vmap(lambda k: random.fold_in(k, 2))(state.rng_key)
-        curv = map_items(curvature, self._one_chain_at_a_time)(flat, probe_keys)
-        pool = pooled_inverse_mass_dense if self._dense_mass else pooled_inverse_mass_diagonal
-        v = pool(curv, flat)
-
-        def restart(key, z, ld, grad, lam, center, step_size):
-            d = DilationState(z, ld, grad, lam, center)
-            h = find_initial_step_size(
-                key, d, logdensity_fn, self._target_accept_prob, step_size, v
-            )
-            return h, dual_averaging_start(self._target_accept_prob, h)
-
-        hessian_grads = jnp.full(state.i.shape, hessian_cost, jnp.int32)
-        if not self._adapt_step_size:  # a fixed h is kept (coordinate i then moves by h v_i)
-            return _with_inverse_mass_matrix(state, v), hessian_grads
-        keys = jax.vmap(lambda k: random.fold_in(k, 1))(state.rng_key)
-        step_size, da = map_items(restart, self._one_chain_at_a_time)(
-            keys,
-            state.z,
-            -state.potential_energy,
-            jax.tree.map(jnp.negative, state.z_grad),
-            state.lam,
-            state.center,
-            state.adapt_state.step_size,
-        )
-        search_grads = step_size_search_proposals(state.adapt_state.step_size, step_size)
-        search_grads = jnp.max(search_grads)  # vmapped: all chains run the longest search
-        state = state._replace(adapt_state=DilationAdaptState(step_size, da, v))
-        return state, hessian_grads + search_grads
-
-    def _global_step(self, key, state, logdensity_fn, iteration):
-        """Independence MH move with the mode mixture after local step number
-        ``iteration`` (0-based) if it is a sampling-phase step whose turn it is;
-        a branch that all chains take together (see ``uniform_cond``)."""
-        kernel = build_independence_kernel()
-        start = self._mode_iteration
-        move_now = (iteration >= start) & ((iteration - start) % self._global_moves.every == 0)
-        if state.mixture.chol.ndim == 2:  # diagonal covariances (high dimension): with one
-            # mode the moves cannot change any weight, so they are not paid for
-            move_now = move_now & (state.mixture.num_modes >= 2)
-
-        def move(key, z, ld, grad, evidence, mixture):
-            d = DilationState(z, ld, grad, jnp.ones_like(ld), z)
-            d, info = kernel(key, d, logdensity_fn, mixture)
-            evidence = update_evidence(evidence, info.log_weight)
-            return (
-                d.position,
-                d.logdensity,
-                d.logdensity_grad,
-                evidence,
-                info.acceptance_rate,
-                info.is_divergent,
-            )
-
-        def skip(key, z, ld, grad, evidence, mixture):
-            del key, mixture
-            zero = jnp.zeros_like(ld)
-            return z, ld, grad, evidence, zero, jnp.zeros((), bool)
-
-        return _move_if(move_now, move, skip, key, state, state.evidence, state.mixture), move_now
-
-    def _sample_one(self, state, model_args, model_kwargs):
-        logdensity_fn = self._logdensity_fn(model_args, model_kwargs)
-        rng_key, key = random.split(state.rng_key)
-        astate = AnnealingState(
-            DilationState(
-                state.z,
-                -state.potential_energy,
-                jax.tree.map(jnp.negative, state.z_grad),
-                state.lam,
-                state.center,
-            ),
-            state.i,
-            state.adapt_state.step_size,
-            state.adapt_state.dual_averaging,
-        )
-        rng_key, key_global = random.split(rng_key)
-        end_warmup, end_run = self._phase_end(state.i)
-        monitor = jax.tree.map(
-            lambda fresh, old: jnp.where(end_warmup | end_run, fresh, old),
-            init_monitor(state.monitor.mean.shape[-1], state.monitor.mean.dtype),
-            state.monitor,
-        )
-        astate, info = annealing_step(
-            key, astate, logdensity_fn, self._config, state.inverse_mass_matrix
-        )
-        num_warmup = self._config.num_adaptation_steps
-        n = jnp.where(state.i < num_warmup, state.i + 1, state.i + 1 - num_warmup)
-        mean_accept_prob = (
-            state.mean_accept_prob + (info.acceptance_rate - state.mean_accept_prob) / n
-        )
-        new = self._to_numpyro(
-            astate,
-            accept_prob=info.acceptance_rate,
-            mean_accept_prob=mean_accept_prob,
-            diverging=info.is_divergent,
-            # the first iteration also reports the initialization's gradients
-            num_grad_evals=info.num_grad_evals
-            + jnp.where(state.i == 0, state.num_grad_evals, 0).astype(jnp.int32),
-            global_accept_prob=jnp.zeros_like(info.acceptance_rate),
-            uturn_accept_prob=jnp.zeros_like(info.acceptance_rate),
-            evidence=state.evidence,
-            monitor=state.monitor,
-            mixture=state.mixture,
-            inverse_mass_matrix=state.inverse_mass_matrix,
-            rng_key=rng_key,
-        )
-        if self._global_moves is not None:
-            (z, ld, grad, evidence, p_global, divergent), moved = self._global_step(
-                key_global, new, logdensity_fn, state.i
-            )
-            new = new._replace(
-                z=z,
-                potential_energy=-ld,
-                z_grad=jax.tree.map(jnp.negative, grad),
-                evidence=evidence,
-                global_accept_prob=p_global,
-                diverging=new.diverging | divergent,
-                num_grad_evals=new.num_grad_evals + moved.astype(jnp.int32),
-            )
-        if self._uturn is not None and self._uturn.kind == "exact":
-            new = self._uturn_step(random.fold_in(key_global, 1), new, logdensity_fn, state.i)
-        flat_old, flat_new = ravel_pytree(state.z)[0], ravel_pytree(new.z)[0]
-        updated = update_monitor(
-            monitor,
-            flat_new,
-            jnp.any(flat_new != flat_old),
-            new.diverging,
-            new.global_accept_prob,
-            moved if self._global_moves is not None else False,
-        )
-        at_target = new.lam == 1  # annealing contractions are not moves
-        monitor = jax.tree.map(lambda u, m: jnp.where(at_target, u, m), updated, monitor)
-        return new._replace(monitor=monitor)
-
-    def _uturn_step(self, key, state, logdensity_fn, iteration):
-        """Exact U-turn move (:func:`numpyro_dilation.uturn.build_kernel`) after local
-        step number ``iteration`` if it is a sampling-phase step whose turn it is
-        (every ``UTurn.every`` sampling iterations), about the chain's own center."""
-        kernel = build_uturn_kernel(self._uturn)
-        num_warmup = self._config.num_adaptation_steps
-        move_now = (iteration >= num_warmup) & ((iteration - num_warmup) % self._uturn.every == 0)
-
-        def move(key, z, ld, grad, center, step_size, inverse_mass_matrix):
-            d = DilationState(z, ld, grad, jnp.ones_like(ld), center)
-            d, info = kernel(key, d, logdensity_fn, step_size, inverse_mass_matrix)
-            return (
-                d.position,
-                d.logdensity,
-                d.logdensity_grad,
-                info.acceptance_rate,
-                info.is_divergent,
-                info.num_grad_evals,
-            )
-
-        def skip(key, z, ld, grad, center, step_size, inverse_mass_matrix):
-            del key, center, step_size, inverse_mass_matrix
-            zero = jnp.zeros_like(ld)
-            return z, ld, grad, zero, jnp.zeros((), bool), jnp.zeros((), jnp.int32)
-
-        z, ld, grad, p_accept, divergent, grads = _move_if(
-            move_now,
-            move,
-            skip,
-            key,
-            state,
-            state.center,
-            state.adapt_state.step_size,
-            state.inverse_mass_matrix,
-        )
-        return state._replace(
-            z=z,
-            potential_energy=-ld,
-            z_grad=jax.tree.map(jnp.negative, grad),
-            uturn_accept_prob=p_accept,
-            diverging=state.diverging | divergent,
-            num_grad_evals=state.num_grad_evals + grads,
-        )
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_sample_fn"] = None
-        return state

@@ -10,13 +10,38 @@ spread along that direction is used instead, or 1 if they do not spread.
 
 Shapes: positions ``(C, d)``; diagonal curvatures ``(C, d)`` give ``v`` of shape ``(d,)``;
 dense curvatures ``(C, d, d)`` give ``v`` of shape ``(d, d)`` (symmetric positive
-definite). No NumPyro import: these are pure functions of arrays.
+definite). No NumPyro import: these are pure functions of arrays, and
+:func:`update_preconditioner` applies them to a population's state.
 """
+
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+from jax import random
 
-__all__ = ["pooled_inverse_mass_diagonal", "pooled_inverse_mass_dense"]
+from numpyro_dilation.annealing import (
+    dual_averaging_start,
+    find_initial_step_size,
+    step_size_search_proposals,
+)
+from numpyro_dilation.batching import map_items
+from numpyro_dilation.kernel import DilationState
+from numpyro_dilation.modes import DENSE_MAX_DIM, hessian_diagonal
+from numpyro_dilation.population_settings import PopulationSettings
+from numpyro_dilation.population_state import (
+    DilationAdaptState,
+    DilationLangevinState,
+    ravel_chains,
+    with_inverse_mass_matrix,
+)
+
+__all__ = [
+    "HUTCHINSON_PROBES",
+    "pooled_inverse_mass_diagonal",
+    "pooled_inverse_mass_dense",
+    "update_preconditioner",
+]
 
 
 def _finite_median(x: jax.Array) -> jax.Array:
@@ -84,3 +109,116 @@ def pooled_inverse_mass_dense(hessians: jax.Array, positions: jax.Array) -> jax.
     mu = jnp.where(good, mu, fallback)
     v = (u / mu) @ u.T
     return (0.5 * (v + v.T)).astype(positions.dtype)
+
+
+HUTCHINSON_PROBES = 8
+"""Rademacher probes per chain of the preconditioner's curvature estimate above
+:data:`~numpyro_dilation.modes.DENSE_MAX_DIM` dimensions: each chain's
+:math:`\\widehat{H_{ii}} = \\frac18\\sum_k u_{ki}(Hu_k)_i` (unbiased), and the median over
+chains is taken as below. Cost 8 Hessian-vector products per chain and update instead of
+:math:`d`; memory :math:`O(8d)` per chain instead of :math:`d^2`.
+
+**Example**
+
+.. code-block:: python
+
+    from numpyro_dilation.preconditioner import HUTCHINSON_PROBES
+
+    print(HUTCHINSON_PROBES)  # 8
+"""
+
+
+def update_preconditioner(
+    state: DilationLangevinState, logdensity_fn: Callable, settings: PopulationSettings
+) -> tuple[DilationLangevinState, jax.Array]:
+    r"""Preconditioner pooled across chains (:mod:`numpyro_dilation.preconditioner`):
+    Jacobi, :math:`v_i = 1/\mathrm{median}_c H^{(c)}_{ii}` with :math:`H^{(c)} =
+    -\nabla^2\log\gamma(y_c)` at every chain's position, or with ``dense_mass``
+    :math:`v = (\mathrm{median}_c H^{(c)})^{-1}` (a batch of one chain: that chain's
+    curvature); then each chain re-finds its step size and restarts dual averaging.
+    Curvature, unlike the chains' spread, is informative even before the chains have
+    moved along wide directions.
+
+    Returns ``(state, grads)``: ``grads`` (shape ``(num_chains,)``) is each
+    chain's cost, one Hessian counted as :math:`d` gradients (a forward-over-
+    reverse Hessian is :math:`d` Hessian-vector products; :data:`HUTCHINSON_PROBES`
+    above :data:`~numpyro_dilation.modes.DENSE_MAX_DIM` dimensions) plus the step-size
+    search's proposals (:func:`~numpyro_dilation.annealing.step_size_search_proposals`):
+    vmapped, the search loops until the slowest chain stops and every chain pays
+    for the longest search.
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        from numpyro_dilation.population import init
+        from numpyro_dilation.population_settings import make_settings
+        from numpyro_dilation.preconditioner import update_preconditioner
+
+        logdensity = lambda x: -0.5 * jnp.sum(x**2 / jnp.array([0.01, 100.0]))  # sds 0.1, 10
+        settings = make_settings(100, 2)
+        keys = jax.random.split(jax.random.key(0), 8)
+        state = init(jnp.ones((8, 2)), logdensity, keys, settings)
+        state, grads = update_preconditioner(state, logdensity, settings)
+        print(state.inverse_mass_matrix)  # [0.01 100.]: the variances, from the curvature
+    """
+    flat, unravel_one = ravel_chains(state.z)
+    dim = flat.shape[1]
+    flat_logdensity = lambda u: logdensity_fn(unravel_one(u))  # noqa: E731
+    one_at_a_time = settings.one_chain_at_a_time
+    config = settings.config
+
+    if settings.dense_mass:  # the whole Hessian, d Hessian-vector products
+
+        def curvature(y, key):
+            del key
+            return -jax.hessian(flat_logdensity)(y)
+
+        hessian_cost = dim
+    elif dim <= DENSE_MAX_DIM:
+
+        def curvature(y, key):
+            del key
+            if one_at_a_time:  # one Hessian-vector product at a time
+                return hessian_diagonal(flat_logdensity, y, batch_size=1)
+            return -jnp.diagonal(jax.hessian(flat_logdensity)(y))
+
+        hessian_cost = dim
+    else:  # Hutchinson: E[u * (H u)] = diag(H) for Rademacher u, HUTCHINSON_PROBES HVPs
+
+        def curvature(y, key):
+            probes = random.rademacher(key, (HUTCHINSON_PROBES, dim), y.dtype)
+            grad = jax.grad(flat_logdensity)
+            hvp = jax.vmap(lambda u: jax.jvp(grad, (y,), (u,))[1])(probes)
+            return -jnp.mean(probes * hvp, axis=0)
+
+        hessian_cost = HUTCHINSON_PROBES
+    probe_keys = jax.vmap(lambda k: random.fold_in(k, 2))(state.rng_key)
+    curv = map_items(curvature, one_at_a_time)(flat, probe_keys)
+    pool = pooled_inverse_mass_dense if settings.dense_mass else pooled_inverse_mass_diagonal
+    v = pool(curv, flat)
+
+    def restart(key, z, ld, grad, lam, center, step_size):
+        d = DilationState(z, ld, grad, lam, center)
+        h = find_initial_step_size(key, d, logdensity_fn, config.target_accept_prob, step_size, v)
+        return h, dual_averaging_start(config.target_accept_prob, h)
+
+    hessian_grads = jnp.full(state.i.shape, hessian_cost, jnp.int32)
+    if not config.adapt_step_size:  # a fixed h is kept (coordinate i then moves by h v_i)
+        return with_inverse_mass_matrix(state, v), hessian_grads
+    keys = jax.vmap(lambda k: random.fold_in(k, 1))(state.rng_key)
+    step_size, da = map_items(restart, one_at_a_time)(
+        keys,
+        state.z,
+        -state.potential_energy,
+        jax.tree.map(jnp.negative, state.z_grad),
+        state.lam,
+        state.center,
+        state.adapt_state.step_size,
+    )
+    search_grads = step_size_search_proposals(state.adapt_state.step_size, step_size)
+    search_grads = jnp.max(search_grads)  # vmapped: all chains run the longest search
+    state = state._replace(adapt_state=DilationAdaptState(step_size, da, v))
+    return state, hessian_grads + search_grads

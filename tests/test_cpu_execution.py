@@ -110,7 +110,7 @@ def test_a_lapack_model_runs_one_chain_at_a_time_and_matches_its_moments():
         progress_bar=False,
     )
     mcmc.run(jax.random.key(3))
-    assert kernel._one_chain_at_a_time == (jax.default_backend() == "cpu")
+    assert kernel.settings.one_chain_at_a_time == (jax.default_backend() == "cpu")
     x = np.asarray(mcmc.get_samples(group_by_chain=True)["x"])
     for j in range(3):
         assert mcse_z(x[..., j], MEAN[j]) < 4.5

@@ -21,9 +21,10 @@ def test_the_kernel_layer_imports_no_numpyro_pandas_or_plotting():
         import sys
         import numpyro_dilation.annealing, numpyro_dilation.kernel, numpyro_dilation.modes
         import numpyro_dilation.global_moves, numpyro_dilation.uturn, numpyro_dilation.path
-        import numpyro_dilation.preconditioner
+        import numpyro_dilation.preconditioner, numpyro_dilation.population
+        import numpyro_dilation.population_chain, numpyro_dilation.population_settings
         import numpyro_dilation as nd
-        nd.dilation_langevin, nd.UTurn, nd.GlobalMoves  # top-level names of that layer
+        nd.dilation_langevin, nd.population_sampler, nd.UTurn, nd.GlobalMoves  # that layer
         print(sorted(m for m in ("numpyro", "pandas", "matplotlib", "arviz") if m in sys.modules))
         """
     )

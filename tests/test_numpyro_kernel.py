@@ -396,7 +396,7 @@ def test_num_grad_evals_counts_every_gradient(chain_method, center):
     mcmc.run(jax.random.key(1), extra_fields=("num_grad_evals",))
     counted += int(np.asarray(mcmc.get_extra_fields()["num_grad_evals"]).sum())
     jax.effects_barrier()
-    num_updates = len(kernel._mass_schedule)
+    num_updates = len(kernel.settings.mass_schedule)
     assert num_updates == 6
     expected = counted - num_updates * num_chains * (d - 1)
     if center is None:

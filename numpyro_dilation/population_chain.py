@@ -1,0 +1,239 @@
+r"""One chain's iteration in the population: the annealed MALA step at its level, then
+the global (independence) move and the exact U-turn move whose turn it is, then the run
+monitor's update. The population's shared parts (mixture, preconditioner) come in the
+state; :func:`~numpyro_dilation.population.population_step` maps this over the chains.
+"""
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+from jax import lax, random
+from jax.flatten_util import ravel_pytree
+
+from numpyro_dilation._control import uniform_cond
+from numpyro_dilation.annealing import AnnealingState, annealing_step
+from numpyro_dilation.global_moves import build_independence_kernel, update_evidence
+from numpyro_dilation.health import init_monitor, update_monitor
+from numpyro_dilation.kernel import DilationState
+from numpyro_dilation.population_settings import PopulationSettings, phase_end
+from numpyro_dilation.population_state import (
+    DilationAdaptState,
+    DilationLangevinState,
+    with_inverse_mass_matrix,
+)
+from numpyro_dilation.preconditioner import update_preconditioner
+from numpyro_dilation.uturn import build_kernel as build_uturn_kernel
+
+__all__ = ["chain_alone_step", "chain_step", "to_state"]
+
+
+def to_state(astate: AnnealingState, inverse_mass_matrix, **fields) -> DilationLangevinState:
+    """The :class:`~numpyro_dilation.population_state.DilationLangevinState` of an
+    annealed chain (NumPyro's sign conventions: potential energy and its gradient)."""
+    d = astate.dilation
+    return DilationLangevinState(
+        i=astate.iteration,
+        z=d.position,
+        potential_energy=-d.logdensity,
+        z_grad=jax.tree.map(jnp.negative, d.logdensity_grad),
+        lam=d.lam,
+        center=d.center,
+        adapt_state=DilationAdaptState(astate.step_size, astate.adaptation, inverse_mass_matrix),
+        **fields,
+    )
+
+
+def _move_if(move_now, move: Callable, skip: Callable, key, state, *operands):
+    """``move(key, z, logdensity, grad, *operands)`` if ``move_now`` else ``skip(...)``,
+    as a real branch that all chains of a vectorized run take together (``uniform_cond``)."""
+    return uniform_cond(
+        move_now,
+        move,
+        skip,
+        key,
+        state.z,
+        -state.potential_energy,
+        jax.tree.map(jnp.negative, state.z_grad),
+        *operands,
+    )
+
+
+def _global_move(key, state, logdensity_fn, iteration, settings: PopulationSettings):
+    """Independence MH move with the mode mixture after local step number
+    ``iteration`` (0-based) if it is a sampling-phase step whose turn it is;
+    a branch that all chains take together (see ``uniform_cond``)."""
+    kernel = build_independence_kernel()
+    start = settings.mode_iteration
+    move_now = (iteration >= start) & ((iteration - start) % settings.global_moves.every == 0)
+    if state.mixture.chol.ndim == 2:  # diagonal covariances (high dimension): with one
+        # mode the moves cannot change any weight, so they are not paid for
+        move_now = move_now & (state.mixture.num_modes >= 2)
+
+    def move(key, z, ld, grad, evidence, mixture):
+        d = DilationState(z, ld, grad, jnp.ones_like(ld), z)
+        d, info = kernel(key, d, logdensity_fn, mixture)
+        evidence = update_evidence(evidence, info.log_weight)
+        return (
+            d.position,
+            d.logdensity,
+            d.logdensity_grad,
+            evidence,
+            info.acceptance_rate,
+            info.is_divergent,
+        )
+
+    def skip(key, z, ld, grad, evidence, mixture):
+        del key, mixture
+        zero = jnp.zeros_like(ld)
+        return z, ld, grad, evidence, zero, jnp.zeros((), bool)
+
+    return _move_if(move_now, move, skip, key, state, state.evidence, state.mixture), move_now
+
+
+def _uturn_move(key, state, logdensity_fn, iteration, settings: PopulationSettings):
+    """Exact U-turn move (:func:`numpyro_dilation.uturn.build_kernel`) after local step
+    number ``iteration`` if it is a sampling-phase step whose turn it is (every
+    ``UTurn.every`` sampling iterations), about the chain's own center."""
+    kernel = build_uturn_kernel(settings.uturn)
+    num_warmup = settings.config.num_adaptation_steps
+    move_now = (iteration >= num_warmup) & ((iteration - num_warmup) % settings.uturn.every == 0)
+
+    def move(key, z, ld, grad, center, step_size, inverse_mass_matrix):
+        d = DilationState(z, ld, grad, jnp.ones_like(ld), center)
+        d, info = kernel(key, d, logdensity_fn, step_size, inverse_mass_matrix)
+        return (
+            d.position,
+            d.logdensity,
+            d.logdensity_grad,
+            info.acceptance_rate,
+            info.is_divergent,
+            info.num_grad_evals,
+        )
+
+    def skip(key, z, ld, grad, center, step_size, inverse_mass_matrix):
+        del key, center, step_size, inverse_mass_matrix
+        zero = jnp.zeros_like(ld)
+        return z, ld, grad, zero, jnp.zeros((), bool), jnp.zeros((), jnp.int32)
+
+    z, ld, grad, p_accept, divergent, grads = _move_if(
+        move_now,
+        move,
+        skip,
+        key,
+        state,
+        state.center,
+        state.adapt_state.step_size,
+        state.inverse_mass_matrix,
+    )
+    return state._replace(
+        z=z,
+        potential_energy=-ld,
+        z_grad=jax.tree.map(jnp.negative, grad),
+        uturn_accept_prob=p_accept,
+        diverging=state.diverging | divergent,
+        num_grad_evals=state.num_grad_evals + grads,
+    )
+
+
+def chain_step(
+    state: DilationLangevinState, logdensity_fn: Callable, settings: PopulationSettings
+) -> DilationLangevinState:
+    """One chain's iteration (unbatched ``state``; the mixture and preconditioner are the
+    population's): the annealed MALA step at its level, then the global move and the
+    exact U-turn move whose turn it is, and the run monitor's update at
+    :math:`\\lambda = 1`. Its key is ``state.rng_key``."""
+    config = settings.config
+    rng_key, key = random.split(state.rng_key)
+    astate = AnnealingState(
+        DilationState(
+            state.z,
+            -state.potential_energy,
+            jax.tree.map(jnp.negative, state.z_grad),
+            state.lam,
+            state.center,
+        ),
+        state.i,
+        state.adapt_state.step_size,
+        state.adapt_state.dual_averaging,
+    )
+    rng_key, key_global = random.split(rng_key)
+    end_warmup, end_run = phase_end(state.i, settings)
+    monitor = jax.tree.map(
+        lambda fresh, old: jnp.where(end_warmup | end_run, fresh, old),
+        init_monitor(state.monitor.mean.shape[-1], state.monitor.mean.dtype),
+        state.monitor,
+    )
+    astate, info = annealing_step(key, astate, logdensity_fn, config, state.inverse_mass_matrix)
+    num_warmup = config.num_adaptation_steps
+    n = jnp.where(state.i < num_warmup, state.i + 1, state.i + 1 - num_warmup)
+    mean_accept_prob = state.mean_accept_prob + (info.acceptance_rate - state.mean_accept_prob) / n
+    new = to_state(
+        astate,
+        state.inverse_mass_matrix,
+        accept_prob=info.acceptance_rate,
+        mean_accept_prob=mean_accept_prob,
+        diverging=info.is_divergent,
+        # the first iteration also reports the initialization's gradients
+        num_grad_evals=info.num_grad_evals
+        + jnp.where(state.i == 0, state.num_grad_evals, 0).astype(jnp.int32),
+        global_accept_prob=jnp.zeros_like(info.acceptance_rate),
+        uturn_accept_prob=jnp.zeros_like(info.acceptance_rate),
+        evidence=state.evidence,
+        monitor=state.monitor,
+        mixture=state.mixture,
+        rng_key=rng_key,
+    )
+    moved = False
+    if settings.global_moves is not None:
+        (z, ld, grad, evidence, p_global, divergent), moved = _global_move(
+            key_global, new, logdensity_fn, state.i, settings
+        )
+        new = new._replace(
+            z=z,
+            potential_energy=-ld,
+            z_grad=jax.tree.map(jnp.negative, grad),
+            evidence=evidence,
+            global_accept_prob=p_global,
+            diverging=new.diverging | divergent,
+            num_grad_evals=new.num_grad_evals + moved.astype(jnp.int32),
+        )
+    if settings.uturn is not None and settings.uturn.kind == "exact":
+        new = _uturn_move(random.fold_in(key_global, 1), new, logdensity_fn, state.i, settings)
+    flat_old, flat_new = ravel_pytree(state.z)[0], ravel_pytree(new.z)[0]
+    updated = update_monitor(
+        monitor,
+        flat_new,
+        jnp.any(flat_new != flat_old),
+        new.diverging,
+        new.global_accept_prob,
+        moved,
+    )
+    at_target = new.lam == 1  # annealing contractions are not moves
+    monitor = jax.tree.map(lambda u, m: jnp.where(at_target, u, m), updated, monitor)
+    return new._replace(monitor=monitor)
+
+
+def chain_alone_step(
+    state: DilationLangevinState, logdensity_fn: Callable, settings: PopulationSettings
+) -> DilationLangevinState:
+    """One chain run alone (unbatched ``state``; NumPyro's sequential or parallel
+    chains): the preconditioner updates from its own curvature (a population of one),
+    then its step (:func:`chain_step`)."""
+    extra_grads = jnp.zeros((), jnp.int32)
+    if settings.mass_schedule:
+
+        def update(s):
+            alone = with_inverse_mass_matrix(s, None)
+            batch = jax.tree.map(lambda x: x[None], alone)
+            batch, grads = update_preconditioner(
+                with_inverse_mass_matrix(batch, s.inverse_mass_matrix), logdensity_fn, settings
+            )
+            v = batch.inverse_mass_matrix
+            one = jax.tree.map(lambda x: x[0], with_inverse_mass_matrix(batch, None))
+            return with_inverse_mass_matrix(one, v), grads[0]
+
+        update_now = jnp.any(state.i == jnp.asarray(settings.mass_schedule))
+        state, extra_grads = lax.cond(update_now, update, lambda s: (s, extra_grads), state)
+    new = chain_step(state, logdensity_fn, settings)
+    return new._replace(num_grad_evals=new.num_grad_evals + extra_grads)

@@ -1,0 +1,268 @@
+r"""The population algorithm's settings, fixed before the run: the warm-up's stages as
+data (annealing levels, the iterations at which the preconditioner is re-estimated and at
+which the modes are found) and the switches of its moves. One owner per tunable: the step
+size's adaptation lives in :class:`~numpyro_dilation.annealing.AnnealingConfig`, the
+modes' in :class:`~numpyro_dilation.modes.GlobalMoves`, the U-turns' in
+:class:`~numpyro_dilation.uturn.UTurn`.
+"""
+
+from typing import NamedTuple
+
+import jax.numpy as jnp
+import numpy as np
+
+from numpyro_dilation.annealing import (
+    DEFAULT_TARGET_ACCEPT_PROB,
+    AnnealingConfig,
+    check_probability,
+)
+from numpyro_dilation.modes import GlobalMoves
+from numpyro_dilation.schedules import make_schedule
+from numpyro_dilation.uturn import UTurn
+
+__all__ = [
+    "DEFAULT_GLOBAL_MOVES",
+    "DEFAULT_UTURN",
+    "MIN_ANNEALING_STEPS",
+    "PopulationSettings",
+    "annealing_levels",
+    "make_settings",
+    "mass_schedule",
+    "mode_finding_iteration",
+    "phase_end",
+]
+
+MIN_ANNEALING_STEPS = 10
+"""Fewest annealing steps a run may have: below that the start is not annealed.
+
+**Example**
+
+.. code-block:: python
+
+    from numpyro_dilation.population_settings import MIN_ANNEALING_STEPS
+
+    print(MIN_ANNEALING_STEPS)  # 10
+"""
+
+DEFAULT_GLOBAL_MOVES = GlobalMoves()
+"""The global moves' default settings (:class:`~numpyro_dilation.modes.GlobalMoves`), as
+in the NumPyro kernel's ``global_moves="auto"`` with enough vectorized chains.
+
+**Example**
+
+.. code-block:: python
+
+    from numpyro_dilation.population_settings import DEFAULT_GLOBAL_MOVES
+
+    print(DEFAULT_GLOBAL_MOVES.max_modes)  # 64
+"""
+
+DEFAULT_UTURN = UTurn(kind="explore")
+"""The U-turn explorer feeding mode finding, as the NumPyro kernel's ``uturn="auto"``
+wherever global moves run.
+
+**Example**
+
+.. code-block:: python
+
+    from numpyro_dilation.population_settings import DEFAULT_UTURN
+
+    print(DEFAULT_UTURN.kind)  # explore
+"""
+
+
+class PopulationSettings(NamedTuple):
+    """Static settings of the population algorithm, fixed before the run (the warm-up
+    stages as data). Built by :func:`make_settings`.
+
+    - **config** - :class:`~numpyro_dilation.annealing.AnnealingConfig`: the levels, the
+      warm-up length (``num_adaptation_steps``), the step-size adaptation (its one owner)
+      and the Metropolis switches.
+    - **global_moves** - :class:`~numpyro_dilation.modes.GlobalMoves`, or ``None`` (off).
+    - **uturn** - :class:`~numpyro_dilation.uturn.UTurn`, or ``None`` (off).
+    - **mass_schedule** - iterations at which the preconditioner is re-estimated
+      (:func:`mass_schedule`; empty: never).
+    - **mode_iteration** - iteration at which the modes are found
+      (:func:`mode_finding_iteration`).
+    - **dense_mass** - a dense preconditioner (``(d, d)``) instead of a diagonal.
+    - **adapt_mass_matrix** - whether the preconditioner is estimated at all.
+    - **one_chain_at_a_time** - map over chains one at a time (``lax.map``) instead of
+      ``vmap`` (LAPACK-calling densities on CPU; see :mod:`numpyro_dilation.batching`).
+    - **run_length** - draws per ``run`` (the end of each run's draws resets the run
+      monitors); ``None``: only the end of warm-up does.
+
+    **Example**
+
+    .. code-block:: python
+
+        from numpyro_dilation.population_settings import make_settings
+
+        settings = make_settings(num_warmup=400, dim=2)
+        print(len(settings.config.levels), settings.mass_schedule, settings.mode_iteration)
+        # 200 (0, 50, 100, 150, 200, 300) 300
+    """
+
+    config: AnnealingConfig
+    global_moves: GlobalMoves | None = None
+    uturn: UTurn | None = None
+    mass_schedule: tuple[int, ...] = ()
+    mode_iteration: int = 0
+    dense_mass: bool = False
+    adapt_mass_matrix: bool = True
+    one_chain_at_a_time: bool = False
+    run_length: int | None = None
+
+
+def mass_schedule(num_levels: int, num_warmup: int) -> tuple[int, ...]:
+    """Iterations at which the preconditioner is re-estimated: at the start, after a
+    quarter, half and three quarters of the annealing, when it ends, and halfway
+    through the rest of the warm-up.
+
+    **Example**
+
+    .. code-block:: python
+
+        from numpyro_dilation.population_settings import mass_schedule
+
+        print(mass_schedule(200, 400))  # (0, 50, 100, 150, 200, 300)
+    """
+    points = {0, num_levels // 4, num_levels // 2, (3 * num_levels) // 4}
+    rest = num_warmup - num_levels
+    if rest >= 2:
+        points |= {num_levels, num_levels + rest // 2}
+    return tuple(sorted(p for p in points if p < num_warmup))
+
+
+def mode_finding_iteration(num_levels: int, num_warmup: int) -> int:
+    """Iteration at which the modes are found and the global moves start: halfway
+    through the warm-up that follows the annealing (together with the last
+    preconditioner update), so that chains the annealing left in negligible modes
+    move out before the draws are kept; the end of warm-up if there is no room.
+
+    **Example**
+
+    .. code-block:: python
+
+        from numpyro_dilation.population_settings import mode_finding_iteration
+
+        print(mode_finding_iteration(200, 400))  # 300
+    """
+    rest = num_warmup - num_levels
+    return num_levels + rest // 2 if rest >= 2 else num_warmup
+
+
+def make_settings(
+    num_warmup: int,
+    dim: int,
+    *,
+    levels: np.ndarray | None = None,
+    global_moves: GlobalMoves | None = DEFAULT_GLOBAL_MOVES,
+    uturn: UTurn | None = None,
+    adapt_mass_matrix: bool = True,
+    dense_mass: bool = False,
+    adapt_step_size: bool = True,
+    target_accept_prob: float = DEFAULT_TARGET_ACCEPT_PROB,
+    metropolis: bool = True,
+    anneal_metropolis: bool = True,
+    one_chain_at_a_time: bool = False,
+    run_length: int | None = None,
+) -> PopulationSettings:
+    """The :class:`PopulationSettings` of a run with ``num_warmup`` warm-up iterations on a
+    ``dim``-dimensional target. ``levels``: the annealing schedule (default: the linear
+    schedule over the first half of the warm-up, from ``lambda_min = 1e-3``); a single
+    level 1 runs the warm-up at :math:`\\lambda = 1` (no annealing). Without latent
+    dimensions (``dim = 0``) nothing is preconditioned or found.
+
+    **Example**
+
+    .. code-block:: python
+
+        from numpyro_dilation.population_settings import make_settings
+
+        settings = make_settings(100, 5, global_moves=None)
+        print(settings.mass_schedule, settings.global_moves)  # (0, 12, 25, 37, 50, 75) None
+    """
+    if not isinstance(num_warmup, (int, np.integer)) or num_warmup < 1:
+        raise ValueError(f"`num_warmup` must be an integer >= 1, got {num_warmup!r}.")
+    check_probability("target_accept_prob", target_accept_prob)
+    if levels is None:
+        levels = make_schedule("linear", max(int(np.ceil(num_warmup / 2)), 1), 1e-3)
+    config = AnnealingConfig(
+        levels=np.asarray(levels),
+        num_adaptation_steps=int(num_warmup),
+        adapt_step_size=bool(adapt_step_size),
+        target_accept_prob=float(target_accept_prob),
+        metropolis=bool(metropolis),
+        anneal_metropolis=bool(anneal_metropolis),
+    )
+    num_levels = len(config.levels)
+    preconditioned = adapt_mass_matrix and dim > 0
+    return PopulationSettings(
+        config=config,
+        global_moves=global_moves if dim > 0 else None,
+        uturn=uturn if dim > 0 else None,
+        mass_schedule=mass_schedule(num_levels, int(num_warmup)) if preconditioned else (),
+        mode_iteration=mode_finding_iteration(num_levels, int(num_warmup)),
+        dense_mass=bool(dense_mass) and dim > 0,
+        adapt_mass_matrix=bool(adapt_mass_matrix) and dim > 0,
+        one_chain_at_a_time=bool(one_chain_at_a_time),
+        run_length=run_length,
+    )
+
+
+def phase_end(i, settings: PopulationSettings):
+    """``(end of warm-up, end of a run's draws)`` after iteration count ``i`` (booleans,
+    traced or not).
+
+    **Example**
+
+    .. code-block:: python
+
+        from numpyro_dilation.population_settings import make_settings, phase_end
+
+        settings = make_settings(100, 2)._replace(run_length=50)
+        print(phase_end(100, settings), phase_end(150, settings))  # (True, False) (False, True)
+    """
+    num_warmup = settings.config.num_adaptation_steps
+    end_warmup = i == num_warmup
+    if settings.run_length is None:
+        return end_warmup, jnp.zeros_like(end_warmup)
+    after = i - num_warmup
+    return end_warmup, (after > 0) & (after % settings.run_length == 0)
+
+
+def annealing_levels(num_warmup, num_annealing_steps, annealing_fraction, schedule, lambda_min):
+    r"""The run's annealing levels, shape ``(K,)``, as the NumPyro kernel builds them:
+    an explicit ``schedule`` array as given; else ``num_annealing_steps`` levels, or
+    (``None``) ``ceil(annealing_fraction * num_warmup)``, of the named ``schedule`` from
+    ``lambda_min``. ``ValueError`` unless :data:`MIN_ANNEALING_STEPS` :math:`\le K \le`
+    ``num_warmup``.
+
+    **Example**
+
+    .. code-block:: python
+
+        from numpyro_dilation.population_settings import annealing_levels
+
+        levels = annealing_levels(100, None, 0.5, "linear", 1e-3)
+        print(len(levels), levels[0], levels[-1])  # 50 0.001 1.0
+    """
+    explicit = not (isinstance(schedule, str) or callable(schedule))
+    if explicit:
+        num_levels = len(schedule)
+    elif num_annealing_steps is not None:
+        num_levels = num_annealing_steps
+    else:
+        check_probability("annealing_fraction", annealing_fraction)
+        num_levels = int(np.ceil(annealing_fraction * num_warmup))
+    if not isinstance(num_levels, (int, np.integer)) or not (
+        MIN_ANNEALING_STEPS <= num_levels <= num_warmup
+    ):
+        raise ValueError(
+            f"the annealing needs between {MIN_ANNEALING_STEPS} and `num_warmup` "
+            f"({num_warmup}) steps, got {num_levels!r} (from `num_annealing_steps`, "
+            "`schedule` or `annealing_fraction`)."
+        )
+    if not explicit:
+        check_probability("lambda_min", lambda_min)
+    return make_schedule(schedule, int(num_levels), lambda_min)
