@@ -93,6 +93,8 @@ napoleon_use_rtype = False
 # is appended to the page automatically (so a new module is never silently left out).
 API_MODULES = [
     "numpyro_dilation.mcmc",
+    "numpyro_dilation.run_checks",
+    "numpyro_dilation.inputs",
     "numpyro_dilation.starts",
     "numpyro_dilation.population",
     "numpyro_dilation.population_settings",

@@ -13,12 +13,9 @@ Each chain is one annealed particle. The sampler works in NumPyro's
 unconstrained space; draws come back constrained through ``postprocess_fn``.
 """
 
-import copy
-import inspect
 import numbers
 import warnings
 from collections.abc import Callable
-from functools import partial
 from math import ceil
 
 import jax
@@ -27,9 +24,9 @@ import numpy as np
 from jax import lax, random
 from jax.flatten_util import ravel_pytree
 from numpyro.infer.initialization import init_to_uniform
-from numpyro.infer.mcmc import MCMC, MCMCKernel
-from numpyro.infer.util import initialize_model, unconstrain_fn
-from numpyro.util import identity, is_prng_key, not_jax_tracer
+from numpyro.infer.mcmc import MCMCKernel
+from numpyro.infer.util import initialize_model
+from numpyro.util import identity, is_prng_key
 
 from numpyro_dilation.annealing import (
     DEFAULT_TARGET_ACCEPT_PROB,
@@ -38,17 +35,19 @@ from numpyro_dilation.annealing import (
     check_step_size,
 )
 from numpyro_dilation.batching import calls_lapack, map_items
-from numpyro_dilation.diagnostics import MIN_GLOBAL_ACCEPTANCE
 from numpyro_dilation.forward_mode import forward_mode_logdensity
 from numpyro_dilation.health import (
     ReliabilityWarning,
-    health_problems,
-    warn_problems,
 )
-from numpyro_dilation.kernel import DilationState
+from numpyro_dilation.inputs import (
+    check_global_moves,
+    check_init_params,
+    check_initial_points,
+    is_array,
+    resolve_center,
+)
 from numpyro_dilation.modes import (
     GlobalMoves,
-    nearest_mode,
 )
 from numpyro_dilation.population import assemble_state, init_chains, population_step
 from numpyro_dilation.population_chain import chain_alone_step
@@ -56,23 +55,30 @@ from numpyro_dilation.population_settings import (
     MIN_ANNEALING_STEPS,
     PopulationSettings,
     make_settings,
-    phase_end,
 )
 from numpyro_dilation.population_state import (
     DilationAdaptState,
     DilationLangevinState,
     ravel_chains,
 )
-from numpyro_dilation.preconditioner import HUTCHINSON_PROBES
+from numpyro_dilation.preconditioner import HUTCHINSON_PROBES  # noqa: F401 (its old home)
 from numpyro_dilation.reparam import funnel_sites, noncentered
+from numpyro_dilation.run_checks import (
+    MIN_POPULATION_CHAINS,  # noqa: F401 (its old home)
+    calling_mcmc,
+    check_health_at_phase_end,
+    check_run,
+    coordinate_sites,
+    population_warning,
+    run_length,
+    warn_if_never_accepted,
+)
 from numpyro_dilation.schedules import SCHEDULES, make_schedule, validate_schedule
 from numpyro_dilation.starts import Pilot, bounding_box, check_pilot, uniform_in_box
 from numpyro_dilation.uturn import UTurn, check_uturn
 
 __all__ = [
     "AUTO_PILOT_MIN_CHAINS",
-    "MIN_POPULATION_CHAINS",
-    "HUTCHINSON_PROBES",
     "check_run",
     "DilationLangevin",
     "DilationLangevinState",
@@ -96,312 +102,6 @@ warm-up, annealing and mode finding included) for a box drawn from few particles
     num_chains = 500
     print(num_chains >= AUTO_PILOT_MIN_CHAINS)  # True: center="auto" runs the pilot box
 """
-
-MIN_POPULATION_CHAINS = 16
-"""Fewest vectorized chains for which a run with the default ``global_moves="auto"`` does
-not warn. Modes are found from the chains' positions after the annealing, so a mode that
-draws a fraction :math:`w` of the chains is missed by all :math:`C` of them with probability
-about :math:`(1-w)^C`: 41% for :math:`w = 0.2, C = 4`; 17% at :math:`C = 8`; 3% at
-:math:`C = 16`. A run with fewer chains, one chain, or chains that are not vectorized
-(``chain_method="sequential"`` or ``"parallel"``) warns once
-(:class:`~numpyro_dilation.health.ReliabilityWarning`) unless ``global_moves=None`` says
-that independent annealed chains are what is wanted.
-
-**Example**
-
-.. code-block:: python
-
-    from numpyro_dilation.mcmc import MIN_POPULATION_CHAINS
-
-    print(MIN_POPULATION_CHAINS, round(0.8 ** MIN_POPULATION_CHAINS, 3))  # 16 0.028
-"""
-
-
-def _is_array(x) -> bool:
-    return isinstance(x, (np.ndarray, jax.Array))
-
-
-def _coordinate_sites(one_chain) -> list[str]:
-    """The site (dict key, else leaf index) of each coordinate of ``ravel_pytree(one_chain)``."""
-    leaves_with_path = jax.tree_util.tree_flatten_with_path(one_chain)[0]
-    names = []
-    for path, leaf in leaves_with_path:
-        name = jax.tree_util.keystr(path) or "z"  # a bare array: the state's field name
-        if path and isinstance(path[0], jax.tree_util.DictKey) and len(path) == 1:
-            name = str(path[0].key)
-        names += [name] * int(np.prod(jnp.shape(leaf), dtype=int))
-    return names
-
-
-def _calling_mcmc() -> MCMC | None:
-    """The NumPyro ``MCMC`` object whose run is initializing this kernel (found on the call
-    stack: NumPyro's ``MCMCKernel.init`` is told neither the run's length nor its chain
-    method), or ``None`` when the kernel is driven otherwise."""
-    frame = inspect.currentframe()
-    for _ in range(10):
-        frame = frame.f_back if frame is not None else None
-        if frame is None:
-            return None
-        owner = frame.f_locals.get("self")
-        if isinstance(owner, MCMC):
-            return owner
-    return None
-
-
-def _run_length(mcmc: MCMC | None) -> int | None:
-    """``num_samples`` of the calling run, where each run's draws end and the run is
-    checked (:mod:`numpyro_dilation.health`); ``None`` when unknown."""
-    num = getattr(mcmc, "num_samples", None)
-    return int(num) if isinstance(num, (int, np.integer)) and num > 0 else None
-
-
-def _population_warning(vectorized: bool, num_chains: int, mcmc: MCMC | None) -> str | None:
-    """Why this run cannot be the population algorithm the user asked for by default, and
-    what to change; ``None`` when it can. Chains that run one at a time (NumPyro's
-    ``"sequential"`` and ``"parallel"`` chain methods, or a single chain) share nothing: no
-    global moves, no pooled preconditioner, no check across chains. Vectorized chains
-    fewer than :data:`MIN_POPULATION_CHAINS` share, but too few of them reach each mode."""
-    if vectorized and num_chains >= MIN_POPULATION_CHAINS:
-        return None
-    how = "pass global_moves=None to run independent annealed chains knowingly."
-    use = (
-        f"Use MCMC(..., num_chains=C, chain_method='vectorized') with C >= "
-        f"{MIN_POPULATION_CHAINS} (hundreds cost little when vectorized; on several "
-        "devices, shard the vectorized chains: user guide, 'Several devices'), or "
-    )
-    if not vectorized or num_chains < 2:
-        method = getattr(mcmc, "chain_method", None)
-        total = getattr(mcmc, "num_chains", num_chains if vectorized else None)
-        if total == 1 or (vectorized and num_chains < 2):
-            what = "a single chain runs alone"
-        elif isinstance(method, str):
-            what = f"chain_method={method!r} (num_chains={total}) runs each chain on its own"
-        else:
-            what = "this chain method runs each chain on its own"
-        return (
-            f"DilationLangevin: {what}, so the population "
-            "algorithm is off: no global moves (the chains' shares of separated modes are "
-            "those of annealing alone, wrong in general), no pooled preconditioner, and no "
-            "end-of-run check across chains (R-hat). Nothing will warn if the chains "
-            f"disagree. {use}{how}"
-        )
-    miss = (1.0 - 0.2) ** num_chains
-    return (
-        f"DilationLangevin: num_chains={num_chains} is too few for global moves to find the "
-        "modes they correct. Modes are found from the chains' own positions after the "
-        "annealing, so a mode that draws a fraction w of the chains is missed by all of "
-        f"them with probability (1 - w)^C: {miss:.0%} for w = 0.2 and C = {num_chains} "
-        f"(3% at C = {MIN_POPULATION_CHAINS}). {use}{how}"
-    )
-
-
-def _check_init_params(init_params, reference) -> None:
-    """``init_params`` for a model must have the structure and shapes of NumPyro's
-    unconstrained latent values ``reference`` (chain dimension included)."""
-    if isinstance(init_params, dict) and isinstance(reference, dict):
-        missing = sorted(set(reference) - set(init_params))
-        unknown = sorted(set(init_params) - set(reference))
-        if missing or unknown:
-            raise ValueError(
-                "`init_params` must give an unconstrained value for every latent site: "
-                f"missing {missing}, unknown {unknown}."
-            )
-        for name in sorted(reference):
-            if jnp.shape(init_params[name]) != jnp.shape(reference[name]):
-                raise ValueError(
-                    f"`init_params[{name!r}]` has shape {jnp.shape(init_params[name])}, "
-                    f"expected {jnp.shape(reference[name])} (the site's unconstrained shape, "
-                    "after the chain dimension in a vectorized run)."
-                )
-    elif jax.tree.structure(init_params) != jax.tree.structure(reference):
-        raise ValueError(
-            "`init_params` must have the structure of the model's latent sites "
-            f"({jax.tree.structure(reference)}), got {jax.tree.structure(init_params)}."
-        )
-
-
-def _check_initial_points(dilation: DilationState, center) -> None:
-    """Fail before sampling if a chain starts where the log-density or its gradient is
-    not finite (NumPyro's rule for valid initial parameters: from such a point every
-    proposal diverges, so the chain would never move), or if the center is not finite.
-    Skipped when the values are traced (``chain_method="parallel"``)."""
-    if center is not None:
-        ok = jnp.all(jnp.asarray([jnp.all(jnp.isfinite(c)) for c in jax.tree.leaves(center)]))
-        if not_jax_tracer(ok) and not bool(ok):
-            raise ValueError(
-                "`center` is not finite in unconstrained space: give a center inside the "
-                "support of every site (e.g. a positive value for a positive site)."
-            )
-    finite = jnp.isfinite(dilation.logdensity)
-    batch = finite.ndim
-    for g in jax.tree.leaves(dilation.logdensity_grad):
-        finite = finite & jnp.all(jnp.isfinite(g), axis=tuple(range(batch, jnp.ndim(g))))
-    if not not_jax_tracer(finite):
-        return
-    # reductions first: chains sharded over several processes are not addressable here
-    num_bad = int(jnp.sum(~finite))
-    if num_bad:
-        first = np.asarray(jnp.nonzero(~finite.reshape(-1), size=min(num_bad, 5))[0]).tolist()
-        raise ValueError(
-            f"`init_params`: the log-density or its gradient is not finite at the initial "
-            f"point of {num_bad} of {finite.size} chain(s) (first: {first}); from such a "
-            "point every proposal diverges and the chain never moves. Give `init_params` "
-            "where the model's log-density and gradient are finite, or use another "
-            "`init_strategy` (NumPyro's `init_to_uniform`/`init_to_median` retry until "
-            "they find such points)."
-        )
-
-
-def _never_accepted_warning(num_warmup: int) -> None:
-    warnings.warn(
-        f"DilationLangevin: every proposal of every chain was rejected during the "
-        f"{num_warmup} warm-up iterations (non-finite log-density or gradient, i.e. "
-        "divergences, or acceptance probability 0): the chains have not moved and their "
-        "draws are not from the posterior. Lower `step_size` or keep "
-        "`adapt_step_size=True`, make the log-density and its gradient finite around the "
-        "initial points (`init_params`/`init_strategy`), or raise `num_warmup`.",
-        RuntimeWarning,
-        stacklevel=1,  # called from a host callback: point at this module
-    )
-
-
-def _warn_if_never_accepted(state, num_warmup: int) -> None:
-    """Host-side warning, once, at the end of warm-up, if the mean acceptance probability
-    of every chain over the warm-up is exactly 0 (all proposals rejected). A warning, not
-    an error: like NumPyro's divergence count it reports without discarding the run."""
-    done = jnp.ravel(state.i)[0] == num_warmup
-    never = jnp.all(state.mean_accept_prob == 0)
-    lax.cond(
-        done & never,
-        lambda: jax.debug.callback(partial(_never_accepted_warning, num_warmup)),
-        lambda: None,
-    )
-
-
-def _run_problems(
-    phase, sites, monitor, flat, means, chol, laplace_log_mass, num_modes
-) -> list[str]:
-    """Host side of the end-of-phase check: the problems
-    (:func:`~numpyro_dilation.health.health_problems`) of the chains' monitors, with the
-    final positions ``flat`` (shape ``(C, d)``) assigned to the mixture's modes."""
-    monitor = jax.tree.map(np.asarray, monitor)
-    if phase == "warm-up" and np.all(monitor.num_moved == 0):
-        return []  # every chain stuck: the never-accepted warning says it
-    shares = weights = None
-    num_modes = int(num_modes)
-    if num_modes >= 2:
-        labels = nearest_mode(flat, means[:num_modes], chol[:num_modes])
-        shares = np.bincount(labels, minlength=num_modes) / flat.shape[0]
-        log_mass = np.asarray(laplace_log_mass[:num_modes], dtype=float)
-        weights = np.exp(log_mass - np.logaddexp.reduce(log_mass))
-    return health_problems(monitor, sites, phase, num_modes, shares, weights, MIN_GLOBAL_ACCEPTANCE)
-
-
-def _mixture_operands(mixture, dim: int) -> tuple:
-    """``(means, chol, laplace_log_mass, num_modes)`` of the mixture (a placeholder with
-    no mode when global moves are off)."""
-    if mixture is None:
-        return (
-            jnp.zeros((1, dim)),
-            jnp.ones((1, dim)),
-            jnp.zeros((1,)),
-            jnp.zeros((), jnp.int32),
-        )
-    return mixture.means, mixture.chol, mixture.laplace_log_mass, mixture.num_modes
-
-
-def check_run(mcmc: MCMC) -> list[str]:
-    """Check a finished run of :class:`DilationLangevin` after the fact, on the host: the
-    same checks as the end of each phase inside the run (R-hat across chains, divergences,
-    chains that never moved, global-move acceptance, mode shares against Laplace weights:
-    :mod:`numpyro_dilation.health`), from ``mcmc.last_state``'s running statistics of the
-    last phase (the last ``run``'s draws, or the warm-up after ``mcmc.warmup``). Warns once
-    (:class:`~numpyro_dilation.health.ReliabilityWarning`) if anything is wrong, and
-    returns the problems (an empty list for a healthy run).
-
-    Meant for ``DilationLangevin(..., host_callbacks=False)``, whose compiled loop has no
-    host callback (so JAX's persistent compilation cache can store it) and therefore does
-    not check itself; it works after any run, of one chain or many, in any chain method
-    (the statistics are kept per chain).
-
-    **Example**
-
-    .. code-block:: python
-
-        import jax, numpyro, numpyro.distributions as dist
-        from numpyro.infer import MCMC
-        from numpyro_dilation import DilationLangevin
-        from numpyro_dilation.mcmc import check_run
-
-        def model():
-            numpyro.sample("x", dist.Normal(0.0, 1.0).expand([2]))
-
-        mcmc = MCMC(DilationLangevin(model, host_callbacks=False), num_warmup=200,
-                    num_samples=200, num_chains=32, chain_method="vectorized",
-                    progress_bar=False)
-        mcmc.run(jax.random.key(0))
-        print(check_run(mcmc))  # []: nothing to report
-    """
-    kernel = getattr(mcmc, "sampler", None)
-    if not isinstance(kernel, DilationLangevin):
-        raise ValueError(
-            f"`mcmc` must be a numpyro MCMC running DilationLangevin, got {type(mcmc).__name__}"
-            + (f" running {type(kernel).__name__}" if kernel is not None else "")
-            + "."
-        )
-    state = mcmc.last_state
-    if state is None:
-        raise ValueError("`mcmc` has not run yet: call `mcmc.run(...)` (or `warmup`) first.")
-    if jnp.ndim(state.i) == 0:  # one chain: a population of one
-        state = jax.tree.map(lambda x: x[None], state._replace(mixture=None))
-    num_warmup = kernel.config.num_adaptation_steps
-    phase = "warm-up" if int(np.max(np.asarray(state.i))) <= num_warmup else "sampling"
-    if phase == "warm-up" and np.all(np.asarray(state.mean_accept_prob) == 0):
-        _never_accepted_warning(num_warmup)
-        return [
-            f"every proposal of every chain was rejected during the {num_warmup} warm-up iterations"
-        ]
-    flat = np.asarray(ravel_chains(state.z)[0])
-    mixture = _mixture_operands(state.mixture, flat.shape[1])
-    problems = _run_problems(
-        phase, kernel._coordinate_sites, state.monitor, flat, *map(np.asarray, mixture)
-    )
-    warn_problems(problems, phase)
-    return problems
-
-
-def _check_global_moves(gm: GlobalMoves) -> None:
-    checks = {
-        "max_modes": isinstance(gm.max_modes, int) and gm.max_modes >= 1,
-        "num_ascent_steps": isinstance(gm.num_ascent_steps, int) and gm.num_ascent_steps >= 0,
-        "num_newton_steps": isinstance(gm.num_newton_steps, int) and gm.num_newton_steps >= 0,
-        "merge_distance": gm.merge_distance > 0,
-        "inflation": gm.inflation == "auto"
-        if isinstance(gm.inflation, str)
-        else isinstance(gm.inflation, numbers.Real) and gm.inflation > 0,
-        "uniform_weight": 0 < gm.uniform_weight <= 1,
-        "eig_floor": 0 < gm.eig_floor < 1,
-        "every": isinstance(gm.every, int) and gm.every >= 1,
-        "stationarity_tol": gm.stationarity_tol > 0,
-        "tail_weight": 0 <= gm.tail_weight < 1,
-        "tail_dof": gm.tail_dof > 0,
-        "covariance": gm.covariance in ("auto", "dense", "diagonal"),
-        "num_start_chains": gm.num_start_chains == "auto"
-        if isinstance(gm.num_start_chains, str)
-        else isinstance(gm.num_start_chains, int) and gm.num_start_chains >= 1,
-        "center_contractions": isinstance(gm.center_contractions, tuple)
-        and all(
-            isinstance(r, numbers.Real) and not isinstance(r, bool) and 0 <= r <= 1
-            for r in gm.center_contractions
-        ),
-    }
-    for name, ok in checks.items():
-        if not ok:
-            raise ValueError(
-                f"`GlobalMoves.{name}` is invalid: {getattr(gm, name)!r} "
-                "(see the GlobalMoves docstring for the allowed range)."
-            )
-
 
 class DilationLangevin(MCMCKernel):
     r"""Annealed Langevin dynamics along the dilation path (Chehab & Korba, 2024).
@@ -652,7 +352,7 @@ class DilationLangevin(MCMCKernel):
                 f"`global_moves` must be 'auto', None or a GlobalMoves, got {global_moves!r}."
             )
         if isinstance(global_moves, GlobalMoves):
-            _check_global_moves(global_moves)
+            check_global_moves(global_moves)
         elif global_moves is not None and not isinstance(global_moves, str):
             raise ValueError(
                 f"`global_moves` must be 'auto', None or a GlobalMoves, got {global_moves!r}."
@@ -683,6 +383,9 @@ class DilationLangevin(MCMCKernel):
         # the population algorithm's resolved settings (PopulationSettings; set in init)
         self._settings = None
         self._vectorized = False  # all chains at once (set in init)
+        # one iteration: population_step or chain_alone_step (set in init; NumPyro's MCMC
+        # re-initializes a kernel whose _sample_fn is None, as for HMC)
+        self._sample_fn = None
         self._coordinate_sites = []  # site of each flat coordinate (set in init)
         self._anneals = True  # False when num_warmup is too short to anneal (set in init)
 
@@ -745,13 +448,17 @@ class DilationLangevin(MCMCKernel):
         """:math:`K` for a run with ``num_warmup`` warm-up iterations (validated); 0 when a
         named schedule of ``ceil(annealing_fraction * num_warmup)`` levels would have fewer
         than :data:`MIN_ANNEALING_STEPS` (the run then does not anneal: see ``init``)."""
-        if not self._named_schedule:
-            num_levels = len(self._schedule)
-        elif self._num_annealing_steps is not None:
-            num_levels = int(self._num_annealing_steps)
+        return self._num_levels(num_warmup, self._schedule, self._num_annealing_steps)
+
+    def _num_levels(self, num_warmup: int, schedule, num_annealing_steps) -> int:
+        named = isinstance(schedule, str) or callable(schedule)
+        if not named:
+            num_levels = len(schedule)
+        elif num_annealing_steps is not None:
+            num_levels = int(num_annealing_steps)
         else:
             num_levels = int(ceil(self._annealing_fraction * num_warmup))
-        fixed = self._num_annealing_steps is not None or not self._named_schedule
+        fixed = num_annealing_steps is not None or not named
         if num_levels < MIN_ANNEALING_STEPS and not fixed:
             return 0  # too short to anneal: the warm-up runs at lambda = 1 (init warns)
         if num_levels < MIN_ANNEALING_STEPS and fixed:
@@ -779,48 +486,20 @@ class DilationLangevin(MCMCKernel):
     def init(self, rng_key, num_warmup, init_params=None, model_args=(), model_kwargs=None):
         if not (isinstance(num_warmup, (int, np.integer)) and num_warmup >= 0):
             raise ValueError(f"`num_warmup` must be an integer >= 0, got {num_warmup!r}.")
-        num_levels = self.num_annealing_steps(num_warmup)
-        self._anneals = num_levels > 0
-        if self._anneals:
-            levels = make_schedule(self._schedule, num_levels, self._lambda_min)
-        else:  # one "level", lambda = 1: each chain starts at its initial point
-            levels, num_levels = np.ones(1), 1
-            warnings.warn(
-                f"DilationLangevin: num_warmup={num_warmup} is too short to anneal (the "
-                f"warm-up anneals over {MIN_ANNEALING_STEPS} steps at least; "
-                f"num_warmup >= {self._min_warmup()} with these settings). The chains "
-                "start at their initial points at lambda = 1 and run MALA (step size "
-                "adapted over the warm-up, if any), without the pilot start and without "
-                "global moves: the chains' shares of separated modes are not corrected. "
-                "Raise `num_warmup` unless the chains continue a finished warm-up.",
-                UserWarning,
-                stacklevel=2,
-            )
+        levels = self._levels(num_warmup, self._schedule, self._num_annealing_steps)
+        self._anneals = len(levels) > 1  # at least MIN_ANNEALING_STEPS levels, else one
         vectorized = not is_prng_key(rng_key)
-        mcmc = _calling_mcmc()
+        mcmc = calling_mcmc()
         if self._global_moves_arg == "auto" and self._anneals:
-            message = _population_warning(vectorized, rng_key.shape[0] if vectorized else 1, mcmc)
+            message = population_warning(vectorized, rng_key.shape[0] if vectorized else 1, mcmc)
             if self._quiet_inits > 0:  # the same sequential run's next chain
                 self._quiet_inits -= 1
             elif message is not None:
                 warnings.warn(message, ReliabilityWarning, stacklevel=2)
                 if getattr(mcmc, "chain_method", None) == "sequential":
                     self._quiet_inits = int(getattr(mcmc, "num_chains", 1)) - 1
-        global_moves = self._resolve_global_moves(vectorized, rng_key)
-        uturn = self._uturn_arg
-        if not self._anneals:
-            global_moves = None
-            uturn = None if isinstance(uturn, str) else uturn
-        if isinstance(uturn, str):  # "auto": the explorer wherever global moves run
-            uturn = None if global_moves is None else UTurn(kind="explore")
-        if uturn is not None and uturn.kind == "explore" and global_moves is None:
-            warnings.warn(
-                "UTurn(kind='explore') feeds the global moves' mode finding, which needs "
-                "chain_method='vectorized', num_chains >= 2 and global moves on. Running "
-                "without U-turns.",
-                stacklevel=2,
-            )
-            uturn = None
+        num_chains = rng_key.shape[0] if vectorized else 1
+        global_moves, uturn = self._moves(self._anneals, vectorized, num_chains)
         pilot = self._resolve_pilot(vectorized, rng_key)
         if pilot is not None and (not vectorized or rng_key.shape[0] < 2):
             raise ValueError(
@@ -837,6 +516,13 @@ class DilationLangevin(MCMCKernel):
         init_params = self._init_model(key_model, model_args, model_kwargs, init_params)
         if self._potential_fn is not None and init_params is None:
             raise ValueError("`init_params` must be provided with `potential_fn`.")
+        logdensity_fn = self._logdensity_fn(model_args, model_kwargs)
+        one_chain = jax.tree.map(lambda x: x[0], init_params) if vectorized else init_params
+        one_at_a_time = (
+            vectorized
+            and jax.default_backend() == "cpu"
+            and calls_lapack(logdensity_fn, one_chain)
+        )
         pilot_grads = 0
         if pilot is not None:
             init_params, pilot_grads = self._pilot_starts(
@@ -844,13 +530,79 @@ class DilationLangevin(MCMCKernel):
                 pilot,
                 num_warmup,
                 init_params,
-                model_args,
-                model_kwargs,
+                logdensity_fn,
+                one_at_a_time,
             )
-        center = self._resolve_center(init_params, vectorized, model_args, model_kwargs)
-        logdensity_fn = self._logdensity_fn(model_args, model_kwargs)
-        one_chain = jax.tree.map(lambda x: x[0], init_params) if vectorized else init_params
-        self._settings = make_settings(
+        center = resolve_center(
+            self._center,
+            self._model,
+            self._postprocess_fn,
+            init_params,
+            vectorized,
+            model_args,
+            model_kwargs,
+        )
+        self._settings = self._make_settings(
+            num_warmup, one_chain, levels, global_moves, uturn, one_at_a_time, run_length(mcmc)
+        )
+        astate, init_grads = init_chains(
+            init_params,
+            logdensity_fn,
+            key_step,
+            self._settings,
+            center=center,
+            step_size=self._step_size,
+            batched=vectorized,
+        )
+        check_initial_points(astate.dilation, center)
+        self._vectorized = vectorized
+        self._sample_fn = population_step if vectorized else chain_alone_step
+        self._coordinate_sites = coordinate_sites(one_chain)
+        return assemble_state(astate, init_grads + pilot_grads, rng_key, self._settings, vectorized)
+
+    def _levels(self, num_warmup: int, schedule, num_annealing_steps) -> np.ndarray:
+        """The annealing levels of a warm-up of ``num_warmup`` iterations; one level 1 (and
+        a warning) when it is too short to anneal."""
+        num_levels = self._num_levels(num_warmup, schedule, num_annealing_steps)
+        if num_levels > 0:
+            return make_schedule(schedule, num_levels, self._lambda_min)
+        warnings.warn(
+            f"DilationLangevin: num_warmup={num_warmup} is too short to anneal (the "
+            f"warm-up anneals over {MIN_ANNEALING_STEPS} steps at least; "
+            f"num_warmup >= {self._min_warmup()} with these settings). The chains "
+            "start at their initial points at lambda = 1 and run MALA (step size "
+            "adapted over the warm-up, if any), without the pilot start and without "
+            "global moves: the chains' shares of separated modes are not corrected. "
+            "Raise `num_warmup` unless the chains continue a finished warm-up.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return np.ones(1)  # one "level", lambda = 1: each chain starts at its initial point
+
+    def _moves(self, anneals: bool, vectorized: bool, num_chains: int):
+        """``(global_moves, uturn)`` this run uses, from the arguments and the run's shape."""
+        global_moves = self._resolve_global_moves(vectorized, num_chains)
+        uturn = self._uturn_arg
+        if not anneals:
+            global_moves = None
+            uturn = None if isinstance(uturn, str) else uturn
+        if isinstance(uturn, str):  # "auto": the explorer wherever global moves run
+            uturn = None if global_moves is None else UTurn(kind="explore")
+        if uturn is not None and uturn.kind == "explore" and global_moves is None:
+            warnings.warn(
+                "UTurn(kind='explore') feeds the global moves' mode finding, which needs "
+                "chain_method='vectorized', num_chains >= 2 and global moves on. Running "
+                "without U-turns.",
+                stacklevel=3,
+            )
+            uturn = None
+        return global_moves, uturn
+
+    def _make_settings(
+        self, num_warmup, one_chain, levels, global_moves, uturn, one_at_a_time, length
+    ) -> PopulationSettings:
+        """The population algorithm's settings for this kernel's arguments."""
+        return make_settings(
             int(num_warmup),
             ravel_pytree(one_chain)[0].shape[0],
             levels=levels,
@@ -862,24 +614,9 @@ class DilationLangevin(MCMCKernel):
             target_accept_prob=self._target_accept_prob,
             metropolis=self._metropolis,
             anneal_metropolis=self._anneal_metropolis,
-            one_chain_at_a_time=vectorized
-            and jax.default_backend() == "cpu"
-            and calls_lapack(logdensity_fn, one_chain),
-            run_length=_run_length(mcmc),
+            one_chain_at_a_time=one_at_a_time,
+            run_length=length,
         )
-        astate, init_grads = init_chains(
-            init_params,
-            logdensity_fn,
-            key_step,
-            self._settings,
-            center=center,
-            step_size=self._step_size,
-            batched=vectorized,
-        )
-        _check_initial_points(astate.dilation, center)
-        self._vectorized = vectorized
-        self._coordinate_sites = _coordinate_sites(one_chain)
-        return assemble_state(astate, init_grads + pilot_grads, rng_key, self._settings, vectorized)
 
     def sample(self, state, model_args, model_kwargs):
         """One iteration (all chains at once in a vectorized run). When the warm-up
@@ -888,11 +625,10 @@ class DilationLangevin(MCMCKernel):
         run (:mod:`numpyro_dilation.health`) and warns once
         (:class:`~numpyro_dilation.health.ReliabilityWarning`) naming every problem."""
         logdensity_fn = self._logdensity_fn(model_args, model_kwargs)
-        step = population_step if self._vectorized else chain_alone_step
-        new = step(state, logdensity_fn, self._settings)
+        new = self._sample_fn(state, logdensity_fn, self._settings)
         if not self._host_callbacks:  # checked afterwards, by check_run(mcmc)
             return new
-        _warn_if_never_accepted(new, self._settings.config.num_adaptation_steps)
+        warn_if_never_accepted(new, self._settings.config.num_adaptation_steps)
         if self._vectorized and new.i.shape[0] >= 2 and self._coordinate_sites:
             self._check_health(new)
         return new
@@ -900,27 +636,12 @@ class DilationLangevin(MCMCKernel):
     def _check_health(self, state) -> None:
         """At the end of a phase, hand the chains' monitors (and, with modes, the final
         positions and the mixture) to the host, which warns if anything is wrong."""
-        end_warmup, end_run = phase_end(state.i[0], self._settings)
-        sites = self._coordinate_sites
-        mixture = state.mixture
-
-        def report(is_run, *arrays):
-            phase = "sampling" if bool(is_run) else "warm-up"
-            warn_problems(_run_problems(phase, sites, *arrays), phase)
-
-        def callback(operands):
-            jax.debug.callback(report, *operands)
-
-        mix = _mixture_operands(mixture, len(sites))
-        flat = ravel_chains(state.z)[0]
-        operands = (end_run, state.monitor, flat) + mix
-        lax.cond(end_warmup | end_run, callback, lambda o: None, operands)
+        check_health_at_phase_end(state, self._settings, self._coordinate_sites)
 
     # -- internals --------------------------------------------------------------
 
-    def _resolve_global_moves(self, vectorized, rng_key) -> GlobalMoves | None:
+    def _resolve_global_moves(self, vectorized, num_chains) -> GlobalMoves | None:
         arg = self._global_moves_arg
-        num_chains = rng_key.shape[0] if vectorized else 1
         if arg is None:
             return None
         if not vectorized or num_chains < 2:
@@ -929,7 +650,7 @@ class DilationLangevin(MCMCKernel):
                     "Global moves need all chains at once: use chain_method='vectorized' "
                     "with num_chains >= 2. Running without them; mode weights are then "
                     "those of annealing alone (biased in general).",
-                    stacklevel=3,
+                    stacklevel=4,
                 )
             return None
         return arg if isinstance(arg, GlobalMoves) else GlobalMoves()
@@ -947,40 +668,46 @@ class DilationLangevin(MCMCKernel):
                 return Pilot()
         return None
 
-    def _pilot_starts(self, rng_key, pilot, num_warmup, init_params, model_args, model_kwargs):
+    def _pilot_starts(
+        self, rng_key, pilot, num_warmup, init_params, logdensity_fn, one_at_a_time
+    ):
         r"""The pilot-box start (:mod:`numpyro_dilation.starts`): anneal
-        :math:`\min(M, C)` pilot chains from the first initial points (this kernel's
-        settings, global moves and U-turn explorer included, per-chain centers) for
-        ``max(ceil(warmup_fraction * num_warmup), 40)`` warm-up iterations, then draw
-        the first :math:`C - \lfloor kC \rfloor` initial points uniformly in their widened
-        bounding box (the last :math:`\lfloor kC \rfloor`, ``keep``, stay). A draw
-        where the log-density is not finite (outside a bounded support) is replaced by
-        a pilot particle. Returns ``(init_params, grads)``, ``grads`` the pilot's
-        gradients spread over the :math:`C` chains (rounded up) plus one for the
-        log-density check at each chain's draw."""
+        :math:`\min(M, C)` pilot chains from the first initial points (the population
+        algorithm with this kernel's settings, global moves and U-turn explorer included,
+        per-chain centers) for ``max(ceil(warmup_fraction * num_warmup), 40)`` warm-up
+        iterations, then draw the first :math:`C - \lfloor kC \rfloor` initial points
+        uniformly in their widened bounding box (the last :math:`\lfloor kC \rfloor`,
+        ``keep``, stay). A draw where the log-density is not finite (outside a bounded
+        support) is replaced by a pilot particle. Returns ``(init_params, grads)``,
+        ``grads`` the pilot's gradients spread over the :math:`C` chains (rounded up) plus
+        one for the log-density check at each chain's draw."""
         flat, unravel_one = ravel_chains(init_params)
         num_chains = flat.shape[0]
         m = min(num_chains, pilot.num_chains)
         num_kept = int(pilot.keep * num_chains)
         pilot_warmup = max(ceil(pilot.warmup_fraction * num_warmup), 40)
-        # this kernel's settings, less the center and the run's annealing length (the
-        # pilot's warm-up is shorter: a named schedule of the same shape, or linear)
-        kernel = copy.copy(self)
-        kernel._model, kernel._reparam = self._sampled_model, None  # the sites of init_params
-        kernel._center = None
-        kernel._num_annealing_steps = None
-        if not self._named_schedule:
-            kernel._schedule = "linear"
-        k_init, k_box, k_fallback = random.split(rng_key, 3)
+        # the run's settings, less the run's annealing length (the pilot's warm-up is
+        # shorter: a named schedule of the same shape, or linear)
+        schedule = self._schedule if self._named_schedule else "linear"
+        levels = self._levels(pilot_warmup, schedule, None)
+        global_moves, uturn = self._moves(len(levels) > 1, True, m)
         first = jax.tree.map(lambda x: x[:m], init_params)
-        state = kernel.init(random.split(k_init, m), pilot_warmup, first, model_args, model_kwargs)
+        settings = self._make_settings(
+            pilot_warmup, unravel_one(flat[0]), levels, global_moves, uturn, one_at_a_time, None
+        )
+        k_init, k_box, k_fallback = random.split(rng_key, 3)
+        # each chain's key split as init splits it: (state, model, step-size search)
+        keys = jax.vmap(lambda k: random.split(k, 3))(random.split(k_init, m))
+        astate, grads = init_chains(
+            first, logdensity_fn, keys[:, 2], settings, step_size=self._step_size
+        )
+        check_initial_points(astate.dilation, None)
+        state = assemble_state(astate, grads, keys[:, 0], settings, True)
 
         def body(carry, _):
             state, grads = carry
-            state = kernel.sample(state, model_args, model_kwargs)
+            state = population_step(state, logdensity_fn, settings)
             return (state, grads + jnp.sum(state.num_grad_evals)), None
-
-        logdensity_fn = self._logdensity_fn(model_args, model_kwargs)
 
         # keys and initial points are arguments, not constants of the program, so that
         # the compiled pilot is the same for every run (and JAX's persistent cache hits)
@@ -991,9 +718,7 @@ class DilationLangevin(MCMCKernel):
             particles = ravel_chains(state.z)[0]
             lower, upper = bounding_box(particles, pilot.widen)
             starts = uniform_in_box(k_box, lower, upper, num_chains).astype(flat.dtype)
-            at_starts = map_items(
-                lambda v: logdensity_fn(unravel_one(v)), kernel._settings.one_chain_at_a_time
-            )
+            at_starts = map_items(lambda v: logdensity_fn(unravel_one(v)), one_at_a_time)
             finite = jnp.isfinite(at_starts(starts))
             fallback = particles[random.randint(k_fallback, (num_chains,), 0, m)]
             starts = jnp.where(finite[:, None], starts, fallback.astype(flat.dtype))
@@ -1008,7 +733,7 @@ class DilationLangevin(MCMCKernel):
         if self._model is None:
             return init_params
         self._sampled_model, self._noncentered_sites = self._model, ()
-        fixed_center = isinstance(self._center, dict) or _is_array(self._center)
+        fixed_center = isinstance(self._center, dict) or is_array(self._center)
         if self._reparam == "auto" and init_params is None and not fixed_center:
             key = rng_key if is_prng_key(rng_key) else rng_key[0]
             sites = funnel_sites(self._model, model_args, model_kwargs, random.fold_in(key, 3))
@@ -1028,7 +753,7 @@ class DilationLangevin(MCMCKernel):
         self._postprocess_fn = postprocess_fn
         if init_params is None:
             return param_info.z
-        _check_init_params(init_params, param_info.z)
+        check_init_params(init_params, param_info.z)
         return init_params
 
     def _logdensity_fn(self, model_args, model_kwargs) -> Callable:
@@ -1044,71 +769,7 @@ class DilationLangevin(MCMCKernel):
             return forward_mode_logdensity(logdensity_fn)
         return logdensity_fn
 
-    def _resolve_center(self, init_params, vectorized, model_args, model_kwargs):
-        """Unconstrained center with the structure of one chain's ``init_params``."""
-        center = self._center
-        if center is None or isinstance(center, (Pilot, str)):
-            return None  # per-chain centers
-        one_chain = jax.tree.map(lambda x: x[0], init_params) if vectorized else init_params
-        flat_ref, unravel = ravel_pytree(one_chain)
-        if self._model is not None and isinstance(center, dict):
-            sites = set(one_chain)
-            given = set(center)
-            if given != sites:
-                missing, unknown = sorted(sites - given), sorted(given - sites)
-                raise ValueError(
-                    "`center` must give a constrained value for every latent site of the "
-                    f"model: missing {missing}, unknown {unknown}."
-                )
-            constrained = self._postprocess_fn(*model_args, **model_kwargs)(one_chain)
-            for name in sorted(sites):
-                if jnp.shape(center[name]) != jnp.shape(constrained[name]):
-                    raise ValueError(
-                        f"`center[{name!r}]` has shape {jnp.shape(center[name])}, but site "
-                        f"{name!r} has shape {jnp.shape(constrained[name])}."
-                    )
-            try:
-                center = unconstrain_fn(
-                    self._model,
-                    model_args,
-                    model_kwargs,
-                    {k: jnp.asarray(v) for k, v in center.items()},
-                )
-            except Exception as err:  # shape/support errors surface from the model
-                raise ValueError(
-                    f"`center` values do not fit the model's sites ({err}); give one "
-                    "constrained value per latent site, with the site's shape."
-                ) from err
-            for name in sites:
-                if jnp.shape(center[name]) != jnp.shape(one_chain[name]):
-                    raise ValueError(
-                        f"`center[{name!r}]` has shape {jnp.shape(self._center[name])}, which "
-                        f"does not match site {name!r} (unconstrained shape "
-                        f"{jnp.shape(one_chain[name])})."
-                    )
-            return jax.tree.map(lambda c, r: jnp.asarray(c, dtype=r.dtype), center, one_chain)
-        if self._model is not None and _is_array(center):
-            flat = jnp.asarray(center, dtype=flat_ref.dtype)
-            if flat.shape != flat_ref.shape:
-                raise ValueError(
-                    f"`center` as an array must be the flat unconstrained vector of shape "
-                    f"{flat_ref.shape}, got shape {flat.shape}."
-                )
-            return unravel(flat)
-        if self._model is not None:
-            raise ValueError(
-                "`center` must be None, a dict of constrained site values or a flat "
-                f"unconstrained array, got {type(center).__name__}."
-            )
-        ref_def, center_def = jax.tree.structure(one_chain), jax.tree.structure(center)
-        if ref_def != center_def:
-            raise ValueError(
-                f"`center` must have the structure of `init_params` ({ref_def}), got {center_def}."
-            )
-        for c, r in zip(jax.tree.leaves(center), jax.tree.leaves(one_chain)):
-            if jnp.shape(c) != jnp.shape(r):
-                raise ValueError(
-                    f"`center` leaf of shape {jnp.shape(c)} does not match the "
-                    f"`init_params` leaf of shape {jnp.shape(r)} (one chain)."
-                )
-        return jax.tree.map(lambda c, r: jnp.asarray(c, dtype=r.dtype), center, one_chain)
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_sample_fn"] = None  # as NumPyro's HMC: an unpickled kernel re-initializes
+        return state

@@ -181,7 +181,24 @@ def init_chains(
 ) -> tuple[AnnealingState, jax.Array]:
     """Every chain's :class:`~numpyro_dilation.annealing.AnnealingState` at iteration 0
     and the gradients spent on it (the initial gradient and the step-size search, whose
-    keys are ``step_keys``); :func:`init` without the shared parts."""
+    keys are ``step_keys``); :func:`init` without the shared parts.
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        from numpyro_dilation.population import assemble_state, init_chains
+        from numpyro_dilation.population_settings import make_settings
+
+        logdensity = lambda x: -0.5 * jnp.sum((x - 3.0) ** 2)  # N(3, I) in 2-d
+        settings = make_settings(60, 2)
+        keys = jax.random.split(jax.random.key(0), 8)
+        astate, grads = init_chains(jnp.zeros((8, 2)), logdensity, keys, settings)
+        state = assemble_state(astate, grads, keys, settings, True)  # what init returns
+        print(astate.dilation.lam[0], grads[0] >= 1)  # 0.001 True
+    """
     config = settings.config
 
     def init_one(z, key, c):
@@ -210,7 +227,24 @@ def init_chains(
 def assemble_state(astate, init_grads, rng_key, settings, batched) -> DilationLangevinState:
     """The population state around initialized chains ``astate``
     (:class:`~numpyro_dilation.annealing.AnnealingState`, batched when ``batched``):
-    empty mixture, identity preconditioner, fresh evidence and monitors."""
+    empty mixture, identity preconditioner, fresh evidence and monitors.
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        from numpyro_dilation.population import assemble_state, init_chains
+        from numpyro_dilation.population_settings import make_settings
+
+        logdensity = lambda x: -0.5 * jnp.sum((x - 3.0) ** 2)  # N(3, I) in 2-d
+        settings = make_settings(60, 2)
+        keys = jax.random.split(jax.random.key(0), 8)
+        astate, grads = init_chains(jnp.zeros((8, 2)), logdensity, keys, settings)
+        state = assemble_state(astate, grads, keys, settings, True)
+        print(state.mixture.num_modes, state.inverse_mass_matrix)  # 0 [1. 1.]
+    """
     zero = jnp.zeros_like(astate.dilation.logdensity)
     one_chain = (
         jax.tree.map(lambda x: x[0], astate.dilation.position)
@@ -261,7 +295,24 @@ def find_population_modes(
     when there are more chains than :func:`~numpyro_dilation.modes.mode_start_chains`;
     with ``UTurn(kind="explore")`` the U-turn explorer's end points join them) into the
     shared mixture. Returns ``(state, grads)``, ``grads`` the starting chains' cost
-    shared by all chains (rounded up)."""
+    shared by all chains (rounded up).
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        from numpyro_dilation.population import find_population_modes, init
+        from numpyro_dilation.population_settings import make_settings
+
+        logdensity = lambda x: -0.5 * jnp.sum((x - 3.0) ** 2)  # N(3, I) in 2-d
+        settings = make_settings(60, 2)
+        keys = jax.random.split(jax.random.key(0), 8)
+        state = init(jnp.zeros((8, 2)), logdensity, keys, settings)
+        state, grads = find_population_modes(state, logdensity, settings)
+        print(state.mixture.num_modes, state.mixture.means[0])  # 1 [3. 3.]
+    """
     gm, uturn = settings.global_moves, settings.uturn
     flat, unravel_one = ravel_chains(state.z)
     flat_logdensity = lambda v: logdensity_fn(unravel_one(v))  # noqa: E731
@@ -302,7 +353,26 @@ def population_step(
 ) -> DilationLangevinState:
     """One iteration of all chains (``state`` batched over chains; keys in
     ``state.rng_key``): the preconditioner update and the mode finding whose iteration
-    it is, then every chain's :func:`chain_step`."""
+    it is, then every chain's :func:`chain_step`.
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        from numpyro_dilation.population import init, population_step
+        from numpyro_dilation.population_settings import make_settings
+
+        logdensity = lambda x: -0.5 * jnp.sum((x - 3.0) ** 2)  # N(3, I) in 2-d
+        settings = make_settings(60, 2)
+        keys = jax.random.split(jax.random.key(0), 8)
+        state = init(jnp.zeros((8, 2)), logdensity, keys, settings)
+        step = jax.jit(lambda s: population_step(s, logdensity, settings))
+        for _ in range(100):
+            state = step(state)
+        print(state.i[0], state.lam[0], state.mixture.num_modes)  # 100 1.0 1
+    """
     extra_grads = jnp.zeros(state.i.shape, jnp.int32)
     if settings.mass_schedule:
         update_now = jnp.any(state.i[0] == jnp.asarray(settings.mass_schedule))

@@ -30,7 +30,23 @@ __all__ = ["chain_alone_step", "chain_step", "to_state"]
 
 def to_state(astate: AnnealingState, inverse_mass_matrix, **fields) -> DilationLangevinState:
     """The :class:`~numpyro_dilation.population_state.DilationLangevinState` of an
-    annealed chain (NumPyro's sign conventions: potential energy and its gradient)."""
+    annealed chain (NumPyro's sign conventions: potential energy and its gradient).
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax.numpy as jnp
+        from numpyro_dilation.annealing import AnnealingConfig, annealing_init
+        from numpyro_dilation.population_chain import to_state
+
+        config = AnnealingConfig(levels=jnp.ones(1), num_adaptation_steps=0)
+        astate = annealing_init(jnp.ones(2), lambda x: -0.5 * jnp.sum(x**2), config, 0.1)
+        state = to_state(astate, None, accept_prob=0.0, mean_accept_prob=0.0, diverging=False,
+                         num_grad_evals=1, global_accept_prob=0.0, uturn_accept_prob=0.0,
+                         evidence=None, monitor=None, mixture=None, rng_key=None)
+        print(state.potential_energy, state.z_grad)  # 1.0 [1. 1.]
+    """
     d = astate.dilation
     return DilationLangevinState(
         i=astate.iteration,
@@ -142,7 +158,28 @@ def chain_step(
     """One chain's iteration (unbatched ``state``; the mixture and preconditioner are the
     population's): the annealed MALA step at its level, then the global move and the
     exact U-turn move whose turn it is, and the run monitor's update at
-    :math:`\\lambda = 1`. Its key is ``state.rng_key``."""
+    :math:`\\lambda = 1`. Its key is ``state.rng_key``.
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        from numpyro_dilation.population import init
+        from numpyro_dilation.population_chain import chain_step
+        from numpyro_dilation.population_settings import make_settings
+
+        logdensity = lambda x: -0.5 * jnp.sum((x - 3.0) ** 2)  # N(3, I) in 2-d
+        settings = make_settings(60, 2)
+        keys = jax.random.split(jax.random.key(0), 8)
+        state = init(jnp.zeros((8, 2)), logdensity, keys, settings)
+        one = jax.tree.map(lambda x: x[0], state._replace(mixture=None, adapt_state=None))
+        one = one._replace(adapt_state=jax.tree.map(lambda x: x[0], state.adapt_state)._replace(
+            inverse_mass_matrix=state.inverse_mass_matrix))  # chain 0, with the shared v
+        one = chain_step(one._replace(mixture=state.mixture), logdensity, settings)
+        print(one.i, one.lam)  # 1 0.001: the first transition, at the first level
+    """
     config = settings.config
     rng_key, key = random.split(state.rng_key)
     astate = AnnealingState(
@@ -219,7 +256,26 @@ def chain_alone_step(
 ) -> DilationLangevinState:
     """One chain run alone (unbatched ``state``; NumPyro's sequential or parallel
     chains): the preconditioner updates from its own curvature (a population of one),
-    then its step (:func:`chain_step`)."""
+    then its step (:func:`chain_step`).
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        from numpyro_dilation.population import init
+        from numpyro_dilation.population_chain import chain_alone_step
+        from numpyro_dilation.population_settings import make_settings
+
+        logdensity = lambda x: -0.5 * jnp.sum((x - 3.0) ** 2)  # N(3, I) in 2-d
+        settings = make_settings(60, 2, global_moves=None)
+        state = init(jnp.zeros(2), logdensity, jax.random.key(0), settings, batched=False)
+        step = jax.jit(lambda s: chain_alone_step(s, logdensity, settings))
+        for _ in range(100):
+            state = step(state)
+        print(state.z, state.inverse_mass_matrix)  # a draw of N(3, I); [1. 1.]
+    """
     extra_grads = jnp.zeros((), jnp.int32)
     if settings.mass_schedule:
 

@@ -8,6 +8,7 @@ modes' in :class:`~numpyro_dilation.modes.GlobalMoves`, the U-turns' in
 
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -182,8 +183,8 @@ def make_settings(
         settings = make_settings(100, 5, global_moves=None)
         print(settings.mass_schedule, settings.global_moves)  # (0, 12, 25, 37, 50, 75) None
     """
-    if not isinstance(num_warmup, (int, np.integer)) or num_warmup < 1:
-        raise ValueError(f"`num_warmup` must be an integer >= 1, got {num_warmup!r}.")
+    if not isinstance(num_warmup, (int, np.integer)) or num_warmup < 0:
+        raise ValueError(f"`num_warmup` must be an integer >= 0, got {num_warmup!r}.")
     check_probability("target_accept_prob", target_accept_prob)
     if levels is None:
         levels = make_schedule("linear", max(int(np.ceil(num_warmup / 2)), 1), 1e-3)
@@ -191,7 +192,10 @@ def make_settings(
         levels=np.asarray(levels),
         num_adaptation_steps=int(num_warmup),
         adapt_step_size=bool(adapt_step_size),
-        target_accept_prob=float(target_accept_prob),
+        # a traced target (hyperparameters under jit) stays traced
+        target_accept_prob=target_accept_prob
+        if isinstance(target_accept_prob, jax.core.Tracer)
+        else float(target_accept_prob),
         metropolis=bool(metropolis),
         anneal_metropolis=bool(anneal_metropolis),
     )

@@ -22,7 +22,7 @@ from numpyro_dilation.health import (
     rhat,
     update_monitor,
 )
-from numpyro_dilation.mcmc import MIN_POPULATION_CHAINS, _population_warning, check_run
+from numpyro_dilation.run_checks import MIN_POPULATION_CHAINS, check_run, population_warning
 
 
 def _monitors(draws, diverging=None, moved=None, global_accept=None):
@@ -275,10 +275,10 @@ def test_chains_that_cannot_be_a_population_say_so_once():
     assert _population_warnings(lambda: quiet.init(jax.random.key(0), 20, init)) == []
 
     one = SimpleNamespace(chain_method="vectorized", num_chains=1)
-    assert "a single chain runs alone" in _population_warning(True, 1, one)
-    few = _population_warning(True, 4, None)
+    assert "a single chain runs alone" in population_warning(True, 1, one)
+    few = population_warning(True, 4, None)
     assert "num_chains=4 is too few" in few and "41%" in few
-    assert _population_warning(True, MIN_POPULATION_CHAINS, None) is None
+    assert population_warning(True, MIN_POPULATION_CHAINS, None) is None
 
 
 def test_without_host_callbacks_the_run_is_quiet_and_check_run_says_the_same():

@@ -1,0 +1,190 @@
+r"""The NumPyro kernel's inputs, checked before any expensive work: ``init_params``
+against the model's sites, the initial points' log-density, the ``center`` (resolved to
+unconstrained space) and the ``GlobalMoves`` settings. Each error names the argument and
+what was expected.
+"""
+
+import numbers
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+from numpyro.infer.util import unconstrain_fn
+from numpyro.util import not_jax_tracer
+
+from numpyro_dilation.kernel import DilationState
+from numpyro_dilation.modes import GlobalMoves
+from numpyro_dilation.starts import Pilot
+
+__all__: list[str] = []
+
+
+def is_array(x) -> bool:
+    return isinstance(x, (np.ndarray, jax.Array))
+
+
+def check_init_params(init_params, reference) -> None:
+    """``init_params`` for a model must have the structure and shapes of NumPyro's
+    unconstrained latent values ``reference`` (chain dimension included)."""
+    if isinstance(init_params, dict) and isinstance(reference, dict):
+        missing = sorted(set(reference) - set(init_params))
+        unknown = sorted(set(init_params) - set(reference))
+        if missing or unknown:
+            raise ValueError(
+                "`init_params` must give an unconstrained value for every latent site: "
+                f"missing {missing}, unknown {unknown}."
+            )
+        for name in sorted(reference):
+            if jnp.shape(init_params[name]) != jnp.shape(reference[name]):
+                raise ValueError(
+                    f"`init_params[{name!r}]` has shape {jnp.shape(init_params[name])}, "
+                    f"expected {jnp.shape(reference[name])} (the site's unconstrained shape, "
+                    "after the chain dimension in a vectorized run)."
+                )
+    elif jax.tree.structure(init_params) != jax.tree.structure(reference):
+        raise ValueError(
+            "`init_params` must have the structure of the model's latent sites "
+            f"({jax.tree.structure(reference)}), got {jax.tree.structure(init_params)}."
+        )
+
+
+def check_initial_points(dilation: DilationState, center) -> None:
+    """Fail before sampling if a chain starts where the log-density or its gradient is
+    not finite (NumPyro's rule for valid initial parameters: from such a point every
+    proposal diverges, so the chain would never move), or if the center is not finite.
+    Skipped when the values are traced (``chain_method="parallel"``)."""
+    if center is not None:
+        ok = jnp.all(jnp.asarray([jnp.all(jnp.isfinite(c)) for c in jax.tree.leaves(center)]))
+        if not_jax_tracer(ok) and not bool(ok):
+            raise ValueError(
+                "`center` is not finite in unconstrained space: give a center inside the "
+                "support of every site (e.g. a positive value for a positive site)."
+            )
+    finite = jnp.isfinite(dilation.logdensity)
+    batch = finite.ndim
+    for g in jax.tree.leaves(dilation.logdensity_grad):
+        finite = finite & jnp.all(jnp.isfinite(g), axis=tuple(range(batch, jnp.ndim(g))))
+    if not not_jax_tracer(finite):
+        return
+    # reductions first: chains sharded over several processes are not addressable here
+    num_bad = int(jnp.sum(~finite))
+    if num_bad:
+        first = np.asarray(jnp.nonzero(~finite.reshape(-1), size=min(num_bad, 5))[0]).tolist()
+        raise ValueError(
+            f"`init_params`: the log-density or its gradient is not finite at the initial "
+            f"point of {num_bad} of {finite.size} chain(s) (first: {first}); from such a "
+            "point every proposal diverges and the chain never moves. Give `init_params` "
+            "where the model's log-density and gradient are finite, or use another "
+            "`init_strategy` (NumPyro's `init_to_uniform`/`init_to_median` retry until "
+            "they find such points)."
+        )
+
+
+def check_global_moves(gm: GlobalMoves) -> None:
+    checks = {
+        "max_modes": isinstance(gm.max_modes, int) and gm.max_modes >= 1,
+        "num_ascent_steps": isinstance(gm.num_ascent_steps, int) and gm.num_ascent_steps >= 0,
+        "num_newton_steps": isinstance(gm.num_newton_steps, int) and gm.num_newton_steps >= 0,
+        "merge_distance": gm.merge_distance > 0,
+        "inflation": gm.inflation == "auto"
+        if isinstance(gm.inflation, str)
+        else isinstance(gm.inflation, numbers.Real) and gm.inflation > 0,
+        "uniform_weight": 0 < gm.uniform_weight <= 1,
+        "eig_floor": 0 < gm.eig_floor < 1,
+        "every": isinstance(gm.every, int) and gm.every >= 1,
+        "stationarity_tol": gm.stationarity_tol > 0,
+        "tail_weight": 0 <= gm.tail_weight < 1,
+        "tail_dof": gm.tail_dof > 0,
+        "covariance": gm.covariance in ("auto", "dense", "diagonal"),
+        "num_start_chains": gm.num_start_chains == "auto"
+        if isinstance(gm.num_start_chains, str)
+        else isinstance(gm.num_start_chains, int) and gm.num_start_chains >= 1,
+        "center_contractions": isinstance(gm.center_contractions, tuple)
+        and all(
+            isinstance(r, numbers.Real) and not isinstance(r, bool) and 0 <= r <= 1
+            for r in gm.center_contractions
+        ),
+    }
+    for name, ok in checks.items():
+        if not ok:
+            raise ValueError(
+                f"`GlobalMoves.{name}` is invalid: {getattr(gm, name)!r} "
+                "(see the GlobalMoves docstring for the allowed range)."
+            )
+
+
+def resolve_center(
+    center, model, postprocess_fn, init_params, vectorized, model_args, model_kwargs
+):
+    """The dilation center in unconstrained space, with the structure of one chain's
+    ``init_params``; ``None`` for per-chain centers (``center`` ``None``, a ``Pilot`` or
+    ``"auto"``). For a model, ``center`` is a dict of constrained site values or the flat
+    unconstrained vector; for a ``potential_fn``, a pytree like one chain's position.
+    ``ValueError`` naming the site when it does not fit."""
+    given_center = center
+    if center is None or isinstance(center, (Pilot, str)):
+        return None  # per-chain centers
+    one_chain = jax.tree.map(lambda x: x[0], init_params) if vectorized else init_params
+    flat_ref, unravel = ravel_pytree(one_chain)
+    if model is not None and isinstance(center, dict):
+        sites = set(one_chain)
+        given = set(center)
+        if given != sites:
+            missing, unknown = sorted(sites - given), sorted(given - sites)
+            raise ValueError(
+                "`center` must give a constrained value for every latent site of the "
+                f"model: missing {missing}, unknown {unknown}."
+            )
+        constrained = postprocess_fn(*model_args, **model_kwargs)(one_chain)
+        for name in sorted(sites):
+            if jnp.shape(center[name]) != jnp.shape(constrained[name]):
+                raise ValueError(
+                    f"`center[{name!r}]` has shape {jnp.shape(center[name])}, but site "
+                    f"{name!r} has shape {jnp.shape(constrained[name])}."
+                )
+        try:
+            center = unconstrain_fn(
+                model,
+                model_args,
+                model_kwargs,
+                {k: jnp.asarray(v) for k, v in center.items()},
+            )
+        except Exception as err:  # shape/support errors surface from the model
+            raise ValueError(
+                f"`center` values do not fit the model's sites ({err}); give one "
+                "constrained value per latent site, with the site's shape."
+            ) from err
+        for name in sites:
+            if jnp.shape(center[name]) != jnp.shape(one_chain[name]):
+                raise ValueError(
+                    f"`center[{name!r}]` has shape {jnp.shape(given_center[name])}, which "
+                    f"does not match site {name!r} (unconstrained shape "
+                    f"{jnp.shape(one_chain[name])})."
+                )
+        return jax.tree.map(lambda c, r: jnp.asarray(c, dtype=r.dtype), center, one_chain)
+    if model is not None and is_array(center):
+        flat = jnp.asarray(center, dtype=flat_ref.dtype)
+        if flat.shape != flat_ref.shape:
+            raise ValueError(
+                f"`center` as an array must be the flat unconstrained vector of shape "
+                f"{flat_ref.shape}, got shape {flat.shape}."
+            )
+        return unravel(flat)
+    if model is not None:
+        raise ValueError(
+            "`center` must be None, a dict of constrained site values or a flat "
+            f"unconstrained array, got {type(center).__name__}."
+        )
+    ref_def, center_def = jax.tree.structure(one_chain), jax.tree.structure(center)
+    if ref_def != center_def:
+        raise ValueError(
+            f"`center` must have the structure of `init_params` ({ref_def}), got {center_def}."
+        )
+    for c, r in zip(jax.tree.leaves(center), jax.tree.leaves(one_chain)):
+        if jnp.shape(c) != jnp.shape(r):
+            raise ValueError(
+                f"`center` leaf of shape {jnp.shape(c)} does not match the "
+                f"`init_params` leaf of shape {jnp.shape(r)} (one chain)."
+            )
+    return jax.tree.map(lambda c, r: jnp.asarray(c, dtype=r.dtype), center, one_chain)
