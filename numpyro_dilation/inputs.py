@@ -13,9 +13,13 @@ from jax.flatten_util import ravel_pytree
 from numpyro.infer.util import unconstrain_fn
 from numpyro.util import not_jax_tracer
 
+from numpyro_dilation.annealing import check_probability, check_step_size
 from numpyro_dilation.kernel import DilationState
 from numpyro_dilation.modes import GlobalMoves
-from numpyro_dilation.starts import Pilot
+from numpyro_dilation.population_settings import MIN_ANNEALING_STEPS
+from numpyro_dilation.schedules import SCHEDULES, validate_schedule
+from numpyro_dilation.starts import Pilot, check_pilot
+from numpyro_dilation.uturn import UTurn, check_uturn
 
 __all__: list[str] = []
 
@@ -188,3 +192,97 @@ def resolve_center(
                 f"`init_params` leaf of shape {jnp.shape(r)} (one chain)."
             )
     return jax.tree.map(lambda c, r: jnp.asarray(c, dtype=r.dtype), center, one_chain)
+
+
+def check_arguments(
+    *,
+    model,
+    potential_fn,
+    init_strategy,
+    step_size,
+    target_accept_prob,
+    schedule,
+    lambda_min,
+    num_annealing_steps,
+    annealing_fraction,
+    center,
+    global_moves,
+    uturn,
+    reparam,
+    dense_mass,
+):
+    """Check :class:`~numpyro_dilation.mcmc.DilationLangevin`'s arguments when it is built
+    (``ValueError`` naming the argument and what was expected); return ``(schedule,
+    center)`` normalized (an array of levels validated, ``"pilot"`` as ``Pilot()``)."""
+    if not (model is None) ^ (potential_fn is None):
+        raise ValueError("Exactly one of `model` or `potential_fn` must be specified.")
+    for name, fn in (
+        ("model", model),
+        ("potential_fn", potential_fn),
+        ("init_strategy", init_strategy),
+    ):
+        if fn is not None and not callable(fn):
+            raise ValueError(f"`{name}` must be callable, got {type(fn).__name__}.")
+    if step_size is not None:
+        check_step_size(step_size)
+    check_probability("target_accept_prob", target_accept_prob)
+    if isinstance(schedule, str):
+        if schedule not in SCHEDULES:
+            raise ValueError(
+                f"`schedule` must be one of {sorted(SCHEDULES)}, a callable or an "
+                f"array of levels, got {schedule!r}."
+            )
+        check_probability("lambda_min", lambda_min)
+    elif callable(schedule):
+        check_probability("lambda_min", lambda_min)
+    else:
+        schedule = validate_schedule(schedule)
+        if num_annealing_steps is not None and num_annealing_steps != len(schedule):
+            raise ValueError(
+                f"`num_annealing_steps` ({num_annealing_steps}) must equal the "
+                f"length of the `schedule` array ({len(schedule)})."
+            )
+    if num_annealing_steps is not None and (
+        not isinstance(num_annealing_steps, (int, np.integer))
+        or num_annealing_steps < MIN_ANNEALING_STEPS
+    ):
+        raise ValueError(
+            f"`num_annealing_steps` must be an integer >= {MIN_ANNEALING_STEPS}, "
+            f"got {num_annealing_steps!r}."
+        )
+    if not (
+        isinstance(annealing_fraction, numbers.Real)
+        and not isinstance(annealing_fraction, bool)
+        and 0 < annealing_fraction <= 1
+    ):
+        raise ValueError(f"`annealing_fraction` must lie in (0, 1], got {annealing_fraction!r}.")
+    if isinstance(center, str):
+        if center not in ("auto", "pilot"):
+            raise ValueError(f"`center` as a string must be 'auto' or 'pilot', got {center!r}.")
+        if center == "pilot":
+            center = Pilot()
+    if isinstance(center, Pilot):
+        check_pilot(center)
+    if isinstance(global_moves, str) and global_moves != "auto":
+        raise ValueError(
+            f"`global_moves` must be 'auto', None or a GlobalMoves, got {global_moves!r}."
+        )
+    if isinstance(global_moves, GlobalMoves):
+        check_global_moves(global_moves)
+    elif global_moves is not None and not isinstance(global_moves, str):
+        raise ValueError(
+            f"`global_moves` must be 'auto', None or a GlobalMoves, got {global_moves!r}."
+        )
+    if not (uturn is None or uturn == "auto" or isinstance(uturn, UTurn)):
+        raise ValueError(f"`uturn` must be 'auto', None or a UTurn, got {uturn!r}.")
+    if isinstance(uturn, UTurn):
+        check_uturn(uturn)
+    if reparam not in ("auto", None):
+        raise ValueError(f"`reparam` must be 'auto' or None, got {reparam!r}.")
+    if not isinstance(dense_mass, (bool, np.bool_)):
+        raise ValueError(
+            "`dense_mass` must be True or False, got "
+            f"{dense_mass!r}: block-structured mass matrices (NUTS's list of site "
+            "tuples) are not supported; True gives one dense matrix over all sites."
+        )
+    return schedule, center

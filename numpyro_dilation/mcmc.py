@@ -13,15 +13,13 @@ Each chain is one annealed particle. The sampler works in NumPyro's
 unconstrained space; draws come back constrained through ``postprocess_fn``.
 """
 
-import numbers
 import warnings
 from collections.abc import Callable
 from math import ceil
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-from jax import lax, random
+from jax import random
 from jax.flatten_util import ravel_pytree
 from numpyro.infer.initialization import init_to_uniform
 from numpyro.infer.mcmc import MCMCKernel
@@ -31,16 +29,14 @@ from numpyro.util import identity, is_prng_key
 from numpyro_dilation.annealing import (
     DEFAULT_TARGET_ACCEPT_PROB,
     AnnealingConfig,
-    check_probability,
-    check_step_size,
 )
-from numpyro_dilation.batching import calls_lapack, map_items
+from numpyro_dilation.batching import calls_lapack
 from numpyro_dilation.forward_mode import forward_mode_logdensity
 from numpyro_dilation.health import (
     ReliabilityWarning,
 )
 from numpyro_dilation.inputs import (
-    check_global_moves,
+    check_arguments,
     check_init_params,
     check_initial_points,
     is_array,
@@ -49,17 +45,20 @@ from numpyro_dilation.inputs import (
 from numpyro_dilation.modes import (
     GlobalMoves,
 )
-from numpyro_dilation.population import assemble_state, init_chains, population_step
+from numpyro_dilation.population import population_step
 from numpyro_dilation.population_chain import chain_alone_step
 from numpyro_dilation.population_settings import (
     MIN_ANNEALING_STEPS,
     PopulationSettings,
     make_settings,
+    min_annealing_warmup,
+    num_annealing_levels,
 )
 from numpyro_dilation.population_state import (
     DilationAdaptState,
     DilationLangevinState,
-    ravel_chains,
+    assemble_state,
+    init_chains,
 )
 from numpyro_dilation.preconditioner import HUTCHINSON_PROBES  # noqa: F401 (its old home)
 from numpyro_dilation.reparam import funnel_sites, noncentered
@@ -73,9 +72,9 @@ from numpyro_dilation.run_checks import (
     run_length,
     warn_if_never_accepted,
 )
-from numpyro_dilation.schedules import SCHEDULES, make_schedule, validate_schedule
-from numpyro_dilation.starts import Pilot, bounding_box, check_pilot, uniform_in_box
-from numpyro_dilation.uturn import UTurn, check_uturn
+from numpyro_dilation.schedules import make_schedule
+from numpyro_dilation.starts import Pilot, pilot_starts
+from numpyro_dilation.uturn import UTurn
 
 __all__ = [
     "AUTO_PILOT_MIN_CHAINS",
@@ -102,6 +101,7 @@ warm-up, annealing and mode finding included) for a box drawn from few particles
     num_chains = 500
     print(num_chains >= AUTO_PILOT_MIN_CHAINS)  # True: center="auto" runs the pilot box
 """
+
 
 class DilationLangevin(MCMCKernel):
     r"""Annealed Langevin dynamics along the dilation path (Chehab & Korba, 2024).
@@ -278,50 +278,22 @@ class DilationLangevin(MCMCKernel):
         dense_mass: bool = False,
         host_callbacks: bool = True,
     ):
-        if not (model is None) ^ (potential_fn is None):
-            raise ValueError("Exactly one of `model` or `potential_fn` must be specified.")
-        for name, fn in (
-            ("model", model),
-            ("potential_fn", potential_fn),
-            ("init_strategy", init_strategy),
-        ):
-            if fn is not None and not callable(fn):
-                raise ValueError(f"`{name}` must be callable, got {type(fn).__name__}.")
-        if step_size is not None:
-            check_step_size(step_size)
-        check_probability("target_accept_prob", target_accept_prob)
-        if isinstance(schedule, str):
-            if schedule not in SCHEDULES:
-                raise ValueError(
-                    f"`schedule` must be one of {sorted(SCHEDULES)}, a callable or an "
-                    f"array of levels, got {schedule!r}."
-                )
-            check_probability("lambda_min", lambda_min)
-        elif callable(schedule):
-            check_probability("lambda_min", lambda_min)
-        else:
-            schedule = validate_schedule(schedule)
-            if num_annealing_steps is not None and num_annealing_steps != len(schedule):
-                raise ValueError(
-                    f"`num_annealing_steps` ({num_annealing_steps}) must equal the "
-                    f"length of the `schedule` array ({len(schedule)})."
-                )
-        if num_annealing_steps is not None and (
-            not isinstance(num_annealing_steps, (int, np.integer))
-            or num_annealing_steps < MIN_ANNEALING_STEPS
-        ):
-            raise ValueError(
-                f"`num_annealing_steps` must be an integer >= {MIN_ANNEALING_STEPS}, "
-                f"got {num_annealing_steps!r}."
-            )
-        if not (
-            isinstance(annealing_fraction, numbers.Real)
-            and not isinstance(annealing_fraction, bool)
-            and 0 < annealing_fraction <= 1
-        ):
-            raise ValueError(
-                f"`annealing_fraction` must lie in (0, 1], got {annealing_fraction!r}."
-            )
+        schedule, center = check_arguments(
+            model=model,
+            potential_fn=potential_fn,
+            init_strategy=init_strategy,
+            step_size=step_size,
+            target_accept_prob=target_accept_prob,
+            schedule=schedule,
+            lambda_min=lambda_min,
+            num_annealing_steps=num_annealing_steps,
+            annealing_fraction=annealing_fraction,
+            center=center,
+            global_moves=global_moves,
+            uturn=uturn,
+            reparam=reparam,
+            dense_mass=dense_mass,
+        )
         self._model = model
         self._potential_fn = potential_fn
         self._potential_fn_gen = None
@@ -336,46 +308,17 @@ class DilationLangevin(MCMCKernel):
         self._lambda_min = float(lambda_min)
         self._num_annealing_steps = num_annealing_steps
         self._annealing_fraction = float(annealing_fraction)
-        if isinstance(center, str):
-            if center not in ("auto", "pilot"):
-                raise ValueError(f"`center` as a string must be 'auto' or 'pilot', got {center!r}.")
-            if center == "pilot":
-                center = Pilot()
-        if isinstance(center, Pilot):
-            check_pilot(center)
         self._center = center
         self._init_strategy = init_strategy
         self._metropolis = bool(metropolis)
         self._anneal_metropolis = bool(anneal_metropolis)
-        if isinstance(global_moves, str) and global_moves != "auto":
-            raise ValueError(
-                f"`global_moves` must be 'auto', None or a GlobalMoves, got {global_moves!r}."
-            )
-        if isinstance(global_moves, GlobalMoves):
-            check_global_moves(global_moves)
-        elif global_moves is not None and not isinstance(global_moves, str):
-            raise ValueError(
-                f"`global_moves` must be 'auto', None or a GlobalMoves, got {global_moves!r}."
-            )
         self._global_moves_arg = global_moves
         self._quiet_inits = 0  # chains of a sequential run not to warn again about
-        if not (uturn is None or uturn == "auto" or isinstance(uturn, UTurn)):
-            raise ValueError(f"`uturn` must be 'auto', None or a UTurn, got {uturn!r}.")
-        if isinstance(uturn, UTurn):
-            check_uturn(uturn)
         self._uturn_arg = uturn
-        if reparam not in ("auto", None):
-            raise ValueError(f"`reparam` must be 'auto' or None, got {reparam!r}.")
         self._reparam = reparam
         self._sampled_model = model  # the model as sampled (non-centered sites: init())
         self._noncentered_sites = ()
         self._adapt_mass_matrix = bool(adapt_mass_matrix)
-        if not isinstance(dense_mass, (bool, np.bool_)):
-            raise ValueError(
-                "`dense_mass` must be True or False, got "
-                f"{dense_mass!r}: block-structured mass matrices (NUTS's list of site "
-                "tuples) are not supported; True gives one dense matrix over all sites."
-            )
         self._dense_mass = bool(dense_mass)
         self._host_callbacks = bool(host_callbacks)
         self._forward_mode_differentiation = forward_mode_differentiation
@@ -438,50 +381,14 @@ class DilationLangevin(MCMCKernel):
             return identity
         return self._postprocess_fn(*args, **kwargs)
 
-    @property
-    def _named_schedule(self) -> bool:
-        """Whether the schedule is a name or a callable (its length then follows
-        ``num_warmup``), not an explicit array of levels."""
-        return isinstance(self._schedule, str) or callable(self._schedule)
-
     def num_annealing_steps(self, num_warmup: int) -> int:
         """:math:`K` for a run with ``num_warmup`` warm-up iterations (validated); 0 when a
         named schedule of ``ceil(annealing_fraction * num_warmup)`` levels would have fewer
-        than :data:`MIN_ANNEALING_STEPS` (the run then does not anneal: see ``init``)."""
-        return self._num_levels(num_warmup, self._schedule, self._num_annealing_steps)
-
-    def _num_levels(self, num_warmup: int, schedule, num_annealing_steps) -> int:
-        named = isinstance(schedule, str) or callable(schedule)
-        if not named:
-            num_levels = len(schedule)
-        elif num_annealing_steps is not None:
-            num_levels = int(num_annealing_steps)
-        else:
-            num_levels = int(ceil(self._annealing_fraction * num_warmup))
-        fixed = num_annealing_steps is not None or not named
-        if num_levels < MIN_ANNEALING_STEPS and not fixed:
-            return 0  # too short to anneal: the warm-up runs at lambda = 1 (init warns)
-        if num_levels < MIN_ANNEALING_STEPS and fixed:
-            raise ValueError(
-                f"DilationLangevin needs at least {MIN_ANNEALING_STEPS} annealing steps, "
-                f"got {num_levels} (from `num_annealing_steps` or `schedule`)."
-            )
-        if num_levels < MIN_ANNEALING_STEPS or num_warmup < num_levels:
-            needed = num_levels if fixed else self._min_warmup()
-            raise ValueError(
-                f"`num_warmup` ({num_warmup}) is too small for annealing: DilationLangevin "
-                f"anneals during warm-up ({num_levels} annealing steps here, at least "
-                f"{MIN_ANNEALING_STEPS} needed) and needs `num_warmup` >= {needed}."
-            )
-        return num_levels
-
-    def _min_warmup(self) -> int:
-        """The smallest ``num_warmup`` W with ``ceil(annealing_fraction W) >=``
-        :data:`MIN_ANNEALING_STEPS` (a named schedule whose length follows W)."""
-        needed = max(int(MIN_ANNEALING_STEPS / self._annealing_fraction) - 1, 1)
-        while ceil(self._annealing_fraction * needed) < MIN_ANNEALING_STEPS:
-            needed += 1
-        return needed
+        than :data:`MIN_ANNEALING_STEPS` (the run then does not anneal: see ``init``);
+        :func:`~numpyro_dilation.population_settings.num_annealing_levels`."""
+        return num_annealing_levels(
+            num_warmup, self._schedule, self._num_annealing_steps, self._annealing_fraction
+        )
 
     def init(self, rng_key, num_warmup, init_params=None, model_args=(), model_kwargs=None):
         if not (isinstance(num_warmup, (int, np.integer)) and num_warmup >= 0):
@@ -519,9 +426,7 @@ class DilationLangevin(MCMCKernel):
         logdensity_fn = self._logdensity_fn(model_args, model_kwargs)
         one_chain = jax.tree.map(lambda x: x[0], init_params) if vectorized else init_params
         one_at_a_time = (
-            vectorized
-            and jax.default_backend() == "cpu"
-            and calls_lapack(logdensity_fn, one_chain)
+            vectorized and jax.default_backend() == "cpu" and calls_lapack(logdensity_fn, one_chain)
         )
         pilot_grads = 0
         if pilot is not None:
@@ -563,14 +468,16 @@ class DilationLangevin(MCMCKernel):
     def _levels(self, num_warmup: int, schedule, num_annealing_steps) -> np.ndarray:
         """The annealing levels of a warm-up of ``num_warmup`` iterations; one level 1 (and
         a warning) when it is too short to anneal."""
-        num_levels = self._num_levels(num_warmup, schedule, num_annealing_steps)
+        num_levels = num_annealing_levels(
+            num_warmup, schedule, num_annealing_steps, self._annealing_fraction
+        )
         if num_levels > 0:
             return make_schedule(schedule, num_levels, self._lambda_min)
         warnings.warn(
             f"DilationLangevin: num_warmup={num_warmup} is too short to anneal (the "
-            f"warm-up anneals over {MIN_ANNEALING_STEPS} steps at least; "
-            f"num_warmup >= {self._min_warmup()} with these settings). The chains "
-            "start at their initial points at lambda = 1 and run MALA (step size "
+            f"warm-up anneals over {MIN_ANNEALING_STEPS} steps at least; num_warmup >= "
+            f"{min_annealing_warmup(self._annealing_fraction)} with these settings). The "
+            "chains start at their initial points at lambda = 1 and run MALA (step size "
             "adapted over the warm-up, if any), without the pilot start and without "
             "global moves: the chains' shares of separated modes are not corrected. "
             "Raise `num_warmup` unless the chains continue a finished warm-up.",
@@ -668,66 +575,24 @@ class DilationLangevin(MCMCKernel):
                 return Pilot()
         return None
 
-    def _pilot_starts(
-        self, rng_key, pilot, num_warmup, init_params, logdensity_fn, one_at_a_time
-    ):
-        r"""The pilot-box start (:mod:`numpyro_dilation.starts`): anneal
-        :math:`\min(M, C)` pilot chains from the first initial points (the population
-        algorithm with this kernel's settings, global moves and U-turn explorer included,
-        per-chain centers) for ``max(ceil(warmup_fraction * num_warmup), 40)`` warm-up
-        iterations, then draw the first :math:`C - \lfloor kC \rfloor` initial points
-        uniformly in their widened bounding box (the last :math:`\lfloor kC \rfloor`,
-        ``keep``, stay). A draw where the log-density is not finite (outside a bounded
-        support) is replaced by a pilot particle. Returns ``(init_params, grads)``,
-        ``grads`` the pilot's gradients spread over the :math:`C` chains (rounded up) plus
-        one for the log-density check at each chain's draw."""
-        flat, unravel_one = ravel_chains(init_params)
-        num_chains = flat.shape[0]
-        m = min(num_chains, pilot.num_chains)
-        num_kept = int(pilot.keep * num_chains)
+    def _pilot_starts(self, rng_key, pilot, num_warmup, init_params, logdensity_fn, one_at_a_time):
+        """The pilot-box start (:func:`~numpyro_dilation.starts.pilot_starts`), its
+        population algorithm with this kernel's settings for a warm-up of
+        ``max(ceil(warmup_fraction * num_warmup), 40)`` iterations (a named schedule of
+        the same shape, or linear), per-chain centers."""
         pilot_warmup = max(ceil(pilot.warmup_fraction * num_warmup), 40)
-        # the run's settings, less the run's annealing length (the pilot's warm-up is
-        # shorter: a named schedule of the same shape, or linear)
-        schedule = self._schedule if self._named_schedule else "linear"
+        named = isinstance(self._schedule, str) or callable(self._schedule)
+        schedule = self._schedule if named else "linear"
         levels = self._levels(pilot_warmup, schedule, None)
-        global_moves, uturn = self._moves(len(levels) > 1, True, m)
-        first = jax.tree.map(lambda x: x[:m], init_params)
+        num_pilots = min(jax.tree.leaves(init_params)[0].shape[0], pilot.num_chains)
+        global_moves, uturn = self._moves(len(levels) > 1, True, num_pilots)
+        one_chain = jax.tree.map(lambda x: x[0], init_params)
         settings = self._make_settings(
-            pilot_warmup, unravel_one(flat[0]), levels, global_moves, uturn, one_at_a_time, None
+            pilot_warmup, one_chain, levels, global_moves, uturn, one_at_a_time, None
         )
-        k_init, k_box, k_fallback = random.split(rng_key, 3)
-        # each chain's key split as init splits it: (state, model, step-size search)
-        keys = jax.vmap(lambda k: random.split(k, 3))(random.split(k_init, m))
-        astate, grads = init_chains(
-            first, logdensity_fn, keys[:, 2], settings, step_size=self._step_size
+        return pilot_starts(
+            rng_key, pilot, init_params, logdensity_fn, settings, step_size=self._step_size
         )
-        check_initial_points(astate.dilation, None)
-        state = assemble_state(astate, grads, keys[:, 0], settings, True)
-
-        def body(carry, _):
-            state, grads = carry
-            state = population_step(state, logdensity_fn, settings)
-            return (state, grads + jnp.sum(state.num_grad_evals)), None
-
-        # keys and initial points are arguments, not constants of the program, so that
-        # the compiled pilot is the same for every run (and JAX's persistent cache hits)
-        @jax.jit
-        def run(state, k_box, k_fallback, flat):
-            carry = (state, jnp.zeros((), jnp.int32))
-            state, grads = lax.scan(body, carry, None, length=pilot_warmup)[0]
-            particles = ravel_chains(state.z)[0]
-            lower, upper = bounding_box(particles, pilot.widen)
-            starts = uniform_in_box(k_box, lower, upper, num_chains).astype(flat.dtype)
-            at_starts = map_items(lambda v: logdensity_fn(unravel_one(v)), one_at_a_time)
-            finite = jnp.isfinite(at_starts(starts))
-            fallback = particles[random.randint(k_fallback, (num_chains,), 0, m)]
-            starts = jnp.where(finite[:, None], starts, fallback.astype(flat.dtype))
-            kept = jnp.arange(num_chains) >= num_chains - num_kept
-            starts = jnp.where(kept[:, None], flat, starts)
-            per_chain = (grads + num_chains - 1) // num_chains + 1
-            return jax.vmap(unravel_one)(starts), per_chain.astype(jnp.int32)
-
-        return run(state, k_box, k_fallback, flat)
 
     def _init_model(self, rng_key, model_args, model_kwargs, init_params):
         if self._model is None:

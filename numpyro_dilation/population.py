@@ -44,25 +44,16 @@ from jax.flatten_util import ravel_pytree
 
 from numpyro_dilation.annealing import (
     DEFAULT_TARGET_ACCEPT_PROB,
-    AnnealingState,
-    annealing_init,
     check_step_size,
-    dual_averaging_start,
-    find_initial_step_size,
-    step_size_search_proposals,
 )
 from numpyro_dilation.batching import map_items
-from numpyro_dilation.global_moves import init_evidence
-from numpyro_dilation.health import init_monitor
 from numpyro_dilation.modes import (
     GlobalMoves,
     contracted_starts,
-    empty_mixture,
     find_modes_per_chain,
     mode_start_chains,
-    uses_dense_covariance,
 )
-from numpyro_dilation.population_chain import chain_step, to_state
+from numpyro_dilation.population_chain import chain_step
 from numpyro_dilation.population_settings import (
     DEFAULT_GLOBAL_MOVES,
     DEFAULT_UTURN,
@@ -73,6 +64,8 @@ from numpyro_dilation.population_settings import (
 )
 from numpyro_dilation.population_state import (
     DilationLangevinState,
+    assemble_state,
+    init_chains,
     ravel_chains,
     with_inverse_mass_matrix,
 )
@@ -82,11 +75,9 @@ from numpyro_dilation.uturn import UTurn, explore_modes
 __all__ = [
     "PopulationInfo",
     "as_top_level_api",
-    "assemble_state",
     "build_kernel",
     "find_population_modes",
     "init",
-    "init_chains",
     "population_sampler",
     "population_step",
 ]
@@ -167,125 +158,6 @@ def init(
         batched=batched,
     )
     return assemble_state(astate, init_grads, rng_key, settings, batched)
-
-
-def init_chains(
-    position,
-    logdensity_fn: Callable,
-    step_keys: jax.Array,
-    settings: PopulationSettings,
-    *,
-    center=None,
-    step_size: float | None = None,
-    batched: bool = True,
-) -> tuple[AnnealingState, jax.Array]:
-    """Every chain's :class:`~numpyro_dilation.annealing.AnnealingState` at iteration 0
-    and the gradients spent on it (the initial gradient and the step-size search, whose
-    keys are ``step_keys``); :func:`init` without the shared parts.
-
-    **Example**
-
-    .. code-block:: python
-
-        import jax
-        import jax.numpy as jnp
-        from numpyro_dilation.population import assemble_state, init_chains
-        from numpyro_dilation.population_settings import make_settings
-
-        logdensity = lambda x: -0.5 * jnp.sum((x - 3.0) ** 2)  # N(3, I) in 2-d
-        settings = make_settings(60, 2)
-        keys = jax.random.split(jax.random.key(0), 8)
-        astate, grads = init_chains(jnp.zeros((8, 2)), logdensity, keys, settings)
-        state = assemble_state(astate, grads, keys, settings, True)  # what init returns
-        print(astate.dilation.lam[0], grads[0] >= 1)  # 0.001 True
-    """
-    config = settings.config
-
-    def init_one(z, key, c):
-        state = annealing_init(z, logdensity_fn, config, 1.0, c)
-        grads = jnp.ones((), jnp.int32)  # the gradient at the initial point
-        if step_size is None:
-            h = find_initial_step_size(
-                key, state.dilation, logdensity_fn, config.target_accept_prob
-            )
-            grads = grads + step_size_search_proposals(1.0, h)
-        else:
-            h = step_size
-        h = jnp.asarray(h, dtype=state.step_size.dtype)
-        adaptation = dual_averaging_start(config.target_accept_prob, h)
-        return state._replace(step_size=h, adaptation=adaptation), grads
-
-    if not batched:
-        return jax.jit(init_one)(position, step_keys, center)
-    init_all = map_items(lambda z, k: init_one(z, k, center), settings.one_chain_at_a_time)
-    astate, init_grads = jax.jit(init_all)(position, step_keys)
-    # vmapped, the search's while loop runs until the slowest chain stops, and
-    # every chain evaluates its gradient at each of those iterations
-    return astate, jnp.broadcast_to(jnp.max(init_grads), init_grads.shape)
-
-
-def assemble_state(astate, init_grads, rng_key, settings, batched) -> DilationLangevinState:
-    """The population state around initialized chains ``astate``
-    (:class:`~numpyro_dilation.annealing.AnnealingState`, batched when ``batched``):
-    empty mixture, identity preconditioner, fresh evidence and monitors.
-
-    **Example**
-
-    .. code-block:: python
-
-        import jax
-        import jax.numpy as jnp
-        from numpyro_dilation.population import assemble_state, init_chains
-        from numpyro_dilation.population_settings import make_settings
-
-        logdensity = lambda x: -0.5 * jnp.sum((x - 3.0) ** 2)  # N(3, I) in 2-d
-        settings = make_settings(60, 2)
-        keys = jax.random.split(jax.random.key(0), 8)
-        astate, grads = init_chains(jnp.zeros((8, 2)), logdensity, keys, settings)
-        state = assemble_state(astate, grads, keys, settings, True)
-        print(state.mixture.num_modes, state.inverse_mass_matrix)  # 0 [1. 1.]
-    """
-    zero = jnp.zeros_like(astate.dilation.logdensity)
-    one_chain = (
-        jax.tree.map(lambda x: x[0], astate.dilation.position)
-        if batched
-        else astate.dilation.position
-    )
-    flat = ravel_pytree(one_chain)[0]
-    dim = flat.shape[0]
-    mixture = inverse_mass_matrix = None
-    gm = settings.global_moves
-    if batched and gm is not None and dim > 0:
-        mixture = empty_mixture(
-            dim,
-            gm.max_modes,
-            flat.dtype,
-            gm.tail_weight,
-            gm.tail_dof,
-            uses_dense_covariance(gm, dim),
-        )
-    if (settings.adapt_mass_matrix or settings.dense_mass) and dim > 0:
-        inverse_mass_matrix = (
-            jnp.eye(dim, dtype=flat.dtype) if settings.dense_mass else jnp.ones_like(flat)
-        )
-    evidence = jax.tree.map(lambda x: jnp.broadcast_to(x, zero.shape), init_evidence(zero.dtype))
-    monitor = jax.tree.map(
-        lambda x: jnp.broadcast_to(x, zero.shape + x.shape), init_monitor(dim, flat.dtype)
-    )
-    return to_state(
-        astate,
-        inverse_mass_matrix,
-        accept_prob=zero,
-        mean_accept_prob=zero,
-        diverging=jnp.zeros(zero.shape, dtype=bool),
-        num_grad_evals=init_grads,
-        global_accept_prob=zero,
-        uturn_accept_prob=zero,
-        evidence=evidence,
-        monitor=monitor,
-        mixture=mixture,
-        rng_key=rng_key,
-    )
 
 
 def find_population_modes(

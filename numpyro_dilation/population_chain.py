@@ -18,46 +18,14 @@ from numpyro_dilation.health import init_monitor, update_monitor
 from numpyro_dilation.kernel import DilationState
 from numpyro_dilation.population_settings import PopulationSettings, phase_end
 from numpyro_dilation.population_state import (
-    DilationAdaptState,
     DilationLangevinState,
+    to_state,
     with_inverse_mass_matrix,
 )
 from numpyro_dilation.preconditioner import update_preconditioner
 from numpyro_dilation.uturn import build_kernel as build_uturn_kernel
 
-__all__ = ["chain_alone_step", "chain_step", "to_state"]
-
-
-def to_state(astate: AnnealingState, inverse_mass_matrix, **fields) -> DilationLangevinState:
-    """The :class:`~numpyro_dilation.population_state.DilationLangevinState` of an
-    annealed chain (NumPyro's sign conventions: potential energy and its gradient).
-
-    **Example**
-
-    .. code-block:: python
-
-        import jax.numpy as jnp
-        from numpyro_dilation.annealing import AnnealingConfig, annealing_init
-        from numpyro_dilation.population_chain import to_state
-
-        config = AnnealingConfig(levels=jnp.ones(1), num_adaptation_steps=0)
-        astate = annealing_init(jnp.ones(2), lambda x: -0.5 * jnp.sum(x**2), config, 0.1)
-        state = to_state(astate, None, accept_prob=0.0, mean_accept_prob=0.0, diverging=False,
-                         num_grad_evals=1, global_accept_prob=0.0, uturn_accept_prob=0.0,
-                         evidence=None, monitor=None, mixture=None, rng_key=None)
-        print(state.potential_energy, state.z_grad)  # 1.0 [1. 1.]
-    """
-    d = astate.dilation
-    return DilationLangevinState(
-        i=astate.iteration,
-        z=d.position,
-        potential_energy=-d.logdensity,
-        z_grad=jax.tree.map(jnp.negative, d.logdensity_grad),
-        lam=d.lam,
-        center=d.center,
-        adapt_state=DilationAdaptState(astate.step_size, astate.adaptation, inverse_mass_matrix),
-        **fields,
-    )
+__all__ = ["chain_alone_step", "chain_step"]
 
 
 def _move_if(move_now, move: Callable, skip: Callable, key, state, *operands):

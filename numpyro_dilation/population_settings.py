@@ -22,6 +22,8 @@ from numpyro_dilation.schedules import make_schedule
 from numpyro_dilation.uturn import UTurn
 
 __all__ = [
+    "min_annealing_warmup",
+    "num_annealing_levels",
     "DEFAULT_GLOBAL_MOVES",
     "DEFAULT_UTURN",
     "MIN_ANNEALING_STEPS",
@@ -235,6 +237,71 @@ def phase_end(i, settings: PopulationSettings):
     return end_warmup, (after > 0) & (after % settings.run_length == 0)
 
 
+def min_annealing_warmup(annealing_fraction: float) -> int:
+    """The smallest ``num_warmup`` :math:`W` with ``ceil(annealing_fraction * W) >=``
+    :data:`MIN_ANNEALING_STEPS`: the shortest warm-up that anneals with a named schedule
+    whose length follows :math:`W`.
+
+    **Example**
+
+    .. code-block:: python
+
+        from numpyro_dilation.population_settings import min_annealing_warmup
+
+        print(min_annealing_warmup(0.5))  # 19: ceil(0.5 * 19) = 10 levels
+    """
+    needed = max(int(MIN_ANNEALING_STEPS / annealing_fraction) - 1, 1)
+    while np.ceil(annealing_fraction * needed) < MIN_ANNEALING_STEPS:
+        needed += 1
+    return needed
+
+
+def num_annealing_levels(
+    num_warmup: int, schedule, num_annealing_steps: int | None, annealing_fraction: float
+) -> int:
+    """The number of annealing levels :math:`K` of a warm-up of ``num_warmup`` iterations
+    (the one rule, for the NumPyro kernel and :func:`annealing_levels`): the length of an
+    explicit ``schedule`` array; else ``num_annealing_steps``, or (``None``)
+    ``ceil(annealing_fraction * num_warmup)`` for a named or callable schedule.
+
+    Returns 0 when that last, derived length is below :data:`MIN_ANNEALING_STEPS` (the
+    warm-up is too short to anneal); raises ``ValueError`` when a fixed length is below it
+    or longer than the warm-up.
+
+    **Example**
+
+    .. code-block:: python
+
+        from numpyro_dilation.population_settings import num_annealing_levels
+
+        print(num_annealing_levels(400, "linear", None, 0.5))  # 200
+        print(num_annealing_levels(10, "linear", None, 0.5))  # 0: too short to anneal
+    """
+    named = isinstance(schedule, str) or callable(schedule)
+    if not named:
+        num_levels = len(schedule)
+    elif num_annealing_steps is not None:
+        num_levels = int(num_annealing_steps)
+    else:
+        num_levels = int(np.ceil(annealing_fraction * num_warmup))
+    fixed = num_annealing_steps is not None or not named
+    if num_levels < MIN_ANNEALING_STEPS and not fixed:
+        return 0  # too short to anneal: the warm-up runs at lambda = 1
+    if num_levels < MIN_ANNEALING_STEPS:
+        raise ValueError(
+            f"DilationLangevin needs at least {MIN_ANNEALING_STEPS} annealing steps, "
+            f"got {num_levels} (from `num_annealing_steps` or `schedule`)."
+        )
+    if num_warmup < num_levels:
+        needed = num_levels if fixed else min_annealing_warmup(annealing_fraction)
+        raise ValueError(
+            f"`num_warmup` ({num_warmup}) is too small for annealing: DilationLangevin "
+            f"anneals during warm-up ({num_levels} annealing steps here, at least "
+            f"{MIN_ANNEALING_STEPS} needed) and needs `num_warmup` >= {needed}."
+        )
+    return num_levels
+
+
 def annealing_levels(num_warmup, num_annealing_steps, annealing_fraction, schedule, lambda_min):
     r"""The run's annealing levels, shape ``(K,)``, as the NumPyro kernel builds them:
     an explicit ``schedule`` array as given; else ``num_annealing_steps`` levels, or
@@ -251,22 +318,15 @@ def annealing_levels(num_warmup, num_annealing_steps, annealing_fraction, schedu
         levels = annealing_levels(100, None, 0.5, "linear", 1e-3)
         print(len(levels), levels[0], levels[-1])  # 50 0.001 1.0
     """
-    explicit = not (isinstance(schedule, str) or callable(schedule))
-    if explicit:
-        num_levels = len(schedule)
-    elif num_annealing_steps is not None:
-        num_levels = num_annealing_steps
-    else:
+    if num_annealing_steps is None and (isinstance(schedule, str) or callable(schedule)):
         check_probability("annealing_fraction", annealing_fraction)
-        num_levels = int(np.ceil(annealing_fraction * num_warmup))
-    if not isinstance(num_levels, (int, np.integer)) or not (
-        MIN_ANNEALING_STEPS <= num_levels <= num_warmup
-    ):
+    num_levels = num_annealing_levels(num_warmup, schedule, num_annealing_steps, annealing_fraction)
+    if num_levels == 0:
         raise ValueError(
-            f"the annealing needs between {MIN_ANNEALING_STEPS} and `num_warmup` "
-            f"({num_warmup}) steps, got {num_levels!r} (from `num_annealing_steps`, "
-            "`schedule` or `annealing_fraction`)."
+            f"`num_warmup` ({num_warmup}) is too short to anneal: at least "
+            f"{min_annealing_warmup(annealing_fraction)} with `annealing_fraction` "
+            f"{annealing_fraction} (the annealing needs {MIN_ANNEALING_STEPS} steps)."
         )
-    if not explicit:
+    if isinstance(schedule, str) or callable(schedule):
         check_probability("lambda_min", lambda_min)
-    return make_schedule(schedule, int(num_levels), lambda_min)
+    return make_schedule(schedule, num_levels, lambda_min)

@@ -1,5 +1,6 @@
 r"""The population's state: every chain's position, level, step size and monitors, and
-what the chains share (the preconditioner, the mode mixture). Pure NamedTuples; the same
+what the chains share (the preconditioner, the mode mixture), and its construction at
+iteration 0 (:func:`init_chains`, :func:`assemble_state`). Pure NamedTuples; the same
 state serves the BlackJAX-level population algorithm (:mod:`numpyro_dilation.population`)
 and the NumPyro kernel (:class:`~numpyro_dilation.mcmc.DilationLangevin`), whose
 ``last_state`` it is. The field names are NumPyro's (``z``, ``potential_energy``,
@@ -7,16 +8,33 @@ and the NumPyro kernel (:class:`~numpyro_dilation.mcmc.DilationLangevin`), whose
 """
 
 from collections import namedtuple
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 from jax.flatten_util import ravel_pytree
 
+from numpyro_dilation.annealing import (
+    AnnealingState,
+    annealing_init,
+    dual_averaging_start,
+    find_initial_step_size,
+    step_size_search_proposals,
+)
+from numpyro_dilation.batching import map_items
+from numpyro_dilation.global_moves import init_evidence
+from numpyro_dilation.health import init_monitor
+from numpyro_dilation.modes import empty_mixture, uses_dense_covariance
+from numpyro_dilation.population_settings import PopulationSettings
+
 __all__ = [
     "DilationAdaptState",
     "DilationLangevinState",
+    "assemble_state",
+    "init_chains",
     "ravel_chains",
+    "to_state",
     "with_inverse_mass_matrix",
 ]
 
@@ -220,3 +238,160 @@ def ravel_chains(z):
     _, unravel_one = ravel_pytree(one_chain)
     flat = jax.vmap(lambda zc: ravel_pytree(zc)[0])(z)
     return flat, unravel_one
+
+
+def to_state(astate: AnnealingState, inverse_mass_matrix, **fields) -> DilationLangevinState:
+    """The :class:`~numpyro_dilation.population_state.DilationLangevinState` of an
+    annealed chain (NumPyro's sign conventions: potential energy and its gradient).
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax.numpy as jnp
+        from numpyro_dilation.annealing import AnnealingConfig, annealing_init
+        from numpyro_dilation.population_state import to_state
+
+        config = AnnealingConfig(levels=jnp.ones(1), num_adaptation_steps=0)
+        astate = annealing_init(jnp.ones(2), lambda x: -0.5 * jnp.sum(x**2), config, 0.1)
+        state = to_state(astate, None, accept_prob=0.0, mean_accept_prob=0.0, diverging=False,
+                         num_grad_evals=1, global_accept_prob=0.0, uturn_accept_prob=0.0,
+                         evidence=None, monitor=None, mixture=None, rng_key=None)
+        print(state.potential_energy, state.z_grad)  # 1.0 [1. 1.]
+    """
+    d = astate.dilation
+    return DilationLangevinState(
+        i=astate.iteration,
+        z=d.position,
+        potential_energy=-d.logdensity,
+        z_grad=jax.tree.map(jnp.negative, d.logdensity_grad),
+        lam=d.lam,
+        center=d.center,
+        adapt_state=DilationAdaptState(astate.step_size, astate.adaptation, inverse_mass_matrix),
+        **fields,
+    )
+
+
+def init_chains(
+    position,
+    logdensity_fn: Callable,
+    step_keys: jax.Array,
+    settings: PopulationSettings,
+    *,
+    center=None,
+    step_size: float | None = None,
+    batched: bool = True,
+) -> tuple[AnnealingState, jax.Array]:
+    """Every chain's :class:`~numpyro_dilation.annealing.AnnealingState` at iteration 0
+    and the gradients spent on it (the initial gradient and the step-size search, whose
+    keys are ``step_keys``); :func:`init` without the shared parts.
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        from numpyro_dilation.population_state import assemble_state, init_chains
+        from numpyro_dilation.population_settings import make_settings
+
+        logdensity = lambda x: -0.5 * jnp.sum((x - 3.0) ** 2)  # N(3, I) in 2-d
+        settings = make_settings(60, 2)
+        keys = jax.random.split(jax.random.key(0), 8)
+        astate, grads = init_chains(jnp.zeros((8, 2)), logdensity, keys, settings)
+        state = assemble_state(astate, grads, keys, settings, True)  # what init returns
+        print(astate.dilation.lam[0], grads[0] >= 1)  # 0.001 True
+    """
+    config = settings.config
+
+    def init_one(z, key, c):
+        state = annealing_init(z, logdensity_fn, config, 1.0, c)
+        grads = jnp.ones((), jnp.int32)  # the gradient at the initial point
+        if step_size is None:
+            h = find_initial_step_size(
+                key, state.dilation, logdensity_fn, config.target_accept_prob
+            )
+            grads = grads + step_size_search_proposals(1.0, h)
+        else:
+            h = step_size
+        h = jnp.asarray(h, dtype=state.step_size.dtype)
+        adaptation = dual_averaging_start(config.target_accept_prob, h)
+        return state._replace(step_size=h, adaptation=adaptation), grads
+
+    if not batched:
+        return jax.jit(init_one)(position, step_keys, center)
+    init_all = map_items(lambda z, k: init_one(z, k, center), settings.one_chain_at_a_time)
+    astate, init_grads = jax.jit(init_all)(position, step_keys)
+    # vmapped, the search's while loop runs until the slowest chain stops, and
+    # every chain evaluates its gradient at each of those iterations
+    return astate, jnp.broadcast_to(jnp.max(init_grads), init_grads.shape)
+
+
+def assemble_state(
+    astate: AnnealingState,
+    init_grads: jax.Array,
+    rng_key: jax.Array,
+    settings: PopulationSettings,
+    batched: bool,
+) -> DilationLangevinState:
+    """The population state around initialized chains ``astate``
+    (:class:`~numpyro_dilation.annealing.AnnealingState`, batched when ``batched``):
+    empty mixture, identity preconditioner, fresh evidence and monitors.
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        from numpyro_dilation.population_state import assemble_state, init_chains
+        from numpyro_dilation.population_settings import make_settings
+
+        logdensity = lambda x: -0.5 * jnp.sum((x - 3.0) ** 2)  # N(3, I) in 2-d
+        settings = make_settings(60, 2)
+        keys = jax.random.split(jax.random.key(0), 8)
+        astate, grads = init_chains(jnp.zeros((8, 2)), logdensity, keys, settings)
+        state = assemble_state(astate, grads, keys, settings, True)
+        print(state.mixture.num_modes, state.inverse_mass_matrix)  # 0 [1. 1.]
+    """
+    zero = jnp.zeros_like(astate.dilation.logdensity)
+    one_chain = (
+        jax.tree.map(lambda x: x[0], astate.dilation.position)
+        if batched
+        else astate.dilation.position
+    )
+    flat = ravel_pytree(one_chain)[0]
+    dim = flat.shape[0]
+    mixture = inverse_mass_matrix = None
+    gm = settings.global_moves
+    if batched and gm is not None and dim > 0:
+        mixture = empty_mixture(
+            dim,
+            gm.max_modes,
+            flat.dtype,
+            gm.tail_weight,
+            gm.tail_dof,
+            uses_dense_covariance(gm, dim),
+        )
+    if (settings.adapt_mass_matrix or settings.dense_mass) and dim > 0:
+        inverse_mass_matrix = (
+            jnp.eye(dim, dtype=flat.dtype) if settings.dense_mass else jnp.ones_like(flat)
+        )
+    evidence = jax.tree.map(lambda x: jnp.broadcast_to(x, zero.shape), init_evidence(zero.dtype))
+    monitor = jax.tree.map(
+        lambda x: jnp.broadcast_to(x, zero.shape + x.shape), init_monitor(dim, flat.dtype)
+    )
+    return to_state(
+        astate,
+        inverse_mass_matrix,
+        accept_prob=zero,
+        mean_accept_prob=zero,
+        diverging=jnp.zeros(zero.shape, dtype=bool),
+        num_grad_evals=init_grads,
+        global_accept_prob=zero,
+        uturn_accept_prob=zero,
+        evidence=evidence,
+        monitor=monitor,
+        mixture=mixture,
+        rng_key=rng_key,
+    )

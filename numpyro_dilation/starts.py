@@ -50,13 +50,20 @@ This module holds the settings and the pure array functions; the pilot run itsel
 is in :class:`~numpyro_dilation.mcmc.DilationLangevin` (it runs the same kernel).
 """
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 from blackjax.types import PRNGKey
+from jax import lax, random
 
-__all__ = ["Pilot", "bounding_box", "uniform_in_box", "check_pilot"]
+from numpyro_dilation.batching import map_items
+from numpyro_dilation.population import population_step
+from numpyro_dilation.population_settings import PopulationSettings
+from numpyro_dilation.population_state import assemble_state, init_chains, ravel_chains
+
+__all__ = ["Pilot", "bounding_box", "uniform_in_box", "check_pilot", "pilot_starts"]
 
 
 class Pilot(NamedTuple):
@@ -169,3 +176,80 @@ def uniform_in_box(
     """
     u = jax.random.uniform(rng_key, (num_points,) + jnp.shape(lower), dtype=lower.dtype)
     return lower + u * (upper - lower)
+
+
+def pilot_starts(
+    rng_key: PRNGKey,
+    pilot: Pilot,
+    init_params,
+    logdensity_fn: Callable,
+    settings: PopulationSettings,
+    step_size: float | None = None,
+) -> tuple:
+    r"""The pilot-box start: run the population algorithm
+    (:mod:`numpyro_dilation.population`, with ``settings``, whose warm-up length is the
+    pilot's) on :math:`\min(M, C)` pilot chains (:math:`M` = ``pilot.num_chains``) from
+    the first initial points (per-chain centers), then draw the first
+    :math:`C - \lfloor kC \rfloor` initial points uniformly in the pilot particles'
+    widened bounding box (the last
+    :math:`\lfloor kC \rfloor`, ``keep``, stay). A draw where the log-density is not
+    finite (outside a bounded support) is replaced by a pilot particle.
+
+    ``init_params``: the :math:`C` chains' initial points (leading axis: chains). Returns
+    ``(init_params, grads)``: the new initial points and, per chain, the pilot's gradients
+    spread over the :math:`C` chains (rounded up) plus one for the log-density check at
+    each chain's draw. Keys and initial points are arguments of one compiled program, so
+    the pilot compiles once for every run of the same shapes.
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        from numpyro_dilation.population_settings import make_settings
+        from numpyro_dilation.starts import Pilot, pilot_starts
+
+        logdensity = lambda x: -0.5 * jnp.sum((x - 20.0) ** 2)  # far from the starts
+        settings = make_settings(40, 2)
+        starts, grads = pilot_starts(
+            jax.random.key(0), Pilot(num_chains=16), jnp.zeros((64, 2)), logdensity, settings
+        )
+        print(starts[:32].mean(axis=0))  # about [20, 20]: the box around the pilot particles
+        print(starts[32:].mean(axis=0))  # [0. 0.]: the last half (keep=0.5) stays
+    """
+    flat, unravel_one = ravel_chains(init_params)
+    num_chains = flat.shape[0]
+    m = min(num_chains, pilot.num_chains)
+    num_kept = int(pilot.keep * num_chains)
+    first = jax.tree.map(lambda x: x[:m], init_params)
+    k_init, k_box, k_fallback = random.split(rng_key, 3)
+    # each chain's key split as the NumPyro kernel's init splits it (state, model, step size)
+    keys = jax.vmap(lambda k: random.split(k, 3))(random.split(k_init, m))
+    astate, grads = init_chains(first, logdensity_fn, keys[:, 2], settings, step_size=step_size)
+    state = assemble_state(astate, grads, keys[:, 0], settings, True)
+    one_at_a_time = settings.one_chain_at_a_time
+
+    def body(carry, _):
+        state, grads = carry
+        state = population_step(state, logdensity_fn, settings)
+        return (state, grads + jnp.sum(state.num_grad_evals)), None
+
+    @jax.jit
+    def run(state, k_box, k_fallback, flat):
+        carry = (state, jnp.zeros((), jnp.int32))
+        length = settings.config.num_adaptation_steps
+        state, grads = lax.scan(body, carry, None, length=length)[0]
+        particles = ravel_chains(state.z)[0]
+        lower, upper = bounding_box(particles, pilot.widen)
+        starts = uniform_in_box(k_box, lower, upper, num_chains).astype(flat.dtype)
+        at_starts = map_items(lambda v: logdensity_fn(unravel_one(v)), one_at_a_time)
+        finite = jnp.isfinite(at_starts(starts))
+        fallback = particles[random.randint(k_fallback, (num_chains,), 0, m)]
+        starts = jnp.where(finite[:, None], starts, fallback.astype(flat.dtype))
+        kept = jnp.arange(num_chains) >= num_chains - num_kept
+        starts = jnp.where(kept[:, None], flat, starts)
+        per_chain = (grads + num_chains - 1) // num_chains + 1
+        return jax.vmap(unravel_one)(starts), per_chain.astype(jnp.int32)
+
+    return run(state, k_box, k_fallback, flat)

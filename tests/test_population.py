@@ -13,8 +13,9 @@ from numpyro.infer import MCMC
 
 import numpyro_dilation as nd
 from numpyro_dilation import DilationLangevin
-from numpyro_dilation.population import assemble_state, init_chains, population_step
+from numpyro_dilation.population import population_step
 from numpyro_dilation.population_settings import make_settings
+from numpyro_dilation.population_state import assemble_state, init_chains
 
 NUM_CHAINS, NUM_WARMUP, NUM_DRAWS = 256, 200, 200
 
@@ -67,14 +68,19 @@ def test_blackjax_population_corrects_ring8_weights_and_estimates_log_z(blackjax
     assert p_global[NUM_WARMUP:].mean() > 0.3
 
 
-def test_blackjax_population_costs_what_the_numpyro_kernel_costs(blackjax_run):
+def test_the_numpyro_kernel_is_the_population_algorithm(blackjax_run):
     """The same settings through NumPyro (``potential_fn``, per-chain centers, the same
-    initial points) spend the same gradients per chain (within 2%: the step-size
-    searches' lengths depend on the keys) and give the same mode weights."""
-    _, z, grads, _, start = blackjax_run
+    initial points): a healthy run (no warning) whose draws have the right weights, and
+    exactly what the low-level pieces give from the same keys (:func:`init_chains`,
+    :func:`assemble_state`, then :func:`population_step` per iteration): the same
+    positions bit for bit and the same gradients per iteration; the BlackJAX-level run
+    (other keys) spends the same gradients within 2% (the step-size searches' lengths
+    depend on the keys)."""
+    _, _, blackjax_grads, _, start = blackjax_run
     logdensity, means, weights = ring8()
+    kernel = DilationLangevin(potential_fn=lambda x: -logdensity(x), center=None)
     mcmc = MCMC(
-        DilationLangevin(potential_fn=lambda x: -logdensity(x), center=None),
+        kernel,
         num_warmup=NUM_WARMUP,
         num_samples=NUM_DRAWS,
         num_chains=NUM_CHAINS,
@@ -84,47 +90,28 @@ def test_blackjax_population_costs_what_the_numpyro_kernel_costs(blackjax_run):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a healthy run: no warning
         mcmc.run(jax.random.key(3), init_params=start, extra_fields=("num_grad_evals",))
-    numpyro_grads = np.asarray(mcmc.get_extra_fields(group_by_chain=True)["num_grad_evals"])
-    blackjax_total = grads.sum(0).mean()
-    numpyro_draws = numpyro_grads.sum(1).mean()
-    assert abs(grads[NUM_WARMUP:].sum(0).mean() - numpyro_draws) <= 0.02 * numpyro_draws
-    assert blackjax_total > numpyro_draws  # the warm-up's machinery is counted too
     assert tv(np.asarray(mcmc.get_samples()), means, weights) <= 0.015
+    numpyro_grads = np.asarray(mcmc.get_extra_fields(group_by_chain=True)["num_grad_evals"])
 
-
-def test_low_level_pieces_give_the_numpyro_kernels_draws_bit_for_bit():
-    """The NumPyro kernel is a thin layer: :func:`init_chains` + :func:`assemble_state`
-    with its settings and keys, then :func:`population_step` per iteration, give its last
-    state exactly (preconditioner, mode mixture and global moves included)."""
-    logdensity, _, _ = ring8()
-    num_chains, num_warmup, num_draws = 16, 60, 20
-    start = jax.random.uniform(jax.random.key(1), (num_chains, 2), minval=-2, maxval=2)
-    kernel = DilationLangevin(potential_fn=lambda x: -logdensity(x), center=None)
-    mcmc = MCMC(
-        kernel,
-        num_warmup=num_warmup,
-        num_samples=num_draws,
-        num_chains=num_chains,
-        chain_method="vectorized",
-        progress_bar=False,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # 16 chains and a short run: the checks may warn
-        mcmc.run(jax.random.key(0), init_params=start)
     settings = kernel.settings
     assert settings == make_settings(
-        num_warmup, 2, levels=settings.config.levels, uturn=settings.uturn, run_length=num_draws
+        NUM_WARMUP, 2, levels=settings.config.levels, uturn=settings.uturn, run_length=NUM_DRAWS
     )
     # NumPyro splits the run's key per chain; the kernel splits each in three
-    keys = jax.vmap(lambda k: jax.random.split(k, 3))(jax.random.split(jax.random.key(0), 16))
+    chain_keys = jax.random.split(jax.random.key(3), NUM_CHAINS)
+    keys = jax.vmap(lambda k: jax.random.split(k, 3))(chain_keys)
     astate, grads = init_chains(start, logdensity, keys[:, 2], settings)
     state = assemble_state(astate, grads, keys[:, 0], settings, True)
-    step = jax.jit(lambda s: population_step(s, logdensity, settings))
-    for _ in range(num_warmup + num_draws):
-        state = step(state)
+
+    def one(state, _):
+        state = population_step(state, logdensity, settings)
+        return state, state.num_grad_evals
+
+    state, grads = jax.jit(lambda s: jax.lax.scan(one, s, length=NUM_WARMUP + NUM_DRAWS))(state)
     np.testing.assert_array_equal(state.z, mcmc.last_state.z)
-    np.testing.assert_array_equal(state.inverse_mass_matrix, mcmc.last_state.inverse_mass_matrix)
-    assert int(state.mixture.num_modes) == int(mcmc.last_state.mixture.num_modes) >= 1
+    np.testing.assert_array_equal(np.asarray(grads[NUM_WARMUP:]).T, numpyro_grads)
+    total, blackjax_total = np.asarray(grads).sum(0).mean(), blackjax_grads.sum(0).mean()
+    assert abs(blackjax_total - total) <= 0.02 * total
 
 
 def test_bad_arguments_are_refused_before_any_work():
