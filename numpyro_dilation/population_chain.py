@@ -76,7 +76,7 @@ def _global_move(key, state, logdensity_fn, iteration, settings: PopulationSetti
 
 
 def _uturn_move(key, state, logdensity_fn, iteration, settings: PopulationSettings):
-    """Exact U-turn move (:func:`numpyro_dilation.uturn.build_kernel`) after local step
+    """Exact U-turn move (:func:`numpyro_dilation.uturn_kernel.build_kernel`) after local step
     number ``iteration`` if it is a sampling-phase step whose turn it is (every
     ``UTurn.every`` sampling iterations), about the chain's own center."""
     kernel = build_uturn_kernel(settings.uturn)

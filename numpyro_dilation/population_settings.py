@@ -3,7 +3,7 @@ data (annealing levels, the iterations at which the preconditioner is re-estimat
 which the modes are found) and the switches of its moves. One owner per tunable: the step
 size's adaptation lives in :class:`~numpyro_dilation.annealing.AnnealingConfig`, the
 modes' in :class:`~numpyro_dilation.modes.GlobalMoves`, the U-turns' in
-:class:`~numpyro_dilation.uturn.UTurn`.
+:class:`~numpyro_dilation.uturn_settings.UTurn`.
 """
 
 from typing import NamedTuple
@@ -82,7 +82,7 @@ class PopulationSettings(NamedTuple):
       warm-up length (``num_adaptation_steps``), the step-size adaptation (its one owner)
       and the Metropolis switches.
     - **global_moves** - :class:`~numpyro_dilation.modes.GlobalMoves`, or ``None`` (off).
-    - **uturn** - :class:`~numpyro_dilation.uturn.UTurn`, or ``None`` (off).
+    - **uturn** - :class:`~numpyro_dilation.uturn_settings.UTurn`, or ``None`` (off).
     - **mass_schedule** - iterations at which the preconditioner is re-estimated
       (:func:`mass_schedule`; empty: never).
     - **mode_iteration** - iteration at which the modes are found

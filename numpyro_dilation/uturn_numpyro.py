@@ -1,6 +1,6 @@
 """The U-turn diagnostic of a finished NumPyro run (:func:`uturn_diagnostic`).
 
-Thin wrapper of :func:`numpyro_dilation.uturn.uturn_curves`: takes the pooled
+Thin wrapper of :func:`numpyro_dilation.uturn_curves.uturn_curves`: takes the pooled
 draws of an ``MCMC`` run with :class:`~numpyro_dilation.DilationLangevin`, maps
 them to NumPyro's unconstrained space (where the sampler works), and U-turns a
 random subset of them with the run's potential and tuned step size.
@@ -88,12 +88,12 @@ def uturn_diagnostic(
     model_args, model_kwargs
         The model's arguments; default those of the last ``mcmc.run``.
     kwargs
-        Passed to :func:`~numpyro_dilation.uturn.uturn_curves` (``schedule``,
+        Passed to :func:`~numpyro_dilation.uturn_curves.uturn_curves` (``schedule``,
         ``metropolis``, ``global_moves``, thresholds).
 
     Returns
     -------
-    The table of :func:`~numpyro_dilation.uturn.uturn_curves`, in unconstrained space.
+    The table of :func:`~numpyro_dilation.uturn_curves.uturn_curves`, in unconstrained space.
 
     Examples
     --------
