@@ -167,12 +167,12 @@ class DilationLangevin(MCMCKernel):
         with sigma ~ 1e13), which the adjustment prevents at no extra gradient cost.
     :param global_moves: weight correction. ``"auto"`` (default): in a vectorized run
         with several chains, the modes reached by all chains are found
-        (:func:`~numpyro_dilation.modes.find_modes`) halfway through the warm-up that
+        (:func:`~numpyro_dilation.mode_finding.find_modes`) halfway through the warm-up that
         follows the annealing, and from then on every iteration adds an independence
         Metropolis–Hastings move whose proposal is their Gaussian mixture, so chains
         jump between modes and the weights become right (starting the moves before the
         draws are kept lets chains that the annealing left in negligible modes move
-        out first); off otherwise. A :class:`~numpyro_dilation.modes.GlobalMoves` sets
+        out first); off otherwise. A :class:`~numpyro_dilation.mode_settings.GlobalMoves` sets
         them explicitly (vectorized runs only); ``None`` turns them off.
     :param bool adapt_mass_matrix: in a vectorized run with several chains, estimate a
         diagonal (Jacobi) preconditioner :math:`v_i = 1/\mathrm{median}_c H^{(c)}_{ii}`,
@@ -180,7 +180,7 @@ class DilationLangevin(MCMCKernel):
         :math:`H = -\nabla^2\log\gamma` at the chains' positions, at the start, at
         quarters of the annealing and halfway through the rest of the warm-up,
         re-finding the step size each time. Above
-        :data:`~numpyro_dilation.modes.DENSE_MAX_DIM` dimensions each chain's
+        :data:`~numpyro_dilation.mode_settings.DENSE_MAX_DIM` dimensions each chain's
         :math:`H_{ii}` is Hutchinson's estimate from :data:`HUTCHINSON_PROBES`
         Hessian-vector products (no :math:`d\times d` Hessian).
         Langevin/MALA steps then use :math:`y' = y + h v\odot\nabla\log\gamma +

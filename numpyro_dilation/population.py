@@ -8,7 +8,7 @@ One iteration of the population (:func:`build_kernel`) is, in order:
    each chain re-finds its step size);
 2. at ``settings.mode_iteration`` (warm-up, after the annealing), mode finding from the
    chains' positions (:mod:`numpyro_dilation.modes`, or the U-turn explorer) into the
-   shared :class:`~numpyro_dilation.modes.ModeMixture`;
+   shared :class:`~numpyro_dilation.mode_mixture.ModeMixture`;
 3. every chain's own step (:func:`chain_step`): one annealed MALA transition at its level
    :math:`\lambda(t)` (:func:`~numpyro_dilation.annealing.annealing_step`), then, from
    the mode-finding iteration on, every ``GlobalMoves.every`` iterations, an independence
@@ -26,7 +26,7 @@ iteration to :func:`build_kernel`'s kernel, and :func:`as_top_level_api`
 **Cost.** Per iteration and chain: one gradient for the local step (two without
 Metropolis adjustment at a level change), one per global move. Once per update of the
 preconditioner: :math:`d` Hessian-vector products per chain up to
-:data:`~numpyro_dilation.modes.DENSE_MAX_DIM` dimensions, else
+:data:`~numpyro_dilation.mode_settings.DENSE_MAX_DIM` dimensions, else
 :data:`HUTCHINSON_PROBES`. Memory is :math:`O(Cd)` plus the mixture (``max_modes``
 means and covariance factors; diagonal above ``GlobalMoves.dense_max_dim``).
 """
@@ -164,7 +164,7 @@ def find_population_modes(
     state: DilationLangevinState, logdensity_fn: Callable, settings: PopulationSettings
 ) -> tuple[DilationLangevinState, jax.Array]:
     """Mode finding from the chains' positions (evenly spaced chains start the search
-    when there are more chains than :func:`~numpyro_dilation.modes.mode_start_chains`;
+    when there are more chains than :func:`~numpyro_dilation.mode_settings.mode_start_chains`;
     with ``UTurn(kind="explore")`` the U-turn explorer's end points join them) into the
     shared mixture. Returns ``(state, grads)``, ``grads`` the starting chains' cost
     shared by all chains (rounded up).

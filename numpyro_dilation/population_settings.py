@@ -2,7 +2,7 @@ r"""The population algorithm's settings, fixed before the run: the warm-up's sta
 data (annealing levels, the iterations at which the preconditioner is re-estimated and at
 which the modes are found) and the switches of its moves. One owner per tunable: the step
 size's adaptation lives in :class:`~numpyro_dilation.annealing.AnnealingConfig`, the
-modes' in :class:`~numpyro_dilation.modes.GlobalMoves`, the U-turns' in
+modes' in :class:`~numpyro_dilation.mode_settings.GlobalMoves`, the U-turns' in
 :class:`~numpyro_dilation.uturn_settings.UTurn`.
 """
 
@@ -48,7 +48,7 @@ MIN_ANNEALING_STEPS = 10
 """
 
 DEFAULT_GLOBAL_MOVES = GlobalMoves()
-"""The global moves' default settings (:class:`~numpyro_dilation.modes.GlobalMoves`), as
+"""The global moves' default settings (:class:`~numpyro_dilation.mode_settings.GlobalMoves`), as
 in the NumPyro kernel's ``global_moves="auto"`` with enough vectorized chains.
 
 **Example**
@@ -81,7 +81,7 @@ class PopulationSettings(NamedTuple):
     - **config** - :class:`~numpyro_dilation.annealing.AnnealingConfig`: the levels, the
       warm-up length (``num_adaptation_steps``), the step-size adaptation (its one owner)
       and the Metropolis switches.
-    - **global_moves** - :class:`~numpyro_dilation.modes.GlobalMoves`, or ``None`` (off).
+    - **global_moves** - :class:`~numpyro_dilation.mode_settings.GlobalMoves`, or ``None`` (off).
     - **uturn** - :class:`~numpyro_dilation.uturn_settings.UTurn`, or ``None`` (off).
     - **mass_schedule** - iterations at which the preconditioner is re-estimated
       (:func:`mass_schedule`; empty: never).

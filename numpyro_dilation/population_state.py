@@ -152,8 +152,8 @@ class DilationLangevinState(
     - **monitor** - :class:`~numpyro_dilation.health.RunMonitor`: running statistics of the
       chain's draws at :math:`\\lambda = 1` in the current phase (warm-up, or one ``run``'s
       draws), from which the end of each phase checks the run (:mod:`numpyro_dilation.health`).
-    - **mixture** - :class:`~numpyro_dilation.modes.ModeMixture` of the modes found at the end
-      of warm-up, shared by all chains of a vectorized run (not batched); ``None`` when
+    - **mixture** - :class:`~numpyro_dilation.mode_mixture.ModeMixture` of the modes found at
+      the end of warm-up, shared by all chains of a vectorized run (not batched); ``None`` when
       global moves are off.
     - **adapt_state** - :class:`DilationAdaptState` (``step_size``, ``dual_averaging``,
       ``inverse_mass_matrix``, as in NumPyro's ``HMCAdaptState``).

@@ -113,7 +113,7 @@ def pooled_inverse_mass_dense(hessians: jax.Array, positions: jax.Array) -> jax.
 
 HUTCHINSON_PROBES = 8
 """Rademacher probes per chain of the preconditioner's curvature estimate above
-:data:`~numpyro_dilation.modes.DENSE_MAX_DIM` dimensions: each chain's
+:data:`~numpyro_dilation.mode_settings.DENSE_MAX_DIM` dimensions: each chain's
 :math:`\\widehat{H_{ii}} = \\frac18\\sum_k u_{ki}(Hu_k)_i` (unbiased), and the median over
 chains is taken as below. Cost 8 Hessian-vector products per chain and update instead of
 :math:`d`; memory :math:`O(8d)` per chain instead of :math:`d^2`.
@@ -142,7 +142,7 @@ def update_preconditioner(
     Returns ``(state, grads)``: ``grads`` (shape ``(num_chains,)``) is each
     chain's cost, one Hessian counted as :math:`d` gradients (a forward-over-
     reverse Hessian is :math:`d` Hessian-vector products; :data:`HUTCHINSON_PROBES`
-    above :data:`~numpyro_dilation.modes.DENSE_MAX_DIM` dimensions) plus the step-size
+    above :data:`~numpyro_dilation.mode_settings.DENSE_MAX_DIM` dimensions) plus the step-size
     search's proposals (:func:`~numpyro_dilation.annealing.step_size_search_proposals`):
     vmapped, the search loops until the slowest chain stops and every chain pays
     for the longest search.

@@ -37,7 +37,7 @@ Diagnostic (:func:`uturn_curves`, :func:`plot_uturn`)
     both interpolated linearly in :math:`\log\lambda` between grid points; NaN
     when the grid does not bracket the crossing.
 
-    Modes. :func:`~numpyro_dilation.modes.find_modes` run on the draws
+    Modes. :func:`~numpyro_dilation.mode_finding.find_modes` run on the draws
     (gradient ascent, merging, Laplace covariances :math:`\Sigma_m`) defines the
     modes; a point belongs to the mode with the smallest Mahalanobis distance
     :math:`(y - \mu_m)^\top\Sigma_m^{-1}(y - \mu_m)` (:func:`assign_modes`).
@@ -110,7 +110,7 @@ Explorer (:func:`uturn_return`, :func:`explore`, :func:`explore_modes`; approxim
     The plain U-turn (dilate, re-anneal, *no* accept/reject). Its returns are
     **not** draws of :math:`\pi` (the re-annealing re-introduces the center's
     bias, DESIGN.md §3) and are never used as such: they are extra starting
-    points for :func:`~numpyro_dilation.modes.find_modes`, so that modes the
+    points for :func:`~numpyro_dilation.mode_finding.find_modes`, so that modes the
     annealing missed enter the mixture of the independence Metropolis–Hastings
     global moves (:mod:`numpyro_dilation.global_moves`), whose acceptance keeps
     the chains exact. For :math:`\lambda_u \to 0` a U-turn is an annealing from

@@ -172,7 +172,8 @@ def explore_modes(
     inverse_mass_matrix: jax.Array | None = None,
     starts: jax.Array | None = None,
 ) -> tuple[ModeMixture, jax.Array]:
-    """:func:`~numpyro_dilation.modes.find_modes` on the positions *and* their U-turn returns.
+    """:func:`~numpyro_dilation.mode_finding.find_modes` on the positions *and* their U-turn
+    returns.
 
     The drop-in replacement of ``find_modes(positions, logdensity_fn, step_size,
     global_moves, inverse_mass_matrix)`` at the end of warm-up: the mixture's modes
@@ -181,7 +182,7 @@ def explore_modes(
     num_grad_evals)`` with the gradients spent per chain (explorer included): the modes
     come from the :math:`C(1 + L)` points :math:`\\{y_c\\} \\cup \\{\\tilde y_{c,l}\\}`
     (:math:`L` levels :math:`\\lambda_u`), followed by ``starts`` (``(R C, d)``, e.g.
-    :func:`~numpyro_dilation.modes.contracted_starts`; each start's ascent uses the
+    :func:`~numpyro_dilation.mode_finding.contracted_starts`; each start's ascent uses the
     step size of chain ``r mod C``) when given.
 
     **Example**

@@ -1,0 +1,176 @@
+r"""Settings of mode finding and of the global moves (:class:`GlobalMoves`), and the rules
+that follow from the dimension (dense or diagonal covariances, how many chains start the
+search). The maths is in :mod:`numpyro_dilation.modes`.
+"""
+
+from typing import NamedTuple
+
+__all__ = [
+    "DENSE_MAX_DIM",
+    "DIAGONAL_START_CHAINS",
+    "GlobalMoves",
+    "mode_start_chains",
+    "uses_dense_covariance",
+]
+
+
+DENSE_MAX_DIM = 100
+"""Largest dimension in which ``GlobalMoves(covariance="auto")`` keeps a dense Laplace
+covariance per mode (memory :math:`O(M d^2)` for :math:`M` modes, and a dense Hessian and
+its eigendecomposition at every start of the mode finding, :math:`O(d)` gradients and
+:math:`O(d^3)` flops each). Above it the covariances are diagonal (module docstring,
+"High dimension"): memory :math:`O(M d)`, and the only Hessian work is :math:`d`
+Hessian-vector products at each mode found.
+
+**Example**
+
+.. code-block:: python
+
+    from numpyro_dilation.modes import DENSE_MAX_DIM, GlobalMoves, uses_dense_covariance
+
+    print(DENSE_MAX_DIM, uses_dense_covariance(GlobalMoves(), 50))  # 100 True
+    print(uses_dense_covariance(GlobalMoves(), 400))  # False: diagonal above DENSE_MAX_DIM
+"""
+
+
+def uses_dense_covariance(config: "GlobalMoves", dim: int) -> bool:
+    """Whether ``config`` gives dense Laplace covariances in dimension ``dim``.
+
+    **Example**
+
+    .. code-block:: python
+
+        from numpyro_dilation.modes import GlobalMoves, uses_dense_covariance
+
+        print(uses_dense_covariance(GlobalMoves(covariance="diagonal"), 2))  # False
+    """
+    if config.covariance == "auto":
+        return dim <= DENSE_MAX_DIM
+    return config.covariance == "dense"
+
+
+class GlobalMoves(NamedTuple):
+    r"""Settings of mode finding (:func:`find_modes`, see the module docstring for
+    the maths) and of the global moves that use the modes.
+
+    max_modes
+        Most modes kept (fixed-size arrays; the rest merge or are dropped).
+    num_ascent_steps, num_newton_steps
+        Gradient-ascent and Newton iterations from each chain's position.
+    merge_distance
+        :math:`\delta`: optima closer than :math:`\delta` in the Mahalanobis
+        metric of a mode's Laplace covariance are the same mode.
+    inflation
+        :math:`s^2`, proposal covariance :math:`s^2\Sigma_m`: a number, or ``"auto"``
+        (default) for :math:`s^2 = 1/(1 - \tfrac13\sqrt{2/d})` (1.5 in :math:`d = 2`,
+        1.18 in :math:`d = 10`, 1.07 in :math:`d = 50`; :func:`proposal_inflation`).
+    uniform_weight
+        :math:`\epsilon`, share of uniform weight in the proposal's mode weights.
+    eig_floor
+        Eigenvalues of :math:`H` are floored at this fraction of the largest.
+    stationarity_tol
+        An optimum is a mode only if its Newton decrement
+        :math:`g^\top H^{-1} g \le` ``stationarity_tol`` :math:`\cdot d`.
+    tail_weight, tail_dof
+        :math:`\delta` and :math:`\nu` of the Student-t share of every component.
+    center_contractions
+        Ratios :math:`\rho`: the ascent also starts from the chains' annealing centers
+        contracted toward their mean, :math:`\bar c + \rho(c_i - \bar c)`
+        (:func:`contracted_starts`), after the chains (and the explorer's returns), so
+        these starts only fill slots that are left. In high dimension an overdispersed
+        initial law reaches only the widest modes: a narrow mode's basin is a ball
+        around it, and random points far from it lie in the basin of the wider one.
+        ``()`` turns this off.
+    every
+        A global move after every ``every``-th local step in the sampling phase.
+    covariance
+        ``"dense"``, ``"diagonal"`` or ``"auto"`` (default: dense up to
+        :data:`DENSE_MAX_DIM` dimensions, diagonal above); see the module docstring.
+    num_start_chains
+        How many chains' positions (with their U-turn returns and contracted centers)
+        start the mode finding in the NumPyro kernel: a number, or ``"auto"`` (default):
+        every chain with dense covariances, :data:`DIAGONAL_START_CHAINS` (64) evenly
+        spaced chains with diagonal ones (:func:`mode_start_chains`).
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        import numpyro
+        import numpyro.distributions as dist
+        from numpyro.infer import MCMC
+
+        from numpyro_dilation import DilationLangevin, GlobalMoves, UTurn
+
+        def model():
+            # two well-separated modes at -3 and +3
+            mix = dist.MixtureSameFamily(
+                dist.Categorical(jnp.array([0.5, 0.5])), dist.Normal(jnp.array([-3.0, 3.0]), 0.5)
+            )
+            numpyro.sample("x", mix)
+
+        kernel = DilationLangevin(
+            model,
+            global_moves=GlobalMoves(max_modes=8, num_ascent_steps=20),
+            uturn=UTurn(kind="explore", lambda_u=1e-3, num_steps=20),
+        )
+        mcmc = MCMC(kernel, num_warmup=60, num_samples=40, num_chains=8,
+                    chain_method="vectorized", progress_bar=False)
+        mcmc.run(jax.random.key(0))
+        x = mcmc.get_samples()["x"]
+        print((x > 0).mean())  # about 0.5: both modes, weighted correctly
+    """
+
+    max_modes: int = 64
+    num_ascent_steps: int = 100
+    num_newton_steps: int = 3
+    merge_distance: float = 3.0
+    inflation: float | str = "auto"
+    uniform_weight: float = 0.2
+    eig_floor: float = 1e-6
+    every: int = 1
+    stationarity_tol: float = 1.0
+    tail_weight: float = 0.1
+    tail_dof: float = 4.0
+    center_contractions: tuple[float, ...] = (0.3, 0.1)
+    covariance: str = "auto"
+    num_start_chains: int | str = "auto"
+
+
+DIAGONAL_START_CHAINS = 64
+"""Chains whose positions start the mode finding with diagonal covariances
+(``GlobalMoves(num_start_chains="auto")`` above :data:`DENSE_MAX_DIM` dimensions). The
+mode finding from every chain of a 256-chain run cost about half of the run's gradients on
+the real-model suite's models of 100-400 dimensions (``python -m benchmarks.warmup_cost``);
+64 starting chains find every mode that holds at least 5% of the chains with probability
+:math:`1 - 0.95^{64} > 0.96`.
+
+**Example**
+
+.. code-block:: python
+
+    from numpyro_dilation.modes import DIAGONAL_START_CHAINS, GlobalMoves, mode_start_chains
+
+    print(DIAGONAL_START_CHAINS, mode_start_chains(GlobalMoves(), 256, 400))  # 64 64
+    print(mode_start_chains(GlobalMoves(), 256, 50))  # 256: every chain below DENSE_MAX_DIM
+"""
+
+
+def mode_start_chains(config: GlobalMoves, num_chains: int, dim: int) -> int:
+    """How many of ``num_chains`` chains start the mode finding in dimension ``dim``.
+
+    **Example**
+
+    .. code-block:: python
+
+        from numpyro_dilation.modes import GlobalMoves, mode_start_chains
+
+        print(mode_start_chains(GlobalMoves(num_start_chains=16), 256, 2))  # 16
+    """
+    if config.num_start_chains == "auto":
+        if uses_dense_covariance(config, dim):
+            return num_chains
+        return min(num_chains, DIAGONAL_START_CHAINS)
+    return min(num_chains, int(config.num_start_chains))
