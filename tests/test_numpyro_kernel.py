@@ -313,6 +313,7 @@ def test_warmup_then_run_and_continuation_reproduce_one_long_run():
     assert np.all(np.asarray(one.last_state.i) == 50 + 60)
 
 
+@pytest.mark.slow  # the default suite's time budget (num_grad_evals is checked below too)
 def test_extra_fields_record_the_annealing():
     kernel = DilationLangevin(simple_model, lambda_min=0.01)
     mcmc = MCMC(
@@ -359,7 +360,12 @@ def test_extra_fields_record_the_annealing():
 
 @pytest.mark.parametrize(
     "chain_method, center",
-    [("sequential", None), ("vectorized", None), ("vectorized", Pilot(num_chains=2))],
+    [
+        # slow: the default suite's time budget; the vectorized cases stay in it
+        pytest.param("sequential", None, marks=pytest.mark.slow),
+        ("vectorized", None),
+        ("vectorized", Pilot(num_chains=2)),
+    ],
 )
 def test_num_grad_evals_counts_every_gradient(chain_method, center):
     """The summed ``num_grad_evals`` (warm-up and sampling) equals the number of times
