@@ -14,7 +14,7 @@ from numpyro.infer.util import unconstrain_fn
 from numpyro.util import not_jax_tracer
 
 from numpyro_dilation.annealing import check_probability, check_step_size
-from numpyro_dilation.kernel import DilationState
+from numpyro_dilation.kernel import DilationState, _check_center
 from numpyro_dilation.modes import GlobalMoves
 from numpyro_dilation.population_settings import MIN_ANNEALING_STEPS
 from numpyro_dilation.schedules import SCHEDULES, validate_schedule
@@ -180,17 +180,7 @@ def resolve_center(
             "`center` must be None, a dict of constrained site values or a flat "
             f"unconstrained array, got {type(center).__name__}."
         )
-    ref_def, center_def = jax.tree.structure(one_chain), jax.tree.structure(center)
-    if ref_def != center_def:
-        raise ValueError(
-            f"`center` must have the structure of `init_params` ({ref_def}), got {center_def}."
-        )
-    for c, r in zip(jax.tree.leaves(center), jax.tree.leaves(one_chain)):
-        if jnp.shape(c) != jnp.shape(r):
-            raise ValueError(
-                f"`center` leaf of shape {jnp.shape(c)} does not match the "
-                f"`init_params` leaf of shape {jnp.shape(r)} (one chain)."
-            )
+    _check_center(center, one_chain, "`init_params`", "the `init_params`", " (one chain)")
     return jax.tree.map(lambda c, r: jnp.asarray(c, dtype=r.dtype), center, one_chain)
 
 

@@ -173,18 +173,26 @@ def _check_positive(name: str, value) -> None:
         raise ValueError(f"`{name}` must be a finite number > 0, got {value!r}.")
 
 
-def _check_center(center: ArrayLikeTree, position: ArrayLikeTree) -> None:
-    """``center`` must have the pytree structure and leaf shapes of ``position``."""
+def _check_center(
+    center: ArrayLikeTree,
+    position: ArrayLikeTree,
+    name: str = "the position",
+    leaf_name: str = "the position",
+    note: str = "",
+) -> None:
+    """``center`` must have the pytree structure and leaf shapes of ``position`` (called
+    ``name``, and ``leaf_name`` before "leaf", in the errors; ``note`` ends the leaf-shape
+    message)."""
     if jax.tree.structure(center) != jax.tree.structure(position):
         raise ValueError(
-            f"`center` must have the structure of the position "
+            f"`center` must have the structure of {name} "
             f"({jax.tree.structure(position)}), got {jax.tree.structure(center)}."
         )
     for c, p in zip(jax.tree.leaves(center), jax.tree.leaves(position)):
         if jnp.shape(c) != jnp.shape(p):
             raise ValueError(
-                f"`center` leaf of shape {jnp.shape(c)} does not match the position "
-                f"leaf of shape {jnp.shape(p)}."
+                f"`center` leaf of shape {jnp.shape(c)} does not match {leaf_name} "
+                f"leaf of shape {jnp.shape(p)}{note}."
             )
 
 
