@@ -16,7 +16,8 @@ the first :math:`W \ge K` iterations (BlackJAX's
 :func:`~blackjax.adaptation.step_size.dual_averaging_adaptation`); the
 averaging restarts when the annealing ends if :math:`W > K`, so the final step
 size is tuned at :math:`\lambda = 1`. From iteration :math:`W` on, :math:`h`
-is fixed at the averaged iterate.
+is fixed at the averaged iterate. The step-size machinery (its checks, the search for a
+first step, dual averaging) is :mod:`numpyro_dilation.step_size`.
 
 Metropolis adjustment. MALA at every level by default; ``anneal_metropolis=False``
 gives the paper's unadjusted Langevin during annealing (dual averaging's first,
@@ -24,8 +25,6 @@ large trial steps can then throw chains far out), ``metropolis=False`` unadjuste
 steps at :math:`\lambda = 1`.
 """
 
-import math
-import numbers
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -33,17 +32,22 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from blackjax import GenerateSamplingAPI
-from blackjax.adaptation.step_size import (
-    DualAveragingAdaptationState,
-    dual_averaging_adaptation,
-    find_reasonable_step_size,
-)
+from blackjax.adaptation.step_size import DualAveragingAdaptationState
 from blackjax.base import SamplingAlgorithm
 from blackjax.types import ArrayLikeTree, ArrayTree, PRNGKey
 
 from numpyro_dilation import kernel as dilation_kernel
 from numpyro_dilation.kernel import DilationInfo, DilationState
-from numpyro_dilation.schedules import make_schedule, validate_schedule
+from numpyro_dilation.schedules import resolve_levels
+from numpyro_dilation.step_size import (  # re-exported: their old home
+    DEFAULT_TARGET_ACCEPT_PROB,
+    check_step_size,
+    dual_averaging_start,
+    dual_averaging_update,
+    find_initial_step_size,
+    step_size_search_proposals,
+)
+from numpyro_dilation.validation import _check_inverse_mass_matrix, check_probability
 
 __all__ = [
     "AnnealingState",
@@ -59,9 +63,6 @@ __all__ = [
     "check_probability",
     "check_step_size",
 ]
-
-DEFAULT_TARGET_ACCEPT_PROB = 0.574
-"""MALA's asymptotically optimal acceptance rate (Roberts & Rosenthal, 1998)."""
 
 
 class AnnealingState(NamedTuple):
@@ -151,64 +152,6 @@ class AnnealingConfig(NamedTuple):
     anneal_metropolis: bool = True
 
 
-def check_probability(name: str, value: float) -> None:
-    """Raise ``ValueError`` unless ``0 < value < 1`` (a probability :math:`p \\in (0, 1)`,
-    e.g. the target acceptance :math:`\\delta` of dual averaging).
-
-    **Example**
-
-    .. code-block:: python
-
-        from numpyro_dilation.annealing import check_probability
-
-        check_probability("target_accept_prob", 0.8)  # valid: returns None
-        try:
-            check_probability("target_accept_prob", 1.5)
-        except ValueError as err:
-            print(err)  # `target_accept_prob` must lie in (0, 1), got 1.5.
-    """
-    if _traced_scalar(value):
-        return  # validated without concretizing (inside jit), as NumPyro's kernels do
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if not (ok and 0.0 < float(value) < 1.0):
-        raise ValueError(f"`{name}` must lie in (0, 1), got {value!r}.")
-
-
-def _traced_scalar(value) -> bool:
-    """Whether ``value`` is a traced floating scalar (its value unknown until run time)."""
-    if not isinstance(value, jax.core.Tracer):
-        return False
-    if jnp.shape(value) != () or not jnp.issubdtype(jnp.result_type(value), jnp.floating):
-        raise ValueError(f"a traced hyperparameter must be a float scalar, got {value!r}.")
-    return True
-
-
-def check_step_size(value: float) -> None:
-    """Raise ``ValueError`` unless the step size is a finite positive number,
-    :math:`h \\in (0, \\infty)`.
-
-    **Example**
-
-    .. code-block:: python
-
-        from numpyro_dilation.annealing import check_step_size
-
-        check_step_size(0.1)  # valid: returns None
-        try:
-            check_step_size(-0.1)
-        except ValueError as err:
-            print(err)  # `step_size` must be a finite number > 0, got -0.1.
-    """
-    if _traced_scalar(value):
-        return
-    try:
-        ok = math.isfinite(float(value)) and float(value) > 0.0
-    except (TypeError, ValueError):
-        ok = False
-    if not ok or isinstance(value, (bool, str, bytes)):
-        raise ValueError(f"`step_size` must be a finite number > 0, got {value!r}.")
-
-
 def annealing_init(
     position: ArrayLikeTree,
     logdensity_fn: Callable,
@@ -240,103 +183,7 @@ def annealing_init(
     return AnnealingState(dilation, jnp.asarray(0, dtype=jnp.int32), step_size, adaptation)
 
 
-def dual_averaging_start(target_accept_prob: float, step_size: jax.Array):
-    """BlackJAX's dual-averaging state started at ``step_size``, every field strongly typed.
-
-    :func:`blackjax.adaptation.step_size.dual_averaging_adaptation`'s ``init`` fills
-    ``log_x_avg``, ``step`` and ``avg_error`` with Python scalars (weakly typed); after
-    one update they are strongly typed, so a compiled step taking the state would be
-    traced and compiled twice (the first call's inputs differ in type from the rest).
-    """
-    da_init, _, _ = dual_averaging_adaptation(target_accept_prob)
-    state = da_init(step_size)
-    dtype = jnp.result_type(state.log_step_size)
-
-    def strong(x):
-        kind = jnp.int32 if jnp.issubdtype(jnp.result_type(x), jnp.integer) else dtype
-        return jnp.asarray(x, dtype=kind)
-
-    return jax.tree.map(strong, state)
-
-
 _kernel = dilation_kernel.build_kernel()
-
-
-def find_initial_step_size(
-    rng_key: PRNGKey,
-    state: DilationState,
-    logdensity_fn: Callable,
-    target_accept_prob: float = DEFAULT_TARGET_ACCEPT_PROB,
-    initial_step_size: float = 1.0,
-    inverse_mass_matrix: jax.Array | None = None,
-) -> jax.Array:
-    """A first step size :math:`h` at ``state``'s position and level.
-
-    Doubles or halves :math:`h` until the MALA acceptance probability of one
-    proposal crosses ``target_accept_prob`` (BlackJAX's
-    :func:`~blackjax.adaptation.step_size.find_reasonable_step_size`, the
-    heuristic of Hoffman & Gelman, 2014). Dual averaging refines it.
-
-    **Example**
-
-    .. code-block:: python
-
-        import jax
-        import jax.numpy as jnp
-        from numpyro_dilation import kernel
-        from numpyro_dilation.annealing import find_initial_step_size
-
-        logdensity = lambda y: -0.5 * jnp.sum(y**2 / jnp.array([1.0, 0.01]))  # scales 1 and 0.1
-        state = kernel.init(jnp.array([0.5, 0.05]), logdensity)  # a chain at lambda = 1
-        h = find_initial_step_size(jax.random.key(0), state, logdensity)
-        v = jnp.array([1.0, 0.01])  # diagonal preconditioner: the target's variances
-        h_v = find_initial_step_size(jax.random.key(0), state, logdensity, inverse_mass_matrix=v)
-        print(h, h_v)  # 0.0078 (the narrow coordinate sets h), 2.0 (with v it does not)
-    """
-
-    def kernel_generator(step_size):
-        def kernel(key, s):
-            return _kernel(key, s, logdensity_fn, s.lam, step_size, True, inverse_mass_matrix)
-
-        return kernel
-
-    step_size = find_reasonable_step_size(
-        rng_key,
-        kernel_generator,
-        state,
-        jnp.asarray(initial_step_size, dtype=state.lam.dtype),
-        target_accept_prob,
-    )
-    return step_size
-
-
-def step_size_search_proposals(
-    initial_step_size: jax.Array | float, step_size: jax.Array
-) -> jax.Array:
-    r"""Number of MALA proposals (one gradient each) that
-    :func:`find_initial_step_size` spent to go from ``initial_step_size``
-    :math:`h_0` to the returned ``step_size`` :math:`h`.
-
-    The search tries :math:`h_0` first, then keeps doubling (or halving) until the
-    acceptance probability crosses the target; it returns the last step size
-    tried. So :math:`h = h_0\,2^{\pm(n-1)}` after :math:`n` proposals, and
-
-    .. math:: n = 1 + |\log_2(h / h_0)|
-
-    (exact: the step sizes differ by powers of two). Shapes broadcast; returns ``int32``.
-
-    **Example**
-
-    .. code-block:: python
-
-        from numpyro_dilation.annealing import step_size_search_proposals
-
-        print(step_size_search_proposals(1.0, 0.125))  # 4: tried 1, 0.5, 0.25, 0.125
-    """
-    h0 = jnp.asarray(initial_step_size)
-    ratio = jnp.abs(jnp.log2(jnp.asarray(step_size) / h0))
-    ratio = jnp.where(jnp.isfinite(ratio), ratio, 0.0)
-    return (1 + jnp.round(ratio)).astype(jnp.int32)
 
 
 def annealing_step(
@@ -387,60 +234,18 @@ def annealing_step(
     )
 
     adaptation, step_size = state.adaptation, state.step_size
-    if config.adapt_step_size:
-        _, da_update, _ = dual_averaging_adaptation(config.target_accept_prob)
-        num_adapt = config.num_adaptation_steps
-        adapting = t < num_adapt
-        updated = da_update(adaptation, info.acceptance_rate)
-        adaptation = jax.tree.map(lambda a, b: jnp.where(adapting, a, b), updated, adaptation)
-        # Restart the averaging when annealing ends, so the final h is tuned at λ = 1.
-        restart = (t + 1 == num_levels) & (num_levels < num_adapt)
-        restarted = dual_averaging_start(
-            config.target_accept_prob, jnp.exp(adaptation.log_step_size)
+    if config.adapt_step_size:  # restarted when the annealing ends: h is tuned at λ = 1
+        adaptation, step_size = dual_averaging_update(
+            adaptation,
+            step_size,
+            info.acceptance_rate,
+            t,
+            config.target_accept_prob,
+            config.num_adaptation_steps,
+            restart_at=num_levels,
         )
-        adaptation = jax.tree.map(lambda a, b: jnp.where(restart, a, b), restarted, adaptation)
-        step_size = jnp.where(
-            t + 1 < num_adapt,
-            jnp.exp(adaptation.log_step_size),
-            jnp.where(t + 1 == num_adapt, jnp.exp(adaptation.log_step_size_avg), step_size),
-        ).astype(state.step_size.dtype)
     new_state = AnnealingState(dilation, t + 1, step_size, adaptation)
     return new_state, info
-
-
-def _resolve_levels(schedule, num_annealing_steps, lambda_min) -> np.ndarray:
-    """The annealing levels, shape ``(K,)``; ``K = 0`` (no annealing) gives an empty array.
-    ``num_annealing_steps=None`` means the length of an explicit ``schedule`` array, else 0."""
-    explicit = not (isinstance(schedule, str) or callable(schedule))
-    if num_annealing_steps is None:
-        num_annealing_steps = len(validate_schedule(schedule)) if explicit else 0
-    if (
-        not isinstance(num_annealing_steps, (int, np.integer))
-        or isinstance(num_annealing_steps, bool)
-        or num_annealing_steps < 0
-    ):
-        raise ValueError(
-            "`num_annealing_steps` (the schedule's `num_steps`) must be an integer >= 0, "
-            f"got {num_annealing_steps!r}."
-        )
-    if not explicit:
-        check_probability("lambda_min", lambda_min)
-    if num_annealing_steps == 0:
-        if explicit:
-            make_schedule(schedule, 0, lambda_min)  # its length error
-        return np.ones(0)
-    return make_schedule(schedule, int(num_annealing_steps), lambda_min)
-
-
-def _check_inverse_mass_matrix(inverse_mass_matrix) -> None:
-    if inverse_mass_matrix is None:
-        return
-    shape = jnp.shape(inverse_mass_matrix)
-    if not (len(shape) == 1 or (len(shape) == 2 and shape[0] == shape[1])):
-        raise ValueError(
-            "`inverse_mass_matrix` must be a diagonal, shape (d,), or a dense (d, d) matrix, in "
-            f"`ravel_pytree` order; got shape {shape}."
-        )
 
 
 def init(
@@ -517,7 +322,7 @@ def build_kernel() -> Callable:
     ) -> tuple[AnnealingState, DilationInfo]:
         _check_inverse_mass_matrix(inverse_mass_matrix)
         config = AnnealingConfig(
-            levels=_resolve_levels(schedule, num_annealing_steps, lambda_min),
+            levels=resolve_levels(schedule, num_annealing_steps, lambda_min),
             num_adaptation_steps=0,
             adapt_step_size=False,
             metropolis=bool(metropolis),
@@ -620,7 +425,7 @@ def as_top_level_api(
     check_step_size(step_size)
     check_probability("target_accept_prob", target_accept_prob)
     _check_inverse_mass_matrix(inverse_mass_matrix)
-    levels = _resolve_levels(schedule, num_annealing_steps, lambda_min)
+    levels = resolve_levels(schedule, num_annealing_steps, lambda_min)
     num_levels = len(levels)
     num_adapt = num_levels if num_adaptation_steps is None else num_adaptation_steps
     if not isinstance(num_adapt, (int, np.integer)) or num_adapt < 0:

@@ -1,10 +1,11 @@
 r"""The NumPyro kernel's inputs, checked before any expensive work: ``init_params``
 against the model's sites, the initial points' log-density, the ``center`` (resolved to
-unconstrained space) and the ``GlobalMoves`` settings. Each error names the argument and
-what was expected.
+unconstrained space), the ``start`` and the ``GlobalMoves`` settings. Each error names the
+argument and what was expected.
 """
 
 import numbers
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -17,6 +18,7 @@ from numpyro_dilation.annealing import check_probability, check_step_size
 from numpyro_dilation.kernel import DilationState, _check_center
 from numpyro_dilation.modes import GlobalMoves
 from numpyro_dilation.population_settings import MIN_ANNEALING_STEPS
+from numpyro_dilation.run_plan import KernelOptions
 from numpyro_dilation.schedules import SCHEDULES, validate_schedule
 from numpyro_dilation.starts import Pilot, check_pilot
 from numpyro_dilation.uturn import UTurn, check_uturn
@@ -185,25 +187,16 @@ def resolve_center(
 
 
 def check_arguments(
-    *,
-    model,
-    potential_fn,
-    init_strategy,
-    step_size,
-    target_accept_prob,
-    schedule,
-    lambda_min,
-    num_annealing_steps,
-    annealing_fraction,
-    center,
-    global_moves,
-    uturn,
-    reparam,
-    dense_mass,
-):
+    options: KernelOptions, *, model, potential_fn, init_strategy, reparam
+) -> KernelOptions:
     """Check :class:`~numpyro_dilation.mcmc.DilationLangevin`'s arguments when it is built
-    (``ValueError`` naming the argument and what was expected); return ``(schedule,
-    center)`` normalized (an array of levels validated, ``"pilot"`` as ``Pilot()``)."""
+    (``ValueError`` naming the argument and what was expected); return the options
+    normalized (an array of levels validated, ``"pilot"`` as ``Pilot()``, ``center="auto"``
+    as ``None``, a ``Pilot`` given as ``center`` moved to ``start``)."""
+    o = options
+    step_size, target_accept_prob, schedule = o.step_size, o.target_accept_prob, o.schedule
+    lambda_min, num_annealing_steps = o.lambda_min, o.num_annealing_steps
+    annealing_fraction, global_moves, uturn = o.annealing_fraction, o.global_moves, o.uturn
     if not (model is None) ^ (potential_fn is None):
         raise ValueError("Exactly one of `model` or `potential_fn` must be specified.")
     for name, fn in (
@@ -216,6 +209,7 @@ def check_arguments(
     if step_size is not None:
         check_step_size(step_size)
     check_probability("target_accept_prob", target_accept_prob)
+    center, start = resolve_start(o.center, o.start)
     if isinstance(schedule, str):
         if schedule not in SCHEDULES:
             raise ValueError(
@@ -246,13 +240,6 @@ def check_arguments(
         and 0 < annealing_fraction <= 1
     ):
         raise ValueError(f"`annealing_fraction` must lie in (0, 1], got {annealing_fraction!r}.")
-    if isinstance(center, str):
-        if center not in ("auto", "pilot"):
-            raise ValueError(f"`center` as a string must be 'auto' or 'pilot', got {center!r}.")
-        if center == "pilot":
-            center = Pilot()
-    if isinstance(center, Pilot):
-        check_pilot(center)
     if isinstance(global_moves, str) and global_moves != "auto":
         raise ValueError(
             f"`global_moves` must be 'auto', None or a GlobalMoves, got {global_moves!r}."
@@ -269,10 +256,59 @@ def check_arguments(
         check_uturn(uturn)
     if reparam not in ("auto", None):
         raise ValueError(f"`reparam` must be 'auto' or None, got {reparam!r}.")
-    if not isinstance(dense_mass, (bool, np.bool_)):
+    if not isinstance(o.dense_mass, (bool, np.bool_)):
         raise ValueError(
             "`dense_mass` must be True or False, got "
-            f"{dense_mass!r}: block-structured mass matrices (NUTS's list of site "
+            f"{o.dense_mass!r}: block-structured mass matrices (NUTS's list of site "
             "tuples) are not supported; True gives one dense matrix over all sites."
         )
-    return schedule, center
+    traced = isinstance(target_accept_prob, jax.core.Tracer)
+    return o._replace(
+        schedule=schedule,
+        center=center,
+        start=start,
+        target_accept_prob=target_accept_prob if traced else float(target_accept_prob),
+        lambda_min=float(lambda_min),
+        annealing_fraction=float(annealing_fraction),
+        adapt_step_size=bool(o.adapt_step_size),
+        metropolis=bool(o.metropolis),
+        anneal_metropolis=bool(o.anneal_metropolis),
+        adapt_mass_matrix=bool(o.adapt_mass_matrix),
+        dense_mass=bool(o.dense_mass),
+    )
+
+
+def resolve_start(center, start) -> tuple:
+    """``(center, start)`` checked and separated: ``center`` ``None`` or a point, ``start``
+    ``"auto"``, a checked ``Pilot`` or ``None``. ``center="auto"`` (the former default) is
+    ``None``; a ``Pilot`` or ``"pilot"`` given as ``center`` (its former home) is read as
+    ``start``, with a ``FutureWarning``."""
+    if isinstance(center, str) and center not in ("auto", "pilot"):
+        raise ValueError(f"`center` as a string must be None or a point, got {center!r}.")
+    if isinstance(center, Pilot) or (isinstance(center, str) and center == "pilot"):
+        if not (isinstance(start, str) and start == "auto"):
+            raise ValueError("Give the pilot-box start as `start=Pilot(...)` only.")
+        warnings.warn(
+            "`center=Pilot(...)` / `center='pilot'` is now `start=Pilot(...)` / "
+            "`start='pilot'` (the pilot box decides where chains start; each chain's "
+            "center is then its start point).",
+            FutureWarning,
+            stacklevel=4,
+        )
+        center, start = None, center
+    elif isinstance(center, str):  # "auto"
+        center = None
+    if isinstance(start, str):
+        if start not in ("auto", "pilot"):
+            raise ValueError(f"`start` must be 'auto', 'pilot', a Pilot or None, got {start!r}.")
+        start = Pilot() if start == "pilot" else start
+    elif start is not None and not isinstance(start, Pilot):
+        raise ValueError(f"`start` must be 'auto', 'pilot', a Pilot or None, got {start!r}.")
+    if isinstance(start, Pilot):
+        check_pilot(start)
+        if center is not None:
+            raise ValueError(
+                "`start=Pilot(...)` gives each chain its own center (its start point); it "
+                "cannot be combined with a fixed `center`: pass `center=None`."
+            )
+    return center, start

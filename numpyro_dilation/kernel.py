@@ -29,8 +29,6 @@ The state stores :math:`y`; the dilated particle is
 check this module step for step.
 """
 
-import math
-import numbers
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -45,6 +43,12 @@ from jax.flatten_util import ravel_pytree
 
 from numpyro_dilation._control import uniform_cond
 from numpyro_dilation.path import change_level, dilated_logdensity, to_dilated
+from numpyro_dilation.validation import (  # _check_center: inputs.py imports it from here
+    _check_center,
+    _check_level,
+    _check_positive,
+    _float_dtype,
+)
 
 __all__ = [
     "MAX_DELTA_ENERGY",
@@ -155,51 +159,6 @@ class DilationInfo(NamedTuple):
     is_accepted: jax.Array
     is_divergent: jax.Array
     num_grad_evals: jax.Array
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _check_level(name: str, value) -> None:
-    """A concrete level must lie in (0, 1] (traced values are the caller's contract)."""
-    if _is_number(value) and not 0.0 < float(value) <= 1.0:
-        raise ValueError(f"`{name}` must lie in (0, 1], got {value!r}.")
-
-
-def _check_positive(name: str, value) -> None:
-    """A concrete step size must be finite and > 0 (traced values are not checked)."""
-    if _is_number(value) and not (math.isfinite(float(value)) and float(value) > 0.0):
-        raise ValueError(f"`{name}` must be a finite number > 0, got {value!r}.")
-
-
-def _check_center(
-    center: ArrayLikeTree,
-    position: ArrayLikeTree,
-    name: str = "the position",
-    leaf_name: str = "the position",
-    note: str = "",
-) -> None:
-    """``center`` must have the pytree structure and leaf shapes of ``position`` (called
-    ``name``, and ``leaf_name`` before "leaf", in the errors; ``note`` ends the leaf-shape
-    message)."""
-    if jax.tree.structure(center) != jax.tree.structure(position):
-        raise ValueError(
-            f"`center` must have the structure of {name} "
-            f"({jax.tree.structure(position)}), got {jax.tree.structure(center)}."
-        )
-    for c, p in zip(jax.tree.leaves(center), jax.tree.leaves(position)):
-        if jnp.shape(c) != jnp.shape(p):
-            raise ValueError(
-                f"`center` leaf of shape {jnp.shape(c)} does not match {leaf_name} "
-                f"leaf of shape {jnp.shape(p)}{note}."
-            )
-
-
-def _float_dtype(tree: ArrayLikeTree):
-    leaves = jax.tree.leaves(tree)
-    dtype = jnp.result_type(*leaves) if leaves else jnp.float32
-    return dtype if jnp.issubdtype(dtype, jnp.floating) else jnp.result_type(float)
 
 
 def _all_finite(logdensity: jax.Array, grad: ArrayTree) -> jax.Array:

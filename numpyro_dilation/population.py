@@ -42,10 +42,6 @@ from blackjax.base import SamplingAlgorithm
 from jax import lax, random
 from jax.flatten_util import ravel_pytree
 
-from numpyro_dilation.annealing import (
-    DEFAULT_TARGET_ACCEPT_PROB,
-    check_step_size,
-)
 from numpyro_dilation.batching import map_items
 from numpyro_dilation.modes import (
     GlobalMoves,
@@ -70,6 +66,7 @@ from numpyro_dilation.population_state import (
     with_inverse_mass_matrix,
 )
 from numpyro_dilation.preconditioner import update_preconditioner
+from numpyro_dilation.step_size import DEFAULT_TARGET_ACCEPT_PROB, check_step_size
 from numpyro_dilation.uturn import UTurn, explore_modes
 
 __all__ = [
@@ -361,7 +358,7 @@ def as_top_level_api(
     The arguments are the NumPyro kernel's
     (:class:`~numpyro_dilation.mcmc.DilationLangevin`), with its defaults: the same
     ``num_warmup`` and settings give the same algorithm and gradient cost. Not here: the
-    NumPyro kernel's model handling and its pilot-box start (``center="auto"`` with
+    NumPyro kernel's model handling and its pilot-box start (``start="auto"`` with
     256 chains or more, a start strategy): here the chains start at ``position``, each
     annealed from the Dirac at its own initial point (``center=None``) or at ``center``.
 

@@ -12,14 +12,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from numpyro_dilation.annealing import (
-    DEFAULT_TARGET_ACCEPT_PROB,
-    AnnealingConfig,
-    check_probability,
-)
+from numpyro_dilation.annealing import AnnealingConfig
 from numpyro_dilation.modes import GlobalMoves
 from numpyro_dilation.schedules import make_schedule
+from numpyro_dilation.step_size import DEFAULT_TARGET_ACCEPT_PROB
 from numpyro_dilation.uturn import UTurn
+from numpyro_dilation.validation import check_probability
 
 __all__ = [
     "min_annealing_warmup",

@@ -15,18 +15,17 @@ import jax.numpy as jnp
 from jax import lax
 from jax.flatten_util import ravel_pytree
 
-from numpyro_dilation.annealing import (
-    AnnealingState,
-    annealing_init,
-    dual_averaging_start,
-    find_initial_step_size,
-    step_size_search_proposals,
-)
+from numpyro_dilation.annealing import AnnealingState, annealing_init
 from numpyro_dilation.batching import map_items
 from numpyro_dilation.global_moves import init_evidence
 from numpyro_dilation.health import init_monitor
 from numpyro_dilation.modes import empty_mixture, uses_dense_covariance
 from numpyro_dilation.population_settings import PopulationSettings
+from numpyro_dilation.step_size import (
+    dual_averaging_start,
+    find_initial_step_size,
+    step_size_search_proposals,
+)
 
 __all__ = [
     "DilationAdaptState",

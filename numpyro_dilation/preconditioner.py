@@ -20,11 +20,6 @@ import jax
 import jax.numpy as jnp
 from jax import random
 
-from numpyro_dilation.annealing import (
-    dual_averaging_start,
-    find_initial_step_size,
-    step_size_search_proposals,
-)
 from numpyro_dilation.batching import map_items
 from numpyro_dilation.kernel import DilationState
 from numpyro_dilation.modes import DENSE_MAX_DIM, hessian_diagonal
@@ -34,6 +29,11 @@ from numpyro_dilation.population_state import (
     DilationLangevinState,
     ravel_chains,
     with_inverse_mass_matrix,
+)
+from numpyro_dilation.step_size import (
+    dual_averaging_start,
+    find_initial_step_size,
+    step_size_search_proposals,
 )
 
 __all__ = [

@@ -18,6 +18,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from numpyro_dilation.validation import check_probability
+
 __all__ = [
     "linear_schedule",
     "geometric_schedule",
@@ -213,3 +215,28 @@ def make_schedule(schedule, num_steps: int, lambda_min: float) -> np.ndarray:
             "steps were asked for."
         )
     return levels
+
+
+def resolve_levels(schedule, num_annealing_steps, lambda_min) -> np.ndarray:
+    """The annealing levels from a sampler's arguments, shape ``(K,)``; ``K = 0`` (no
+    annealing) gives an empty array. ``num_annealing_steps=None`` means the length of an
+    explicit ``schedule`` array, else 0; otherwise as :func:`make_schedule`."""
+    explicit = not (isinstance(schedule, str) or callable(schedule))
+    if num_annealing_steps is None:
+        num_annealing_steps = len(validate_schedule(schedule)) if explicit else 0
+    if (
+        not isinstance(num_annealing_steps, (int, np.integer))
+        or isinstance(num_annealing_steps, bool)
+        or num_annealing_steps < 0
+    ):
+        raise ValueError(
+            "`num_annealing_steps` (the schedule's `num_steps`) must be an integer >= 0, "
+            f"got {num_annealing_steps!r}."
+        )
+    if not explicit:
+        check_probability("lambda_min", lambda_min)
+    if num_annealing_steps == 0:
+        if explicit:
+            make_schedule(schedule, 0, lambda_min)  # its length error
+        return np.ones(0)
+    return make_schedule(schedule, int(num_annealing_steps), lambda_min)

@@ -1,4 +1,4 @@
-r"""Where chains start: the pilot-box start (``DilationLangevin(center=Pilot())``).
+r"""Where chains start: the pilot-box start (``DilationLangevin(start=Pilot())``).
 
 Each chain anneals from the Dirac at its own center, so the chains' starting points
 decide which modes the annealing reaches (DESIGN.md §3, BENCHMARKS.md "Robust
@@ -24,7 +24,7 @@ posterior's location and per-coordinate scale, and surrounds every mode the pilo
 reached, so chains approach each mode from all sides.
 
 A share :math:`k` (``keep``, one half) of the chains keeps its initial point instead,
-as with ``center=None``. The box holds only what the pilot's :math:`M` particles reached,
+as with ``start=None``. The box holds only what the pilot's :math:`M` particles reached,
 and with many chains the run's own per-chain centers find modes that :math:`M` pilot
 chains miss (measured: a 50-d two-mode target, 256 chains, where a box for every chain
 lost the narrow mode and per-chain centers found it); the modes found by either half
@@ -42,12 +42,12 @@ every mode and the wider mode's basin takes them all: on a 50-d two-mode target 
 128 chains, widening by 100% lost the narrow mode; 25% (the default) found both. See
 BENCHMARKS.md and the user guide ("The center").
 
-It is the kernel's default start (``center="auto"``) in vectorized runs with at least
-256 chains (:data:`~numpyro_dilation.mcmc.AUTO_PILOT_MIN_CHAINS`), where its 64 pilot
-chains are at most a quarter of the run's.
+It is the kernel's default start (``start="auto"``) in vectorized runs with per-chain
+centers and at least 256 chains (:data:`~numpyro_dilation.run_plan.AUTO_PILOT_MIN_CHAINS`),
+where its 64 pilot chains are at most a quarter of the run's.
 
-This module holds the settings and the pure array functions; the pilot run itself
-is in :class:`~numpyro_dilation.mcmc.DilationLangevin` (it runs the same kernel).
+This module holds the settings, the pure array functions and :func:`pilot_starts`, which
+runs the pilot (the population algorithm) and draws the starts.
 """
 
 from collections.abc import Callable
@@ -88,7 +88,7 @@ class Pilot(NamedTuple):
         from numpyro_dilation import DilationLangevin, Pilot
 
         kernel = DilationLangevin(potential_fn=lambda z: 0.5 * (z**2).sum(),
-                                  center=Pilot(num_chains=128))  # a larger pilot
+                                  start=Pilot(num_chains=128))  # a larger pilot
         print(Pilot())  # Pilot(num_chains=64, warmup_fraction=0.5, widen=0.25, keep=0.5)
     """
 

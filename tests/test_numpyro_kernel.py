@@ -509,7 +509,6 @@ def test_bad_constructor_arguments(kwargs, match):
         ({"m": 0.0, "s": 1.0, "t": 2.0}, r"unknown \['t'\]"),
         ({"m": jnp.zeros(3), "s": 1.0}, "center\\['m'\\]"),
         (jnp.zeros(5), "flat unconstrained vector"),
-        (Pilot(), "vectorized"),  # a pilot needs all chains at once
     ],
 )
 def test_center_must_match_the_model(center, match):
@@ -524,7 +523,7 @@ def test_center_must_match_the_model(center, match):
 
 
 def test_pilot_start_adapts_to_a_far_posterior_and_samples_it_exactly():
-    """``center=Pilot()``: a Gaussian 40-50 units from the uniform(-2, 2) initial points
+    """``start=Pilot()``: a Gaussian 40-50 units from the uniform(-2, 2) initial points
     with scales 0.1, 1 and 10. The box chains' starts (the first half: the pilot's widened
     box) surround the posterior mean and their spread follows each coordinate's scale (a
     pilot that did not adapt would leave them in [-2, 2]^3); the other half start at
@@ -542,7 +541,7 @@ def test_pilot_start_adapts_to_a_far_posterior_and_samples_it_exactly():
         # one mode: global moves and U-turns off (shorter compilation; they do not enter
         # the pilot's box, and the default suite runs the pilot with them elsewhere)
         DilationLangevin(
-            potential_fn=potential, center=Pilot(num_chains=32), global_moves=None, uturn=None
+            potential_fn=potential, start=Pilot(num_chains=32), global_moves=None, uturn=None
         ),
         num_warmup=200,
         num_samples=200,
@@ -563,19 +562,19 @@ def test_pilot_start_adapts_to_a_far_posterior_and_samples_it_exactly():
         assert mcse_z((x[..., j] - mean[j]) ** 2, sd[j] ** 2) < 4.5
 
 
-def test_auto_center_runs_the_pilot_from_256_vectorized_chains():
-    """``center="auto"`` (the default) is ``Pilot()`` in a vectorized run with at least
-    ``AUTO_PILOT_MIN_CHAINS`` chains (the same starts as ``center=Pilot()`` under the
+def test_auto_start_runs_the_pilot_from_256_vectorized_chains():
+    """``start="auto"`` (the default) is ``Pilot()`` in a vectorized run with at least
+    ``AUTO_PILOT_MIN_CHAINS`` chains (the same starts as ``start=Pilot()`` under the
     same key, around a posterior 36 units from the initial points) and ``None`` below
     (each chain starts at its initial point). Global moves and U-turns are off to keep
     the pilot's compilation short; they do not enter the choice."""
     assert AUTO_PILOT_MIN_CHAINS == 256
     mean = np.array([30.0, -20.0])
 
-    def starts(center, num_chains):
+    def starts(start, num_chains):
         kernel = DilationLangevin(
             potential_fn=lambda x: 0.5 * jnp.sum((x - mean) ** 2),
-            center=center,
+            start=start,
             global_moves=None,
             uturn=None,
         )
@@ -593,18 +592,48 @@ def test_auto_center_runs_the_pilot_from_256_vectorized_chains():
 
 
 @pytest.mark.parametrize(
-    "center, match",
+    "kwargs, match",
     [
-        ("middle", "`center` as a string must be 'auto' or 'pilot'"),
-        (Pilot(num_chains=1), r"`Pilot.num_chains` must be an integer >= 2"),
-        (Pilot(warmup_fraction=0.0), r"`Pilot.warmup_fraction` must be in \(0, 1\]"),
-        (Pilot(widen=-1.0), r"`Pilot.widen` must be >= 0"),
-        (Pilot(keep=1.0), r"`Pilot.keep` must be in \[0, 1\)"),
+        ({"center": "middle"}, "`center` as a string must be None or a point"),
+        ({"start": "middle"}, "`start` must be 'auto', 'pilot', a Pilot or None"),
+        ({"start": 3}, "`start` must be 'auto', 'pilot', a Pilot or None"),
+        ({"start": Pilot(num_chains=1)}, r"`Pilot.num_chains` must be an integer >= 2"),
+        ({"start": Pilot(warmup_fraction=0.0)}, r"`Pilot.warmup_fraction` must be in \(0, 1\]"),
+        ({"start": Pilot(widen=-1.0)}, r"`Pilot.widen` must be >= 0"),
+        ({"start": Pilot(keep=1.0)}, r"`Pilot.keep` must be in \[0, 1\)"),
+        (
+            {"start": "pilot", "center": {"m": 0.0, "s": 1.0}},
+            "`start=Pilot\\(...\\)` gives each chain its own center",
+        ),
+        ({"center": Pilot(), "start": None}, "as `start=Pilot\\(...\\)` only"),
     ],
 )
-def test_bad_center_is_rejected_at_construction(center, match):
+def test_bad_center_or_start_is_rejected_at_construction(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        DilationLangevin(simple_model, center=center)
+        DilationLangevin(simple_model, **kwargs)
+
+
+def test_pilot_start_needs_vectorized_chains():
+    """A pilot needs all chains at once: one chain is rejected before any sampling."""
+    mcmc = MCMC(
+        DilationLangevin(simple_model, start=Pilot()),
+        num_warmup=20,
+        num_samples=5,
+        progress_bar=False,
+    )
+    with pytest.raises(ValueError, match="`start=Pilot.*needs all chains at once"):
+        mcmc.run(jax.random.key(0), Y)
+
+
+def test_pilot_given_as_center_is_read_as_start_with_a_future_warning():
+    """``center=Pilot()`` (the pilot start's former home) still works: it becomes
+    ``start=Pilot()`` with per-chain centers, and says so once."""
+    with pytest.warns(FutureWarning, match="is now `start=Pilot"):
+        kernel = DilationLangevin(simple_model, center=Pilot(num_chains=8))
+    assert kernel._options.start == Pilot(num_chains=8) and kernel._options.center is None
+    with pytest.warns(FutureWarning):
+        assert DilationLangevin(simple_model, center="pilot")._options.start == Pilot()
+    assert DilationLangevin(simple_model, center="auto")._options.center is None
 
 
 def test_center_for_potential_fn_must_match_init_params():

@@ -78,7 +78,7 @@ def test_the_numpyro_kernel_is_the_population_algorithm(blackjax_run):
     depend on the keys)."""
     _, _, blackjax_grads, _, start = blackjax_run
     logdensity, means, weights = ring8()
-    kernel = DilationLangevin(potential_fn=lambda x: -logdensity(x), center=None)
+    kernel = DilationLangevin(potential_fn=lambda x: -logdensity(x), start=None)
     mcmc = MCMC(
         kernel,
         num_warmup=NUM_WARMUP,

@@ -35,11 +35,11 @@ Sections (``--sections``, all by default):
     keys for the run (same initial points): how often a result of ``defaults``,
     measured with one key, holds.
 ``pilot``
-    The kernel's pilot-box start (``center=Pilot()``) against ``center=None`` from
+    The kernel's pilot-box start (``start=Pilot()``) against ``center=None`` from
     the same initial points with the same run keys (``pilot_cases``).
 ``defaults_pilot``
-    The ``defaults`` grid with ``center=Pilot()``: the kernel's default
-    (``center="auto"``) at 256 chains or more.
+    The ``defaults`` grid with ``start=Pilot()``: the kernel's default
+    (``start="auto"``) at 256 chains or more.
 
 Figures per run: mode-weight TV (pooled draws, each assigned to the component
 with the highest *unweighted* density, i.e. the nearest mode in the component

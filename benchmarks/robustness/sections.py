@@ -148,7 +148,7 @@ def section_seeds(preset: Preset, record: Record) -> None:
 
 
 def section_pilot(preset: Preset, record: Record) -> None:
-    """The kernel's pilot-box start (``center=Pilot()``) against the default
+    """The kernel's pilot-box start (``start=Pilot()``) against the default
     (``center=None``) from the same initial points, with the ``seeds`` section's run keys."""
     registry = strategy_targets()
     for name, law, num_seeds in preset.pilot_cases:

@@ -52,6 +52,7 @@ class Pilots:
             self.preset.pilot_warmup,
             0,
             center=center,
+            start=None,
         )
         return res.warm_positions, res.grads_warmup
 
@@ -167,7 +168,7 @@ STRATEGIES: dict[str, Callable[[Pilots, jax.Array, int], Start]] = {
   by 25% per side;
 - ``pilot_expand``: ``pilot_box`` after a second pilot started from the first
   pilot's box widened by 50% per side (two pilots);
-- ``kernel_pilot``: ``pilot_box`` as built into the kernel, ``center=Pilot()`` from the
+- ``kernel_pilot``: ``pilot_box`` as built into the kernel, ``start=Pilot()`` from the
   default start (its pilot runs inside ``init``; its gradients are in the run's
   ``num_grad_evals``).
 """
@@ -177,9 +178,12 @@ def _run_mixture(target: MovedMixture, preset: Preset, start: Start, seed_parts,
     """One scored run of ``target`` from ``start`` (run key from ``seed_parts``; ``kwargs``
     for the kernel, ``num_warmup`` overriding the preset's), pilot gradients included."""
     num_warmup = kwargs.pop("num_warmup", preset.num_warmup)
-    # always explicit: a start's ``center=None`` means per-chain centers, not the
-    # kernel's default ("auto", the pilot box from 256 vectorized chains)
-    kernel_kwargs = dict(kwargs, center=start.center)
+    # always explicit: a start's ``center=None`` means per-chain centers at the initial
+    # points, not the kernel's default start ("auto", the pilot box from 256 chains)
+    if isinstance(start.center, nd.Pilot):
+        kernel_kwargs = dict(kwargs, start=start.center)
+    else:
+        kernel_kwargs = dict(kwargs, center=start.center, start=None)
     res = run_dilation(
         target.logdensity_fn,
         start.init_params,

@@ -123,11 +123,11 @@ def report(results: dict) -> str:
         ["target", "seed", *mix_header],
         lambda r: [r["target"], r["seed"], *mix_cells(r)],
     )
-    section("defaults_pilot", "The defaults grid with center=Pilot() (the default from 256 "
+    section("defaults_pilot", "The defaults grid with start=Pilot() (the default from 256 "
             "chains)", grid_header, grid_cells)
     section(
         "pilot",
-        "The kernel's pilot box (center=Pilot()) against per-chain centers (center=None)",
+        "The kernel's pilot box (start=Pilot()) against per-chain centers (center=None)",
         ["target", "initial points", "seed", "start", *mix_header],
         lambda r: [r["target"], r["init"], r["seed"], r["strategy"], *mix_cells(r)],
     )

@@ -1,0 +1,232 @@
+r"""How the NumPyro kernel plans a run: from its arguments
+(:class:`KernelOptions`) and the run's shape (warm-up length :math:`W`, number of chains
+:math:`C`, vectorized or not) to the population algorithm's
+:class:`~numpyro_dilation.population_settings.PopulationSettings`.
+
+- **Levels.** :math:`K` annealing levels
+  (:func:`~numpyro_dilation.population_settings.num_annealing_levels`); a warm-up too short
+  for :data:`~numpyro_dilation.population_settings.MIN_ANNEALING_STEPS` levels runs at
+  :math:`\lambda = 1` from the initial points, and says so.
+- **Moves.** Global moves need all chains at once (vectorized, :math:`C \ge 2`) and an
+  annealing; the U-turn explorer feeds their mode finding, so ``uturn="auto"`` is the
+  explorer exactly where global moves run.
+- **Start.** The pilot-box start (:class:`~numpyro_dilation.starts.Pilot`) runs for
+  ``start="auto"`` in a vectorized run of at least :data:`AUTO_PILOT_MIN_CHAINS` chains with
+  per-chain centers; its own settings are those of a warm-up of
+  :math:`\max(\lceil f W\rceil, 40)` iterations, :math:`f` = ``Pilot.warmup_fraction``.
+
+Pure planning: no NumPyro import, no JAX computation.
+"""
+
+import warnings
+from math import ceil
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from numpyro_dilation.modes import GlobalMoves
+from numpyro_dilation.population_settings import (
+    MIN_ANNEALING_STEPS,
+    PopulationSettings,
+    make_settings,
+    min_annealing_warmup,
+    num_annealing_levels,
+)
+from numpyro_dilation.schedules import make_schedule
+from numpyro_dilation.starts import Pilot
+from numpyro_dilation.uturn import UTurn
+
+__all__ = ["AUTO_PILOT_MIN_CHAINS", "KernelOptions", "plan_pilot"]
+
+AUTO_PILOT_MIN_CHAINS = 4 * Pilot().num_chains
+"""Fewest chains (256) for which ``start="auto"`` runs the pilot-box start: its 64 pilot
+chains then are at most a quarter of the run's chains. Measured cost in gradients: +19-21%
+at 256 chains x (400 + 100), +11-12% at 256 x (2000 + 1000), +9-10% at 500 x (400 + 200)
+(BENCHMARKS.md). With fewer chains it would cost more (its min(64, C) chains run half the
+warm-up, annealing and mode finding included) for a box drawn from few particles.
+
+**Example**
+
+.. code-block:: python
+
+    from numpyro_dilation.run_plan import AUTO_PILOT_MIN_CHAINS
+
+    num_chains = 500
+    print(num_chains >= AUTO_PILOT_MIN_CHAINS)  # True: start="auto" runs the pilot box
+"""
+
+
+class KernelOptions(NamedTuple):
+    """The algorithm arguments of :class:`~numpyro_dilation.mcmc.DilationLangevin`,
+    validated (:func:`~numpyro_dilation.inputs.check_arguments`): one record, read by the
+    planning functions of this module. ``center`` is ``None`` (per-chain centers) or a fixed
+    point; ``start`` is ``"auto"``, a :class:`~numpyro_dilation.starts.Pilot` or ``None``.
+
+    **Example**
+
+    .. code-block:: python
+
+        from numpyro_dilation.run_plan import KernelOptions, plan_pilot
+
+        options = KernelOptions(start="auto")
+        print(plan_pilot(options, True, True, 512))  # Pilot(num_chains=64, ...)
+    """
+
+    step_size: float | None = None
+    adapt_step_size: bool = True
+    target_accept_prob: Any = 0.574
+    schedule: Any = "linear"
+    lambda_min: float = 1e-3
+    num_annealing_steps: int | None = None
+    annealing_fraction: float = 0.5
+    center: Any = None
+    start: Any = "auto"
+    metropolis: bool = True
+    anneal_metropolis: bool = True
+    global_moves: Any = "auto"
+    adapt_mass_matrix: bool = True
+    uturn: Any = "auto"
+    dense_mass: bool = False
+
+
+def plan_levels(
+    options: KernelOptions, num_warmup: int, schedule, num_annealing_steps: int | None
+) -> np.ndarray:
+    """The annealing levels of a warm-up of ``num_warmup`` iterations; one level 1, with a
+    warning, when it is too short to anneal."""
+    num_levels = num_annealing_levels(
+        num_warmup, schedule, num_annealing_steps, options.annealing_fraction
+    )
+    if num_levels > 0:
+        return make_schedule(schedule, num_levels, options.lambda_min)
+    warnings.warn(
+        f"DilationLangevin: num_warmup={num_warmup} is too short to anneal (the "
+        f"warm-up anneals over {MIN_ANNEALING_STEPS} steps at least; num_warmup >= "
+        f"{min_annealing_warmup(options.annealing_fraction)} with these settings). The "
+        "chains start at their initial points at lambda = 1 and run MALA (step size "
+        "adapted over the warm-up, if any), without the pilot start and without "
+        "global moves: the chains' shares of separated modes are not corrected. "
+        "Raise `num_warmup` unless the chains continue a finished warm-up.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return np.ones(1)  # one "level", lambda = 1: each chain starts at its initial point
+
+
+def plan_global_moves(
+    options: KernelOptions, vectorized: bool, num_chains: int
+) -> GlobalMoves | None:
+    """The global moves of a run: ``None`` unless all chains run at once (vectorized,
+    :math:`C \\ge 2`; an explicit ``GlobalMoves`` then warns that it is dropped)."""
+    arg = options.global_moves
+    if arg is None:
+        return None
+    if not vectorized or num_chains < 2:
+        if isinstance(arg, GlobalMoves):
+            warnings.warn(
+                "Global moves need all chains at once: use chain_method='vectorized' "
+                "with num_chains >= 2. Running without them; mode weights are then "
+                "those of annealing alone (biased in general).",
+                stacklevel=4,
+            )
+        return None
+    return arg if isinstance(arg, GlobalMoves) else GlobalMoves()
+
+
+def plan_moves(options: KernelOptions, anneals: bool, vectorized: bool, num_chains: int):
+    """``(global_moves, uturn)`` of a run, from the options and the run's shape."""
+    global_moves = plan_global_moves(options, vectorized, num_chains)
+    uturn = options.uturn
+    if not anneals:
+        global_moves = None
+        uturn = None if isinstance(uturn, str) else uturn
+    if isinstance(uturn, str):  # "auto": the explorer wherever global moves run
+        uturn = None if global_moves is None else UTurn(kind="explore")
+    if uturn is not None and uturn.kind == "explore" and global_moves is None:
+        warnings.warn(
+            "UTurn(kind='explore') feeds the global moves' mode finding, which needs "
+            "chain_method='vectorized', num_chains >= 2 and global moves on. Running "
+            "without U-turns.",
+            stacklevel=3,
+        )
+        uturn = None
+    return global_moves, uturn
+
+
+def plan_pilot(
+    options: KernelOptions, anneals: bool, vectorized: bool, num_chains: int
+) -> Pilot | None:
+    """The pilot-box start of a run: ``options.start`` if it is a ``Pilot`` (``ValueError``
+    unless the run is vectorized with :math:`C \\ge 2`); ``Pilot()`` for ``"auto"`` in a
+    vectorized run with per-chain centers and at least :data:`AUTO_PILOT_MIN_CHAINS`
+    chains; else ``None``. A run too short to anneal has no pilot.
+
+    **Example**
+
+    .. code-block:: python
+
+        from numpyro_dilation.run_plan import KernelOptions, plan_pilot
+
+        print(plan_pilot(KernelOptions(), True, True, 100))  # None: fewer than 256 chains
+    """
+    start = options.start
+    if isinstance(start, Pilot) and (not vectorized or num_chains < 2):
+        raise ValueError(
+            "`start=Pilot(...)` (or 'pilot') needs all chains at once: use "
+            "chain_method='vectorized' with num_chains >= 2, or `start=None`."
+        )
+    if not anneals:
+        return None
+    if isinstance(start, Pilot):
+        return start
+    if start == "auto" and vectorized and options.center is None:
+        return Pilot() if num_chains >= AUTO_PILOT_MIN_CHAINS else None
+    return None
+
+
+def plan_settings(
+    options: KernelOptions,
+    num_warmup: int,
+    dim: int,
+    levels: np.ndarray,
+    moves: tuple,
+    one_at_a_time: bool,
+    run_length: int | None,
+) -> PopulationSettings:
+    """The population algorithm's settings for these options: ``levels`` from
+    :func:`plan_levels`, ``moves = (global_moves, uturn)`` from :func:`plan_moves`."""
+    global_moves, uturn = moves
+    return make_settings(
+        int(num_warmup),
+        dim,
+        levels=levels,
+        global_moves=global_moves,
+        uturn=uturn,
+        adapt_mass_matrix=options.adapt_mass_matrix,
+        dense_mass=options.dense_mass,
+        adapt_step_size=options.adapt_step_size,
+        target_accept_prob=options.target_accept_prob,
+        metropolis=options.metropolis,
+        anneal_metropolis=options.anneal_metropolis,
+        one_chain_at_a_time=one_at_a_time,
+        run_length=run_length,
+    )
+
+
+def pilot_settings(
+    options: KernelOptions,
+    pilot: Pilot,
+    num_warmup: int,
+    num_chains: int,
+    dim: int,
+    one_at_a_time: bool,
+) -> PopulationSettings:
+    """The pilot run's settings: these options for a warm-up of
+    ``max(ceil(pilot.warmup_fraction * num_warmup), 40)`` iterations (a named schedule of
+    the same shape, an array of levels replaced by the linear schedule), on the
+    ``min(num_chains, pilot.num_chains)`` pilot chains."""
+    pilot_warmup = max(ceil(pilot.warmup_fraction * num_warmup), 40)
+    named = isinstance(options.schedule, str) or callable(options.schedule)
+    levels = plan_levels(options, pilot_warmup, options.schedule if named else "linear", None)
+    moves = plan_moves(options, len(levels) > 1, True, min(num_chains, pilot.num_chains))
+    return plan_settings(options, pilot_warmup, dim, levels, moves, one_at_a_time, None)
