@@ -50,6 +50,8 @@ from numpyro_dilation.population_state import (
 from numpyro_dilation.preconditioner import HUTCHINSON_PROBES  # noqa: F401 (its old home)
 from numpyro_dilation.run_checks import (
     MIN_POPULATION_CHAINS,  # noqa: F401 (its old home)
+    announce_mode_finding,
+    announce_pilot,
     calling_mcmc,
     check_health_at_phase_end,
     check_run,
@@ -203,6 +205,7 @@ class DilationLangevin(MCMCKernel):
         # re-initializes a kernel whose _sample_fn is None, as for HMC)
         self._sample_fn = None
         self._coordinate_sites = []  # site of each flat coordinate (init)
+        self._show_progress = False  # the calling MCMC shows a progress bar (init)
 
     @property
     def model(self):
@@ -288,14 +291,10 @@ class DilationLangevin(MCMCKernel):
         pilot_grads = 0
         if pilot is not None:
             settings = pilot_settings(o, pilot, num_warmup, num_chains, dim, one_at_a_time)
-            init_params, pilot_grads = pilot_starts(
-                random.fold_in(key_model[0], 1),
-                pilot,
-                init_params,
-                logdensity_fn,
-                settings,
-                step_size=o.step_size,
-            )
+            announce_pilot(mcmc, pilot, num_chains, settings)
+            init_params, pilot_grads = pilot_starts(random.fold_in(key_model[0], 1), pilot,
+                                                    init_params, logdensity_fn, settings,
+                                                    step_size=o.step_size)  # fmt: skip
         center = resolve_center(
             o.center,
             self._model,
@@ -320,12 +319,12 @@ class DilationLangevin(MCMCKernel):
         check_initial_points(astate.dilation, center)
         self._vectorized = vectorized
         self._sample_fn = population_step if vectorized else chain_alone_step
+        self._show_progress = bool(getattr(mcmc, "progress_bar", False))
         self._coordinate_sites = coordinate_sites(one_chain)
         return assemble_state(astate, init_grads + pilot_grads, rng_key, self._settings, vectorized)
 
     def _warn_population(self, message: str | None, mcmc) -> None:
-        """Warn (once per run: a sequential run initializes each chain) that the run is
-        not a population, if ``message`` says so."""
+        """Warn once per run (a sequential run initializes each chain) if ``message``."""
         if self._quiet_inits > 0:  # the same sequential run's next chain
             self._quiet_inits -= 1
         elif message is not None:
@@ -334,11 +333,10 @@ class DilationLangevin(MCMCKernel):
                 self._quiet_inits = int(getattr(mcmc, "num_chains", 1)) - 1
 
     def sample(self, state, model_args, model_kwargs):
-        """One iteration (all chains at once in a vectorized run). When the warm-up
-        ends, warns (``RuntimeWarning``) if no chain has accepted any proposal. In a
-        vectorized run, at the end of the warm-up and of each ``run``'s draws, checks the
-        run (:mod:`numpyro_dilation.health`) and warns once
-        (:class:`~numpyro_dilation.health.ReliabilityWarning`) naming every problem."""
+        """One iteration (all chains at once in a vectorized run), checked from the host
+        (:mod:`numpyro_dilation.run_checks`: never-accepted warning at the end of warm-up;
+        in a vectorized run the end-of-phase checks and, with a progress bar, the mode
+        finding's start and end)."""
         logdensity_fn = self._logdensity_fn(model_args, model_kwargs)
         new = self._sample_fn(state, logdensity_fn, self._settings)
         if not self._host_callbacks:  # checked afterwards, by check_run(mcmc)
@@ -346,6 +344,8 @@ class DilationLangevin(MCMCKernel):
         warn_if_never_accepted(new, self._settings.config.num_adaptation_steps)
         if self._vectorized and new.i.shape[0] >= 2 and self._coordinate_sites:
             check_health_at_phase_end(new, self._settings, self._coordinate_sites)
+            if self._show_progress and self._settings.global_moves is not None:
+                announce_mode_finding(state, new, self._settings)
         return new
 
     def _init_model(self, rng_key, model_args, model_kwargs, init_params):

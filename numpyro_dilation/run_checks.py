@@ -5,6 +5,8 @@ host from inside the compiled loop, and :func:`check_run`, the same checks after
 """
 
 import inspect
+import sys
+import time
 import warnings
 from functools import partial
 
@@ -235,6 +237,56 @@ def check_run(mcmc: MCMC) -> list[str]:
     )
     warn_problems(problems, phase)
     return problems
+
+
+def announce_pilot(mcmc: MCMC | None, pilot, num_chains: int, settings) -> None:
+    """If ``mcmc`` shows a progress bar, say on standard error that ``init`` runs the
+    pilot-box start (before the progress bar appears): its chains, iterations and purpose."""
+    if not getattr(mcmc, "progress_bar", False):
+        return
+    print(
+        f"DilationLangevin: pilot run ({min(num_chains, pilot.num_chains)} chains x "
+        f"{settings.config.num_adaptation_steps} iterations, compiled first) to choose where "
+        f"the {num_chains} chains start (start='auto' from 256 chains; start=None skips it).",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def announce_mode_finding(state, new, settings) -> None:
+    """Progress through a vectorized run's longest iteration, during which NumPyro's
+    progress bar stands still: when the iteration before it ends, a line on standard error
+    says that the next one finds the modes; when it ends, a line gives the number of modes
+    found, the gradients it cost per chain and its time (host callbacks; ``state`` and
+    ``new`` are the population before and after one iteration)."""
+    it, num_warmup = settings.mode_iteration, settings.config.num_adaptation_steps
+    num_chains = state.i.shape[0]
+    clock = [time.perf_counter()]
+    what = "U-turn explorer, then " if settings.uturn is not None else ""
+
+    def before(_):
+        clock[0] = time.perf_counter()
+        print(
+            f"DilationLangevin: warm-up iteration {it + 1}/{num_warmup} finds the modes of "
+            f"the {num_chains} chains ({what}gradient ascent and Newton steps); the progress "
+            "bar waits for it.",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def after(num_modes, grads):
+        print(
+            f"DilationLangevin: {int(num_modes)} mode(s) found in "
+            f"{time.perf_counter() - clock[0]:.1f} s ({float(grads) / num_chains:,.0f} "
+            "gradients per chain).",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    i = state.i[0]
+    lax.cond(i == it - 1, lambda o: jax.debug.callback(before, o), lambda o: None, new.i[0])
+    operands = (new.mixture.num_modes, jnp.sum(new.num_grad_evals))
+    lax.cond(i == it, lambda o: jax.debug.callback(after, *o), lambda o: None, operands)
 
 
 def check_health_at_phase_end(state, settings, sites: list[str]) -> None:

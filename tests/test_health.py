@@ -312,3 +312,38 @@ def test_without_host_callbacks_the_run_is_quiet_and_check_run_says_the_same():
     assert caught == [] and check_run(mcmc) == []
     with pytest.raises(ValueError, match="`mcmc` must be"):
         check_run(object())
+
+
+def test_mode_finding_announces_its_start_and_end(capfd):
+    """The longest iteration says what it does: after the iteration before the mode
+    finding, a line that the next one finds the modes; after it, the number of modes and
+    the gradients per chain (host callbacks, also inside ``jit``)."""
+    from numpyro_dilation.population_settings import make_settings
+    from numpyro_dilation.run_checks import announce_mode_finding
+
+    settings = make_settings(40, 2)
+    it = settings.mode_iteration
+
+    def population(i, num_modes, grads):
+        mixture = SimpleNamespace(num_modes=jnp.asarray(num_modes, jnp.int32))
+        return SimpleNamespace(i=jnp.full(8, i), mixture=mixture,
+                               num_grad_evals=jnp.full(8, grads, jnp.int32))
+
+    @jax.jit
+    def step(i, num_modes, grads):
+        announce_mode_finding(population(i, 0, 0), population(i + 1, num_modes, grads), settings)
+        return i
+
+    jax.block_until_ready(step(it - 1, 0, 1))
+    jax.effects_barrier()
+    err = capfd.readouterr().err
+    assert f"warm-up iteration {it + 1}/40 finds the modes of the 8 chains (U-turn" not in err
+    assert f"warm-up iteration {it + 1}/40 finds the modes of the 8 chains" in err
+    assert "mode(s) found" not in err
+    jax.block_until_ready(step(it, 3, 250))
+    jax.effects_barrier()
+    err = capfd.readouterr().err
+    assert "DilationLangevin: 3 mode(s) found in" in err and "(250 gradients per chain)" in err
+    jax.block_until_ready(step(it + 5, 3, 2))
+    jax.effects_barrier()
+    assert capfd.readouterr().err == ""

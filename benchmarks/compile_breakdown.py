@@ -1,0 +1,156 @@
+"""Where a first run's time goes: NUTS and DilationLangevin, compilation stage by stage.
+
+    python -m benchmarks.compile_breakdown [--models eight_schools,arK] [--chains 256]
+                                           [--warmup 300] [--samples 100]
+
+For each model, in one process per configuration (so that nothing is cached in memory;
+no persistent cache):
+
+- **NUTS** (4 chains, sequential, 1000 + 1000, as NumPyro's README) and
+  **DilationLangevin** (defaults, ``C`` vectorized chains, ``W + S``): wall time of the
+  first ``mcmc.run`` and the XLA compile time inside it (JAX's
+  ``backend_compile_duration`` events);
+- **DilationLangevin's ``init``** with ``start=None`` and with the default start (the
+  pilot box from 256 chains): wall and compile time, the difference being the pilot;
+- **one iteration's program** (:func:`numpyro_dilation.population.population_step`,
+  jitted alone on the initialized state) with the warm-up's stages switched off one
+  after the other: the compile time each stage adds to the loop's program.
+
+Reported as seconds on this machine and as ratios to NUTS's first run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+
+MODELS = ("eight_schools", "arK")
+
+
+def _compile_listener() -> list[float]:
+    from jax import monitoring
+
+    total = [0.0]
+
+    def on_duration(event: str, duration: float, **kwargs) -> None:
+        if event == "/jax/core/compile/backend_compile_duration":
+            total[0] += duration
+
+    monitoring.register_event_duration_secs_listener(on_duration)
+    return total
+
+
+def _model(name: str):
+    import jax.numpy as jnp
+
+    if name == "eight_schools":
+        from benchmarks.models import EIGHT_SIGMA, EIGHT_Y, eight_schools_centered
+
+        return eight_schools_centered, (8, jnp.asarray(EIGHT_SIGMA)), {"y": jnp.asarray(EIGHT_Y)}
+    if name == "arK":
+        from benchmarks.posteriordb.models import arK, model_kwargs
+
+        return arK, (), model_kwargs("arK-arK")
+    raise ValueError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
+
+
+def _child(config: str, name: str, chains: int, warmup: int, samples: int) -> dict:
+    compile_s = _compile_listener()
+    import warnings
+
+    import jax
+    from numpyro.infer import MCMC, NUTS
+
+    from numpyro_dilation import DilationLangevin
+    from numpyro_dilation.population import population_step
+
+    warnings.simplefilter("ignore")
+    model, args, kwargs = _model(name)
+    key = jax.random.key(0)
+    if config in ("nuts", "dl"):
+        if config == "nuts":
+            mcmc = MCMC(NUTS(model), num_warmup=1000, num_samples=1000, num_chains=4,
+                        chain_method="sequential", progress_bar=False)
+        else:
+            mcmc = MCMC(DilationLangevin(model), num_warmup=warmup, num_samples=samples,
+                        num_chains=chains, chain_method="vectorized", progress_bar=False)
+        t = time.perf_counter()
+        mcmc.run(key, *args, **kwargs)
+        jax.block_until_ready(mcmc.last_state)
+        return {"wall_s": time.perf_counter() - t, "compile_s": compile_s[0]}
+    start = None if config == "init_no_pilot" else "auto"
+    kernel = DilationLangevin(model, start=start, host_callbacks=False)
+    t = time.perf_counter()
+    state = kernel.init(jax.random.split(key, chains), warmup, None, args, kwargs)
+    jax.block_until_ready(state)
+    out = {"wall_s": time.perf_counter() - t, "compile_s": compile_s[0]}
+    if config == "stages":
+        logdensity_fn = kernel._logdensity_fn(args, kwargs)
+        full = kernel.settings
+        variants = {
+            "full step": full,
+            "without the U-turn explorer": full._replace(uturn=None),
+            "without mode finding and global moves": full._replace(uturn=None,
+                                                                   global_moves=None),
+            "without preconditioner updates (bare chain step)": full._replace(
+                uturn=None, global_moves=None, mass_schedule=()),
+        }
+        for label, settings in variants.items():
+            fn = jax.jit(lambda s, settings=settings: population_step(s, logdensity_fn, settings))
+            t = time.perf_counter()
+            lowered = fn.lower(state)
+            t_lower = time.perf_counter() - t
+            t = time.perf_counter()
+            lowered.compile()
+            out[label] = {"lower_s": t_lower, "compile_s": time.perf_counter() - t}
+    return out
+
+
+def _run_child(config: str, name: str, args: argparse.Namespace) -> dict:
+    cmd = [sys.executable, "-m", "benchmarks.compile_breakdown", "--child", config,
+           "--models", name, "--chains", str(args.chains), "--warmup", str(args.warmup),
+           "--samples", str(args.samples)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--chains", type=int, default=256)
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--samples", type=int, default=100)
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    names = args.models.split(",")
+    if args.child is not None:
+        print(json.dumps(_child(args.child, names[0], args.chains, args.warmup, args.samples)))
+        return
+    for name in names:
+        res = {c: _run_child(c, name, args) for c in ("nuts", "dl", "init_no_pilot", "stages")}
+        nuts = res["nuts"]["wall_s"]
+        print(f"\n### {name}: first run, {args.chains} chains x ({args.warmup} + "
+              f"{args.samples}); NUTS 4 x (1000 + 1000)\n")
+        print("| what | wall s | XLA compile s | wall / NUTS's first run |")
+        print("|---|---|---|---|")
+        rows = [("NUTS `mcmc.run`", res["nuts"]),
+                ("DilationLangevin `mcmc.run` (defaults)", res["dl"]),
+                ("its `init`, `start=None`", res["init_no_pilot"]),
+                ("its `init`, default start (pilot box)", res["stages"])]
+        for label, r in rows:
+            print(f"| {label} | {r['wall_s']:.1f} | {r['compile_s']:.1f} | "
+                  f"{r['wall_s'] / nuts:.2f} |")
+        print("\n| one iteration's program (population_step, jitted alone) | trace + lower s "
+              "| XLA compile s |")
+        print("|---|---|---|")
+        for label, r in res["stages"].items():
+            if isinstance(r, dict):
+                print(f"| {label} | {r['lower_s']:.1f} | {r['compile_s']:.1f} |")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
