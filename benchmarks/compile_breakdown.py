@@ -28,6 +28,10 @@ import sys
 import time
 
 MODELS = ("eight_schools", "arK")
+POSTERIORDB = {
+    "arK": "arK-arK",
+    "eight_schools_noncentered": "eight_schools-eight_schools_noncentered",
+}
 
 
 def _compile_listener() -> list[float]:
@@ -50,11 +54,12 @@ def _model(name: str):
         from benchmarks.models import EIGHT_SIGMA, EIGHT_Y, eight_schools_centered
 
         return eight_schools_centered, (8, jnp.asarray(EIGHT_SIGMA)), {"y": jnp.asarray(EIGHT_Y)}
-    if name == "arK":
-        from benchmarks.posteriordb.models import arK, model_kwargs
+    if name in POSTERIORDB:
+        from benchmarks.posteriordb.models import get_spec, model_kwargs
 
-        return arK, (), model_kwargs("arK-arK")
-    raise ValueError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
+        return get_spec(POSTERIORDB[name]).model, (), model_kwargs(POSTERIORDB[name])
+    known = ", ".join(["eight_schools", *POSTERIORDB])
+    raise ValueError(f"unknown model {name!r}; known: {known}")
 
 
 def _child(config: str, name: str, chains: int, warmup: int, samples: int) -> dict:
@@ -72,11 +77,23 @@ def _child(config: str, name: str, chains: int, warmup: int, samples: int) -> di
     key = jax.random.key(0)
     if config in ("nuts", "dl"):
         if config == "nuts":
-            mcmc = MCMC(NUTS(model), num_warmup=1000, num_samples=1000, num_chains=4,
-                        chain_method="sequential", progress_bar=False)
+            mcmc = MCMC(
+                NUTS(model),
+                num_warmup=1000,
+                num_samples=1000,
+                num_chains=4,
+                chain_method="sequential",
+                progress_bar=False,
+            )
         else:
-            mcmc = MCMC(DilationLangevin(model), num_warmup=warmup, num_samples=samples,
-                        num_chains=chains, chain_method="vectorized", progress_bar=False)
+            mcmc = MCMC(
+                DilationLangevin(model),
+                num_warmup=warmup,
+                num_samples=samples,
+                num_chains=chains,
+                chain_method="vectorized",
+                progress_bar=False,
+            )
         t = time.perf_counter()
         mcmc.run(key, *args, **kwargs)
         jax.block_until_ready(mcmc.last_state)
@@ -93,10 +110,10 @@ def _child(config: str, name: str, chains: int, warmup: int, samples: int) -> di
         variants = {
             "full step": full,
             "without the U-turn explorer": full._replace(uturn=None),
-            "without mode finding and global moves": full._replace(uturn=None,
-                                                                   global_moves=None),
+            "without mode finding and global moves": full._replace(uturn=None, global_moves=None),
             "without preconditioner updates (bare chain step)": full._replace(
-                uturn=None, global_moves=None, mass_schedule=()),
+                uturn=None, global_moves=None, mass_schedule=()
+            ),
         }
         for label, settings in variants.items():
             fn = jax.jit(lambda s, settings=settings: population_step(s, logdensity_fn, settings))
@@ -110,9 +127,21 @@ def _child(config: str, name: str, chains: int, warmup: int, samples: int) -> di
 
 
 def _run_child(config: str, name: str, args: argparse.Namespace) -> dict:
-    cmd = [sys.executable, "-m", "benchmarks.compile_breakdown", "--child", config,
-           "--models", name, "--chains", str(args.chains), "--warmup", str(args.warmup),
-           "--samples", str(args.samples)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.compile_breakdown",
+        "--child",
+        config,
+        "--models",
+        name,
+        "--chains",
+        str(args.chains),
+        "--warmup",
+        str(args.warmup),
+        "--samples",
+        str(args.samples),
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -132,19 +161,26 @@ def main(argv: list[str] | None = None) -> None:
     for name in names:
         res = {c: _run_child(c, name, args) for c in ("nuts", "dl", "init_no_pilot", "stages")}
         nuts = res["nuts"]["wall_s"]
-        print(f"\n### {name}: first run, {args.chains} chains x ({args.warmup} + "
-              f"{args.samples}); NUTS 4 x (1000 + 1000)\n")
+        print(
+            f"\n### {name}: first run, {args.chains} chains x ({args.warmup} + "
+            f"{args.samples}); NUTS 4 x (1000 + 1000)\n"
+        )
         print("| what | wall s | XLA compile s | wall / NUTS's first run |")
         print("|---|---|---|---|")
-        rows = [("NUTS `mcmc.run`", res["nuts"]),
-                ("DilationLangevin `mcmc.run` (defaults)", res["dl"]),
-                ("its `init`, `start=None`", res["init_no_pilot"]),
-                ("its `init`, default start (pilot box)", res["stages"])]
+        rows = [
+            ("NUTS `mcmc.run`", res["nuts"]),
+            ("DilationLangevin `mcmc.run` (defaults)", res["dl"]),
+            ("its `init`, `start=None`", res["init_no_pilot"]),
+            ("its `init`, default start (pilot box)", res["stages"]),
+        ]
         for label, r in rows:
-            print(f"| {label} | {r['wall_s']:.1f} | {r['compile_s']:.1f} | "
-                  f"{r['wall_s'] / nuts:.2f} |")
-        print("\n| one iteration's program (population_step, jitted alone) | trace + lower s "
-              "| XLA compile s |")
+            print(
+                f"| {label} | {r['wall_s']:.1f} | {r['compile_s']:.1f} | {r['wall_s'] / nuts:.2f} |"
+            )
+        print(
+            "\n| one iteration's program (population_step, jitted alone) | trace + lower s "
+            "| XLA compile s |"
+        )
         print("|---|---|---|")
         for label, r in res["stages"].items():
             if isinstance(r, dict):

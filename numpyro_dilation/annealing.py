@@ -38,7 +38,7 @@ from blackjax.types import ArrayLikeTree, ArrayTree, PRNGKey
 
 from numpyro_dilation import kernel as dilation_kernel
 from numpyro_dilation.kernel import DilationInfo, DilationState
-from numpyro_dilation.schedules import resolve_levels
+from numpyro_dilation.schedules import DEFAULT_LAMBDA_MIN, resolve_levels
 from numpyro_dilation.step_size import (  # re-exported: their old home
     DEFAULT_TARGET_ACCEPT_PROB,
     check_step_size,
@@ -316,7 +316,7 @@ def build_kernel() -> Callable:
         inverse_mass_matrix: jax.Array | None = None,
         num_annealing_steps: int | None = None,
         schedule="linear",
-        lambda_min: float = 1e-3,
+        lambda_min: float = DEFAULT_LAMBDA_MIN,
         metropolis: bool = True,
         anneal_metropolis: bool = True,
     ) -> tuple[AnnealingState, DilationInfo]:
@@ -343,7 +343,7 @@ def as_top_level_api(
     *,
     num_annealing_steps: int | None = None,
     schedule="linear",
-    lambda_min: float = 1e-3,
+    lambda_min: float = DEFAULT_LAMBDA_MIN,
     center: ArrayLikeTree | None = None,
     metropolis: bool = True,
     anneal_metropolis: bool = True,

@@ -37,6 +37,7 @@ from numpyro_dilation.modes import GlobalMoves
 from numpyro_dilation.population import population_step
 from numpyro_dilation.population_chain import chain_alone_step
 from numpyro_dilation.population_settings import (
+    DEFAULT_ANNEALING_FRACTION,
     MIN_ANNEALING_STEPS,  # noqa: F401 (referenced in docstrings)
     PopulationSettings,
     num_annealing_levels,
@@ -69,6 +70,7 @@ from numpyro_dilation.run_plan import (
     plan_pilot,
     plan_settings,
 )
+from numpyro_dilation.schedules import DEFAULT_LAMBDA_MIN
 from numpyro_dilation.starts import Pilot, pilot_starts
 from numpyro_dilation.uturn import UTurn
 
@@ -163,9 +165,9 @@ class DilationLangevin(MCMCKernel):
         adapt_step_size: bool = True,
         target_accept_prob: float = DEFAULT_TARGET_ACCEPT_PROB,
         schedule="linear",
-        lambda_min: float = 1e-3,
+        lambda_min: float = DEFAULT_LAMBDA_MIN,
         num_annealing_steps: int | None = None,
-        annealing_fraction: float = 0.5,
+        annealing_fraction: float = DEFAULT_ANNEALING_FRACTION,
         center=None,
         start: Pilot | str | None = "auto",
         init_strategy: Callable = init_to_uniform,

@@ -51,6 +51,7 @@ from numpyro_dilation.modes import (
 )
 from numpyro_dilation.population_chain import chain_step
 from numpyro_dilation.population_settings import (
+    DEFAULT_ANNEALING_FRACTION,
     DEFAULT_GLOBAL_MOVES,
     DEFAULT_UTURN,
     MIN_ANNEALING_STEPS,
@@ -66,6 +67,7 @@ from numpyro_dilation.population_state import (
     with_inverse_mass_matrix,
 )
 from numpyro_dilation.preconditioner import update_preconditioner
+from numpyro_dilation.schedules import DEFAULT_LAMBDA_MIN
 from numpyro_dilation.step_size import DEFAULT_TARGET_ACCEPT_PROB, check_step_size
 from numpyro_dilation.uturn import UTurn, explore_modes
 
@@ -326,9 +328,9 @@ def as_top_level_api(
     num_warmup: int,
     *,
     num_annealing_steps: int | None = None,
-    annealing_fraction: float = 0.5,
+    annealing_fraction: float = DEFAULT_ANNEALING_FRACTION,
     schedule="linear",
-    lambda_min: float = 1e-3,
+    lambda_min: float = DEFAULT_LAMBDA_MIN,
     global_moves: GlobalMoves | None = DEFAULT_GLOBAL_MOVES,
     uturn: UTurn | None = DEFAULT_UTURN,
     adapt_mass_matrix: bool = True,

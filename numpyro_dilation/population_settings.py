@@ -14,7 +14,7 @@ import numpy as np
 
 from numpyro_dilation.annealing import AnnealingConfig
 from numpyro_dilation.modes import GlobalMoves
-from numpyro_dilation.schedules import make_schedule
+from numpyro_dilation.schedules import DEFAULT_LAMBDA_MIN, make_schedule
 from numpyro_dilation.step_size import DEFAULT_TARGET_ACCEPT_PROB
 from numpyro_dilation.uturn import UTurn
 from numpyro_dilation.validation import check_probability
@@ -32,6 +32,10 @@ __all__ = [
     "mode_finding_iteration",
     "phase_end",
 ]
+
+DEFAULT_ANNEALING_FRACTION = 0.5
+"""Share of the warm-up spent annealing unless ``annealing_fraction`` says otherwise (the
+NumPyro kernel's and :func:`~numpyro_dilation.population.population_sampler`'s default)."""
 
 MIN_ANNEALING_STEPS = 10
 """Fewest annealing steps a run may have: below that the start is not annealed.
@@ -187,7 +191,8 @@ def make_settings(
         raise ValueError(f"`num_warmup` must be an integer >= 0, got {num_warmup!r}.")
     check_probability("target_accept_prob", target_accept_prob)
     if levels is None:
-        levels = make_schedule("linear", max(int(np.ceil(num_warmup / 2)), 1), 1e-3)
+        num_levels = max(int(np.ceil(DEFAULT_ANNEALING_FRACTION * num_warmup)), 1)
+        levels = make_schedule("linear", num_levels, DEFAULT_LAMBDA_MIN)
     config = AnnealingConfig(
         levels=np.asarray(levels),
         num_adaptation_steps=int(num_warmup),

@@ -26,14 +26,16 @@ import numpy as np
 
 from numpyro_dilation.modes import GlobalMoves
 from numpyro_dilation.population_settings import (
+    DEFAULT_ANNEALING_FRACTION,
     MIN_ANNEALING_STEPS,
     PopulationSettings,
     make_settings,
     min_annealing_warmup,
     num_annealing_levels,
 )
-from numpyro_dilation.schedules import make_schedule
+from numpyro_dilation.schedules import DEFAULT_LAMBDA_MIN, make_schedule
 from numpyro_dilation.starts import Pilot
+from numpyro_dilation.step_size import DEFAULT_TARGET_ACCEPT_PROB
 from numpyro_dilation.uturn import UTurn
 
 __all__ = ["AUTO_PILOT_MIN_CHAINS", "KernelOptions", "plan_pilot"]
@@ -74,11 +76,11 @@ class KernelOptions(NamedTuple):
 
     step_size: float | None = None
     adapt_step_size: bool = True
-    target_accept_prob: Any = 0.574
+    target_accept_prob: Any = DEFAULT_TARGET_ACCEPT_PROB
     schedule: Any = "linear"
-    lambda_min: float = 1e-3
+    lambda_min: float = DEFAULT_LAMBDA_MIN
     num_annealing_steps: int | None = None
-    annealing_fraction: float = 0.5
+    annealing_fraction: float = DEFAULT_ANNEALING_FRACTION
     center: Any = None
     start: Any = "auto"
     metropolis: bool = True

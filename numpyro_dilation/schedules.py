@@ -29,6 +29,12 @@ __all__ = [
     "SCHEDULES",
 ]
 
+DEFAULT_LAMBDA_MIN = 1e-3
+"""First level of a named schedule unless ``lambda_min`` says otherwise (every front end's
+default: :class:`~numpyro_dilation.mcmc.DilationLangevin`,
+:func:`~numpyro_dilation.population.population_sampler`,
+:func:`~numpyro_dilation.annealing.dilation_langevin`)."""
+
 
 def _check(num_steps: int, lambda_min: float) -> None:
     if not isinstance(num_steps, (int, np.integer)) or num_steps < 1:
