@@ -48,6 +48,9 @@ def _compile_listener() -> list[float]:
 
 
 def _model(name: str):
+    """``(model, args, kwargs)``: eight schools (centered, NumPyro's README), a posteriordb
+    posterior of :data:`POSTERIORDB`, or a model of the real-model suite
+    (:data:`benchmarks.models.MODELS`)."""
     import jax.numpy as jnp
 
     if name == "eight_schools":
@@ -58,7 +61,11 @@ def _model(name: str):
         from benchmarks.posteriordb.models import get_spec, model_kwargs
 
         return get_spec(POSTERIORDB[name]).model, (), model_kwargs(POSTERIORDB[name])
-    known = ", ".join(["eight_schools", *POSTERIORDB])
+    from benchmarks.models import MODELS as SUITE
+
+    if name in SUITE:  # the real-model suite's registry (its data as keyword arguments)
+        return SUITE[name].model, (), SUITE[name].data()
+    known = ", ".join(["eight_schools", *POSTERIORDB, *SUITE])
     raise ValueError(f"unknown model {name!r}; known: {known}")
 
 

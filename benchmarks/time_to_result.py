@@ -4,8 +4,11 @@
                                         [--nuts-draws 250,500,1000,2000]
                                         [--dl-draws 50,100,200,400] [--chains 256]
 
-For each model and sampler, runs of growing length (a *ladder* of draws per chain), each in
-a fresh process (compilation included, no persistent cache), until one meets the goal:
+Models: eight schools as in NumPyro's README (centered), the posteriordb posteriors
+``eight_schools_noncentered`` and ``arK``, or any model of the real-model suite
+(``python -m benchmarks.models --list``). For each model and sampler, runs of growing length
+(a *ladder* of draws per chain), each in a fresh process (compilation included, no
+persistent cache), until one meets the goal:
 minimum bulk ESS >= 400 and maximum rank-normalized split R-hat <= 1.01 over every scalar of
 every latent site (ArviZ). NUTS: 4 chains, sequential, 1000 warm-up iterations (NumPyro's
 README); DilationLangevin: defaults, ``--chains`` vectorized chains, ``max(300, draws)``
