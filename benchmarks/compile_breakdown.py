@@ -10,8 +10,10 @@ no persistent cache):
   **DilationLangevin** (defaults, ``C`` vectorized chains, ``W + S``): wall time of the
   first ``mcmc.run`` and the XLA compile time inside it (JAX's
   ``backend_compile_duration`` events);
-- **DilationLangevin's ``init``** with ``start=None`` and with the default start (the
-  pilot box from 256 chains): wall and compile time, the difference being the pilot;
+- **DilationLangevin's ``init``** with ``start=None``, with the default start (the
+  pilot box from 256 chains) and with a pilot that anneals only
+  (``Pilot(global_moves=False)``): wall and compile time, the differences being the
+  pilot;
 - **one iteration's program** (:func:`numpyro_dilation.population.population_step`,
   jitted alone on the initialized state) with the warm-up's stages switched off one
   after the other: the compile time each stage adds to the loop's program.
@@ -105,7 +107,11 @@ def _child(config: str, name: str, chains: int, warmup: int, samples: int) -> di
         mcmc.run(key, *args, **kwargs)
         jax.block_until_ready(mcmc.last_state)
         return {"wall_s": time.perf_counter() - t, "compile_s": compile_s[0]}
-    start = None if config == "init_no_pilot" else "auto"
+    from numpyro_dilation import Pilot
+
+    start = {"init_no_pilot": None, "init_pilot_light": Pilot(global_moves=False)}.get(
+        config, "auto"
+    )
     kernel = DilationLangevin(model, start=start, host_callbacks=False)
     t = time.perf_counter()
     state = kernel.init(jax.random.split(key, chains), warmup, None, args, kwargs)
@@ -166,7 +172,8 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(_child(args.child, names[0], args.chains, args.warmup, args.samples)))
         return
     for name in names:
-        res = {c: _run_child(c, name, args) for c in ("nuts", "dl", "init_no_pilot", "stages")}
+        configs = ("nuts", "dl", "init_no_pilot", "init_pilot_light", "stages")
+        res = {c: _run_child(c, name, args) for c in configs}
         nuts = res["nuts"]["wall_s"]
         print(
             f"\n### {name}: first run, {args.chains} chains x ({args.warmup} + "
@@ -178,6 +185,10 @@ def main(argv: list[str] | None = None) -> None:
             ("NUTS `mcmc.run`", res["nuts"]),
             ("DilationLangevin `mcmc.run` (defaults)", res["dl"]),
             ("its `init`, `start=None`", res["init_no_pilot"]),
+            (
+                "its `init`, pilot box annealing only (`Pilot(global_moves=False)`)",
+                res["init_pilot_light"],
+            ),
             ("its `init`, default start (pilot box)", res["stages"]),
         ]
         for label, r in rows:

@@ -648,9 +648,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="subset of posteriors (default: all five)")
     parser.add_argument("--no-label-switching", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--center", choices=("default", "none", "pilot"), default="default",
+    parser.add_argument("--center", choices=("default", "none", "pilot", "pilot_light"),
+                        default="default",
                         help="DilationLangevin's start: its default (start='auto', the "
-                             "pilot box from 256 chains), start=None or start=Pilot()")
+                             "pilot box from 256 chains), start=None, start=Pilot() or "
+                             "start=Pilot(global_moves=False)")
     parser.add_argument("--resume", action="store_true",
                         help="keep the posteriors already in PREFIX.json and run the others")
     parser.add_argument("--render", metavar="JSON",
@@ -702,7 +704,11 @@ def main(argv: list[str] | None = None) -> int:
         if any(p["posterior"] == name for p in done):
             continue
         t0 = time.perf_counter()
-        extra = {"pilot": {"start": Pilot()}, "none": {"start": None}}.get(args.center, {})
+        extra = {
+            "pilot": {"start": Pilot()},
+            "pilot_light": {"start": Pilot(global_moves=False)},
+            "none": {"start": None},
+        }.get(args.center, {})
         res = validate_posterior(name, preset, args.seed, **extra)
         results.append(res)
         write(results, None)  # partial results survive an interrupted run

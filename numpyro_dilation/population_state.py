@@ -12,10 +12,11 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 from jax.flatten_util import ravel_pytree
 
-from numpyro_dilation.annealing import AnnealingState, annealing_init
+from numpyro_dilation.annealing import AnnealingConfig, AnnealingState, annealing_init
 from numpyro_dilation.batching import map_items
 from numpyro_dilation.global_moves import init_evidence
 from numpyro_dilation.health import init_monitor
@@ -302,6 +303,53 @@ def init_chains(
         print(astate.dilation.lam[0], grads[0] >= 1)  # 0.001 True
     """
     config = settings.config
+    first = float(config.levels[0]) if len(config.levels) else 1.0
+    program = _init_program(
+        logdensity_fn, first, config.target_accept_prob, step_size,
+        settings.one_chain_at_a_time, batched,
+    )  # fmt: skip
+    if not batched:
+        return program(position, step_keys, center)
+    astate, init_grads = program(position, step_keys, center)
+    # vmapped, the search's while loop runs until the slowest chain stops, and
+    # every chain evaluates its gradient at each of those iterations
+    return astate, jnp.broadcast_to(jnp.max(init_grads), init_grads.shape)
+
+
+def _init_program(
+    logdensity_fn: Callable,
+    first_level: float,
+    target_accept_prob: float,
+    step_size: float | None,
+    one_at_a_time: bool,
+    batched: bool,
+) -> Callable:
+    """The jitted per-chain initialization ``(position, step_keys, center) -> (astate,
+    grads)``, one per set of arguments (a few kept): the pilot-box start and the run's
+    initialization of the same chains call the same program, compiled once. It reads only
+    the first level and the step-size target, the parts of a configuration that
+    :func:`~numpyro_dilation.annealing.annealing_init` uses."""
+    key = (logdensity_fn, first_level, target_accept_prob, step_size, one_at_a_time, batched)
+    try:
+        hash(key)
+    except TypeError:  # an unhashable argument: build it afresh
+        return _build_init_program(*key)
+    if key not in _INIT_PROGRAMS:
+        if len(_INIT_PROGRAMS) >= 4:  # keep a few; they hold the models' data
+            _INIT_PROGRAMS.pop(next(iter(_INIT_PROGRAMS)))
+        _INIT_PROGRAMS[key] = _build_init_program(*key)
+    return _INIT_PROGRAMS[key]
+
+
+_INIT_PROGRAMS: dict = {}
+
+
+def _build_init_program(logdensity_fn, first_level, target_accept_prob, step_size,
+                        one_at_a_time, batched):  # fmt: skip
+    config = AnnealingConfig(
+        levels=np.asarray([first_level]), num_adaptation_steps=0,
+        target_accept_prob=target_accept_prob,
+    )  # fmt: skip
 
     def init_one(z, key, c):
         state = annealing_init(z, logdensity_fn, config, 1.0, c)
@@ -318,12 +366,12 @@ def init_chains(
         return state._replace(step_size=h, adaptation=adaptation), grads
 
     if not batched:
-        return jax.jit(init_one)(position, step_keys, center)
-    init_all = map_items(lambda z, k: init_one(z, k, center), settings.one_chain_at_a_time)
-    astate, init_grads = jax.jit(init_all)(position, step_keys)
-    # vmapped, the search's while loop runs until the slowest chain stops, and
-    # every chain evaluates its gradient at each of those iterations
-    return astate, jnp.broadcast_to(jnp.max(init_grads), init_grads.shape)
+        return jax.jit(init_one)
+
+    def init_all(position, keys, center):
+        return map_items(lambda z, k: init_one(z, k, center), one_at_a_time)(position, keys)
+
+    return jax.jit(init_all)
 
 
 def assemble_state(

@@ -42,6 +42,15 @@ every mode and the wider mode's basin takes them all: on a 50-d two-mode target 
 128 chains, widening by 100% lost the narrow mode; 25% (the default) found both. See
 BENCHMARKS.md and the user guide ("The center").
 
+The pilot runs the run's algorithm, global moves and U-turn explorer included.
+``Pilot(global_moves=False)`` anneals only: a smaller program (eight schools: ``init`` in
+18.5 s instead of 30.5 s on a 2-core CPU) and a fifth of the pilot's gradients, but its box
+found fewer modes: the 10-d two-mode target moved 50 units, both modes in 2 of 10 runs
+against 3 of 10, and the 50-d two-mode target from :math:`\mathcal N(0, 9I)` starts with 128
+chains, one mode lost where the default found both (BENCHMARKS.md, "The pilot's global
+moves"). The pilot's initialization runs on all :math:`C` chains, so the run's own
+initialization reuses the compiled program.
+
 It is the kernel's default start (``start="auto"``) in vectorized runs with per-chain
 centers and at least 256 chains (:data:`~numpyro_dilation.run_plan.AUTO_PILOT_MIN_CHAINS`),
 where its 64 pilot chains are at most a quarter of the run's.
@@ -80,6 +89,14 @@ class Pilot(NamedTuple):
     keep
         :math:`k`, share of the chains (the last :math:`\lfloor kC \rfloor`) that start
         at their own initial points instead of in the box, in [0, 1).
+    global_moves
+        Whether the pilot runs the run's global moves and U-turn explorer too (mode
+        finding included). Its mode finding also ascends from the pilot chains' centers
+        contracted towards their mean, so the box can hold a mode that no pilot chain
+        annealed into. ``False``: the pilot anneals only, a smaller program that
+        compiles 10-15 s faster and costs a fifth of the gradients, but it found fewer
+        modes where a mode lies far from the initial points (BENCHMARKS.md, "The pilot's
+        global moves").
 
     **Example**
 
@@ -89,13 +106,15 @@ class Pilot(NamedTuple):
 
         kernel = DilationLangevin(potential_fn=lambda z: 0.5 * (z**2).sum(),
                                   start=Pilot(num_chains=128))  # a larger pilot
-        print(Pilot())  # Pilot(num_chains=64, warmup_fraction=0.5, widen=0.25, keep=0.5)
+        print(Pilot())  # Pilot(num_chains=64, warmup_fraction=0.5, widen=0.25, keep=0.5,
+                        #       global_moves=True)
     """
 
     num_chains: int = 64
     warmup_fraction: float = 0.5
     widen: float = 0.25
     keep: float = 0.5
+    global_moves: bool = True
 
 
 def check_pilot(pilot: Pilot) -> None:
@@ -121,12 +140,14 @@ def check_pilot(pilot: Pilot) -> None:
         and 0 < pilot.warmup_fraction <= 1,
         "widen": isinstance(pilot.widen, (int, float)) and pilot.widen >= 0,
         "keep": isinstance(pilot.keep, (int, float)) and 0 <= pilot.keep < 1,
+        "global_moves": isinstance(pilot.global_moves, bool),
     }
     allowed = {
         "num_chains": "an integer >= 2",
         "warmup_fraction": "in (0, 1]",
         "widen": ">= 0",
         "keep": "in [0, 1)",
+        "global_moves": "True or False",
     }
     for name, ok in checks.items():
         if not ok:
@@ -197,6 +218,8 @@ def pilot_starts(
 
     ``init_params``: the :math:`C` chains' initial points (leading axis: chains). Returns
     ``(init_params, grads)``: the new initial points and, per chain, the pilot's gradients
+    (its steps, and the initialization of all :math:`C` chains, from which it takes its
+    first :math:`M`: the run's own initialization then reuses that compiled program)
     spread over the :math:`C` chains (rounded up) plus one for the log-density check at
     each chain's draw. Keys and initial points are arguments of one compiled program, so
     the pilot compiles once for every run of the same shapes.
@@ -222,12 +245,17 @@ def pilot_starts(
     num_chains = flat.shape[0]
     m = min(num_chains, pilot.num_chains)
     num_kept = int(pilot.keep * num_chains)
-    first = jax.tree.map(lambda x: x[:m], init_params)
     k_init, k_box, k_fallback = random.split(rng_key, 3)
     # each chain's key split as the NumPyro kernel's init splits it (state, model, step size)
-    keys = jax.vmap(lambda k: random.split(k, 3))(random.split(k_init, m))
-    astate, grads = init_chains(first, logdensity_fn, keys[:, 2], settings, step_size=step_size)
-    state = assemble_state(astate, grads, keys[:, 0], settings, True)
+    keys = jax.vmap(lambda k: random.split(k, 3))(random.split(k_init, num_chains))
+    # initialized on all C chains, the pilot's first M taken: the run's own initialization
+    # then calls the same compiled program (population_state.init_chains)
+    astate, grads = init_chains(
+        init_params, logdensity_fn, keys[:, 2], settings, step_size=step_size
+    )
+    init_grads = jnp.sum(grads[m:])  # the pilot's own M count in its state's grads
+    astate, grads = jax.tree.map(lambda x: x[:m], (astate, grads))
+    state = assemble_state(astate, grads, keys[:m, 0], settings, True)
     one_at_a_time = settings.one_chain_at_a_time
 
     def body(carry, _):
@@ -236,8 +264,8 @@ def pilot_starts(
         return (state, grads + jnp.sum(state.num_grad_evals)), None
 
     @jax.jit
-    def run(state, k_box, k_fallback, flat):
-        carry = (state, jnp.zeros((), jnp.int32))
+    def run(state, k_box, k_fallback, flat, init_grads):
+        carry = (state, init_grads.astype(jnp.int32))
         length = settings.config.num_adaptation_steps
         state, grads = lax.scan(body, carry, None, length=length)[0]
         particles = ravel_chains(state.z)[0]
@@ -252,4 +280,4 @@ def pilot_starts(
         per_chain = (grads + num_chains - 1) // num_chains + 1
         return jax.vmap(unravel_one)(starts), per_chain.astype(jnp.int32)
 
-    return run(state, k_box, k_fallback, flat)
+    return run(state, k_box, k_fallback, flat, init_grads)

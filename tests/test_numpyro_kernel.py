@@ -591,6 +591,31 @@ def test_auto_start_runs_the_pilot_from_256_vectorized_chains():
     np.testing.assert_array_equal(auto, init)
 
 
+def test_pilot_moves_and_one_compiled_initialization(monkeypatch):
+    """``Pilot()`` runs the global moves and explorer, ``Pilot(global_moves=False)`` neither;
+    the pilot's initialization and the run's are one program, built and compiled once."""
+    from numpyro_dilation import population_state
+    from numpyro_dilation.run_plan import KernelOptions, pilot_settings
+
+    light = pilot_settings(KernelOptions(), Pilot(global_moves=False), 300, 512, 3, False)
+    assert light.global_moves is None and light.uturn is None
+    full = pilot_settings(KernelOptions(), Pilot(), 300, 512, 3, False)
+    assert full.global_moves is not None and full.uturn is not None
+    built = []
+    build = population_state._build_init_program
+
+    def counted(*args):
+        built.append(build(*args))
+        return built[-1]
+
+    monkeypatch.setattr(population_state, "_build_init_program", counted)
+    kernel = DilationLangevin(potential_fn=lambda x: 0.5 * jnp.sum(x**2), start=Pilot(num_chains=4))
+    init = jax.random.normal(jax.random.key(0), (8, 2))
+    state = kernel.init(jax.random.split(jax.random.key(1), 8), 60, init)
+    assert np.all(np.isfinite(np.asarray(state.z)))
+    assert len(built) == 1 and built[0]._cache_size() == 1
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [
@@ -601,6 +626,7 @@ def test_auto_start_runs_the_pilot_from_256_vectorized_chains():
         ({"start": Pilot(warmup_fraction=0.0)}, r"`Pilot.warmup_fraction` must be in \(0, 1\]"),
         ({"start": Pilot(widen=-1.0)}, r"`Pilot.widen` must be >= 0"),
         ({"start": Pilot(keep=1.0)}, r"`Pilot.keep` must be in \[0, 1\)"),
+        ({"start": Pilot(global_moves=1)}, r"`Pilot.global_moves` must be True or False"),
         (
             {"start": "pilot", "center": {"m": 0.0, "s": 1.0}},
             "`start=Pilot\\(...\\)` gives each chain its own center",
