@@ -14,7 +14,8 @@ r"""How the NumPyro kernel plans a run: from its arguments
   ``start="auto"`` in a vectorized run of at least :data:`AUTO_PILOT_MIN_CHAINS` chains with
   per-chain centers; its own settings are those of a warm-up of
   :math:`\max(\lceil f W\rceil, 40)` iterations, :math:`f` = ``Pilot.warmup_fraction``,
-  with the run's global moves and explorer unless ``Pilot(global_moves=False)``.
+  with the run's global moves (unless ``Pilot(global_moves=False)``), without the U-turn
+  explorer.
 
 Pure planning: no NumPyro import, no JAX computation.
 """
@@ -43,9 +44,9 @@ __all__ = ["AUTO_PILOT_MIN_CHAINS", "KernelOptions", "plan_pilot"]
 
 AUTO_PILOT_MIN_CHAINS = 4 * Pilot().num_chains
 """Fewest chains (256) for which ``start="auto"`` runs the pilot-box start: its 64 pilot
-chains then are at most a quarter of the run's chains. Measured cost in gradients: +19-21%
-at 256 chains x (400 + 100), +11-12% at 256 x (2000 + 1000), +9-10% at 500 x (400 + 200)
-(BENCHMARKS.md; ``Pilot(global_moves=False)``: +2.2% at 500 x (400 + 200)). With fewer
+chains then are at most a quarter of the run's chains. Measured cost in gradients: +8% at
+256 chains x (2000 + 1000), +4.3-5.4% at 500 x (400 + 200) (BENCHMARKS.md, "The pilot's
+global moves"; ``Pilot(global_moves=False)``: +2.2% at 500 x (400 + 200)). With fewer
 chains it would cost more (its min(64, C) chains run half the warm-up, annealing and mode
 finding included) for a box drawn from few particles.
 
@@ -228,12 +229,15 @@ def pilot_settings(
     """The pilot run's settings: these options for a warm-up of
     ``max(ceil(pilot.warmup_fraction * num_warmup), 40)`` iterations (a named schedule of
     the same shape, an array of levels replaced by the linear schedule), on the
-    ``min(num_chains, pilot.num_chains)`` pilot chains; without global moves and U-turn
-    explorer if not ``pilot.global_moves``."""
+    ``min(num_chains, pilot.num_chains)`` pilot chains; without the U-turn explorer, and
+    without global moves if not ``pilot.global_moves``."""
     pilot_warmup = max(ceil(pilot.warmup_fraction * num_warmup), 40)
     named = isinstance(options.schedule, str) or callable(options.schedule)
     levels = plan_levels(options, pilot_warmup, options.schedule if named else "linear", None)
-    moves = (None, None)  # the annealing alone decides where the particles go
+    global_moves = None  # without them the annealing alone decides where particles go
     if pilot.global_moves:
-        moves = plan_moves(options, len(levels) > 1, True, min(num_chains, pilot.num_chains))
+        global_moves = plan_global_moves(options, True, min(num_chains, pilot.num_chains))
+    # no U-turn explorer: the same modes found, at half the pilot's gradients and 8 s less
+    # compilation (BENCHMARKS.md, "The pilot's global moves")
+    moves = (global_moves if len(levels) > 1 else None, None)
     return plan_settings(options, pilot_warmup, dim, levels, moves, one_at_a_time, None)

@@ -42,9 +42,14 @@ every mode and the wider mode's basin takes them all: on a 50-d two-mode target 
 128 chains, widening by 100% lost the narrow mode; 25% (the default) found both. See
 BENCHMARKS.md and the user guide ("The center").
 
-The pilot runs the run's algorithm, global moves and U-turn explorer included.
+The pilot runs the run's algorithm, global moves included, but not the U-turn explorer:
+with and without it the pilot box found the same modes in every measured run (the targets
+below and GMM-40, 18 runs), and without it the pilot costs half the gradients and compiles
+faster
+(BENCHMARKS.md, "The pilot's global moves").
 ``Pilot(global_moves=False)`` anneals only: a smaller program (eight schools: ``init`` in
-18.5 s instead of 30.5 s on a 2-core CPU) and a fifth of the pilot's gradients, but its box
+15.4-20.5 s against the default's 23.2 s on a 2-core CPU) and half the pilot's gradients, but
+its box
 found fewer modes: the 10-d two-mode target moved 50 units, both modes in 2 of 10 runs
 against 3 of 10, and the 50-d two-mode target from :math:`\mathcal N(0, 9I)` starts with 128
 chains, one mode lost where the default found both (BENCHMARKS.md, "The pilot's global
@@ -90,11 +95,11 @@ class Pilot(NamedTuple):
         :math:`k`, share of the chains (the last :math:`\lfloor kC \rfloor`) that start
         at their own initial points instead of in the box, in [0, 1).
     global_moves
-        Whether the pilot runs the run's global moves and U-turn explorer too (mode
-        finding included). Its mode finding also ascends from the pilot chains' centers
-        contracted towards their mean, so the box can hold a mode that no pilot chain
-        annealed into. ``False``: the pilot anneals only, a smaller program that
-        compiles 10-15 s faster and costs a fifth of the gradients, but it found fewer
+        Whether the pilot runs the run's global moves too (mode finding included; the
+        pilot never runs the U-turn explorer). Its mode finding also ascends from the
+        pilot chains' centers contracted towards their mean, so the box can hold a mode
+        that no pilot chain annealed into. ``False``: the pilot anneals only, a smaller program that
+        compiles a few seconds faster and costs half the gradients, but it found fewer
         modes where a mode lies far from the initial points (BENCHMARKS.md, "The pilot's
         global moves").
 

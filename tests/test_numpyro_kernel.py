@@ -592,15 +592,16 @@ def test_auto_start_runs_the_pilot_from_256_vectorized_chains():
 
 
 def test_pilot_moves_and_one_compiled_initialization(monkeypatch):
-    """``Pilot()`` runs the global moves and explorer, ``Pilot(global_moves=False)`` neither;
-    the pilot's initialization and the run's are one program, built and compiled once."""
+    """``Pilot()`` runs the global moves, ``Pilot(global_moves=False)`` does not, neither runs
+    the U-turn explorer; the pilot's initialization and the run's are one program, built
+    and compiled once."""
     from numpyro_dilation import population_state
     from numpyro_dilation.run_plan import KernelOptions, pilot_settings
 
     light = pilot_settings(KernelOptions(), Pilot(global_moves=False), 300, 512, 3, False)
     assert light.global_moves is None and light.uturn is None
     full = pilot_settings(KernelOptions(), Pilot(), 300, 512, 3, False)
-    assert full.global_moves is not None and full.uturn is not None
+    assert full.global_moves is not None and full.uturn is None
     built = []
     build = population_state._build_init_program
 
