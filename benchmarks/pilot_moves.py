@@ -3,7 +3,7 @@
     python -m benchmarks.pilot_moves [--seeds 10] [--target two_mode_10@50x1]
 
 ``Pilot(global_moves=False)`` (the pilot anneals only) against ``Pilot()`` (the default:
-the pilot also runs mode finding, the U-turn explorer and the global moves) on a target of
+the pilot also runs mode finding and the global moves, not the U-turn explorer) on a target of
 the robustness grid (default: the 10-d two-mode mixture moved 50 units, where the pilot box
 matters most), from the ``pilot`` section's initial points (uniform in [-2, 2]^d, 500 chains
 x (400 + 200), the ``full`` preset) with the run keys of its ``seeds`` section, so that

@@ -152,6 +152,12 @@ class AnnealingConfig(NamedTuple):
     anneal_metropolis: bool = True
 
 
+def first_level(config: AnnealingConfig) -> float:
+    """:math:`\\lambda_0`, the level a chain starts at: the schedule's first, 1 when it is
+    empty (:math:`K = 0`: no annealing)."""
+    return float(config.levels[0]) if len(config.levels) else 1.0
+
+
 def annealing_init(
     position: ArrayLikeTree,
     logdensity_fn: Callable,
@@ -176,8 +182,7 @@ def annealing_init(
         print(state.dilation.lam, state.iteration, state.step_size)  # 0.01 0 0.5
         print(dilated_position(state.dilation))  # [0.1 -0.1] = sqrt(0.01) * y: near the center 0
     """
-    first = float(config.levels[0]) if len(config.levels) else 1.0  # K = 0: no annealing
-    dilation = dilation_kernel.init(position, logdensity_fn, center, first)
+    dilation = dilation_kernel.init(position, logdensity_fn, center, first_level(config))
     step_size = jnp.asarray(step_size, dtype=dilation.lam.dtype)
     adaptation = dual_averaging_start(config.target_accept_prob, step_size)
     return AnnealingState(dilation, jnp.asarray(0, dtype=jnp.int32), step_size, adaptation)

@@ -7,6 +7,7 @@ and the NumPyro kernel (:class:`~numpyro_dilation.mcmc.DilationLangevin`), whose
 ``z_grad``, ``adapt_state``), so NumPyro's ``MCMC`` collects and resumes it unchanged.
 """
 
+import functools
 from collections import namedtuple
 from collections.abc import Callable
 
@@ -16,7 +17,12 @@ import numpy as np
 from jax import lax
 from jax.flatten_util import ravel_pytree
 
-from numpyro_dilation.annealing import AnnealingConfig, AnnealingState, annealing_init
+from numpyro_dilation.annealing import (
+    AnnealingConfig,
+    AnnealingState,
+    annealing_init,
+    first_level,
+)
 from numpyro_dilation.batching import map_items
 from numpyro_dilation.global_moves import init_evidence
 from numpyro_dilation.health import init_monitor
@@ -303,9 +309,8 @@ def init_chains(
         print(astate.dilation.lam[0], grads[0] >= 1)  # 0.001 True
     """
     config = settings.config
-    first = float(config.levels[0]) if len(config.levels) else 1.0
     program = _init_program(
-        logdensity_fn, first, config.target_accept_prob, step_size,
+        logdensity_fn, first_level(config), config.target_accept_prob, step_size,
         settings.one_chain_at_a_time, batched,
     )  # fmt: skip
     if not batched:
@@ -318,7 +323,7 @@ def init_chains(
 
 def _init_program(
     logdensity_fn: Callable,
-    first_level: float,
+    lambda_0: float,
     target_accept_prob: float,
     step_size: float | None,
     one_at_a_time: bool,
@@ -329,25 +334,17 @@ def _init_program(
     initialization of the same chains call the same program, compiled once. It reads only
     the first level and the step-size target, the parts of a configuration that
     :func:`~numpyro_dilation.annealing.annealing_init` uses."""
-    key = (logdensity_fn, first_level, target_accept_prob, step_size, one_at_a_time, batched)
+    key = (logdensity_fn, lambda_0, target_accept_prob, step_size, one_at_a_time, batched)
     try:
-        hash(key)
+        return _cached_init_program(*key)
     except TypeError:  # an unhashable argument: build it afresh
         return _build_init_program(*key)
-    if key not in _INIT_PROGRAMS:
-        if len(_INIT_PROGRAMS) >= 4:  # keep a few; they hold the models' data
-            _INIT_PROGRAMS.pop(next(iter(_INIT_PROGRAMS)))
-        _INIT_PROGRAMS[key] = _build_init_program(*key)
-    return _INIT_PROGRAMS[key]
 
 
-_INIT_PROGRAMS: dict = {}
-
-
-def _build_init_program(logdensity_fn, first_level, target_accept_prob, step_size,
+def _build_init_program(logdensity_fn, lambda_0, target_accept_prob, step_size,
                         one_at_a_time, batched):  # fmt: skip
     config = AnnealingConfig(
-        levels=np.asarray([first_level]), num_adaptation_steps=0,
+        levels=np.asarray([lambda_0]), num_adaptation_steps=0,
         target_accept_prob=target_accept_prob,
     )  # fmt: skip
 
@@ -372,6 +369,10 @@ def _build_init_program(logdensity_fn, first_level, target_accept_prob, step_siz
         return map_items(lambda z, k: init_one(z, k, center), one_at_a_time)(position, keys)
 
     return jax.jit(init_all)
+
+
+# a few kept: they hold the models' data
+_cached_init_program = functools.lru_cache(maxsize=4)(_build_init_program)
 
 
 def assemble_state(

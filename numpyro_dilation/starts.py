@@ -45,16 +45,14 @@ BENCHMARKS.md and the user guide ("The center").
 The pilot runs the run's algorithm, global moves included, but not the U-turn explorer:
 with and without it the pilot box found the same modes in every measured run (the targets
 below and GMM-40, 18 runs), and without it the pilot costs half the gradients and compiles
-faster
-(BENCHMARKS.md, "The pilot's global moves").
-``Pilot(global_moves=False)`` anneals only: a smaller program (eight schools: ``init`` in
-15.4-20.5 s against the default's 23.2 s on a 2-core CPU) and half the pilot's gradients, but
-its box
-found fewer modes: the 10-d two-mode target moved 50 units, both modes in 2 of 10 runs
-against 3 of 10, and the 50-d two-mode target from :math:`\mathcal N(0, 9I)` starts with 128
-chains, one mode lost where the default found both (BENCHMARKS.md, "The pilot's global
-moves"). The pilot's initialization runs on all :math:`C` chains, so the run's own
-initialization reuses the compiled program.
+faster (BENCHMARKS.md, "The pilot's global moves"). ``Pilot(global_moves=False)`` anneals
+only: a smaller program (eight schools: ``init`` in 15.4-20.5 s against the default's 23.2 s
+on a 2-core CPU) and half the pilot's gradients, but its box found fewer modes: the 10-d
+two-mode target moved 50 units, both modes in 2 of 10 runs against 3 of 10, and the 50-d
+two-mode target from :math:`\mathcal N(0, 9I)` starts with 128 chains, one mode lost where
+the default found both (BENCHMARKS.md, "The pilot's global moves"). The pilot's
+initialization runs on all :math:`C` chains, so the run's own initialization reuses the
+compiled program.
 
 It is the kernel's default start (``start="auto"``) in vectorized runs with per-chain
 centers and at least 256 chains (:data:`~numpyro_dilation.run_plan.AUTO_PILOT_MIN_CHAINS`),
@@ -98,8 +96,8 @@ class Pilot(NamedTuple):
         Whether the pilot runs the run's global moves too (mode finding included; the
         pilot never runs the U-turn explorer). Its mode finding also ascends from the
         pilot chains' centers contracted towards their mean, so the box can hold a mode
-        that no pilot chain annealed into. ``False``: the pilot anneals only, a smaller program that
-        compiles a few seconds faster and costs half the gradients, but it found fewer
+        that no pilot chain annealed into. ``False``: the pilot anneals only, a smaller
+        program that compiles a few seconds faster and costs half the gradients, but it found fewer
         modes where a mode lies far from the initial points (BENCHMARKS.md, "The pilot's
         global moves").
 

@@ -1,5 +1,6 @@
 """NumPyro front end: exact answers, chain methods, continuation, fields, ArviZ, errors."""
 
+import functools
 import warnings
 
 import arviz as az
@@ -609,12 +610,14 @@ def test_pilot_moves_and_one_compiled_initialization(monkeypatch):
         built.append(build(*args))
         return built[-1]
 
-    monkeypatch.setattr(population_state, "_build_init_program", counted)
+    cached = functools.lru_cache(maxsize=4)(counted)
+    monkeypatch.setattr(population_state, "_cached_init_program", cached)
     kernel = DilationLangevin(potential_fn=lambda x: 0.5 * jnp.sum(x**2), start=Pilot(num_chains=4))
     init = jax.random.normal(jax.random.key(0), (8, 2))
     state = kernel.init(jax.random.split(jax.random.key(1), 8), 60, init)
     assert np.all(np.isfinite(np.asarray(state.z)))
     assert len(built) == 1 and built[0]._cache_size() == 1
+    assert cached.cache_info().hits == 1  # built for the pilot, reused by the run
 
 
 @pytest.mark.parametrize(
