@@ -119,6 +119,14 @@ class RunMonitor(NamedTuple):
         Iterations in which the position changed (int32 scalar).
     global_accept_sum, num_global_moves
         Summed acceptance probability of the global moves made, and their number.
+    jump_sq, num_jumps
+        Sum of squared jumps :math:`(y_t - y_{t-1})^2` between consecutive positions, shape
+        ``(d,)``, and their number: over the iterations given a previous position (the
+        warm-up's last stretch and the draws; see :mod:`numpyro_dilation.draw_length`).
+    snapshot, lag_jump_sq, num_lag_jumps
+        The position at the last lag point (``nan`` before the first), the sum of squared
+        jumps between successive lag points, shape ``(d,)``, and their number (lag points
+        every :data:`~numpyro_dilation.draw_length.VARIOGRAM_LAG` iterations).
 
     **Example**
 
@@ -140,6 +148,11 @@ class RunMonitor(NamedTuple):
     num_moved: jax.Array
     global_accept_sum: jax.Array
     num_global_moves: jax.Array
+    jump_sq: jax.Array
+    num_jumps: jax.Array
+    snapshot: jax.Array
+    lag_jump_sq: jax.Array
+    num_lag_jumps: jax.Array
 
 
 def init_monitor(dim: int, dtype=jnp.float32) -> RunMonitor:
@@ -162,6 +175,11 @@ def init_monitor(dim: int, dtype=jnp.float32) -> RunMonitor:
         zero,
         jnp.zeros((), dtype),
         zero,
+        jnp.zeros((dim,), dtype),
+        zero,
+        jnp.full((dim,), jnp.nan, dtype),
+        jnp.zeros((dim,), dtype),
+        zero,
     )
 
 
@@ -172,9 +190,15 @@ def update_monitor(
     diverging: jax.Array,
     global_accept: jax.Array | float = 0.0,
     global_moved: jax.Array | bool = False,
+    previous: jax.Array | None = None,
+    count_jump: jax.Array | bool = True,
+    lag_point: jax.Array | bool = False,
 ) -> RunMonitor:
     """Add one iteration: Welford's update of the mean and :math:`M_2` with the flat
-    ``position`` ``(d,)``, and the counters.
+    ``position`` ``(d,)``, and the counters; with the ``previous`` flat position and
+    ``count_jump`` (a boolean, traced or not), the squared jump ``(position - previous) ** 2``;
+    at a ``lag_point`` (boolean), the squared jump from the last lag point's ``snapshot``
+    (if any), and ``position`` becomes the snapshot.
 
     **Example**
 
@@ -200,6 +224,21 @@ def update_monitor(
         + jnp.asarray(global_accept, monitor.global_accept_sum.dtype)
         * jnp.asarray(global_moved, monitor.global_accept_sum.dtype),
         monitor.num_global_moves + jnp.asarray(global_moved, jnp.int32),
+        monitor.jump_sq
+        if previous is None
+        else monitor.jump_sq + jnp.where(count_jump, (position - previous) ** 2, 0.0),
+        monitor.num_jumps + jnp.asarray(previous is not None and count_jump, jnp.int32),
+        *_lag_update(monitor, position, lag_point),
+    )
+
+
+def _lag_update(monitor: RunMonitor, position: jax.Array, lag_point):
+    """``(snapshot, lag_jump_sq, num_lag_jumps)`` after ``position``."""
+    has = lag_point & ~jnp.any(jnp.isnan(monitor.snapshot))
+    return (
+        jnp.where(lag_point, position, monitor.snapshot),
+        monitor.lag_jump_sq + jnp.where(has, (position - monitor.snapshot) ** 2, 0.0),
+        monitor.num_lag_jumps + jnp.asarray(has, jnp.int32),
     )
 
 
@@ -294,11 +333,13 @@ def health_problems(
     num_divergent = int(np.sum(monitor.num_divergent))
     if num_divergent:
         problems.append(
-            f"{num_divergent} of {total} iterations diverged (non-finite log-density, "
-            "gradient or energy; the proposal was rejected): the posterior has regions the "
-            "step cannot follow (a funnel neck, a boundary). Reparameterize (e.g. "
-            "non-centered hierarchical priors with `numpyro.infer.reparam.LocScaleReparam`), "
-            "or raise `num_warmup` so the step size adapts further."
+            f"{num_divergent} of {total} iterations diverged (a proposal with a non-finite "
+            "log-density or gradient, or an energy error above 1000, was rejected): the "
+            "posterior has regions the step cannot follow (a funnel neck, a heavy tail, a "
+            "boundary). Raise `target_accept_prob` (e.g. to 0.8: a shorter step, which "
+            "`steps_per_draw='auto'` makes up for with more steps per draw), reparameterize "
+            "(e.g. non-centered hierarchical priors with "
+            "`numpyro.infer.reparam.LocScaleReparam`), or raise `num_warmup`."
         )
     if num_chains >= 2 and int(monitor.count[0]) >= 4:
         r = np.asarray(rhat(monitor))  # NumPy: no XLA inside the callback

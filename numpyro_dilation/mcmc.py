@@ -134,6 +134,13 @@ class DilationLangevin(MCMCKernel):
     :param bool forward_mode_differentiation: as in NumPyro's ``NUTS``.
     :param bool dense_mass: as in NumPyro's ``NUTS``: one dense preconditioner
         (:math:`O(Cd^2)` memory per update; up to a few hundred dimensions).
+    :param steps_per_draw: MALA transitions per draw after the warm-up: ``"auto"``
+        (default) measures the chains' autocorrelation over the warm-up's last stretch and
+        takes enough transitions (at most
+        :data:`~numpyro_dilation.draw_length.MAX_STEPS_PER_DRAW`) that the draws are
+        nearly independent, so that many short chains pass the :math:`\hat R` check
+        (:mod:`numpyro_dilation.draw_length`); an integer fixes it (1: every transition
+        is a draw).
     :param bool host_callbacks: the run checks itself from its compiled loop and warns
         (default). ``False``: no host callback, so JAX's persistent compilation cache can
         store the loop; call :func:`check_run` after the run (same checks and warning).
@@ -179,12 +186,14 @@ class DilationLangevin(MCMCKernel):
         reparam: str | None = "auto",
         forward_mode_differentiation: bool = False,
         dense_mass: bool = False,
+        steps_per_draw: int | str = "auto",
         host_callbacks: bool = True,
     ):
         options = KernelOptions(  # the algorithm's arguments, in the signature's order
             step_size, adapt_step_size, target_accept_prob, schedule, lambda_min,
             num_annealing_steps, annealing_fraction, center, start, metropolis,
             anneal_metropolis, global_moves, adapt_mass_matrix, uturn, dense_mass,
+            steps_per_draw,
         )  # fmt: skip
         self._options = check_arguments(
             options, model=model, potential_fn=potential_fn, init_strategy=init_strategy,

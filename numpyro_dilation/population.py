@@ -49,7 +49,7 @@ from numpyro_dilation.modes import (
     find_modes_per_chain,
     mode_start_chains,
 )
-from numpyro_dilation.population_chain import chain_step
+from numpyro_dilation.population_chain import chain_step, draw_transitions
 from numpyro_dilation.population_settings import (
     DEFAULT_ANNEALING_FRACTION,
     DEFAULT_GLOBAL_MOVES,
@@ -57,6 +57,7 @@ from numpyro_dilation.population_settings import (
     MIN_ANNEALING_STEPS,
     PopulationSettings,
     annealing_levels,
+    check_steps_per_draw,
     make_settings,
 )
 from numpyro_dilation.population_state import (
@@ -263,12 +264,13 @@ def population_step(
         state, extra_grads = lax.cond(
             state.i[0] == settings.mode_iteration, build, lambda o: o, (state, extra_grads)
         )
+    state, num_transitions = draw_transitions(state, settings)
     # the mixture and the preconditioner are shared by the chains (not batched)
     mixture, v = state.mixture, state.inverse_mass_matrix
 
     def one(per_chain):
         per_chain = with_inverse_mass_matrix(per_chain._replace(mixture=mixture), v)
-        new = chain_step(per_chain, logdensity_fn, settings)
+        new = chain_step(per_chain, logdensity_fn, settings, num_transitions)
         return with_inverse_mass_matrix(new._replace(mixture=None), None)
 
     unshared = with_inverse_mass_matrix(state._replace(mixture=None), None)
@@ -341,6 +343,7 @@ def as_top_level_api(
     metropolis: bool = True,
     anneal_metropolis: bool = True,
     center=None,
+    steps_per_draw: int | str = "auto",
 ) -> SamplingAlgorithm:
     r"""The population algorithm as a BlackJAX ``SamplingAlgorithm``: the sampler the
     NumPyro kernel runs (annealing, pooled preconditioner, mode finding, global moves,
@@ -353,8 +356,10 @@ def as_top_level_api(
     state)`` runs one iteration of every chain and returns ``(state, PopulationInfo)``.
     The first ``num_warmup`` steps are the warm-up (annealing over the first
     ``ceil(annealing_fraction * num_warmup)``, preconditioner updates, mode finding);
-    every later step is a draw of each chain at :math:`\lambda = 1`. Not jitted: the
-    caller jits (``jax.jit(algo.step)``) or uses ``blackjax``'s
+    every later step is a draw of each chain at :math:`\lambda = 1`, made of
+    ``steps_per_draw`` transitions (``"auto"``: measured at the end of the warm-up,
+    :mod:`numpyro_dilation.draw_length`; the state's ``adapt_state.steps_per_draw``).
+    Not jitted: the caller jits (``jax.jit(algo.step)``) or uses ``blackjax``'s
     ``run_inference_algorithm``.
 
     The arguments are the NumPyro kernel's
@@ -416,6 +421,7 @@ def as_top_level_api(
         )
     if step_size is not None:
         check_step_size(step_size)
+    steps_per_draw = check_steps_per_draw(steps_per_draw)
     levels = annealing_levels(
         num_warmup, num_annealing_steps, annealing_fraction, schedule, lambda_min
     )
@@ -434,6 +440,7 @@ def as_top_level_api(
             target_accept_prob=target_accept_prob,
             metropolis=metropolis,
             anneal_metropolis=anneal_metropolis,
+            steps_per_draw=steps_per_draw,
         )
 
     kernel = build_kernel()

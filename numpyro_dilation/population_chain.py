@@ -13,6 +13,7 @@ from jax.flatten_util import ravel_pytree
 
 from numpyro_dilation._control import uniform_cond
 from numpyro_dilation.annealing import AnnealingState, annealing_step
+from numpyro_dilation.draw_length import VARIOGRAM_LAG, jump_window_start, steps_per_draw
 from numpyro_dilation.global_moves import build_independence_kernel, update_evidence
 from numpyro_dilation.health import init_monitor, update_monitor
 from numpyro_dilation.kernel import DilationState
@@ -25,7 +26,7 @@ from numpyro_dilation.population_state import (
 from numpyro_dilation.preconditioner import update_preconditioner
 from numpyro_dilation.uturn import build_kernel as build_uturn_kernel
 
-__all__ = ["chain_alone_step", "chain_step"]
+__all__ = ["chain_alone_step", "chain_step", "draw_transitions"]
 
 
 def _move_if(move_now, move: Callable, skip: Callable, key, state, *operands):
@@ -45,8 +46,8 @@ def _move_if(move_now, move: Callable, skip: Callable, key, state, *operands):
 
 def _global_move(key, state, logdensity_fn, iteration, settings: PopulationSettings):
     """Independence MH move with the mode mixture after local step number
-    ``iteration`` (0-based) if it is a sampling-phase step whose turn it is;
-    a branch that all chains take together (see ``uniform_cond``)."""
+    ``iteration`` (0-based) if it is a step whose turn it is (every transition of such an
+    iteration); a branch that all chains take together (see ``uniform_cond``)."""
     kernel = build_independence_kernel()
     start = settings.mode_iteration
     move_now = (iteration >= start) & ((iteration - start) % settings.global_moves.every == 0)
@@ -75,13 +76,15 @@ def _global_move(key, state, logdensity_fn, iteration, settings: PopulationSetti
     return _move_if(move_now, move, skip, key, state, state.evidence, state.mixture), move_now
 
 
-def _uturn_move(key, state, logdensity_fn, iteration, settings: PopulationSettings):
+def _uturn_move(key, state, logdensity_fn, iteration, settings: PopulationSettings, last=True):
     """Exact U-turn move (:func:`numpyro_dilation.uturn_kernel.build_kernel`) after local step
     number ``iteration`` if it is a sampling-phase step whose turn it is (every
-    ``UTurn.every`` sampling iterations), about the chain's own center."""
+    ``UTurn.every`` sampling iterations) and ``last`` (the draw's last transition), about
+    the chain's own center."""
     kernel = build_uturn_kernel(settings.uturn)
     num_warmup = settings.config.num_adaptation_steps
     move_now = (iteration >= num_warmup) & ((iteration - num_warmup) % settings.uturn.every == 0)
+    move_now = move_now & last
 
     def move(key, z, ld, grad, center, step_size, inverse_mass_matrix):
         d = DilationState(z, ld, grad, jnp.ones_like(ld), center)
@@ -120,13 +123,83 @@ def _uturn_move(key, state, logdensity_fn, iteration, settings: PopulationSettin
     )
 
 
+def _transition(
+    state: DilationLangevinState, logdensity_fn: Callable, settings: PopulationSettings, last
+) -> tuple[DilationLangevinState, jax.Array]:
+    """One transition of one chain: the annealed MALA step at its level, then the global
+    move whose turn it is, and, if ``last`` (the draw's last transition; a boolean, traced
+    or not), the exact U-turn move whose turn it is. Returns the state (``i`` advanced,
+    ``num_grad_evals`` this transition's) and whether a global move was made."""
+    config = settings.config
+    rng_key, key = random.split(state.rng_key)
+    astate = AnnealingState(
+        DilationState(
+            state.z,
+            -state.potential_energy,
+            jax.tree.map(jnp.negative, state.z_grad),
+            state.lam,
+            state.center,
+        ),
+        state.i,
+        state.adapt_state.step_size,
+        state.adapt_state.dual_averaging,
+    )
+    rng_key, key_global = random.split(rng_key)
+    astate, info = annealing_step(key, astate, logdensity_fn, config, state.inverse_mass_matrix)
+    num_warmup = config.num_adaptation_steps
+    n = jnp.where(state.i < num_warmup, state.i + 1, state.i + 1 - num_warmup)
+    mean_accept_prob = state.mean_accept_prob + (info.acceptance_rate - state.mean_accept_prob) / n
+    new = to_state(
+        astate,
+        state.inverse_mass_matrix,
+        state.adapt_state.steps_per_draw,
+        accept_prob=info.acceptance_rate,
+        mean_accept_prob=mean_accept_prob,
+        diverging=info.is_divergent,
+        num_grad_evals=info.num_grad_evals,
+        global_accept_prob=jnp.zeros_like(info.acceptance_rate),
+        uturn_accept_prob=jnp.zeros_like(info.acceptance_rate),
+        evidence=state.evidence,
+        monitor=state.monitor,
+        mixture=state.mixture,
+        rng_key=rng_key,
+    )
+    moved = jnp.zeros((), bool)
+    if settings.global_moves is not None:
+        (z, ld, grad, evidence, p_global, divergent), moved = _global_move(
+            key_global, new, logdensity_fn, state.i, settings
+        )
+        new = new._replace(
+            z=z,
+            potential_energy=-ld,
+            z_grad=jax.tree.map(jnp.negative, grad),
+            evidence=evidence,
+            global_accept_prob=p_global,
+            diverging=new.diverging | divergent,
+            num_grad_evals=new.num_grad_evals + moved.astype(jnp.int32),
+        )
+    if settings.uturn is not None and settings.uturn.kind == "exact":
+        new = _uturn_move(
+            random.fold_in(key_global, 1), new, logdensity_fn, state.i, settings, last
+        )
+    return new, moved
+
+
 def chain_step(
-    state: DilationLangevinState, logdensity_fn: Callable, settings: PopulationSettings
+    state: DilationLangevinState,
+    logdensity_fn: Callable,
+    settings: PopulationSettings,
+    num_transitions: int | jax.Array = 1,
 ) -> DilationLangevinState:
-    """One chain's iteration (unbatched ``state``; the mixture and preconditioner are the
-    population's): the annealed MALA step at its level, then the global move and the
-    exact U-turn move whose turn it is, and the run monitor's update at
-    :math:`\\lambda = 1`. Its key is ``state.rng_key``.
+    r"""One chain's iteration (unbatched ``state``; the mixture and preconditioner are the
+    population's): ``num_transitions`` transitions (1 in the warm-up; the draw length
+    :mod:`~numpyro_dilation.draw_length` in the sampling phase, a scalar shared by the
+    chains), each the annealed MALA step at its level and the global move whose turn it is
+    (the warm-up measures the autocorrelation of such transitions), the last one followed by
+    the exact U-turn move whose turn it is; then the run monitor's update at
+    :math:`\lambda = 1`. Its key is ``state.rng_key``. The new state reports the
+    iteration's summed gradients, whether any transition diverged, and the last
+    transition's acceptance probability.
 
     **Example**
 
@@ -148,64 +221,37 @@ def chain_step(
         one = chain_step(one._replace(mixture=state.mixture), logdensity, settings)
         print(one.i, one.lam)  # 1 0.001: the first transition, at the first level
     """
-    config = settings.config
-    rng_key, key = random.split(state.rng_key)
-    astate = AnnealingState(
-        DilationState(
-            state.z,
-            -state.potential_energy,
-            jax.tree.map(jnp.negative, state.z_grad),
-            state.lam,
-            state.center,
-        ),
-        state.i,
-        state.adapt_state.step_size,
-        state.adapt_state.dual_averaging,
-    )
-    rng_key, key_global = random.split(rng_key)
     end_warmup, end_run = phase_end(state.i, settings)
     monitor = jax.tree.map(
         lambda fresh, old: jnp.where(end_warmup | end_run, fresh, old),
         init_monitor(state.monitor.mean.shape[-1], state.monitor.mean.dtype),
         state.monitor,
     )
-    astate, info = annealing_step(key, astate, logdensity_fn, config, state.inverse_mass_matrix)
-    num_warmup = config.num_adaptation_steps
-    n = jnp.where(state.i < num_warmup, state.i + 1, state.i + 1 - num_warmup)
-    mean_accept_prob = state.mean_accept_prob + (info.acceptance_rate - state.mean_accept_prob) / n
-    new = to_state(
-        astate,
-        state.inverse_mass_matrix,
-        accept_prob=info.acceptance_rate,
-        mean_accept_prob=mean_accept_prob,
-        diverging=info.is_divergent,
-        # the first iteration also reports the initialization's gradients
-        num_grad_evals=info.num_grad_evals
-        + jnp.where(state.i == 0, state.num_grad_evals, 0).astype(jnp.int32),
-        global_accept_prob=jnp.zeros_like(info.acceptance_rate),
-        uturn_accept_prob=jnp.zeros_like(info.acceptance_rate),
-        evidence=state.evidence,
-        monitor=state.monitor,
-        mixture=state.mixture,
-        rng_key=rng_key,
-    )
-    moved = False
-    if settings.global_moves is not None:
-        (z, ld, grad, evidence, p_global, divergent), moved = _global_move(
-            key_global, new, logdensity_fn, state.i, settings
-        )
-        new = new._replace(
-            z=z,
-            potential_energy=-ld,
-            z_grad=jax.tree.map(jnp.negative, grad),
-            evidence=evidence,
-            global_accept_prob=p_global,
-            diverging=new.diverging | divergent,
-            num_grad_evals=new.num_grad_evals + moved.astype(jnp.int32),
-        )
-    if settings.uturn is not None and settings.uturn.kind == "exact":
-        new = _uturn_move(random.fold_in(key_global, 1), new, logdensity_fn, state.i, settings)
+    if isinstance(num_transitions, int) and num_transitions == 1:
+        new, moved = _transition(state, logdensity_fn, settings, True)
+    else:
+
+        def body(t, carry):
+            s, grads, divergent, _ = carry
+            last = t == num_transitions - 1
+            new, moved = _transition(s, logdensity_fn, settings, last)
+            # only the draw's last transition counts as an iteration
+            new = new._replace(
+                i=jnp.where(last, new.i, s.i),
+                mean_accept_prob=jnp.where(last, new.mean_accept_prob, s.mean_accept_prob),
+            )
+            return new, grads + new.num_grad_evals, divergent | new.diverging, moved
+
+        zero = jnp.zeros((), jnp.int32)
+        carry = (state, zero, jnp.zeros((), bool), jnp.zeros((), bool))
+        new, grads, divergent, moved = lax.fori_loop(0, num_transitions, body, carry)
+        new = new._replace(num_grad_evals=grads, diverging=divergent)
+    # the first iteration also reports the initialization's gradients
+    init_grads = jnp.where(state.i == 0, state.num_grad_evals, 0).astype(jnp.int32)
+    new = new._replace(num_grad_evals=new.num_grad_evals + init_grads)
     flat_old, flat_new = ravel_pytree(state.z)[0], ravel_pytree(new.z)[0]
+    window_start = jump_window_start(settings)
+    count_jump = (state.i >= window_start) & (state.lam == 1)
     updated = update_monitor(
         monitor,
         flat_new,
@@ -213,10 +259,56 @@ def chain_step(
         new.diverging,
         new.global_accept_prob,
         moved,
+        previous=flat_old,
+        # jumps from the last preconditioner update or mode finding on (draw_length)
+        count_jump=count_jump,
+        lag_point=count_jump & ((state.i - window_start) % VARIOGRAM_LAG == 0),
     )
     at_target = new.lam == 1  # annealing contractions are not moves
     monitor = jax.tree.map(lambda u, m: jnp.where(at_target, u, m), updated, monitor)
     return new._replace(monitor=monitor)
+
+
+def draw_transitions(
+    state: DilationLangevinState, settings: PopulationSettings, batched: bool = True
+) -> tuple[DilationLangevinState, jax.Array]:
+    """The transitions of this iteration (int32 scalar): 1 in the warm-up, then
+    ``adapt_state.steps_per_draw``; at the first draw, with ``steps_per_draw="auto"``
+    (``settings.steps_per_draw is None``), that is measured from the warm-up's monitors
+    (:func:`~numpyro_dilation.draw_length.steps_per_draw`) and stored. ``batched``: the
+    state holds all chains (one shared value) or one chain alone (its own).
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        from numpyro_dilation.population import init
+        from numpyro_dilation.population_chain import draw_transitions
+        from numpyro_dilation.population_settings import make_settings
+
+        logdensity = lambda x: -0.5 * jnp.sum(x**2)
+        settings = make_settings(60, 2, steps_per_draw=4)
+        state = init(jnp.zeros((8, 2)), logdensity, jax.random.split(jax.random.key(0), 8),
+                     settings)
+        print(draw_transitions(state, settings)[1])  # 1: a warm-up iteration
+    """
+    num_warmup = settings.config.num_adaptation_steps
+    i = state.i[0] if batched else state.i
+    current = state.adapt_state.steps_per_draw
+    if settings.steps_per_draw is None:
+        monitor = state.monitor if batched else jax.tree.map(lambda x: x[None], state.monitor)
+        measured = lax.cond(
+            i == num_warmup,
+            lambda m: jnp.full_like(current, steps_per_draw(m)),
+            lambda m: current,
+            monitor,
+        )
+        state = state._replace(adapt_state=state.adapt_state._replace(steps_per_draw=measured))
+        current = measured
+    k = current[0] if batched else current
+    return state, jnp.where(i >= num_warmup, k, 1).astype(jnp.int32)
 
 
 def chain_alone_step(
@@ -259,5 +351,6 @@ def chain_alone_step(
 
         update_now = jnp.any(state.i == jnp.asarray(settings.mass_schedule))
         state, extra_grads = lax.cond(update_now, update, lambda s: (s, extra_grads), state)
-    new = chain_step(state, logdensity_fn, settings)
+    state, num_transitions = draw_transitions(state, settings, batched=False)
+    new = chain_step(state, logdensity_fn, settings, num_transitions)
     return new._replace(num_grad_evals=new.num_grad_evals + extra_grads)

@@ -27,6 +27,7 @@ __all__ = [
     "MIN_ANNEALING_STEPS",
     "PopulationSettings",
     "annealing_levels",
+    "check_steps_per_draw",
     "make_settings",
     "mass_schedule",
     "mode_finding_iteration",
@@ -95,6 +96,9 @@ class PopulationSettings(NamedTuple):
       ``vmap`` (LAPACK-calling densities on CPU; see :mod:`numpyro_dilation.batching`).
     - **run_length** - draws per ``run`` (the end of each run's draws resets the run
       monitors); ``None``: only the end of warm-up does.
+    - **steps_per_draw** - transitions per draw in the sampling phase: an integer, or
+      ``None`` to measure it at the end of the warm-up
+      (:mod:`numpyro_dilation.draw_length`).
 
     **Example**
 
@@ -116,6 +120,7 @@ class PopulationSettings(NamedTuple):
     adapt_mass_matrix: bool = True
     one_chain_at_a_time: bool = False
     run_length: int | None = None
+    steps_per_draw: int | None = None
 
 
 def mass_schedule(num_levels: int, num_warmup: int) -> tuple[int, ...]:
@@ -171,6 +176,7 @@ def make_settings(
     anneal_metropolis: bool = True,
     one_chain_at_a_time: bool = False,
     run_length: int | None = None,
+    steps_per_draw: int | None = None,
 ) -> PopulationSettings:
     """The :class:`PopulationSettings` of a run with ``num_warmup`` warm-up iterations on a
     ``dim``-dimensional target. ``levels``: the annealing schedule (default: the linear
@@ -216,7 +222,33 @@ def make_settings(
         adapt_mass_matrix=bool(adapt_mass_matrix) and dim > 0,
         one_chain_at_a_time=bool(one_chain_at_a_time),
         run_length=run_length,
+        steps_per_draw=check_steps_per_draw(steps_per_draw),
     )
+
+
+def check_steps_per_draw(steps_per_draw):
+    """``steps_per_draw`` as the settings hold it: ``None`` for ``"auto"`` (or ``None``),
+    else an integer >= 1; ``ValueError`` naming the argument otherwise.
+
+    **Example**
+
+    .. code-block:: python
+
+        from numpyro_dilation.population_settings import check_steps_per_draw
+
+        print(check_steps_per_draw("auto"), check_steps_per_draw(4))  # None 4
+    """
+    if steps_per_draw is None or (isinstance(steps_per_draw, str) and steps_per_draw == "auto"):
+        return None
+    if (
+        isinstance(steps_per_draw, (bool, np.bool_))
+        or not isinstance(steps_per_draw, (int, np.integer))
+        or steps_per_draw < 1
+    ):
+        raise ValueError(
+            f'`steps_per_draw` must be "auto" or an integer >= 1, got {steps_per_draw!r}.'
+        )
+    return int(steps_per_draw)
 
 
 def phase_end(i, settings: PopulationSettings):

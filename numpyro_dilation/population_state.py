@@ -46,7 +46,11 @@ __all__ = [
 
 
 class DilationAdaptState(
-    namedtuple("DilationAdaptState", ["step_size", "dual_averaging", "inverse_mass_matrix"])
+    namedtuple(
+        "DilationAdaptState",
+        ["step_size", "dual_averaging", "inverse_mass_matrix", "steps_per_draw"],
+        defaults=(None,),
+    )
 ):
     """What the warm-up adapts, with the field names of NumPyro's ``HMCAdaptState``:
 
@@ -56,6 +60,9 @@ class DilationAdaptState(
       order): a diagonal, shape ``(d,)``, or with ``dense_mass=True`` a matrix, shape
       ``(d, d)``; shared by the chains of a vectorized run (not batched); ``None`` when
       it is not adapted (``adapt_mass_matrix=False``, or no latent site).
+    - **steps_per_draw** - transitions per draw in the sampling phase (per chain, int32):
+      the ``steps_per_draw`` setting, or with ``"auto"`` 1 until the end of the warm-up
+      measures it (:mod:`numpyro_dilation.draw_length`).
 
     Properties, as NumPyro's: **mass_matrix_sqrt** - :math:`L` with
     :math:`LL^\\top = v^{-1}` (lower Cholesky factor; elementwise :math:`v^{-1/2}` for a
@@ -246,7 +253,9 @@ def ravel_chains(z):
     return flat, unravel_one
 
 
-def to_state(astate: AnnealingState, inverse_mass_matrix, **fields) -> DilationLangevinState:
+def to_state(
+    astate: AnnealingState, inverse_mass_matrix, steps_per_draw=None, **fields
+) -> DilationLangevinState:
     """The :class:`~numpyro_dilation.population_state.DilationLangevinState` of an
     annealed chain (NumPyro's sign conventions: potential energy and its gradient).
 
@@ -273,7 +282,12 @@ def to_state(astate: AnnealingState, inverse_mass_matrix, **fields) -> DilationL
         z_grad=jax.tree.map(jnp.negative, d.logdensity_grad),
         lam=d.lam,
         center=d.center,
-        adapt_state=DilationAdaptState(astate.step_size, astate.adaptation, inverse_mass_matrix),
+        adapt_state=DilationAdaptState(
+            astate.step_size,
+            astate.adaptation,
+            inverse_mass_matrix,
+            jnp.ones_like(astate.iteration) if steps_per_draw is None else steps_per_draw,
+        ),
         **fields,
     )
 
@@ -432,6 +446,7 @@ def assemble_state(
     return to_state(
         astate,
         inverse_mass_matrix,
+        jnp.full_like(astate.iteration, settings.steps_per_draw or 1),
         accept_prob=zero,
         mean_accept_prob=zero,
         diverging=jnp.zeros(zero.shape, dtype=bool),

@@ -25,7 +25,6 @@ from numpyro_dilation.kernel import DilationState
 from numpyro_dilation.modes import DENSE_MAX_DIM, hessian_diagonal
 from numpyro_dilation.population_settings import PopulationSettings
 from numpyro_dilation.population_state import (
-    DilationAdaptState,
     DilationLangevinState,
     ravel_chains,
     with_inverse_mass_matrix,
@@ -220,5 +219,9 @@ def update_preconditioner(
     )
     search_grads = step_size_search_proposals(state.adapt_state.step_size, step_size)
     search_grads = jnp.max(search_grads)  # vmapped: all chains run the longest search
-    state = state._replace(adapt_state=DilationAdaptState(step_size, da, v))
+    state = state._replace(
+        adapt_state=state.adapt_state._replace(
+            step_size=step_size, dual_averaging=da, inverse_mass_matrix=v
+        )
+    )
     return state, hessian_grads + search_grads

@@ -92,6 +92,7 @@ class KernelOptions(NamedTuple):
     adapt_mass_matrix: bool = True
     uturn: Any = "auto"
     dense_mass: bool = False
+    steps_per_draw: Any = "auto"
 
 
 def plan_levels(
@@ -215,6 +216,7 @@ def plan_settings(
         anneal_metropolis=options.anneal_metropolis,
         one_chain_at_a_time=one_at_a_time,
         run_length=run_length,
+        steps_per_draw=options.steps_per_draw,
     )
 
 

@@ -75,7 +75,7 @@ def test_each_trigger_and_a_healthy_phase(x64):
     diverging = np.zeros((8, 400), bool)
     diverging[3, :7] = True
     (problem,) = health_problems(_monitors(draws, diverging=diverging), sites)
-    assert problem.startswith("7 of 3200 iterations diverged") and "Reparameterize" in problem
+    assert problem.startswith("7 of 3200 iterations diverged") and "reparameterize" in problem
 
     moved = np.ones((8, 400), bool)
     moved[5] = False  # one chain never moved (its draws are constant)
@@ -224,6 +224,11 @@ def test_the_end_of_run_check_runs_no_xla_computation():
         num_moved=np.full(4, n, np.int32),
         global_accept_sum=np.zeros(4),
         num_global_moves=np.zeros(4, np.int32),
+        jump_sq=np.zeros((4, 2)),
+        num_jumps=np.zeros(4, np.int32),
+        snapshot=np.zeros((4, 2)),
+        lag_jump_sq=np.zeros((4, 2)),
+        num_lag_jumps=np.zeros(4, np.int32),
     )
     with jax.transfer_guard("disallow"):
         labels = nearest_mode(points, means, chol)

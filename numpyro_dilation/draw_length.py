@@ -1,0 +1,211 @@
+r"""How many transitions make one draw, measured at the end of the warm-up.
+
+**Why.** A MALA chain moves about :math:`\sqrt{2hv_i}` per step along coordinate :math:`i`,
+so along a coordinate of posterior variance :math:`\sigma_i^2 \gg hv_i` successive
+positions are strongly correlated: on a Gaussian its integrated autocorrelation time is
+about :math:`2\sigma_i^2/(hv_i)` steps (tens at :math:`d = 10`, more as :math:`d` grows:
+:math:`h \propto d^{-1/3}`). Many short chains then fail the cross-chain
+:math:`\hat R \le 1.01` rule although every chain is stationary: with :math:`n` draws per
+chain and integrated autocorrelation time :math:`\tau` (in draws), split-:math:`\hat R`
+is about :math:`1 + (\tau - 1)/n`. NUTS avoids this by making each draw a trajectory of
+many gradients. Here each draw of the sampling phase is :math:`k` transitions of the
+chain (MALA steps; the global move and the exact U-turn move of the iteration, if any,
+come with the last one), so that the draws are nearly independent.
+
+**Measurement.** Over the warm-up's last stretch, from the last preconditioner update or
+the mode finding, whichever is later (:func:`jump_window_start`), to its end, each chain's
+:class:`~numpyro_dilation.health.RunMonitor` sums the squared jumps
+:math:`(y_{t,i} - y_{t-1,i})^2` per coordinate. With :math:`J_i` their mean over chains
+and iterations, and :math:`\sigma_i^2` the pooled variance of the warm-up positions at
+:math:`\lambda = 1` (within plus between chains), a stationary chain whose lag-one
+autocorrelation is :math:`\rho_i` has :math:`J_i = 2\sigma_i^2(1 - \rho_i)`, so
+
+.. math:: \hat\rho_i = 1 - J_i / (2\sigma_i^2).
+
+The same at lag :math:`m` = :data:`VARIOGRAM_LAG` (squared jumps between positions
+:math:`m` iterations apart, :math:`J^{(m)}_i`) gives :math:`\hat\rho^{(m)}_i`, and the
+per-step autocorrelation used is :math:`\max(\hat\rho_i, (\hat\rho^{(m)}_i)^{1/m})` where
+:math:`\hat\rho^{(m)}_i` exceeds the rule's :math:`r = 0.2` (below, :math:`m` steps are
+already enough, and the :math:`m`-th root would magnify its noise): for an autoregressive
+chain the two agree; where slow components hide under fast ones (a heavy tail, a funnel)
+the lag-:math:`m` variogram sees more of them.
+
+**Rule.** For an autoregressive chain, :math:`k` transitions have lag-one autocorrelation
+:math:`\rho^k` and integrated time :math:`\tau_k = (1 + \rho^k)/(1 - \rho^k)`. The draw
+length is the smallest :math:`k` with :math:`\tau_k \le \tau^*` =
+:data:`MAX_DRAW_AUTOCORRELATION_TIME` (1.5) for the slowest coordinate (largest
+:math:`\hat\rho_i`): nearly independent draws, so that stationary chains of :math:`n`
+draws keep split-:math:`\hat R` below about :math:`1 + 0.5/n` (1.005 for 100 draws, half
+of the 0.01 that the run's own check allows). That is
+:math:`k = \lceil \log r / \log \hat\rho_{\max} \rceil` with
+:math:`r = (\tau^* - 1)/(\tau^* + 1) = 0.2`, clipped to :math:`[1,`
+:data:`MAX_STEPS_PER_DRAW` :math:`]`. It depends on the warm-up only (not on the number of
+draws), so a run continued from its state draws as one long run would.
+Coordinates that do not vary are ignored; a coordinate that varies but never jumped gives
+the cap.
+
+**Cost.** :math:`k` gradients per draw and chain for the local steps (plus one per global
+move), chosen once; memory :math:`O(d)` more per chain for the jump sums. The run's own
+end-of-run check still measures :math:`\hat R` on the draws and warns if the estimate was
+too optimistic (a funnel's neck, a chain stuck between modes).
+
+No NumPyro import.
+"""
+
+import jax
+import jax.numpy as jnp
+
+from numpyro_dilation.health import RunMonitor
+from numpyro_dilation.population_settings import PopulationSettings
+
+__all__ = [
+    "MAX_DRAW_AUTOCORRELATION_TIME",
+    "MAX_STEPS_PER_DRAW",
+    "VARIOGRAM_LAG",
+    "jump_window_start",
+    "step_autocorrelation",
+    "steps_per_draw",
+]
+
+VARIOGRAM_LAG = 8
+"""Iterations between the positions whose squared jumps give the lag-:math:`m` estimate.
+
+**Example**
+
+.. code-block:: python
+
+    from numpyro_dilation.draw_length import VARIOGRAM_LAG
+
+    print(VARIOGRAM_LAG)  # 8
+"""
+
+MAX_STEPS_PER_DRAW = 32
+"""Most transitions per draw that ``steps_per_draw="auto"`` chooses (NUTS spends 7 to 31
+gradients per draw on typical posteriors, at tree depths 3 to 5).
+
+**Example**
+
+.. code-block:: python
+
+    from numpyro_dilation.draw_length import MAX_STEPS_PER_DRAW
+
+    print(MAX_STEPS_PER_DRAW)  # 32
+"""
+
+MAX_DRAW_AUTOCORRELATION_TIME = 1.5
+"""Integrated autocorrelation time, in draws, that ``steps_per_draw="auto"`` aims at for
+the slowest coordinate (module docstring).
+
+**Example**
+
+.. code-block:: python
+
+    from numpyro_dilation.draw_length import MAX_DRAW_AUTOCORRELATION_TIME
+
+    print(MAX_DRAW_AUTOCORRELATION_TIME)  # 1.5: split-R-hat about 1.005 at 100 draws per chain
+"""
+
+
+def _draw_correlation() -> float:
+    """:math:`r`: the lag-one autocorrelation of a draw at which the integrated time is
+    :data:`MAX_DRAW_AUTOCORRELATION_TIME`."""
+    target = MAX_DRAW_AUTOCORRELATION_TIME
+    return (target - 1.0) / (target + 1.0)
+
+
+def jump_window_start(settings: PopulationSettings) -> int:
+    """First iteration whose jump is measured: the last preconditioner update or the mode
+    finding, whichever is later (the step sizes and the moves are those of the sampling
+    phase from then on, up to the step size's last adaptation).
+
+    **Example**
+
+    .. code-block:: python
+
+        from numpyro_dilation.draw_length import jump_window_start
+        from numpyro_dilation.population_settings import make_settings
+
+        print(jump_window_start(make_settings(400, 2)))  # 300
+    """
+    return max(settings.mass_schedule[-1:] + (settings.mode_iteration,))
+
+
+def _variogram_correlation(var, jump_sq, num_jumps, dtype):
+    count = jnp.sum(num_jumps).astype(dtype)
+    rho = 1.0 - jnp.sum(jump_sq, axis=0) / jnp.maximum(count, 1.0) / (2.0 * var)
+    return jnp.clip(rho, -1.0, 1.0), count > 0
+
+
+def step_autocorrelation(monitor: RunMonitor) -> jax.Array:
+    r"""Per-step autocorrelation :math:`\max(\hat\rho_i, (\hat\rho^{(m)}_i)^{1/m})` (the
+    second where :math:`\hat\rho^{(m)}_i > 0.2`) per coordinate (module docstring) from
+    monitors batched over chains (``mean`` of shape ``(C, d)``; one chain: ``(1, d)``).
+    Returns shape ``(d,)``; ``nan`` where a coordinate does not vary or no jump was
+    measured.
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        from numpyro_dilation.draw_length import VARIOGRAM_LAG, step_autocorrelation
+        from numpyro_dilation.health import init_monitor, update_monitor
+
+        rho = jnp.array([0.5, 0.9])  # one AR(1) chain of unit variance, 2 coordinates
+        noise = jax.random.normal(jax.random.key(0), (4000, 2)) * jnp.sqrt(1 - rho**2)
+        draws = jax.lax.scan(lambda y, e: (rho * y + e, rho * y + e), jnp.zeros(2), noise)[1]
+        monitor = init_monitor(2)
+        for t in range(1, len(draws)):
+            monitor = update_monitor(monitor, draws[t], True, False, previous=draws[t - 1],
+                                     lag_point=t % VARIOGRAM_LAG == 0)
+        print(step_autocorrelation(jax.tree.map(lambda x: x[None], monitor)))  # about [0.5 0.9]
+    """
+    dtype = monitor.mean.dtype
+    count = monitor.count.astype(dtype)[:, None]
+    within = jnp.sum(monitor.m2, axis=0) / jnp.maximum(jnp.sum(count) - 1.0, 1.0)
+    between = jnp.var(monitor.mean, axis=0) if monitor.mean.shape[0] > 1 else 0.0
+    var = within + between
+    safe_var = jnp.where(var > 0, var, 1.0)
+    rho, measured = _variogram_correlation(safe_var, monitor.jump_sq, monitor.num_jumps, dtype)
+    rho_m, measured_m = _variogram_correlation(
+        safe_var, monitor.lag_jump_sq, monitor.num_lag_jumps, dtype
+    )
+    per_step_m = jnp.maximum(rho_m, 0.0) ** (1.0 / VARIOGRAM_LAG)
+    rho = jnp.where(measured_m & (rho_m > _draw_correlation()), jnp.maximum(rho, per_step_m), rho)
+    return jnp.where((var > 0) & measured, rho, jnp.nan)
+
+
+def steps_per_draw(monitor: RunMonitor, max_steps: int = MAX_STEPS_PER_DRAW) -> jax.Array:
+    r"""Transitions per draw (int32 scalar): the smallest :math:`k` with
+    :math:`(1 + \hat\rho^k)/(1 - \hat\rho^k) \le` :data:`MAX_DRAW_AUTOCORRELATION_TIME`
+    for the slowest coordinate, in :math:`[1, \text{max\_steps}]` (module docstring).
+    ``monitor``: batched over chains (one chain: a leading axis of 1).
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax.numpy as jnp
+        from numpyro_dilation.draw_length import steps_per_draw
+        from numpyro_dilation.health import RunMonitor
+
+        # 4 chains of 200 warm-up positions, variance 1, mean squared jump 0.2: rho = 0.9
+        monitor = RunMonitor(
+            count=jnp.full(4, 200), mean=jnp.zeros((4, 1)), m2=jnp.full((4, 1), 199.0),
+            num_divergent=jnp.zeros(4, int), num_moved=jnp.full(4, 200),
+            global_accept_sum=jnp.zeros(4), num_global_moves=jnp.zeros(4, int),
+            jump_sq=jnp.full((4, 1), 20.0), num_jumps=jnp.full(4, 100),
+            snapshot=jnp.zeros((4, 1)), lag_jump_sq=jnp.zeros((4, 1)),
+            num_lag_jumps=jnp.zeros(4, int))  # no lag-8 jumps measured: lag one alone
+        print(steps_per_draw(monitor))  # 16: 0.9 ** 16 = 0.185 <= 0.2 = (1.5 - 1) / (1.5 + 1)
+    """
+    log_r = jnp.log(_draw_correlation())
+    rho = step_autocorrelation(monitor)
+    slowest = jnp.max(jnp.where(jnp.isnan(rho), -1.0, rho), initial=-1.0)  # d = 0: -1
+    k = jnp.where(
+        slowest >= 1.0,
+        max_steps,
+        jnp.ceil(log_r / jnp.log(jnp.clip(slowest, 1e-6, 1.0 - 1e-7))),
+    )
+    return jnp.clip(k, 1, max_steps).astype(jnp.int32)

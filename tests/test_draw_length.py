@@ -1,0 +1,149 @@
+"""Draws made of several transitions (``steps_per_draw``; numpyro_dilation.draw_length)."""
+
+import arviz as az
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+import pytest
+from numpyro.infer import MCMC
+
+import numpyro_dilation as nd
+from numpyro_dilation import DilationLangevin
+from numpyro_dilation.draw_length import (
+    MAX_DRAW_AUTOCORRELATION_TIME,
+    MAX_STEPS_PER_DRAW,
+    VARIOGRAM_LAG,
+    step_autocorrelation,
+    steps_per_draw,
+)
+from numpyro_dilation.health import init_monitor, update_monitor
+
+DIM = 100
+SCALES = np.linspace(0.5, 2.0, DIM)
+
+
+def _ar1_monitors(rho, num_chains=8, num=3000, seed=0):
+    """Monitors of stationary AR(1) chains with per-coordinate lag-one correlation ``rho``
+    (unit variance), every iteration's jump and lag points counted, as the kernel does."""
+    rho = jnp.asarray(rho)
+    dim = rho.shape[0]
+
+    def chain(key):
+        k0, k1 = jax.random.split(key)
+        noise = jax.random.normal(k1, (num, dim)) * jnp.sqrt(1 - rho**2)
+        step = lambda y, e: (rho * y + e, rho * y + e)  # noqa: E731
+        draws = jax.lax.scan(step, jax.random.normal(k0, (dim,)), noise)[1]
+
+        def update(m, t):
+            return update_monitor(
+                m,
+                draws[t],
+                True,
+                False,
+                previous=draws[t - 1],
+                lag_point=t % VARIOGRAM_LAG == 0,
+            ), None
+
+        return jax.lax.scan(update, init_monitor(dim), jnp.arange(1, num))[0]
+
+    keys = jax.random.split(jax.random.key(seed), num_chains)
+    return jax.jit(jax.vmap(chain))(keys)
+
+
+def test_autocorrelation_and_draw_length_of_ar1_chains():
+    """On AR(1) chains the estimate recovers rho (Monte Carlo error of 8 x 3000 draws,
+    under 0.01 here), and the draw length is the smallest k with
+    (1 + rho^k) / (1 - rho^k) <= 1.5, so the rule can be checked exactly."""
+    rho = np.array([0.0, 0.5, 0.8, 0.95])
+    monitors = _ar1_monitors(rho)
+    est = np.asarray(step_autocorrelation(monitors))
+    np.testing.assert_allclose(est, rho, atol=0.02)
+    fast = _ar1_monitors(rho[:3])  # slowest 0.8: k = 8 (0.8^7 = 0.21 > 0.2 >= 0.8^8)
+    rho_max = float(np.max(np.asarray(step_autocorrelation(fast))))
+    k = int(steps_per_draw(fast))
+    tau = lambda j: (1 + rho_max**j) / (1 - rho_max**j)  # noqa: E731
+    assert tau(k) <= MAX_DRAW_AUTOCORRELATION_TIME < tau(k - 1)
+    assert 7 <= k <= 9
+    assert 28 <= int(steps_per_draw(monitors)) <= MAX_STEPS_PER_DRAW  # log 0.2 / log 0.95 = 31.4
+    assert int(steps_per_draw(_ar1_monitors([0.3]))) == 2  # 0.3^2 = 0.09 <= 0.2 < 0.3
+    assert int(steps_per_draw(monitors, max_steps=5)) == 5  # capped
+
+
+def test_a_coordinate_that_never_jumps_gets_the_cap():
+    monitors = _ar1_monitors([0.5, 0.5])
+    frozen = monitors._replace(
+        jump_sq=monitors.jump_sq.at[:, 1].set(0.0),
+        lag_jump_sq=monitors.lag_jump_sq.at[:, 1].set(0.0),
+    )
+    assert int(steps_per_draw(frozen)) == MAX_STEPS_PER_DRAW
+    constant = frozen._replace(
+        m2=monitors.m2.at[:, 1].set(0.0), mean=monitors.mean.at[:, 1].set(0.0)
+    )
+    assert np.isnan(np.asarray(step_autocorrelation(constant))[1])  # ignored: does not vary
+
+
+def gaussian_model():
+    numpyro.sample("x", dist.Normal(0.0, jnp.asarray(SCALES)))
+
+
+def _run(steps, seed=0):
+    mcmc = MCMC(
+        DilationLangevin(gaussian_model, global_moves=None, steps_per_draw=steps),
+        num_warmup=200,
+        num_samples=100,
+        num_chains=64,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
+    mcmc.run(jax.random.key(seed), extra_fields=("num_steps",))
+    return mcmc
+
+
+def test_auto_draw_length_makes_short_chains_pass_rhat():
+    """MALA alone on a 100-d Gaussian: one transition per draw leaves the 64 chains of 100
+    draws with R-hat above 1.01 (autocorrelation time of several steps); ``"auto"`` measures
+    it and its draws pass R-hat <= 1.01, with means and variances matching the exact ones
+    (z-scores with ArviZ's MCSE; variance ratios within 5%, about 5 standard errors of
+    6,400 near-independent draws)."""
+    one = _run(1)
+    x1 = np.asarray(one.get_samples(group_by_chain=True)["x"])
+    assert float(np.max(az.rhat(az.convert_to_dataset(x1)).x)) > 1.01
+    auto = _run("auto")
+    k = int(np.asarray(auto.last_state.adapt_state.steps_per_draw)[0])
+    assert 2 <= k < MAX_STEPS_PER_DRAW
+    draws = np.asarray(auto.get_samples(group_by_chain=True)["x"])
+    ds = az.convert_to_dataset(draws)
+    assert float(np.max(az.rhat(ds).x)) <= 1.01
+    mcse = np.asarray(az.mcse(ds).x)
+    z = draws.mean(axis=(0, 1)) / mcse
+    assert np.max(np.abs(z)) < 4.5  # 100 coordinates
+    ratio = draws.var(axis=(0, 1)) / SCALES**2
+    assert np.all(np.abs(ratio - 1) < 0.05)
+    # every transition of a draw is a gradient (no global moves here)
+    grads = np.asarray(auto.get_extra_fields(group_by_chain=True)["num_steps"])
+    assert np.all(grads[:, -50:] == k)
+
+
+def test_steps_per_draw_is_checked():
+    for bad in (0, -1, 2.5, "x", True):
+        with pytest.raises(ValueError, match="steps_per_draw"):
+            DilationLangevin(gaussian_model, steps_per_draw=bad)
+    with pytest.raises(ValueError, match="steps_per_draw"):
+        nd.population_sampler(lambda x: -0.5 * jnp.sum(x**2), 100, steps_per_draw=0)
+
+
+def test_population_sampler_takes_fixed_draws():
+    """Through BlackJAX's API: after the warm-up every step is ``steps_per_draw``
+    transitions, each a gradient (global moves off)."""
+    logdensity = lambda x: -0.5 * jnp.sum(x**2)  # noqa: E731
+    algo = nd.population_sampler(logdensity, 60, global_moves=None, uturn=None, steps_per_draw=4)
+    state = algo.init(jnp.zeros((8, 3)), jax.random.key(0))
+    step = jax.jit(algo.step)
+    for i, key in enumerate(jax.random.split(jax.random.key(1), 70)):
+        state, info = step(key, state)
+        if i == 58:
+            assert np.all(np.asarray(info.num_grad_evals) == 1)  # warm-up: one transition
+    assert np.all(np.asarray(info.num_grad_evals) == 4)
+    assert np.all(np.asarray(state.i) == 70)  # a draw is one iteration
