@@ -100,6 +100,7 @@ API_MODULES = [
     "numpyro_dilation.population_settings",
     "numpyro_dilation.population_chain",
     "numpyro_dilation.population_state",
+    "numpyro_dilation.draw_length",
     "numpyro_dilation.preconditioner",
     "numpyro_dilation.annealing",
     "numpyro_dilation.kernel",
