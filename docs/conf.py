@@ -102,6 +102,7 @@ API_MODULES = [
     "numpyro_dilation.population_state",
     "numpyro_dilation.draw_length",
     "numpyro_dilation.preconditioner",
+    "numpyro_dilation.low_rank",
     "numpyro_dilation.annealing",
     "numpyro_dilation.kernel",
     "numpyro_dilation.path",

@@ -17,7 +17,11 @@ from numpyro.util import not_jax_tracer
 from numpyro_dilation.annealing import check_probability, check_step_size
 from numpyro_dilation.kernel import DilationState, _check_center
 from numpyro_dilation.modes import GlobalMoves
-from numpyro_dilation.population_settings import MIN_ANNEALING_STEPS, check_steps_per_draw
+from numpyro_dilation.population_settings import (
+    MIN_ANNEALING_STEPS,
+    check_mass_rank,
+    check_steps_per_draw,
+)
 from numpyro_dilation.run_plan import KernelOptions
 from numpyro_dilation.schedules import SCHEDULES, validate_schedule
 from numpyro_dilation.starts import Pilot, check_pilot
@@ -276,6 +280,7 @@ def check_arguments(
         adapt_mass_matrix=bool(o.adapt_mass_matrix),
         dense_mass=bool(o.dense_mass),
         steps_per_draw=check_steps_per_draw(o.steps_per_draw) or "auto",
+        mass_rank=o.mass_rank if check_mass_rank(o.mass_rank, 2) is not None else "auto",
     )
 
 

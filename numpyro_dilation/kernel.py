@@ -42,6 +42,7 @@ from blackjax.util import generate_gaussian_noise
 from jax.flatten_util import ravel_pytree
 
 from numpyro_dilation._control import uniform_cond
+from numpyro_dilation.low_rank import DiagonalPlusLowRank
 from numpyro_dilation.path import change_level, dilated_logdensity, to_dilated
 from numpyro_dilation.validation import (  # _check_center: inputs.py imports it from here
     _check_center,
@@ -268,6 +269,15 @@ class _DenseMetric(NamedTuple):
     chol: jax.Array
     chol_inv: jax.Array
 
+    def matvec(self, x):
+        return self.matrix @ x
+
+    def sqrt_matvec(self, x):
+        return self.chol @ x
+
+    def inv_sqrt_matvec(self, x):
+        return self.chol_inv @ x
+
 
 def _dense_metric(inverse_mass_matrix: jax.Array, dtype) -> _DenseMetric:
     a = jnp.asarray(inverse_mass_matrix, dtype=dtype)
@@ -276,13 +286,15 @@ def _dense_metric(inverse_mass_matrix: jax.Array, dtype) -> _DenseMetric:
     return _DenseMetric(a, chol, jax.scipy.linalg.solve_triangular(chol, eye, lower=True))
 
 
-def _dense_transition_energy(state, new_state, step_size, metric: _DenseMetric):
-    r"""As :func:`_transition_energy` with a dense :math:`A`:
+def _dense_transition_energy(state, new_state, step_size, metric):
+    r"""As :func:`_transition_energy` with a dense or a diagonal-plus-low-rank :math:`A`
+    (``metric``: a :class:`_DenseMetric` or a
+    :class:`~numpyro_dilation.low_rank.DiagonalPlusLowRank`):
     :math:`-\log\gamma(y') + \lVert L^{-1}(y - y' - hA\nabla\log\gamma(y'))\rVert^2/(4h)`."""
     y = ravel_pytree(state.position)[0]
     y_new = ravel_pytree(new_state.position)[0]
     g_new = ravel_pytree(new_state.logdensity_grad)[0]
-    r = metric.chol_inv @ (y - y_new - step_size * (metric.matrix @ g_new))
+    r = metric.inv_sqrt_matvec(y - y_new - step_size * metric.matvec(g_new))
     return -new_state.logdensity + 0.25 * jnp.sum(r**2) / step_size
 
 
@@ -305,7 +317,9 @@ def build_kernel() -> Callable:
        ones if ``None``), or, for a dense ``(d, d)`` inverse mass :math:`A = LL^\\top`
        (BlackJAX's matrix form), :math:`y' = y + hA\\nabla\\log\\gamma(y) + \\sqrt{2h}\\,L\\xi`
        (its Cholesky factor and inverse are computed once per call: :math:`O(d^3)`, shared
-       by chains that share :math:`A`; each chain's step then costs :math:`O(d^2)`). In
+       by chains that share :math:`A`; each chain's step then costs :math:`O(d^2)`), or a
+       :class:`~numpyro_dilation.low_rank.DiagonalPlusLowRank` :math:`A` (the same step
+       with its square root :math:`L`, :math:`O(dr)` per step). In
        dilated coordinates this is preconditioned Langevin on :math:`\\pi_\\lambda` with step
        :math:`h\\lambda` and the same preconditioner;
     3. accepts with probability :math:`\\min(1, e^{W})`, the MALA ratio, when
@@ -348,8 +362,13 @@ def build_kernel() -> Callable:
         _check_level("lam", lam)
         _check_positive("step_size", step_size)
         value_and_grad = jax.value_and_grad(logdensity_fn)
-        dense = inverse_mass_matrix is not None and jnp.ndim(inverse_mass_matrix) == 2
-        if dense:
+        low_rank = isinstance(inverse_mass_matrix, DiagonalPlusLowRank)
+        dense = low_rank or (
+            inverse_mass_matrix is not None and jnp.ndim(inverse_mass_matrix) == 2
+        )
+        if low_rank:
+            metric = inverse_mass_matrix
+        elif dense:
             metric = _dense_metric(inverse_mass_matrix, state.lam.dtype)
         else:
             inverse_mass = _inverse_mass_tree(state.position, inverse_mass_matrix)
@@ -377,8 +396,8 @@ def build_kernel() -> Callable:
             y, unravel = ravel_pytree(state.position)
             g = ravel_pytree(state.logdensity_grad)[0]
             xi = ravel_pytree(noise)[0]
-            drift = step_size * (metric.matrix @ g)
-            position = unravel(y + drift + jnp.sqrt(2 * step_size) * (metric.chol @ xi))
+            drift = step_size * metric.matvec(g)
+            position = unravel(y + drift + jnp.sqrt(2 * step_size) * metric.sqrt_matvec(xi))
         else:
             position = jax.tree.map(
                 lambda y, g, v, n: y + step_size * v * g + jnp.sqrt(2 * step_size * v) * n,

@@ -141,6 +141,14 @@ class DilationLangevin(MCMCKernel):
         nearly independent, so that many short chains pass the :math:`\hat R` check
         (:mod:`numpyro_dilation.draw_length`); an integer fixes it (1: every transition
         is a draw).
+    :param mass_rank: rank :math:`r` of a correction to the diagonal preconditioner along
+        the directions where the chains' gradients depart most from it
+        (:mod:`numpyro_dilation.low_rank`: correlated parameters, such as a population mean
+        and its group effects): ``"auto"`` (default) is
+        :data:`~numpyro_dilation.population_settings.DEFAULT_MASS_RANK` above
+        :data:`~numpyro_dilation.mode_settings.DENSE_MAX_DIM` latent dimensions and 0
+        (diagonal) at or below; an integer sets it (0: diagonal). :math:`O(dr)` memory and
+        flops per step, never :math:`d\times d`.
     :param bool host_callbacks: the run checks itself from its compiled loop and warns
         (default). ``False``: no host callback, so JAX's persistent compilation cache can
         store the loop; call :func:`check_run` after the run (same checks and warning).
@@ -187,13 +195,14 @@ class DilationLangevin(MCMCKernel):
         forward_mode_differentiation: bool = False,
         dense_mass: bool = False,
         steps_per_draw: int | str = "auto",
+        mass_rank: int | str = "auto",
         host_callbacks: bool = True,
     ):
         options = KernelOptions(  # the algorithm's arguments, in the signature's order
             step_size, adapt_step_size, target_accept_prob, schedule, lambda_min,
             num_annealing_steps, annealing_fraction, center, start, metropolis,
             anneal_metropolis, global_moves, adapt_mass_matrix, uturn, dense_mass,
-            steps_per_draw,
+            steps_per_draw, mass_rank,
         )  # fmt: skip
         self._options = check_arguments(
             options, model=model, potential_fn=potential_fn, init_strategy=init_strategy,

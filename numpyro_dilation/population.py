@@ -57,6 +57,7 @@ from numpyro_dilation.population_settings import (
     MIN_ANNEALING_STEPS,
     PopulationSettings,
     annealing_levels,
+    check_mass_rank,
     check_steps_per_draw,
     make_settings,
 )
@@ -267,15 +268,16 @@ def population_step(
     state, num_transitions = draw_transitions(state, settings)
     # the mixture and the preconditioner are shared by the chains (not batched)
     mixture, v = state.mixture, state.inverse_mass_matrix
+    low_rank = state.adapt_state.mass_low_rank
 
     def one(per_chain):
-        per_chain = with_inverse_mass_matrix(per_chain._replace(mixture=mixture), v)
+        per_chain = with_inverse_mass_matrix(per_chain._replace(mixture=mixture), v, low_rank)
         new = chain_step(per_chain, logdensity_fn, settings, num_transitions)
         return with_inverse_mass_matrix(new._replace(mixture=None), None)
 
     unshared = with_inverse_mass_matrix(state._replace(mixture=None), None)
     new = map_items(one, settings.one_chain_at_a_time)(unshared)
-    new = with_inverse_mass_matrix(new._replace(mixture=mixture), v)
+    new = with_inverse_mass_matrix(new._replace(mixture=mixture), v, low_rank)
     return new._replace(num_grad_evals=new.num_grad_evals + extra_grads)
 
 
@@ -344,6 +346,7 @@ def as_top_level_api(
     anneal_metropolis: bool = True,
     center=None,
     steps_per_draw: int | str = "auto",
+    mass_rank: int | str = "auto",
 ) -> SamplingAlgorithm:
     r"""The population algorithm as a BlackJAX ``SamplingAlgorithm``: the sampler the
     NumPyro kernel runs (annealing, pooled preconditioner, mode finding, global moves,
@@ -359,6 +362,8 @@ def as_top_level_api(
     every later step is a draw of each chain at :math:`\lambda = 1`, made of
     ``steps_per_draw`` transitions (``"auto"``: measured at the end of the warm-up,
     :mod:`numpyro_dilation.draw_length`; the state's ``adapt_state.steps_per_draw``).
+    ``mass_rank``: the low-rank correction to the diagonal preconditioner
+    (:mod:`numpyro_dilation.low_rank`; ``"auto"``: rank 8 above 100 dimensions).
     Not jitted: the caller jits (``jax.jit(algo.step)``) or uses ``blackjax``'s
     ``run_inference_algorithm``.
 
@@ -422,6 +427,7 @@ def as_top_level_api(
     if step_size is not None:
         check_step_size(step_size)
     steps_per_draw = check_steps_per_draw(steps_per_draw)
+    check_mass_rank(mass_rank, 2)  # before any work: "auto" or an integer >= 0
     levels = annealing_levels(
         num_warmup, num_annealing_steps, annealing_fraction, schedule, lambda_min
     )
@@ -441,6 +447,7 @@ def as_top_level_api(
             metropolis=metropolis,
             anneal_metropolis=anneal_metropolis,
             steps_per_draw=steps_per_draw,
+            mass_rank=mass_rank,
         )
 
     kernel = build_kernel()

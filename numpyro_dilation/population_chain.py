@@ -145,7 +145,7 @@ def _transition(
         state.adapt_state.dual_averaging,
     )
     rng_key, key_global = random.split(rng_key)
-    astate, info = annealing_step(key, astate, logdensity_fn, config, state.inverse_mass_matrix)
+    astate, info = annealing_step(key, astate, logdensity_fn, config, state.step_inverse_mass)
     num_warmup = config.num_adaptation_steps
     n = jnp.where(state.i < num_warmup, state.i + 1, state.i + 1 - num_warmup)
     mean_accept_prob = state.mean_accept_prob + (info.acceptance_rate - state.mean_accept_prob) / n
@@ -153,6 +153,7 @@ def _transition(
         astate,
         state.inverse_mass_matrix,
         state.adapt_state.steps_per_draw,
+        state.adapt_state.mass_low_rank,
         accept_prob=info.acceptance_rate,
         mean_accept_prob=mean_accept_prob,
         diverging=info.is_divergent,

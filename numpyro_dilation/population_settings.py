@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from numpyro_dilation.annealing import AnnealingConfig
+from numpyro_dilation.mode_settings import DENSE_MAX_DIM
 from numpyro_dilation.modes import GlobalMoves
 from numpyro_dilation.schedules import DEFAULT_LAMBDA_MIN, make_schedule
 from numpyro_dilation.step_size import DEFAULT_TARGET_ACCEPT_PROB
@@ -28,6 +29,8 @@ __all__ = [
     "PopulationSettings",
     "annealing_levels",
     "check_steps_per_draw",
+    "check_mass_rank",
+    "DEFAULT_MASS_RANK",
     "make_settings",
     "mass_schedule",
     "mode_finding_iteration",
@@ -99,6 +102,8 @@ class PopulationSettings(NamedTuple):
     - **steps_per_draw** - transitions per draw in the sampling phase: an integer, or
       ``None`` to measure it at the end of the warm-up
       (:mod:`numpyro_dilation.draw_length`).
+    - **mass_rank** - rank :math:`r` of the low-rank correction to the diagonal
+      preconditioner (:mod:`numpyro_dilation.low_rank`); 0: diagonal only.
 
     **Example**
 
@@ -121,6 +126,49 @@ class PopulationSettings(NamedTuple):
     one_chain_at_a_time: bool = False
     run_length: int | None = None
     steps_per_draw: int | None = None
+    mass_rank: int = 0
+
+
+DEFAULT_MASS_RANK = 8
+"""Rank of the low-rank correction to the diagonal preconditioner with ``mass_rank="auto"``
+above :data:`~numpyro_dilation.mode_settings.DENSE_MAX_DIM` dimensions (below it the
+default stays diagonal, and ``dense_mass=True`` is the full-rank option). Cost per update:
+8 Hessian-vector products per chain; memory :math:`8d` shared by the chains; per MALA
+step :math:`O(8d)` flops. See :mod:`numpyro_dilation.low_rank`.
+
+**Example**
+
+.. code-block:: python
+
+    from numpyro_dilation.population_settings import DEFAULT_MASS_RANK
+
+    print(DEFAULT_MASS_RANK)  # 8
+"""
+
+
+def check_mass_rank(mass_rank, dim: int) -> int:
+    """``mass_rank`` as the settings hold it: ``"auto"`` (or ``None``) is
+    :data:`DEFAULT_MASS_RANK` above :data:`~numpyro_dilation.mode_settings.DENSE_MAX_DIM`
+    dimensions and 0 at or below it; an integer ``>= 0`` is kept (capped at ``dim - 1``).
+
+    **Example**
+
+    .. code-block:: python
+
+        from numpyro_dilation.population_settings import check_mass_rank
+
+        print(check_mass_rank("auto", 10), check_mass_rank("auto", 1001), check_mass_rank(4, 10))
+        # 0 8 4
+    """
+    if mass_rank is None or (isinstance(mass_rank, str) and mass_rank == "auto"):
+        return DEFAULT_MASS_RANK if dim > DENSE_MAX_DIM else 0
+    if (
+        isinstance(mass_rank, (bool, np.bool_))
+        or not isinstance(mass_rank, (int, np.integer))
+        or mass_rank < 0
+    ):
+        raise ValueError(f'`mass_rank` must be "auto" or an integer >= 0, got {mass_rank!r}.')
+    return max(min(int(mass_rank), dim - 1), 0)
 
 
 def mass_schedule(num_levels: int, num_warmup: int) -> tuple[int, ...]:
@@ -177,11 +225,13 @@ def make_settings(
     one_chain_at_a_time: bool = False,
     run_length: int | None = None,
     steps_per_draw: int | None = None,
+    mass_rank: int | str | None = "auto",
 ) -> PopulationSettings:
     """The :class:`PopulationSettings` of a run with ``num_warmup`` warm-up iterations on a
     ``dim``-dimensional target. ``levels``: the annealing schedule (default: the linear
     schedule over the first half of the warm-up, from ``lambda_min = 1e-3``); a single
-    level 1 runs the warm-up at :math:`\\lambda = 1` (no annealing). Without latent
+    level 1 runs the warm-up at :math:`\\lambda = 1` (no annealing). ``mass_rank``: see
+    :func:`check_mass_rank` (0 with ``dense_mass``). Without latent
     dimensions (``dim = 0``) nothing is preconditioned or found.
 
     **Example**
@@ -223,6 +273,9 @@ def make_settings(
         one_chain_at_a_time=bool(one_chain_at_a_time),
         run_length=run_length,
         steps_per_draw=check_steps_per_draw(steps_per_draw),
+        mass_rank=0
+        if dense_mass or not preconditioned
+        else check_mass_rank(mass_rank, int(dim)),
     )
 
 

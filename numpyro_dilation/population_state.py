@@ -26,6 +26,7 @@ from numpyro_dilation.annealing import (
 from numpyro_dilation.batching import map_items
 from numpyro_dilation.global_moves import init_evidence
 from numpyro_dilation.health import init_monitor
+from numpyro_dilation.low_rank import DiagonalPlusLowRank, low_rank_size
 from numpyro_dilation.modes import empty_mixture, uses_dense_covariance
 from numpyro_dilation.population_settings import PopulationSettings
 from numpyro_dilation.step_size import (
@@ -48,8 +49,8 @@ __all__ = [
 class DilationAdaptState(
     namedtuple(
         "DilationAdaptState",
-        ["step_size", "dual_averaging", "inverse_mass_matrix", "steps_per_draw"],
-        defaults=(None,),
+        ["step_size", "dual_averaging", "inverse_mass_matrix", "steps_per_draw", "mass_low_rank"],
+        defaults=(None, None),
     )
 ):
     """What the warm-up adapts, with the field names of NumPyro's ``HMCAdaptState``:
@@ -63,6 +64,11 @@ class DilationAdaptState(
     - **steps_per_draw** - transitions per draw in the sampling phase (per chain, int32):
       the ``steps_per_draw`` setting, or with ``"auto"`` 1 until the end of the warm-up
       measures it (:mod:`numpyro_dilation.draw_length`).
+    - **mass_low_rank** - with ``mass_rank > 0``, the
+      :class:`~numpyro_dilation.low_rank.DiagonalPlusLowRank` preconditioner that the MALA
+      steps use (its ``diagonal`` is ``inverse_mass_matrix``; shared by the chains);
+      ``None`` otherwise. The mode finding, U-turn moves and properties below use the
+      diagonal.
 
     Properties, as NumPyro's: **mass_matrix_sqrt** - :math:`L` with
     :math:`LL^\\top = v^{-1}` (lower Cholesky factor; elementwise :math:`v^{-1/2}` for a
@@ -211,11 +217,18 @@ class DilationLangevinState(
         """The preconditioner, ``adapt_state.inverse_mass_matrix``."""
         return self.adapt_state.inverse_mass_matrix
 
+    @property
+    def step_inverse_mass(self):
+        """The inverse mass of the MALA steps: ``adapt_state.mass_low_rank`` if set, else
+        ``adapt_state.inverse_mass_matrix``."""
+        low_rank = self.adapt_state.mass_low_rank
+        return self.adapt_state.inverse_mass_matrix if low_rank is None else low_rank
 
-def with_inverse_mass_matrix(state, v):
+
+def with_inverse_mass_matrix(state, v, low_rank=None):
     """``state`` (a :class:`DilationLangevinState`) with
-    ``adapt_state.inverse_mass_matrix = v`` (the preconditioner has one owner, the
-    adaptation state).
+    ``adapt_state.inverse_mass_matrix = v`` and ``adapt_state.mass_low_rank = low_rank``
+    (the preconditioner has one owner, the adaptation state).
 
     **Example**
 
@@ -230,7 +243,9 @@ def with_inverse_mass_matrix(state, v):
         s = with_inverse_mass_matrix(S(DilationAdaptState(0.1, None, None)), jnp.ones(2))
         print(s.adapt_state.inverse_mass_matrix)  # [1. 1.]
     """
-    return state._replace(adapt_state=state.adapt_state._replace(inverse_mass_matrix=v))
+    return state._replace(
+        adapt_state=state.adapt_state._replace(inverse_mass_matrix=v, mass_low_rank=low_rank)
+    )
 
 
 def ravel_chains(z):
@@ -254,7 +269,8 @@ def ravel_chains(z):
 
 
 def to_state(
-    astate: AnnealingState, inverse_mass_matrix, steps_per_draw=None, **fields
+    astate: AnnealingState, inverse_mass_matrix, steps_per_draw=None, mass_low_rank=None,
+    **fields,
 ) -> DilationLangevinState:
     """The :class:`~numpyro_dilation.population_state.DilationLangevinState` of an
     annealed chain (NumPyro's sign conventions: potential energy and its gradient).
@@ -287,6 +303,7 @@ def to_state(
             astate.adaptation,
             inverse_mass_matrix,
             jnp.ones_like(astate.iteration) if steps_per_draw is None else steps_per_draw,
+            mass_low_rank,
         ),
         **fields,
     )
@@ -439,6 +456,12 @@ def assemble_state(
         inverse_mass_matrix = (
             jnp.eye(dim, dtype=flat.dtype) if settings.dense_mass else jnp.ones_like(flat)
         )
+    rank = low_rank_size(settings.mass_rank, zero.shape[0] if batched else 1, dim)
+    low_rank = None
+    if rank > 0 and inverse_mass_matrix is not None:  # the identity until the first update
+        low_rank = DiagonalPlusLowRank(
+            inverse_mass_matrix, jnp.eye(dim, rank, dtype=flat.dtype), jnp.zeros(rank, flat.dtype)
+        )
     evidence = jax.tree.map(lambda x: jnp.broadcast_to(x, zero.shape), init_evidence(zero.dtype))
     monitor = jax.tree.map(
         lambda x: jnp.broadcast_to(x, zero.shape + x.shape), init_monitor(dim, flat.dtype)
@@ -447,6 +470,7 @@ def assemble_state(
         astate,
         inverse_mass_matrix,
         jnp.full_like(astate.iteration, settings.steps_per_draw or 1),
+        low_rank,
         accept_prob=zero,
         mean_accept_prob=zero,
         diverging=jnp.zeros(zero.shape, dtype=bool),

@@ -22,6 +22,7 @@ from jax import random
 
 from numpyro_dilation.batching import map_items
 from numpyro_dilation.kernel import DilationState
+from numpyro_dilation.low_rank import low_rank_correction
 from numpyro_dilation.modes import DENSE_MAX_DIM, hessian_diagonal
 from numpyro_dilation.population_settings import PopulationSettings
 from numpyro_dilation.population_state import (
@@ -134,7 +135,11 @@ def update_preconditioner(
     Jacobi, :math:`v_i = 1/\mathrm{median}_c H^{(c)}_{ii}` with :math:`H^{(c)} =
     -\nabla^2\log\gamma(y_c)` at every chain's position, or with ``dense_mass``
     :math:`v = (\mathrm{median}_c H^{(c)})^{-1}` (a batch of one chain: that chain's
-    curvature); then each chain re-finds its step size and restarts dual averaging.
+    curvature); with a low-rank part in the state (``adapt_state.mass_low_rank``, from
+    ``mass_rank``), its directions and scales are re-estimated on top of the new diagonal
+    (:func:`~numpyro_dilation.low_rank.low_rank_correction`, :math:`r` more Hessian-vector
+    products per chain); then each chain re-finds its step size (with the full
+    preconditioner) and restarts dual averaging.
     Curvature, unlike the chains' spread, is informative even before the chains have
     moved along wide directions.
 
@@ -198,15 +203,32 @@ def update_preconditioner(
     curv = map_items(curvature, one_at_a_time)(flat, probe_keys)
     pool = pooled_inverse_mass_dense if settings.dense_mass else pooled_inverse_mass_diagonal
     v = pool(curv, flat)
+    low_rank = state.adapt_state.mass_low_rank  # its presence (set at init) decides
+    if low_rank is not None:
+        grad_flat = ravel_chains(jax.tree.map(jnp.negative, state.z_grad))[0]
+        rank = low_rank.scales.shape[0]
+        grad = jax.grad(flat_logdensity)
+        low_rank = low_rank_correction(
+            flat,
+            grad_flat,
+            v,
+            rank,
+            lambda y, u: -jax.jvp(grad, (y,), (u,))[1],
+            lambda fn: map_items(fn, one_at_a_time),
+        )
+        hessian_cost += rank
+    metric = v if low_rank is None else low_rank
 
     def restart(key, z, ld, grad, lam, center, step_size):
         d = DilationState(z, ld, grad, lam, center)
-        h = find_initial_step_size(key, d, logdensity_fn, config.target_accept_prob, step_size, v)
+        h = find_initial_step_size(
+            key, d, logdensity_fn, config.target_accept_prob, step_size, metric
+        )
         return h, dual_averaging_start(config.target_accept_prob, h)
 
     hessian_grads = jnp.full(state.i.shape, hessian_cost, jnp.int32)
     if not config.adapt_step_size:  # a fixed h is kept (coordinate i then moves by h v_i)
-        return with_inverse_mass_matrix(state, v), hessian_grads
+        return with_inverse_mass_matrix(state, v, low_rank), hessian_grads
     keys = jax.vmap(lambda k: random.fold_in(k, 1))(state.rng_key)
     step_size, da = map_items(restart, one_at_a_time)(
         keys,
@@ -221,7 +243,7 @@ def update_preconditioner(
     search_grads = jnp.max(search_grads)  # vmapped: all chains run the longest search
     state = state._replace(
         adapt_state=state.adapt_state._replace(
-            step_size=step_size, dual_averaging=da, inverse_mass_matrix=v
+            step_size=step_size, dual_averaging=da, inverse_mass_matrix=v, mass_low_rank=low_rank
         )
     )
     return state, hessian_grads + search_grads

@@ -93,6 +93,7 @@ class KernelOptions(NamedTuple):
     uturn: Any = "auto"
     dense_mass: bool = False
     steps_per_draw: Any = "auto"
+    mass_rank: Any = "auto"
 
 
 def plan_levels(
@@ -217,6 +218,7 @@ def plan_settings(
         one_chain_at_a_time=one_at_a_time,
         run_length=run_length,
         steps_per_draw=options.steps_per_draw,
+        mass_rank=options.mass_rank,
     )
 
 

@@ -102,11 +102,12 @@ def _float_dtype(tree: ArrayLikeTree):
 
 
 def _check_inverse_mass_matrix(inverse_mass_matrix) -> None:
-    if inverse_mass_matrix is None:
-        return
+    if inverse_mass_matrix is None or hasattr(inverse_mass_matrix, "inv_sqrt_matvec"):
+        return  # None, or a DiagonalPlusLowRank
     shape = jnp.shape(inverse_mass_matrix)
     if not (len(shape) == 1 or (len(shape) == 2 and shape[0] == shape[1])):
         raise ValueError(
-            "`inverse_mass_matrix` must be a diagonal, shape (d,), or a dense (d, d) matrix, in "
-            f"`ravel_pytree` order; got shape {shape}."
+            "`inverse_mass_matrix` must be a diagonal, shape (d,), a dense (d, d) matrix, in "
+            "`ravel_pytree` order, or a `numpyro_dilation.low_rank.DiagonalPlusLowRank`; got "
+            f"shape {shape}."
         )

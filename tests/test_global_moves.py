@@ -193,6 +193,7 @@ def run_mixture(means, sds, weights, num_chains, seed=0, log_z=0.0, **kwargs):
     moves, and their measured figures are for that start (the default's pilot box, from
     256 chains, is tested in test_numpyro_kernel.py and by the slow 50-d test)."""
     kwargs.setdefault("center", None)
+    kwargs.setdefault("steps_per_draw", 1)  # the figures below were measured with it
     logdensity, _ = gaussian_mixture(means, sds, weights, log_z)
     d = means.shape[1]
     mcmc = MCMC(
@@ -315,7 +316,7 @@ def test_fifty_dimensional_two_mode_weights_from_an_overdispersed_start(center):
     logdensity, _ = gaussian_mixture(means, sds, weights)
     num_chains, num_samples = 128, 100
     mcmc = MCMC(
-        DilationLangevin(potential_fn=lambda x: -logdensity(x), center=center),
+        DilationLangevin(potential_fn=lambda x: -logdensity(x), center=center, steps_per_draw=1),
         num_warmup=300,
         num_samples=num_samples,
         num_chains=num_chains,
@@ -341,7 +342,7 @@ def test_log_evidence_of_a_conjugate_model():
             numpyro.sample("y", dist.Normal(mu, 1.0), obs=y)
 
     mcmc = MCMC(
-        DilationLangevin(model),
+        DilationLangevin(model, steps_per_draw=1),  # the bounds below were set for 1 (test time)
         num_warmup=200,
         num_samples=100,
         num_chains=100,

@@ -137,7 +137,7 @@ def test_a_healthy_run_warns_nothing_and_a_split_one_names_its_site():
             dist.MixtureSameFamily(dist.Categorical(jnp.ones(2) / 2), dist.Normal(locs, 0.5)),
         )
 
-    _, caught = _run(DilationLangevin(two_modes, global_moves=None), 100, 200, 64)
+    _, caught = _run(DilationLangevin(two_modes, global_moves=None, steps_per_draw=1), 100, 200, 64)
     assert len(caught) == 1
     message = str(caught[0].message)
     assert "R-hat" in message and "'theta'" in message

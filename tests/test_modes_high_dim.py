@@ -139,7 +139,8 @@ def test_numpyro_run_above_dense_max_dim_corrects_the_weights():
     """The whole kernel in DIM = 120 > DENSE_MAX_DIM dimensions on the 0.3 / 0.7 two-mode
     target: diagonal mixture, both modes found from the 64 starting chains, pooled share of
     the heavy mode within 4 binomial-ESS standard errors of 0.7, per-chain visits to both
-    modes."""
+    modes (with the default rank-8 correction to the preconditioner, which must not cost
+    the mixture its weights)."""
     import numpyro
     import numpyro.distributions as dist
     from numpyro.infer import MCMC
@@ -163,6 +164,8 @@ def test_numpyro_run_above_dense_max_dim_corrects_the_weights():
     state = mcmc.last_state
     assert state.mixture.chol.shape == (GlobalMoves().max_modes, DIM)
     assert int(state.mixture.num_modes) == 2
+    # the low-rank correction to the preconditioner is on by default above DENSE_MAX_DIM
+    assert state.adapt_state.mass_low_rank.scales.shape == (8,)
     heavy = np.asarray(mcmc.get_samples(group_by_chain=True)["x"][..., 0] > 0)
     assert float(mcmc.get_extra_fields()["global_accept_prob"].mean()) > 0.3
     assert np.mean(heavy.any(axis=1) & (~heavy).any(axis=1)) > 0.9  # chains switch modes

@@ -130,7 +130,7 @@ def test_logistic_regression_recovers_true_coefficients():
             numpyro.sample("y", dist.Bernoulli(logits=x @ coefs + intercept), obs=y)
 
     mcmc = MCMC(
-        DilationLangevin(model),
+        DilationLangevin(model, steps_per_draw=1),  # the bounds below were set for 1 (test time)
         num_warmup=200,
         num_samples=200,
         num_chains=16,
@@ -208,7 +208,7 @@ def test_enumerated_discrete_site():
     r /= r.sum()
     exact_mean = float(np.sum(r * (y_obs - np.asarray(offsets)) / 2))
     mcmc = MCMC(
-        DilationLangevin(model),
+        DilationLangevin(model, steps_per_draw=1),  # the bounds below were set for 1 (test time)
         num_warmup=200,
         num_samples=200,
         num_chains=64,

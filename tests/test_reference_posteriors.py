@@ -42,7 +42,7 @@ from benchmarks.posteriordb import (
 EIGHT_SCHOOLS = "eight_schools-eight_schools_noncentered"
 Z_MAX = 4.0
 MIN_ESS = 100.0
-FAST = ref.RunConfig(num_chains=64, num_warmup=400, num_samples=200)
+FAST = ref.RunConfig(num_chains=64, num_warmup=400, num_samples=100)  # draws of k steps
 
 
 @pytest.fixture(scope="module", autouse=True)
