@@ -302,7 +302,7 @@ def draw_transitions(
         monitor = state.monitor if batched else jax.tree.map(lambda x: x[None], state.monitor)
         measured = lax.cond(
             i == num_warmup,
-            lambda m: jnp.full_like(current, steps_per_draw(m)),
+            lambda m: jnp.full_like(current, steps_per_draw(m, num_draws=settings.run_length)),
             lambda m: current,
             monitor,
         )

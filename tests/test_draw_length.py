@@ -17,6 +17,7 @@ from numpyro_dilation.draw_length import (
     VARIOGRAM_LAG,
     step_autocorrelation,
     steps_per_draw,
+    target_autocorrelation_time,
 )
 from numpyro_dilation.health import init_monitor, update_monitor
 
@@ -69,6 +70,20 @@ def test_autocorrelation_and_draw_length_of_ar1_chains():
     assert 28 <= int(steps_per_draw(monitors)) <= MAX_STEPS_PER_DRAW  # log 0.2 / log 0.95 = 31.4
     assert int(steps_per_draw(_ar1_monitors([0.3]))) == 2  # 0.3^2 = 0.09 <= 0.2 < 0.3
     assert int(steps_per_draw(monitors, max_steps=5)) == 5  # capped
+
+
+def test_long_runs_aim_at_a_longer_autocorrelation_time():
+    """With n draws per chain the target is max(1.5, 1 + n/200): R-hat - 1 ~ (tau - 1)/n
+    stays about 0.005, and 1000 draws of an AR(1) chain with rho = 0.8 need 2 steps per
+    draw (tau(2) = 4.6 <= 6 < tau(1) = 9) instead of 8."""
+    assert target_autocorrelation_time(None) == target_autocorrelation_time(100) == 1.5
+    assert target_autocorrelation_time(1000) == 6.0
+    fast = _ar1_monitors([0.0, 0.5, 0.8])
+    rho_max = float(np.max(np.asarray(step_autocorrelation(fast))))
+    tau = lambda j: (1 + rho_max**j) / (1 - rho_max**j)  # noqa: E731
+    k = int(steps_per_draw(fast, num_draws=1000))
+    assert tau(k) <= 6.0 < tau(k - 1)
+    assert k == 2 and int(steps_per_draw(fast, num_draws=100)) == int(steps_per_draw(fast))
 
 
 def test_a_coordinate_that_never_jumps_gets_the_cap():
