@@ -23,9 +23,9 @@ import warnings
 import arviz as az
 import jax
 import numpy as np
-from numpyro.infer import MCMC
 
 from benchmarks.models import MODELS
+from benchmarks.reference import RunConfig, vectorized_mcmc
 from numpyro_dilation import DilationLangevin, ReliabilityWarning
 
 SETTINGS = {
@@ -38,13 +38,8 @@ SETTINGS = {
 def run_row(name: str, settings: dict, num_chains: int, num_warmup: int, num_samples: int):
     entry = MODELS[name]
     data = entry.data()
-    mcmc = MCMC(
-        DilationLangevin(entry.model, **settings),
-        num_warmup=num_warmup,
-        num_samples=num_samples,
-        num_chains=num_chains,
-        chain_method="vectorized",
-        progress_bar=False,
+    mcmc = vectorized_mcmc(
+        DilationLangevin(entry.model, **settings), RunConfig(num_chains, num_warmup, num_samples)
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -266,6 +266,7 @@ def check_arguments(
             f"{o.dense_mass!r}: block-structured mass matrices (NUTS's list of site "
             "tuples) are not supported; True gives one dense matrix over all sites."
         )
+    check_mass_rank(o.mass_rank, 2)  # "auto" or an integer >= 0; resolved with the dimension
     traced = isinstance(target_accept_prob, jax.core.Tracer)
     return o._replace(
         schedule=schedule,
@@ -280,7 +281,6 @@ def check_arguments(
         adapt_mass_matrix=bool(o.adapt_mass_matrix),
         dense_mass=bool(o.dense_mass),
         steps_per_draw=check_steps_per_draw(o.steps_per_draw) or "auto",
-        mass_rank=o.mass_rank if check_mass_rank(o.mass_rank, 2) is not None else "auto",
     )
 
 

@@ -21,6 +21,8 @@ import jax
 import jax.numpy as jnp
 from blackjax.types import ArrayLikeTree
 
+from numpyro_dilation.low_rank import DiagonalPlusLowRank
+
 __all__ = ["check_probability"]
 
 
@@ -102,8 +104,8 @@ def _float_dtype(tree: ArrayLikeTree):
 
 
 def _check_inverse_mass_matrix(inverse_mass_matrix) -> None:
-    if inverse_mass_matrix is None or hasattr(inverse_mass_matrix, "inv_sqrt_matvec"):
-        return  # None, or a DiagonalPlusLowRank
+    if inverse_mass_matrix is None or isinstance(inverse_mass_matrix, DiagonalPlusLowRank):
+        return
     shape = jnp.shape(inverse_mass_matrix)
     if not (len(shape) == 1 or (len(shape) == 2 and shape[0] == shape[1])):
         raise ValueError(
