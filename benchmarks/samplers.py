@@ -131,14 +131,21 @@ def _timed(compiled, *args):
 
 
 def run_dilation(
-    target: Target, rng_key: jax.Array, x0: jax.Array, num_warmup: int, num_samples: int
+    target: Target,
+    rng_key: jax.Array,
+    x0: jax.Array,
+    num_warmup: int,
+    num_samples: int,
+    name: str = "DilationLangevin",
+    **kernel_kwargs,
 ) -> SamplerResult:
-    """``DilationLangevin(potential_fn=...)`` with default settings, ``C = len(x0)`` chains."""
+    """``DilationLangevin(potential_fn=..., **kernel_kwargs)`` (default settings unless
+    given), ``C = len(x0)`` chains; the result is called ``name``."""
     num_chains = int(x0.shape[0])
     k_warm, k_run = jax.random.split(rng_key)
     t0 = time.perf_counter()
     mcmc = MCMC(
-        nd.DilationLangevin(potential_fn=_potential(target)),
+        nd.DilationLangevin(potential_fn=_potential(target), **kernel_kwargs),
         num_warmup=num_warmup,
         num_samples=num_samples,
         num_chains=num_chains,
@@ -156,8 +163,10 @@ def run_dilation(
     grads = grads_warm + int(np.asarray(extra["num_grad_evals"]).sum())
     step_size = np.asarray(mcmc.last_state.adapt_state.step_size)
     log_z, log_z_se = _dilation_log_z(mcmc)
+    mixture = getattr(mcmc.last_state, "mixture", None)
+    blocks = None if mixture is None else mixture.blocks
     return SamplerResult(
-        "DilationLangevin",
+        name,
         draws.reshape(-1, target.dim),
         grads,
         wall,
@@ -174,6 +183,10 @@ def run_dilation(
             "mean_accept_prob": float(np.asarray(extra["accept_prob"]).mean()),
             "divergences": int(np.asarray(extra["diverging"]).sum()),
             "final_step_size_median": float(np.median(step_size)),
+            "steps_per_draw": int(np.asarray(mcmc.last_state.adapt_state.steps_per_draw)[0]),
+            "num_modes": None if mixture is None else int(mixture.num_modes),
+            "active_blocks": None if blocks is None else int(blocks.num_active),
+            "num_blocks": None if blocks is None else int(np.max(np.asarray(blocks.labels))) + 1,
         },
     )
 

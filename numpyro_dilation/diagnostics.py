@@ -98,6 +98,13 @@ def log_evidence(mcmc_or_state) -> tuple[float, float]:
     ``mcmc_or_state``: a finished ``numpyro.infer.MCMC`` (its ``last_state``) or a
     :class:`~numpyro_dilation.population_state.DilationLangevinState`.
 
+    The estimate is the mean importance weight :math:`\\gamma(y')/q(y')` of the
+    whole-vector global moves' proposals (:mod:`numpyro_dilation.global_moves`). With
+    ``GlobalMoves(blocks=...)`` their proposal also draws from the product of the blocks'
+    marginals (:mod:`numpyro_dilation.block_moves`), so the estimate stays consistent when
+    the posterior's modes are combinations of the blocks' modes that the mixture does not
+    list (Many-Well: :math:`2^{16}` modes, 64 in the mixture).
+
     Warns (:class:`GlobalMoveWarning`) when the global moves' mean acceptance is below
     :data:`MIN_GLOBAL_ACCEPTANCE` (over the draws when ``"global_accept_prob"`` was
     collected, else over the chains' last iteration). The standard error cannot see

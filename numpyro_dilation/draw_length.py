@@ -16,8 +16,12 @@ come with the last one), so that the draws are nearly independent.
 the mode finding, whichever is later (:func:`jump_window_start`), to its end, each chain's
 :class:`~numpyro_dilation.health.RunMonitor` sums the squared jumps
 :math:`(y_{t,i} - y_{t-1,i})^2` per coordinate. With :math:`J_i` their mean over chains
-and iterations, and :math:`\sigma_i^2` the pooled variance of the warm-up positions at
-:math:`\lambda = 1` (within plus between chains), a stationary chain whose lag-one
+and iterations, and :math:`\sigma_i^2` the variance of the positions at
+:math:`\lambda = 1` (the smaller of the pooled variance over the stretch, within plus
+between chains, and, with at least :data:`CROSS_SECTION_MIN_CHAINS` chains, the variance
+across chains at the end of the warm-up: chains that were still leaving a minor mode
+early in the stretch inflate the pooled variance, measured 100× on posteriordb's
+low_dim_gauss_mix, and with it :math:`\hat\rho_i`), a stationary chain whose lag-one
 autocorrelation is :math:`\rho_i` has :math:`J_i = 2\sigma_i^2(1 - \rho_i)`, so
 
 .. math:: \hat\rho_i = 1 - J_i / (2\sigma_i^2).
@@ -39,8 +43,10 @@ draws keep split-:math:`\hat R` below about :math:`1 + 0.5/n` (1.005 for 100 dra
 of the 0.01 that the run's own check allows). That is
 :math:`k = \lceil \log r / \log \hat\rho_{\max} \rceil` with
 :math:`r = (\tau^* - 1)/(\tau^* + 1) = 0.2`, clipped to :math:`[1,`
-:data:`MAX_STEPS_PER_DRAW` :math:`]`. It depends on the warm-up only (not on the number of
-draws), so a run continued from its state draws as one long run would.
+:data:`MAX_STEPS_PER_DRAW` :math:`]`. For runs of more than 100 draws per chain the
+target is :math:`\tau^* = \max(1.5, 1 + n/200)` (:func:`target_autocorrelation_time`):
+split-:math:`\hat R - 1 \approx (\tau^* - 1)/n` stays about 0.005. :math:`k` is chosen at
+the first draw of a run and kept by later runs continued from its state.
 Coordinates that do not vary are ignored; a coordinate that varies but never jumped gives
 the cap.
 
@@ -59,6 +65,7 @@ from numpyro_dilation.health import RunMonitor
 from numpyro_dilation.population_settings import PopulationSettings
 
 __all__ = [
+    "CROSS_SECTION_MIN_CHAINS",
     "DRAWS_PER_EXTRA_TAU",
     "MAX_DRAW_AUTOCORRELATION_TIME",
     "MAX_STEPS_PER_DRAW",
@@ -79,6 +86,23 @@ VARIOGRAM_LAG = 8
     from numpyro_dilation.draw_length import VARIOGRAM_LAG
 
     print(VARIOGRAM_LAG)  # 8
+"""
+
+CROSS_SECTION_MIN_CHAINS = 128
+"""Fewest chains for which the variance across chains at the end of the warm-up may
+replace the pooled variance of the stretch in :math:`\\hat\\rho` (module docstring). Its
+relative standard error is :math:`\\sqrt{2/C}` (12.5% at 128 chains), and an
+overestimate is magnified by the lag-:math:`m` root: measured on AR(1) chains with
+:math:`\\rho = 0.5`, 32 chains' final positions gave a variance 1.64 times the true one and
+:math:`\\hat\\rho = 0.89`.
+
+**Example**
+
+.. code-block:: python
+
+    from numpyro_dilation.draw_length import CROSS_SECTION_MIN_CHAINS
+
+    print(CROSS_SECTION_MIN_CHAINS)  # 128
 """
 
 MAX_STEPS_PER_DRAW = 32
@@ -174,10 +198,12 @@ def _variogram_correlation(var, jump_sq, num_jumps, dtype):
     return jnp.clip(rho, -1.0, 1.0), count > 0
 
 
-def step_autocorrelation(monitor: RunMonitor) -> jax.Array:
+def step_autocorrelation(monitor: RunMonitor, positions: jax.Array | None = None) -> jax.Array:
     r"""Per-step autocorrelation :math:`\max(\hat\rho_i, (\hat\rho^{(m)}_i)^{1/m})` (the
     second where :math:`\hat\rho^{(m)}_i > 0.2`) per coordinate (module docstring) from
     monitors batched over chains (``mean`` of shape ``(C, d)``; one chain: ``(1, d)``).
+    ``positions``: the chains' flat positions now, ``(C, d)``; with at least
+    :data:`CROSS_SECTION_MIN_CHAINS` rows their variance caps :math:`\sigma_i^2`.
     Returns shape ``(d,)``; ``nan`` where a coordinate does not vary or no jump was
     measured.
 
@@ -204,6 +230,8 @@ def step_autocorrelation(monitor: RunMonitor) -> jax.Array:
     within = jnp.sum(monitor.m2, axis=0) / jnp.maximum(jnp.sum(count) - 1.0, 1.0)
     between = jnp.var(monitor.mean, axis=0) if monitor.mean.shape[0] > 1 else 0.0
     var = within + between
+    if positions is not None and positions.shape[0] >= CROSS_SECTION_MIN_CHAINS:
+        var = jnp.minimum(var, jnp.var(positions, axis=0).astype(dtype))
     safe_var = jnp.where(var > 0, var, 1.0)
     rho, measured = _variogram_correlation(safe_var, monitor.jump_sq, monitor.num_jumps, dtype)
     rho_m, measured_m = _variogram_correlation(
@@ -215,13 +243,16 @@ def step_autocorrelation(monitor: RunMonitor) -> jax.Array:
 
 
 def steps_per_draw(
-    monitor: RunMonitor, max_steps: int = MAX_STEPS_PER_DRAW, num_draws: int | None = None
+    monitor: RunMonitor,
+    max_steps: int = MAX_STEPS_PER_DRAW,
+    num_draws: int | None = None,
+    positions: jax.Array | None = None,
 ) -> jax.Array:
     r"""Transitions per draw (int32 scalar): the smallest :math:`k` with
     :math:`(1 + \hat\rho^k)/(1 - \hat\rho^k) \le` :func:`target_autocorrelation_time`
     (1.5, or more for ``num_draws`` above 100) for the slowest coordinate, in
     :math:`[1, \text{max\_steps}]` (module docstring). ``monitor``: batched over chains
-    (one chain: a leading axis of 1).
+    (one chain: a leading axis of 1); ``positions``: as in :func:`step_autocorrelation`.
 
     **Example**
 
@@ -242,7 +273,7 @@ def steps_per_draw(
         print(steps_per_draw(monitor))  # 16: 0.9 ** 16 = 0.185 <= 0.2 = (1.5 - 1) / (1.5 + 1)
     """
     log_r = jnp.log(_draw_correlation(num_draws))
-    rho = step_autocorrelation(monitor)
+    rho = step_autocorrelation(monitor, positions)
     slowest = jnp.max(jnp.where(jnp.isnan(rho), -1.0, rho), initial=-1.0)  # d = 0: -1
     k = jnp.where(
         slowest >= 1.0,

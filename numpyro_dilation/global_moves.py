@@ -22,9 +22,18 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 from jax.flatten_util import ravel_pytree
 from jax.scipy.special import logsumexp
 
+from numpyro_dilation.block_moves import (
+    BLOCK_MOVE_SHARE,
+    PRODUCT_SHARE,
+    block_logpdf,
+    block_marginal_logpdf,
+    block_sample,
+    product_sample,
+)
 from numpyro_dilation.kernel import DilationState
 from numpyro_dilation.modes import ModeMixture, mixture_logpdf, mixture_sample
 
@@ -48,7 +57,10 @@ class GlobalMoveInfo(NamedTuple):
     is_divergent
         Non-finite log-density or gradient at the proposal (rejected).
     log_weight
-        :math:`\\log\\gamma(y') - \\log q(y')` of the proposal (``-inf`` if divergent).
+        :math:`\\log\\gamma(y') - \\log q(y')` of the proposal (``-inf`` if divergent);
+        an importance weight of the evidence unless ``is_block_move``.
+    is_block_move
+        Whether the move was a block move (:mod:`numpyro_dilation.block_moves`).
 
     **Example**
 
@@ -72,6 +84,7 @@ class GlobalMoveInfo(NamedTuple):
     is_accepted: jax.Array
     is_divergent: jax.Array
     log_weight: jax.Array
+    is_block_move: jax.Array
 
 
 class EvidenceAccumulator(NamedTuple):
@@ -175,10 +188,19 @@ def combine_evidence(acc: EvidenceAccumulator) -> tuple[float, float]:
     return float(log_z), float(se)
 
 
-def build_independence_kernel() -> Callable:
+def build_independence_kernel(blocks: bool = False) -> Callable:
     """Independence Metropolis–Hastings kernel with a :class:`ModeMixture` proposal.
 
-    Returns ``kernel(rng_key, state, logdensity_fn, mixture)`` returning
+    ``blocks=True``: where the mixture's :class:`~numpyro_dilation.block_moves.BlockStructure`
+    has at least two active blocks, a move is a block move where ``block_turn`` (the
+    kernel's last argument; ``None``: each chain draws it, true with probability
+    :data:`~numpyro_dilation.block_moves.BLOCK_MOVE_SHARE`; the population sampler passes
+    a turn shared by the chains, every other transition, so that only one kind of move is
+    computed) and the whole-vector moves propose from :math:`(1-\\beta)q + \\beta q_\\Pi`
+    (:mod:`numpyro_dilation.block_moves`); ``False`` (or no active blocks): the mixture
+    :math:`q` alone.
+
+    Returns ``kernel(rng_key, state, logdensity_fn, mixture, block_turn=None)`` returning
     ``(DilationState, GlobalMoveInfo)``; ``state`` is a
     :class:`~numpyro_dilation.kernel.DilationState` at :math:`\\lambda = 1`
     (any pytree position; the mixture lives on its ``ravel_pytree`` vector).
@@ -214,25 +236,133 @@ def build_independence_kernel() -> Callable:
         state: DilationState,
         logdensity_fn: Callable,
         mixture: ModeMixture,
+        block_turn: jax.Array | None = None,
     ) -> tuple[DilationState, GlobalMoveInfo]:
-        key_prop, key_acc = jax.random.split(rng_key)
-        flat, unravel = ravel_pytree(state.position)
-        proposal_flat = mixture_sample(key_prop, mixture).astype(flat.dtype)
-        proposal = unravel(proposal_flat)
-        logdensity, grad = jax.value_and_grad(logdensity_fn)(proposal)
-        divergent = ~jnp.isfinite(logdensity)
-        for g in jax.tree.leaves(grad):
-            divergent = divergent | ~jnp.all(jnp.isfinite(g))
-        log_q_new = mixture_logpdf(mixture, proposal_flat)
-        log_q_old = mixture_logpdf(mixture, flat)
-        no_modes = mixture.num_modes == 0
-        log_weight = jnp.where(divergent | no_modes, -jnp.inf, logdensity - log_q_new)
-        log_ratio = log_weight - (state.logdensity - log_q_old)
-        log_ratio = jnp.where(jnp.isnan(log_ratio) | no_modes, -jnp.inf, log_ratio)
-        p_accept = jnp.clip(jnp.exp(log_ratio), max=1.0)
-        accept = jax.random.bernoulli(key_acc, p_accept) & ~divergent & ~no_modes
-        proposed = state._replace(position=proposal, logdensity=logdensity, logdensity_grad=grad)
-        new_state = jax.tree.map(lambda a, b: jnp.where(accept, a, b), proposed, state)
-        return new_state, GlobalMoveInfo(p_accept, accept, divergent, log_weight)
+        if not blocks:
+            return _whole_vector_move(rng_key, state, logdensity_fn, mixture)
+        if mixture.blocks is None:
+            raise ValueError(
+                "`build_independence_kernel(blocks=True)` needs a mixture with `blocks` "
+                "(numpyro_dilation.block_moves.block_structure)."
+            )
+        active = mixture.blocks.num_active >= 2  # the mixture is shared: the same for all
+        if block_turn is None:  # each chain draws its kind of move
+            key_kind, rng_key = jax.random.split(rng_key)
+            block_turn = jax.random.bernoulli(key_kind, BLOCK_MOVE_SHARE)
+
+        def whole(key, st, mix):  # a real branch: ``active`` is not batched
+            return lax.cond(
+                active,
+                lambda k, s, m: _product_mixture_move(k, s, logdensity_fn, m),
+                lambda k, s, m: _whole_vector_move(k, s, logdensity_fn, m),
+                key,
+                st,
+                mix,
+            )
+
+        # a real branch where the turn is not batched (the population's), else per chain
+        return lax.cond(
+            active & block_turn,
+            lambda k, st, mix: _block_move(k, st, logdensity_fn, mix),
+            whole,
+            rng_key,
+            state,
+            mixture,
+        )
 
     return kernel
+
+
+def _accept(key, state, proposal_flat, unravel, logdensity_fn, log_ratio_fn):
+    """Evaluate :math:`\\log\\gamma` at the proposal, accept with
+    ``log_ratio_fn(logdensity, divergent)`` (a divergent proposal is rejected); returns
+    ``(new_state, p_accept, accept, divergent, logdensity)``."""
+    proposal = unravel(proposal_flat)
+    logdensity, grad = jax.value_and_grad(logdensity_fn)(proposal)
+    divergent = ~jnp.isfinite(logdensity)
+    for g in jax.tree.leaves(grad):
+        divergent = divergent | ~jnp.all(jnp.isfinite(g))
+    log_ratio = log_ratio_fn(logdensity, divergent)
+    log_ratio = jnp.where(jnp.isnan(log_ratio), -jnp.inf, log_ratio)
+    p_accept = jnp.clip(jnp.exp(log_ratio), max=1.0)
+    accept = jax.random.bernoulli(key, p_accept) & ~divergent
+    proposed = state._replace(position=proposal, logdensity=logdensity, logdensity_grad=grad)
+    new_state = jax.tree.map(lambda a, b: jnp.where(accept, a, b), proposed, state)
+    return new_state, p_accept, accept, divergent, logdensity
+
+
+def _whole_vector_move(rng_key, state, logdensity_fn, mixture):
+    """The independence move with the mixture :math:`q` alone."""
+    key_prop, key_acc = jax.random.split(rng_key)
+    flat, unravel = ravel_pytree(state.position)
+    proposal_flat = mixture_sample(key_prop, mixture).astype(flat.dtype)
+    no_modes = mixture.num_modes == 0
+    log_q_new = mixture_logpdf(mixture, proposal_flat)
+    log_q_old = mixture_logpdf(mixture, flat)
+
+    def log_ratio(logdensity, divergent):
+        log_w = jnp.where(divergent, -jnp.inf, logdensity - log_q_new)
+        return jnp.where(no_modes, -jnp.inf, log_w - (state.logdensity - log_q_old))
+
+    new_state, p_accept, accept, divergent, logdensity = _accept(
+        key_acc, state, proposal_flat, unravel, logdensity_fn, log_ratio
+    )
+    log_weight = jnp.where(divergent | no_modes, -jnp.inf, logdensity - log_q_new)
+    info = GlobalMoveInfo(p_accept, accept, divergent, log_weight, jnp.zeros((), bool))
+    return new_state, info
+
+
+def _product_mixture_move(rng_key, state, logdensity_fn, mixture):
+    """The whole-vector move from :math:`(1-\\beta)q + \\beta q_\\Pi`
+    (:mod:`numpyro_dilation.block_moves`), with at least two active blocks."""
+    key_prop, key_acc, key_product, key_share = jax.random.split(rng_key, 4)
+    flat, unravel = ravel_pytree(state.position)
+    from_product = jax.random.bernoulli(key_share, PRODUCT_SHARE)
+    product = product_sample(key_product, mixture).astype(flat.dtype)
+    mixed = mixture_sample(key_prop, mixture).astype(flat.dtype)
+    proposal_flat = jnp.where(from_product, product, mixed)
+
+    def log_q(y):  # log of (1 - beta) q(y) + beta q_prod(y)
+        return jnp.logaddexp(
+            jnp.log1p(-PRODUCT_SHARE) + mixture_logpdf(mixture, y),
+            jnp.log(PRODUCT_SHARE) + jnp.sum(block_logpdf(mixture, y)),
+        )
+
+    log_q_new, log_q_old = log_q(proposal_flat), log_q(flat)
+
+    def log_ratio(logdensity, divergent):
+        ratio = logdensity - log_q_new - (state.logdensity - log_q_old)
+        return jnp.where(divergent, -jnp.inf, ratio)
+
+    new_state, p_accept, accept, divergent, logdensity = _accept(
+        key_acc, state, proposal_flat, unravel, logdensity_fn, log_ratio
+    )
+    log_weight = jnp.where(divergent, -jnp.inf, logdensity - log_q_new)
+    info = GlobalMoveInfo(p_accept, accept, divergent, log_weight, jnp.zeros((), bool))
+    return new_state, info
+
+
+def _block_move(rng_key, state, logdensity_fn, mixture):
+    """A block move: one active block, picked uniformly, proposed from its marginal
+    :math:`q_b` (:mod:`numpyro_dilation.block_moves`); :math:`O(Md)` work, :math:`O(M)`
+    transcendental functions."""
+    key_acc, key_block, key_sample = jax.random.split(rng_key, 3)
+    flat, unravel = ravel_pytree(state.position)
+    structure = mixture.blocks
+    b = structure.active[jax.random.randint(key_block, (), 0, structure.num_active)]
+    in_block = structure.labels == b
+    proposal_flat = jnp.where(in_block, block_sample(key_sample, mixture), flat)
+    log_q_new = block_marginal_logpdf(mixture, proposal_flat, in_block)
+    log_q_old = block_marginal_logpdf(mixture, flat, in_block)
+
+    def log_ratio(logdensity, divergent):
+        ratio = logdensity - state.logdensity + log_q_old - log_q_new
+        return jnp.where(divergent, -jnp.inf, ratio)
+
+    new_state, p_accept, accept, divergent, _ = _accept(
+        key_acc, state, proposal_flat, unravel, logdensity_fn, log_ratio
+    )
+    # not a draw of a density on the whole space: no importance weight
+    info = GlobalMoveInfo(p_accept, accept, divergent, jnp.full_like(p_accept, -jnp.inf),
+                          jnp.ones((), bool))  # fmt: skip
+    return new_state, info

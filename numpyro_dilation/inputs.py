@@ -15,6 +15,7 @@ from numpyro.infer.util import unconstrain_fn
 from numpyro.util import not_jax_tracer
 
 from numpyro_dilation.annealing import check_probability, check_step_size
+from numpyro_dilation.blocks import check_blocks
 from numpyro_dilation.kernel import DilationState, _check_center
 from numpyro_dilation.modes import GlobalMoves
 from numpyro_dilation.population_settings import (
@@ -122,6 +123,7 @@ def check_global_moves(gm: GlobalMoves) -> None:
                 f"`GlobalMoves.{name}` is invalid: {getattr(gm, name)!r} "
                 "(see the GlobalMoves docstring for the allowed range)."
             )
+    check_blocks(gm.blocks, sites=True)
 
 
 def resolve_center(

@@ -19,7 +19,6 @@ from collections.abc import Callable
 import jax
 import numpy as np
 from jax import random
-from jax.flatten_util import ravel_pytree
 from numpyro.infer.initialization import init_to_uniform
 from numpyro.infer.mcmc import MCMCKernel
 from numpyro.util import identity, is_prng_key
@@ -69,6 +68,7 @@ from numpyro_dilation.run_plan import (
     plan_moves,
     plan_pilot,
     plan_settings,
+    with_site_blocks,
 )
 from numpyro_dilation.schedules import DEFAULT_LAMBDA_MIN
 from numpyro_dilation.starts import Pilot, pilot_starts
@@ -304,7 +304,7 @@ class DilationLangevin(MCMCKernel):
             raise ValueError("`init_params` must be provided with `potential_fn`.")
         logdensity_fn = self._logdensity_fn(model_args, model_kwargs)
         one_chain = jax.tree.map(lambda x: x[0], init_params) if vectorized else init_params
-        dim = ravel_pytree(one_chain)[0].shape[0]
+        dim, moves = with_site_blocks(moves, one_chain)
         one_at_a_time = (
             vectorized and jax.default_backend() == "cpu" and calls_lapack(logdensity_fn, one_chain)
         )

@@ -12,6 +12,7 @@ from jax import lax
 from jax.scipy.linalg import solve_triangular
 from jax.scipy.special import gammaln
 
+from numpyro_dilation.blocks import BlockStructure, no_blocks
 from numpyro_dilation.mode_settings import (
     GlobalMoves,
 )
@@ -38,6 +39,10 @@ class ModeMixture(NamedTuple):
         Number of used slots (int scalar); 0 means "no usable mode".
     tail_weight, tail_dof
         :math:`\\delta` and :math:`\\nu` (float scalars).
+    blocks
+        The blocks of the block-wise global moves
+        (:class:`~numpyro_dilation.block_moves.BlockStructure`), or ``None`` (a mixture
+        that the population sampler has not prepared for block moves: none are made).
 
     **Example**
 
@@ -66,6 +71,7 @@ class ModeMixture(NamedTuple):
     num_modes: jax.Array
     tail_weight: jax.Array
     tail_dof: jax.Array
+    blocks: BlockStructure | None = None
 
 
 def empty_mixture(
@@ -77,7 +83,8 @@ def empty_mixture(
     dense: bool = True,
 ) -> ModeMixture:
     """A mixture with no modes (placeholder before the modes are found): every
-    :math:`\\log w_m = -\\infty`, so :math:`q \\equiv 0` and global moves are skipped.
+    :math:`\\log w_m = -\\infty`, so :math:`q \\equiv 0` and global moves are skipped;
+    its blocks are :func:`~numpyro_dilation.block_moves.no_blocks`.
 
     **Example**
 
@@ -101,6 +108,7 @@ def empty_mixture(
         num_modes=jnp.zeros((), jnp.int32),
         tail_weight=jnp.asarray(tail_weight, dtype),
         tail_dof=jnp.asarray(tail_dof, dtype),
+        blocks=no_blocks(dim, max_modes, dtype),
     )
 
 

@@ -86,6 +86,12 @@ class GlobalMoves(NamedTuple):
     covariance
         ``"dense"``, ``"diagonal"`` or ``"auto"`` (default: dense up to
         :data:`DENSE_MAX_DIM` dimensions, diagonal above); see the module docstring.
+    blocks
+        Block-wise global moves (:mod:`numpyro_dilation.block_moves`): ``None`` (default:
+        whole-vector moves only), ``"auto"`` (blocks detected at the mode finding where the
+        modes and their curvature show no coupling; dense covariances only), groups of flat
+        indices (the coordinates not named form one more block), or in the NumPyro kernel
+        ``"sites"`` (a block per sample site) or groups of site names.
     num_start_chains
         How many chains' positions (with their U-turn returns and contracted centers)
         start the mode finding in the NumPyro kernel: a number, or ``"auto"`` (default):
@@ -137,6 +143,7 @@ class GlobalMoves(NamedTuple):
     center_contractions: tuple[float, ...] = (0.3, 0.1)
     covariance: str = "auto"
     num_start_chains: int | str = "auto"
+    blocks: str | tuple | None = None
 
 
 DIAGONAL_START_CHAINS = 64

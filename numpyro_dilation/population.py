@@ -43,6 +43,7 @@ from jax import lax, random
 from jax.flatten_util import ravel_pytree
 
 from numpyro_dilation.batching import map_items
+from numpyro_dilation.blocks import block_structure
 from numpyro_dilation.modes import (
     GlobalMoves,
     contracted_starts,
@@ -218,6 +219,7 @@ def find_population_modes(
             gm,
             state.inverse_mass_matrix,
         )
+    mixture = mixture._replace(blocks=block_structure(mixture, gm.blocks))
     return state._replace(mixture=mixture), (grads * num_starts + num_chains - 1) // num_chains
 
 
@@ -272,7 +274,7 @@ def population_step(
 
     def one(per_chain):
         per_chain = with_inverse_mass_matrix(per_chain._replace(mixture=mixture), v, low_rank)
-        new = chain_step(per_chain, logdensity_fn, settings, num_transitions)
+        new = chain_step(per_chain, logdensity_fn, settings, num_transitions, state.i[0])
         return with_inverse_mass_matrix(new._replace(mixture=None), None)
 
     unshared = with_inverse_mass_matrix(state._replace(mixture=None), None)

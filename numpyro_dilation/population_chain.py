@@ -44,11 +44,14 @@ def _move_if(move_now, move: Callable, skip: Callable, key, state, *operands):
     )
 
 
-def _global_move(key, state, logdensity_fn, iteration, settings: PopulationSettings):
+def _global_move(key, state, logdensity_fn, iteration, settings: PopulationSettings, turn=0):
     """Independence MH move with the mode mixture after local step number
     ``iteration`` (0-based) if it is a step whose turn it is (every transition of such an
-    iteration); a branch that all chains take together (see ``uniform_cond``)."""
-    kernel = build_independence_kernel()
+    iteration); a branch that all chains take together (see ``uniform_cond``). With
+    blocks, an odd ``turn`` makes a block move, an even one a whole-vector move (shared by
+    the chains, not batched: a real branch, one kind of move computed)."""
+    blocks = settings.global_moves.blocks is not None
+    kernel = build_independence_kernel(blocks=blocks)
     start = settings.mode_iteration
     move_now = (iteration >= start) & ((iteration - start) % settings.global_moves.every == 0)
     if state.mixture.chol.ndim == 2:  # diagonal covariances (high dimension): with one
@@ -57,8 +60,13 @@ def _global_move(key, state, logdensity_fn, iteration, settings: PopulationSetti
 
     def move(key, z, ld, grad, evidence, mixture):
         d = DilationState(z, ld, grad, jnp.ones_like(ld), z)
-        d, info = kernel(key, d, logdensity_fn, mixture)
-        evidence = update_evidence(evidence, info.log_weight)
+        block_turn = turn % 2 == 1 if blocks else None
+        d, info = kernel(key, d, logdensity_fn, mixture, block_turn)
+        # a block proposal is not a draw of a density on the whole space: no evidence
+        updated = update_evidence(evidence, info.log_weight)
+        evidence = jax.tree.map(
+            lambda new, old: jnp.where(info.is_block_move, old, new), updated, evidence
+        )
         return (
             d.position,
             d.logdensity,
@@ -124,12 +132,17 @@ def _uturn_move(key, state, logdensity_fn, iteration, settings: PopulationSettin
 
 
 def _transition(
-    state: DilationLangevinState, logdensity_fn: Callable, settings: PopulationSettings, last
+    state: DilationLangevinState,
+    logdensity_fn: Callable,
+    settings: PopulationSettings,
+    last,
+    turn=0,
 ) -> tuple[DilationLangevinState, jax.Array]:
     """One transition of one chain: the annealed MALA step at its level, then the global
     move whose turn it is, and, if ``last`` (the draw's last transition; a boolean, traced
-    or not), the exact U-turn move whose turn it is. Returns the state (``i`` advanced,
-    ``num_grad_evals`` this transition's) and whether a global move was made."""
+    or not), the exact U-turn move whose turn it is. ``turn``: a number shared by the
+    chains that sets whether a block move's turn it is (odd). Returns the state (``i``
+    advanced, ``num_grad_evals`` this transition's) and whether a global move was made."""
     config = settings.config
     rng_key, key = random.split(state.rng_key)
     astate = AnnealingState(
@@ -145,6 +158,9 @@ def _transition(
         state.adapt_state.dual_averaging,
     )
     rng_key, key_global = random.split(rng_key)
+    exact_uturn = settings.uturn is not None and settings.uturn.kind == "exact"
+    if exact_uturn:  # its own key (fold_in(k, 1) is split(k, n)[1]: the global move's)
+        key_global, key_uturn = random.split(key_global)
     astate, info = annealing_step(key, astate, logdensity_fn, config, state.step_inverse_mass)
     num_warmup = config.num_adaptation_steps
     n = jnp.where(state.i < num_warmup, state.i + 1, state.i + 1 - num_warmup)
@@ -168,7 +184,7 @@ def _transition(
     moved = jnp.zeros((), bool)
     if settings.global_moves is not None:
         (z, ld, grad, evidence, p_global, divergent), moved = _global_move(
-            key_global, new, logdensity_fn, state.i, settings
+            key_global, new, logdensity_fn, state.i, settings, turn
         )
         new = new._replace(
             z=z,
@@ -179,10 +195,8 @@ def _transition(
             diverging=new.diverging | divergent,
             num_grad_evals=new.num_grad_evals + moved.astype(jnp.int32),
         )
-    if settings.uturn is not None and settings.uturn.kind == "exact":
-        new = _uturn_move(
-            random.fold_in(key_global, 1), new, logdensity_fn, state.i, settings, last
-        )
+    if exact_uturn:
+        new = _uturn_move(key_uturn, new, logdensity_fn, state.i, settings, last)
     return new, moved
 
 
@@ -191,6 +205,7 @@ def chain_step(
     logdensity_fn: Callable,
     settings: PopulationSettings,
     num_transitions: int | jax.Array = 1,
+    iteration: jax.Array | None = None,
 ) -> DilationLangevinState:
     r"""One chain's iteration (unbatched ``state``; the mixture and preconditioner are the
     population's): ``num_transitions`` transitions (1 in the warm-up; the draw length
@@ -198,7 +213,10 @@ def chain_step(
     chains), each the annealed MALA step at its level and the global move whose turn it is
     (the warm-up measures the autocorrelation of such transitions), the last one followed by
     the exact U-turn move whose turn it is; then the run monitor's update at
-    :math:`\lambda = 1`. Its key is ``state.rng_key``. The new state reports the
+    :math:`\lambda = 1`. Its key is ``state.rng_key``. ``iteration``: the population's
+    iteration number, shared by the chains (not batched; default ``state.i``), which sets
+    the turn of the block moves (:mod:`numpyro_dilation.block_moves`) so that a vectorized
+    run computes one kind of global move per transition. The new state reports the
     iteration's summed gradients, whether any transition diverged, and the last
     transition's acceptance probability.
 
@@ -228,14 +246,15 @@ def chain_step(
         init_monitor(state.monitor.mean.shape[-1], state.monitor.mean.dtype),
         state.monitor,
     )
+    iteration = state.i if iteration is None else iteration
     if isinstance(num_transitions, int) and num_transitions == 1:
-        new, moved = _transition(state, logdensity_fn, settings, True)
+        new, moved = _transition(state, logdensity_fn, settings, True, iteration)
     else:
 
         def body(t, carry):
             s, grads, divergent, _ = carry
             last = t == num_transitions - 1
-            new, moved = _transition(s, logdensity_fn, settings, last)
+            new, moved = _transition(s, logdensity_fn, settings, last, iteration + t)
             # only the draw's last transition counts as an iteration
             new = new._replace(
                 i=jnp.where(last, new.i, s.i),
@@ -300,9 +319,12 @@ def draw_transitions(
     current = state.adapt_state.steps_per_draw
     if settings.steps_per_draw is None:
         monitor = state.monitor if batched else jax.tree.map(lambda x: x[None], state.monitor)
+        positions = jax.vmap(lambda z: ravel_pytree(z)[0])(state.z) if batched else None
         measured = lax.cond(
             i == num_warmup,
-            lambda m: jnp.full_like(current, steps_per_draw(m, num_draws=settings.run_length)),
+            lambda m: jnp.full_like(
+                current, steps_per_draw(m, num_draws=settings.run_length, positions=positions)
+            ),
             lambda m: current,
             monitor,
         )

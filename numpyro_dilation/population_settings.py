@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from numpyro_dilation.annealing import AnnealingConfig
+from numpyro_dilation.blocks import check_blocks
 from numpyro_dilation.mode_settings import DENSE_MAX_DIM
 from numpyro_dilation.modes import GlobalMoves
 from numpyro_dilation.schedules import DEFAULT_LAMBDA_MIN, make_schedule
@@ -262,6 +263,8 @@ def make_settings(
     )
     num_levels = len(config.levels)
     preconditioned = adapt_mass_matrix and dim > 0
+    if global_moves is not None:  # groups of flat indices as hashable tuples, in range
+        global_moves = global_moves._replace(blocks=check_blocks(global_moves.blocks, int(dim)))
     return PopulationSettings(
         config=config,
         global_moves=global_moves if dim > 0 else None,
@@ -273,9 +276,7 @@ def make_settings(
         one_chain_at_a_time=bool(one_chain_at_a_time),
         run_length=run_length,
         steps_per_draw=check_steps_per_draw(steps_per_draw),
-        mass_rank=0
-        if dense_mass or not preconditioned
-        else check_mass_rank(mass_rank, int(dim)),
+        mass_rank=0 if dense_mass or not preconditioned else check_mass_rank(mass_rank, int(dim)),
     )
 
 

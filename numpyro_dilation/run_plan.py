@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from numpyro_dilation.blocks import check_blocks, site_blocks
 from numpyro_dilation.modes import GlobalMoves
 from numpyro_dilation.population_settings import (
     DEFAULT_ANNEALING_FRACTION,
@@ -233,15 +234,38 @@ def pilot_settings(
     """The pilot run's settings: these options for a warm-up of
     ``max(ceil(pilot.warmup_fraction * num_warmup), 40)`` iterations (a named schedule of
     the same shape, an array of levels replaced by the linear schedule), on the
-    ``min(num_chains, pilot.num_chains)`` pilot chains; without the U-turn explorer, and
-    without global moves if not ``pilot.global_moves``."""
+    ``min(num_chains, pilot.num_chains)`` pilot chains; without the U-turn explorer and
+    block moves, and without global moves if not ``pilot.global_moves``."""
     pilot_warmup = max(ceil(pilot.warmup_fraction * num_warmup), 40)
     named = isinstance(options.schedule, str) or callable(options.schedule)
     levels = plan_levels(options, pilot_warmup, options.schedule if named else "linear", None)
     global_moves = None  # without them the annealing alone decides where particles go
-    if pilot.global_moves:
+    if pilot.global_moves:  # whole-vector moves only: the pilot only places the box
         global_moves = plan_global_moves(options, True, min(num_chains, pilot.num_chains))
+        global_moves = global_moves and global_moves._replace(blocks=None)
     # no U-turn explorer: the same modes found, at half the pilot's gradients and 8 s less
     # compilation (BENCHMARKS.md, "The pilot's global moves")
     moves = (global_moves if len(levels) > 1 else None, None)
     return plan_settings(options, pilot_warmup, dim, levels, moves, one_at_a_time, None)
+
+
+def with_site_blocks(moves: tuple, one_chain: Any) -> tuple[int, tuple]:
+    """``(dim, moves)``: the flat dimension of one chain's position ``one_chain`` (for a
+    model, its dict of unconstrained site values), and ``moves = (global_moves, uturn)``
+    with ``GlobalMoves.blocks`` given as sites translated to flat indices
+    (:func:`~numpyro_dilation.block_moves.site_blocks`) and checked against ``dim``."""
+    from jax.flatten_util import ravel_pytree
+
+    dim = int(ravel_pytree(one_chain)[0].shape[0])
+    global_moves, uturn = moves
+    if global_moves is None or global_moves.blocks is None:
+        return dim, moves
+    blocks = check_blocks(global_moves.blocks, dim, sites=True)
+    if blocks == "sites" or (not isinstance(blocks, str) and isinstance(blocks[0][0], str)):
+        if not isinstance(one_chain, dict):
+            raise ValueError(
+                "`GlobalMoves.blocks`: site names need a model (a `potential_fn`'s position "
+                "has no sites); give groups of flat indices."
+            )
+        blocks = site_blocks(blocks, one_chain)
+    return dim, (global_moves._replace(blocks=check_blocks(blocks, dim)), uturn)

@@ -12,6 +12,7 @@ from numpyro.infer import MCMC
 import numpyro_dilation as nd
 from numpyro_dilation import DilationLangevin
 from numpyro_dilation.draw_length import (
+    CROSS_SECTION_MIN_CHAINS,
     MAX_DRAW_AUTOCORRELATION_TIME,
     MAX_STEPS_PER_DRAW,
     VARIOGRAM_LAG,
@@ -84,6 +85,42 @@ def test_long_runs_aim_at_a_longer_autocorrelation_time():
     k = int(steps_per_draw(fast, num_draws=1000))
     assert tau(k) <= 6.0 < tau(k - 1)
     assert k == 2 and int(steps_per_draw(fast, num_draws=100)) == int(steps_per_draw(fast))
+
+
+def test_chains_leaving_a_minor_mode_do_not_inflate_the_draw_length():
+    """256 AR(1) chains (rho = 0.5, unit variance) of which 64 spent the first half of the
+    measured stretch 10 units away (a minor mode they left): the pooled variance of the
+    stretch is about 19 instead of 1, so rho-hat = 1 - J / (2 sigma^2) is near 1 and the
+    draw length far above the right one (measured before the fix on posteriordb's
+    low_dim_gauss_mix: 32, the cap, where 1 sufficed). With the chains' positions at the end
+    of the warm-up, whose variance across chains is the stationary one, rho-hat is 0.5
+    within 0.06 and k = 3; with fewer than CROSS_SECTION_MIN_CHAINS chains the positions
+    are not used."""
+    rho, num, chains = 0.5, 2000, 256
+    noise = jax.random.normal(jax.random.key(1), (chains, num)) * np.sqrt(1 - rho**2)
+    step = lambda y, e: (rho * y + e, rho * y + e)  # noqa: E731
+    draws = jax.vmap(lambda e: jax.lax.scan(step, 0.0, e)[1])(noise)
+    away = (jnp.arange(chains) < chains // 4)[:, None] & (jnp.arange(num) < num // 2)
+    draws = (draws + jnp.where(away, 10.0, 0.0))[:, :, None]  # (chains, num, 1)
+
+    def monitor(path):
+        def update(m, t):
+            m = update_monitor(m, path[t], True, False, previous=path[t - 1],
+                               lag_point=t % VARIOGRAM_LAG == 0)  # fmt: skip
+            return m, None
+
+        return jax.lax.scan(update, init_monitor(1), jnp.arange(1, num))[0]
+
+    monitors = jax.jit(jax.vmap(monitor))(draws)
+    end = draws[:, -1]
+    assert float(np.asarray(step_autocorrelation(monitors))[0]) > 0.9
+    assert int(steps_per_draw(monitors)) >= 16
+    assert abs(float(np.asarray(step_autocorrelation(monitors, end))[0]) - rho) < 0.06
+    assert int(steps_per_draw(monitors, positions=end)) == 3  # 0.5^3 <= 0.2 < 0.5^2
+    few = jax.tree.map(lambda x: x[: CROSS_SECTION_MIN_CHAINS - 1], monitors)
+    assert (
+        float(np.asarray(step_autocorrelation(few, end[: CROSS_SECTION_MIN_CHAINS - 1]))[0]) > 0.9
+    )
 
 
 def test_a_coordinate_that_never_jumps_gets_the_cap():
