@@ -27,7 +27,7 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check numpyro_dilation tests examples benchmarks docs notebooks
-	$(BIN)/python -m pytest -m "not slow" -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -m "not slow" -q -n 2 --dist loadfile --durations=20
 
 test-all: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
