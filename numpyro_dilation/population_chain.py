@@ -319,7 +319,8 @@ def draw_transitions(
     current = state.adapt_state.steps_per_draw
     if settings.steps_per_draw is None:
         monitor = state.monitor if batched else jax.tree.map(lambda x: x[None], state.monitor)
-        positions = jax.vmap(lambda z: ravel_pytree(z)[0])(state.z) if batched else None
+        has_latent = batched and bool(jax.tree.leaves(state.z))
+        positions = jax.vmap(lambda z: ravel_pytree(z)[0])(state.z) if has_latent else None
         measured = lax.cond(
             i == num_warmup,
             lambda m: jnp.full_like(
