@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from benchmarks import samplers
+from benchmarks.reference import _fmt
 from benchmarks.suite import PRESETS, _comparison_inputs, _key, _rng, evaluate, run_baseline
 from benchmarks.targets import get_target
 from numpyro_dilation import GlobalMoves
@@ -84,10 +85,6 @@ def add_exact(record: dict) -> dict:
     return record
 
 
-def _fmt(x, spec=".3f"):
-    return "–" if x is None else format(x, spec)
-
-
 def table(records: list[dict]) -> str:
     """Markdown table of the records."""
     lines = [
@@ -107,12 +104,12 @@ def table(records: list[dict]) -> str:
                 else "–"
             )
             se = s.get("log_z_se")
-            err = _fmt(r["log_z_error"]) + ("" if se is None else f" ({se:.3f})")
+            err = _fmt(r["log_z_error"], ".3f") + ("" if se is None else f" ({se:.3f})")
             grads = "–" if r["grad_evals"] is None else f"{r['grad_evals']:,}"
             lines.append(
                 f"| {record['target']} | {name} | {grads} | {_fmt(r['wall_s'], '.0f')} "
-                f"| {blocks} | {_fmt(r.get('mode_tv'))} | {_fmt(r.get('well_tv'))} "
-                f"| {_fmt(r.get('energy_distance'))} | {err} |"
+                f"| {blocks} | {_fmt(r.get('mode_tv'), '.3f')} | {_fmt(r.get('well_tv'), '.3f')} "
+                f"| {_fmt(r.get('energy_distance'), '.3f')} | {err} |"
             )
     return "\n".join(lines)
 

@@ -80,7 +80,9 @@ No NumPyro import.
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.special import gammaln, logsumexp
+from jax.scipy.special import logsumexp
+
+from numpyro_dilation.mode_mixture import log_gauss_and_student, mixture_sample
 
 __all__ = [
     "BLOCK_MOVE_SHARE",
@@ -201,14 +203,8 @@ def _component_logpdf(mixture, r2, log_det, size):
     """:math:`\\log q` of a block from its per-component squared whitened distances
     ``r2``, log-determinants ``log_det`` (``(M, ...)``) and size: the weighted Gaussian and
     Student-t terms, summed over components (the first axis)."""
-    nu, delta = mixture.tail_dof, mixture.tail_weight
-    gauss = -0.5 * r2 - 0.5 * size * jnp.log(2 * jnp.pi)
-    student = (
-        gammaln(0.5 * (nu + size))
-        - gammaln(0.5 * nu)
-        - 0.5 * size * jnp.log(nu * jnp.pi)
-        - 0.5 * (nu + size) * jnp.log1p(r2 / nu)
-    )
+    delta = mixture.tail_weight
+    gauss, student = log_gauss_and_student(r2, size, mixture.tail_dof)
     log_w = jnp.expand_dims(mixture.log_weights, tuple(range(1, r2.ndim))) - log_det
     terms = jnp.concatenate(
         [log_w + jnp.log1p(-delta) + gauss, log_w + jnp.log(delta) + student], axis=0
@@ -268,13 +264,5 @@ def block_sample(rng_key: jax.Array, mixture) -> jax.Array:
         ys = jax.vmap(lambda k: block_sample(k, mixture))(keys)
         print(jnp.mean(ys[:, 0] > 0))  # about 0.75: block {0} drawn from its marginal
     """
-    key_m, key_z, key_t, key_u = jax.random.split(rng_key, 4)
-    dtype = mixture.means.dtype
-    dim = mixture.means.shape[-1]
-    m = jax.random.categorical(key_m, mixture.log_weights)
-    z = jax.random.normal(key_z, (dim,), dtype)
-    nu = mixture.tail_dof
-    u = 2.0 * jax.random.gamma(key_u, 0.5 * nu, dtype=dtype)
-    heavy = jax.random.bernoulli(key_t, mixture.tail_weight)
-    scale = jnp.where(heavy, jnp.sqrt(nu / u), 1.0).astype(dtype)
-    return mixture.means[m] + mixture.blocks.scales[m] * scale * z
+    # the mixture's own sampler with the block marginals' (diagonal) scales as factors
+    return mixture_sample(rng_key, mixture._replace(chol=mixture.blocks.scales))

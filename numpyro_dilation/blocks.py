@@ -216,7 +216,8 @@ def site_blocks(blocks: Any, sites: dict[str, Any]) -> Any:
     """NumPyro site blocks as groups of flat indices of ``ravel_pytree(sites)`` (one
     chain's unconstrained values, a dict ordered as ``ravel_pytree`` orders it: by
     name): ``"sites"`` gives one group per site, groups of names the union of their
-    sites. Other values are returned unchanged. Raises ``ValueError`` for an unknown site.
+    sites. Other values are returned unchanged. Raises ``ValueError`` for an unknown site,
+    or for names when ``sites`` is not a dict (a ``potential_fn``'s position).
 
     **Example**
 
@@ -231,6 +232,11 @@ def site_blocks(blocks: Any, sites: dict[str, Any]) -> Any:
     """
     if blocks is None or isinstance(blocks, str) and blocks == "auto" or not _names(blocks):
         return blocks
+    if not isinstance(sites, dict):
+        raise ValueError(
+            "`GlobalMoves.blocks`: site names need a model (a `potential_fn`'s position "
+            "has no sites); give groups of flat indices."
+        )
     offsets, start = {}, 0
     for name in sorted(sites):
         size = int(np.size(sites[name]))
@@ -280,6 +286,13 @@ def _clusters(values: jax.Array, gap: jax.Array, used: jax.Array) -> jax.Array:
     return jnp.where(used, cluster, -1).astype(jnp.int32)
 
 
+def _value_clusters(mixture, scales: jax.Array, used: jax.Array) -> jax.Array:
+    """Cluster labels ``(d, M)`` of the used modes' values of every coordinate (``-1`` for
+    unused slots), gaps of :data:`CLUSTER_GAP` times the coordinate's largest sd."""
+    gap = CLUSTER_GAP * jnp.max(jnp.where(used[:, None], scales, 0.0), axis=0)  # (d,)
+    return jax.vmap(_clusters, in_axes=(1, 0, None))(mixture.means, gap, used)
+
+
 def _num_distinct(keys: jax.Array) -> jax.Array:
     """Number of distinct non-negative values along the last axis."""
     s = jnp.sort(keys, axis=-1)
@@ -308,12 +321,10 @@ def detect_blocks(mixture) -> tuple[jax.Array, jax.Array]:
         mixture, _ = find_modes(starts, two_wells, 0.1, GlobalMoves(max_modes=8))
         print(detect_blocks(mixture))  # ([0 1], [True True]): two blocks of one coordinate
     """
-    means, chol, num_modes = mixture.means, mixture.chol, mixture.num_modes
-    max_modes, dim = means.shape
-    used = jnp.arange(max_modes) < num_modes
-    scales = _marginal_scales(chol)
-    gap = CLUSTER_GAP * jnp.max(jnp.where(used[:, None], scales, 0.0), axis=0)  # (d,)
-    clusters = jax.vmap(_clusters, in_axes=(1, 0, None))(means, gap, used)  # (d, M)
+    chol = mixture.chol
+    max_modes, dim = mixture.means.shape
+    used = jnp.arange(max_modes) < mixture.num_modes
+    clusters = _value_clusters(mixture, _marginal_scales(chol), used)  # (d, M)
     counts = _num_distinct(clusters)  # (d,)
     coupled = _empty_cell_mass(clusters, used) >= EMPTY_CELL_MASS
     if chol.ndim == 3:
@@ -397,9 +408,7 @@ def block_structure(mixture, blocks: Any) -> BlockStructure:
         labels, varies = detect_blocks(mixture)
     else:
         labels = jnp.asarray(_given_labels(blocks, dim))
-        gap = CLUSTER_GAP * jnp.max(jnp.where(used[:, None], scales, 0.0), axis=0)
-        clusters = jax.vmap(_clusters, in_axes=(1, 0, None))(mixture.means, gap, used)
-        varies = _num_distinct(clusters) >= 2
+        varies = _num_distinct(_value_clusters(mixture, scales, used)) >= 2
     block_varies = jax.ops.segment_max(varies.astype(jnp.int32), labels, num_segments=dim) > 0
     (active,) = jnp.nonzero(block_varies, size=dim, fill_value=0)
     return _structure(

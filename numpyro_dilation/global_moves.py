@@ -273,22 +273,27 @@ def build_independence_kernel(blocks: bool = False) -> Callable:
     return kernel
 
 
-def _accept(key, state, proposal_flat, unravel, logdensity_fn, log_ratio_fn):
-    """Evaluate :math:`\\log\\gamma` at the proposal, accept with
-    ``log_ratio_fn(logdensity, divergent)`` (a divergent proposal is rejected); returns
-    ``(new_state, p_accept, accept, divergent, logdensity)``."""
+def _accept(key, state, proposal_flat, unravel, logdensity_fn, log_q_new, log_q_old, valid=True):
+    """Evaluate :math:`\\log\\gamma` at the proposal and accept with probability
+    :math:`\\min\\{1, [\\gamma(y')/q(y')]/[\\gamma(y)/q(y)]\\}` for the proposal's log-densities
+    ``log_q_new`` :math:`= \\log q(y')` and ``log_q_old`` :math:`= \\log q(y)` (a divergent
+    proposal, or one made while not ``valid``, is rejected); returns ``(new_state,
+    p_accept, accept, divergent, log_weight)`` with ``log_weight`` :math:`\\log\\gamma(y') -
+    \\log q(y')` (``-inf`` where rejected for those reasons)."""
+    valid = jnp.asarray(valid, bool)
     proposal = unravel(proposal_flat)
     logdensity, grad = jax.value_and_grad(logdensity_fn)(proposal)
     divergent = ~jnp.isfinite(logdensity)
     for g in jax.tree.leaves(grad):
         divergent = divergent | ~jnp.all(jnp.isfinite(g))
-    log_ratio = log_ratio_fn(logdensity, divergent)
-    log_ratio = jnp.where(jnp.isnan(log_ratio), -jnp.inf, log_ratio)
+    log_weight = jnp.where(divergent | ~valid, -jnp.inf, logdensity - log_q_new)
+    log_ratio = log_weight - (state.logdensity - log_q_old)
+    log_ratio = jnp.where(jnp.isnan(log_ratio) | ~valid, -jnp.inf, log_ratio)
     p_accept = jnp.clip(jnp.exp(log_ratio), max=1.0)
-    accept = jax.random.bernoulli(key, p_accept) & ~divergent
+    accept = jax.random.bernoulli(key, p_accept) & ~divergent & valid
     proposed = state._replace(position=proposal, logdensity=logdensity, logdensity_grad=grad)
     new_state = jax.tree.map(lambda a, b: jnp.where(accept, a, b), proposed, state)
-    return new_state, p_accept, accept, divergent, logdensity
+    return new_state, p_accept, accept, divergent, log_weight
 
 
 def _whole_vector_move(rng_key, state, logdensity_fn, mixture):
@@ -296,18 +301,11 @@ def _whole_vector_move(rng_key, state, logdensity_fn, mixture):
     key_prop, key_acc = jax.random.split(rng_key)
     flat, unravel = ravel_pytree(state.position)
     proposal_flat = mixture_sample(key_prop, mixture).astype(flat.dtype)
-    no_modes = mixture.num_modes == 0
-    log_q_new = mixture_logpdf(mixture, proposal_flat)
-    log_q_old = mixture_logpdf(mixture, flat)
-
-    def log_ratio(logdensity, divergent):
-        log_w = jnp.where(divergent, -jnp.inf, logdensity - log_q_new)
-        return jnp.where(no_modes, -jnp.inf, log_w - (state.logdensity - log_q_old))
-
-    new_state, p_accept, accept, divergent, logdensity = _accept(
-        key_acc, state, proposal_flat, unravel, logdensity_fn, log_ratio
-    )
-    log_weight = jnp.where(divergent | no_modes, -jnp.inf, logdensity - log_q_new)
+    log_q_new, log_q_old = mixture_logpdf(mixture, proposal_flat), mixture_logpdf(mixture, flat)
+    new_state, p_accept, accept, divergent, log_weight = _accept(
+        key_acc, state, proposal_flat, unravel, logdensity_fn, log_q_new, log_q_old,
+        valid=mixture.num_modes > 0,
+    )  # fmt: skip
     info = GlobalMoveInfo(p_accept, accept, divergent, log_weight, jnp.zeros((), bool))
     return new_state, info
 
@@ -328,16 +326,9 @@ def _product_mixture_move(rng_key, state, logdensity_fn, mixture):
             jnp.log(PRODUCT_SHARE) + jnp.sum(block_logpdf(mixture, y)),
         )
 
-    log_q_new, log_q_old = log_q(proposal_flat), log_q(flat)
-
-    def log_ratio(logdensity, divergent):
-        ratio = logdensity - log_q_new - (state.logdensity - log_q_old)
-        return jnp.where(divergent, -jnp.inf, ratio)
-
-    new_state, p_accept, accept, divergent, logdensity = _accept(
-        key_acc, state, proposal_flat, unravel, logdensity_fn, log_ratio
+    new_state, p_accept, accept, divergent, log_weight = _accept(
+        key_acc, state, proposal_flat, unravel, logdensity_fn, log_q(proposal_flat), log_q(flat)
     )
-    log_weight = jnp.where(divergent, -jnp.inf, logdensity - log_q_new)
     info = GlobalMoveInfo(p_accept, accept, divergent, log_weight, jnp.zeros((), bool))
     return new_state, info
 
@@ -352,16 +343,11 @@ def _block_move(rng_key, state, logdensity_fn, mixture):
     b = structure.active[jax.random.randint(key_block, (), 0, structure.num_active)]
     in_block = structure.labels == b
     proposal_flat = jnp.where(in_block, block_sample(key_sample, mixture), flat)
-    log_q_new = block_marginal_logpdf(mixture, proposal_flat, in_block)
-    log_q_old = block_marginal_logpdf(mixture, flat, in_block)
-
-    def log_ratio(logdensity, divergent):
-        ratio = logdensity - state.logdensity + log_q_old - log_q_new
-        return jnp.where(divergent, -jnp.inf, ratio)
-
     new_state, p_accept, accept, divergent, _ = _accept(
-        key_acc, state, proposal_flat, unravel, logdensity_fn, log_ratio
-    )
+        key_acc, state, proposal_flat, unravel, logdensity_fn,
+        block_marginal_logpdf(mixture, proposal_flat, in_block),
+        block_marginal_logpdf(mixture, flat, in_block),
+    )  # fmt: skip
     # not a draw of a density on the whole space: no importance weight
     info = GlobalMoveInfo(p_accept, accept, divergent, jnp.full_like(p_accept, -jnp.inf),
                           jnp.ones((), bool))  # fmt: skip

@@ -139,12 +139,10 @@ def mixture_logpdf(mixture: ModeMixture, y: jax.Array) -> jax.Array:
     """
     d = y.shape[-1]
     nu, delta = mixture.tail_dof, mixture.tail_weight
-    log_t_const = gammaln(0.5 * (nu + d)) - gammaln(0.5 * nu) - 0.5 * d * jnp.log(nu * jnp.pi)
 
     def component(mean, chol):
         r2, log_det = _whitened_norm2(chol, y - mean)
-        gauss = -0.5 * r2 - 0.5 * d * jnp.log(2 * jnp.pi)
-        student = log_t_const - 0.5 * (nu + d) * jnp.log1p(r2 / nu)
+        gauss, student = log_gauss_and_student(r2, d, nu)
         return jnp.logaddexp(jnp.log1p(-delta) + gauss, jnp.log(delta) + student) - log_det
 
     # Only the used slots (0 .. num_modes-1): a loop with a shared trip count, so the
@@ -193,6 +191,15 @@ def mixture_sample(rng_key: jax.Array, mixture: ModeMixture) -> jax.Array:
     chol = mixture.chol[m]
     step = chol @ (scale * z) if chol.ndim == 2 else chol * (scale * z)
     return mixture.means[m] + step
+
+
+def log_gauss_and_student(r2, size, nu) -> tuple[jax.Array, jax.Array]:
+    """:math:`(\\log\\mathcal N, \\log t_\\nu)` of a point at squared whitened distance
+    ``r2`` from the center in ``size`` dimensions, before :math:`-\\log|L|` (the mixture's
+    components; the block marginals of :mod:`numpyro_dilation.block_moves`). Broadcasts."""
+    gauss = -0.5 * r2 - 0.5 * size * jnp.log(2 * jnp.pi)
+    log_t_const = gammaln(0.5 * (nu + size)) - gammaln(0.5 * nu) - 0.5 * size * jnp.log(nu * jnp.pi)
+    return gauss, log_t_const - 0.5 * (nu + size) * jnp.log1p(r2 / nu)
 
 
 def _whitened_norm2(chol: jax.Array, diff: jax.Array) -> tuple[jax.Array, jax.Array]:

@@ -320,15 +320,13 @@ def draw_transitions(
     if settings.steps_per_draw is None:
         monitor = state.monitor if batched else jax.tree.map(lambda x: x[None], state.monitor)
         has_latent = batched and bool(jax.tree.leaves(state.z))
-        positions = jax.vmap(lambda z: ravel_pytree(z)[0])(state.z) if has_latent else None
-        measured = lax.cond(
-            i == num_warmup,
-            lambda m: jnp.full_like(
-                current, steps_per_draw(m, num_draws=settings.run_length, positions=positions)
-            ),
-            lambda m: current,
-            monitor,
-        )
+
+        def measure(m, z):  # the chains' flat positions, only at the first draw
+            positions = jax.vmap(lambda one: ravel_pytree(one)[0])(z) if has_latent else None
+            k = steps_per_draw(m, num_draws=settings.run_length, positions=positions)
+            return jnp.full_like(current, k)
+
+        measured = lax.cond(i == num_warmup, measure, lambda m, z: current, monitor, state.z)
         state = state._replace(adapt_state=state.adapt_state._replace(steps_per_draw=measured))
         current = measured
     k = current[0] if batched else current

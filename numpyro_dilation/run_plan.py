@@ -253,19 +253,13 @@ def with_site_blocks(moves: tuple, one_chain: Any) -> tuple[int, tuple]:
     """``(dim, moves)``: the flat dimension of one chain's position ``one_chain`` (for a
     model, its dict of unconstrained site values), and ``moves = (global_moves, uturn)``
     with ``GlobalMoves.blocks`` given as sites translated to flat indices
-    (:func:`~numpyro_dilation.block_moves.site_blocks`) and checked against ``dim``."""
+    (:func:`~numpyro_dilation.blocks.site_blocks`) and checked against ``dim`` before any
+    work (the pilot start runs before the run's settings are made)."""
     from jax.flatten_util import ravel_pytree
 
     dim = int(ravel_pytree(one_chain)[0].shape[0])
     global_moves, uturn = moves
     if global_moves is None or global_moves.blocks is None:
         return dim, moves
-    blocks = check_blocks(global_moves.blocks, dim, sites=True)
-    if blocks == "sites" or (not isinstance(blocks, str) and isinstance(blocks[0][0], str)):
-        if not isinstance(one_chain, dict):
-            raise ValueError(
-                "`GlobalMoves.blocks`: site names need a model (a `potential_fn`'s position "
-                "has no sites); give groups of flat indices."
-            )
-        blocks = site_blocks(blocks, one_chain)
-    return dim, (global_moves._replace(blocks=check_blocks(blocks, dim)), uturn)
+    blocks = check_blocks(site_blocks(global_moves.blocks, one_chain), dim)
+    return dim, (global_moves._replace(blocks=blocks), uturn)
