@@ -1,7 +1,8 @@
 """The suite's comparison at equal wall-clock time instead of equal gradients.
 
     python -m benchmarks.equal_time --preset small [--targets ring8 gmm40 two_mode_10]
-                                    [--samplers "tempered SMC" MALA] [--out DIR]
+                                    [--samplers "tempered SMC" MALA "persistent sampling"]
+                                    [--corrections N] [--scale-particles] [--out DIR]
 
 The suite gives every sampler DilationLangevin's gradient count :math:`G`. On cheap
 densities DilationLangevin's time per gradient is many times a baseline's, so at equal
@@ -28,14 +29,22 @@ from benchmarks import samplers, suite
 from benchmarks.targets import get_target
 
 BASELINES = ("tempered SMC", "MALA")
+CHOICES = BASELINES + ("persistent sampling",)
+TEMPERING = ("tempered SMC", "persistent sampling")
+MAX_PARTICLES = 16384
+"""Most particles a tempering baseline gets at equal time with ``--scale-particles``
+(persistent sampling's weights take memory and time quadratic in its tempering steps and
+linear in its particles); the rest of its budget goes to more MCMC moves per step."""
 
 
 def compare_at_equal_time(
     preset: suite.Preset, target_name: str, baselines: tuple[str, ...], corrections: int = 2,
-    log=print,
+    log=print, scale_particles: bool = False,
 ) -> list[dict[str, Any]]:
     """Rows ``{sampler, grad_evals, wall_s, metrics...}``: DilationLangevin's main run, then
-    each baseline at its gradient count and at the counts sized to its wall time."""
+    each baseline at its gradient count and at the counts sized to its wall time (with
+    ``scale_particles``, tempering baselines spend the extra gradients on more particles,
+    hence more draws, up to :data:`MAX_PARTICLES`, instead of more MCMC moves only)."""
     target = get_target(target_name)
     budget = preset.main_budget(target_name)
     tag, x0, reference = suite._comparison_inputs(target, budget, preset)
@@ -58,9 +67,19 @@ def compare_at_equal_time(
         rows.append(row(res, "equal gradients"))
         for k in range(corrections):
             grads = int(round(res.grad_evals * dl.wall_s / res.wall_s))
-            res = suite.run_baseline(name, target, budget, preset, tag, x0, grads)
-            rows.append(row(res, f"equal time, try {k + 1}"))
+            particles = None
+            if scale_particles and name in TEMPERING:
+                particles = _particles(preset.smc_particles, grads / dl.grad_evals)
+            res = suite.run_baseline(name, target, budget, preset, tag, x0, grads, particles)
+            label = f"equal time, try {k + 1}"
+            rows.append(row(res, label + (f", {particles} particles" if particles else "")))
     return rows
+
+
+def _particles(base: int, ratio: float) -> int:
+    """Particles for ``ratio`` times the gradients: ``base * ratio`` (a multiple of 8),
+    between ``base`` and :data:`MAX_PARTICLES`."""
+    return int(min(MAX_PARTICLES, max(base, base * ratio)) // 8 * 8)
 
 
 def _table(rows: list[dict[str, Any]]) -> list[str]:
@@ -82,8 +101,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="small", choices=sorted(suite.PRESETS))
     parser.add_argument("--targets", nargs="+", default=["ring8", "gmm40", "two_mode_10"])
-    parser.add_argument("--samplers", nargs="+", default=list(BASELINES), choices=BASELINES)
+    parser.add_argument("--samplers", nargs="+", default=list(BASELINES), choices=CHOICES)
     parser.add_argument("--corrections", type=int, default=2)
+    parser.add_argument("--scale-particles", action="store_true",
+                        help="at equal time, give tempering baselines more particles")
     parser.add_argument("--out", default="benchmarks/results")
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
@@ -97,7 +118,8 @@ def main(argv: list[str] | None = None) -> None:
     }
     for name in args.targets:
         print(f"{name}:", flush=True)
-        rows = compare_at_equal_time(preset, name, tuple(args.samplers), args.corrections)
+        rows = compare_at_equal_time(preset, name, tuple(args.samplers), args.corrections,
+                                     scale_particles=args.scale_particles)
         result["targets"][name] = rows
         print("\n".join(_table(rows)), flush=True)
     result["meta"]["total_wall_s"] = time.perf_counter() - t0

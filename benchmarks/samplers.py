@@ -31,6 +31,10 @@ wall-clock time. Gradient counts, per sampler:
   state, then :math:`M` HMC moves of :math:`L` leapfrog steps); :math:`M` is
   chosen so that the total is close to :math:`G` (runs spent searching for
   :math:`M` are reported as ``tuning_grad_evals``).
+- **persistent sampling** (``blackjax.adaptive_persistent_sampling_smc``, Karamanis et
+  al. 2025; not in :data:`SAMPLERS`, run where named): the tempered SMC's HMC moves,
+  tuning and budget sizing, BlackJAX's default target ESS (3 :math:`N` over the
+  persistent ensemble), draws resampled from the whole ensemble (:func:`run_persistent`).
 
 DilationLangevin's count includes its initialization (the gradient at each starting
 point and the first step-size search, in its first iteration's ``num_grad_evals``); the
@@ -70,6 +74,7 @@ __all__ = [
     "run_mala",
     "run_nuts",
     "run_smc",
+    "run_persistent",
 ]
 
 SAMPLERS = ("DilationLangevin", "annealed ULA", "MALA", "NUTS", "tempered SMC")
@@ -558,7 +563,21 @@ def run_smc(
     the count is within ``tolerance`` of the budget (at most ``max_attempts``
     runs); if even :math:`M = 1` overspends, the number of particles is reduced.
     """
-    L = num_integration_steps
+
+    def build(n):
+        return _build_smc(target, n, num_integration_steps, target_ess, max_tempering_steps)
+
+    return _sized_tempering("tempered SMC", target, build, rng_key, grad_budget, num_particles,
+                            num_integration_steps, target_ess, guess_tempering_steps,
+                            max_attempts, tolerance)  # fmt: skip
+
+
+def _sized_tempering(name, target, build, rng_key, grad_budget, num_particles, L, target_ess,
+                     guess_tempering_steps, max_attempts, tolerance) -> SamplerResult:  # fmt: skip
+    """Run the tempering sampler ``build(n)`` (a function ``(rng_key, num_mcmc_steps) ->
+    (draws, tempering_steps, log_z, acceptance, final_tempering_param)`` for ``n``
+    particles), its number of MCMC moves per step sized to ``grad_budget`` (see
+    :func:`run_smc`)."""
 
     def steps_for(num_steps, n):
         return max(1, int(round((grad_budget / (num_steps * n) - 1.0) / L)))
@@ -570,8 +589,7 @@ def run_smc(
     history = []
     for attempt in range(max_attempts):
         if n not in compiled_for:
-            fn = _build_smc(target, n, L, target_ess, max_tempering_steps)
-            compiled_for[n] = _aot(fn, rng_key, jnp.asarray(m))
+            compiled_for[n] = _aot(build(n), rng_key, jnp.asarray(m))
         compiled, compile_s = compiled_for[n]
         out, run_s = _timed(compiled, rng_key, jnp.asarray(m))
         draws, num_steps, log_z, acc, beta = out
@@ -593,7 +611,7 @@ def run_smc(
         tuning_wall += run_s
         m = new_m
     return SamplerResult(
-        "tempered SMC",
+        name,
         np.asarray(draws).reshape(-1, target.dim),
         grads,
         compile_s + run_s,
@@ -613,3 +631,101 @@ def run_smc(
             "run_s": run_s,
         },
     )
+
+
+# --------------------------------------------------------------------------- persistent sampling
+
+
+def _build_persistent(
+    target: Target,
+    num_particles: int,
+    num_integration_steps: int,
+    target_ess: float,
+    max_iterations: int,
+    target_accept_prob: float = 0.65,
+):
+    """BlackJAX adaptive persistent sampling with the tempered SMC's HMC moves and tuning
+    (:func:`_build_smc`); the final draws are resampled from the whole persistent
+    ensemble with its weights at :math:`\\lambda = 1`."""
+    logprior = target.init_logdensity
+    logdensity = target.logdensity_fn
+
+    def loglikelihood(x):
+        return logdensity(x) - logprior(x)
+
+    hmc_step = partial(blackjax.hmc.build_kernel(), num_integration_steps=num_integration_steps)
+
+    def algorithm(params, num_mcmc_steps=1, update_strategy=None):
+        kwargs = {} if update_strategy is None else {"update_strategy": update_strategy}
+        return blackjax.adaptive_persistent_sampling_smc(
+            logprior, loglikelihood, max_iterations, hmc_step, blackjax.hmc.init, params,
+            resampling.systematic, target_ess, num_mcmc_steps=num_mcmc_steps, **kwargs,
+        )  # fmt: skip
+
+    def run(rng_key, num_mcmc_steps):
+        k_init, k_loop, k_final = jax.random.split(rng_key, 3)
+        particles = target.init_positions(k_init, num_particles)
+        init = algorithm({}).init(particles)
+        step0 = jnp.asarray(0.5 * target.dim**-0.25, dtype=particles.dtype)
+
+        def cond(c):
+            return (c.state.tempering_param < 1.0) & (c.num_steps < max_iterations)
+
+        def body(c):
+            key, sub = jax.random.split(c.rng_key)
+            x = c.state.particles  # the current iteration's (unweighted) particles
+            var = jnp.maximum(jnp.var(x, axis=0), 1e-12)
+            params = extend_params({"step_size": c.step_size, "inverse_mass_matrix": var})
+            ps = algorithm(params, num_mcmc_steps, _dynamic_steps_update)
+            state, info = ps.step(sub, c.state)
+            acc = jnp.mean(info.update_info)
+            step_size = update_scale_from_acceptance_rate(c.step_size, acc, target_accept_prob)
+            return _SMCCarry(key, state, step_size.astype(c.step_size.dtype), state.log_Z,
+                             c.num_steps + 1, c.acc_sum + acc)  # fmt: skip
+
+        zero = jnp.zeros((), dtype=particles.dtype)
+        carry = _SMCCarry(k_loop, init, step0, zero, jnp.asarray(0), zero)
+        c = lax.while_loop(cond, body, carry)
+        weights = c.state.persistent_weights.reshape(-1)
+        idx = resampling.systematic(k_final, weights / jnp.sum(weights), num_particles)
+        flat = c.state.persistent_particles.reshape(-1, target.dim)
+        return (
+            flat[idx],
+            c.num_steps,
+            c.log_z,
+            c.acc_sum / jnp.maximum(c.num_steps, 1),
+            c.state.tempering_param,
+        )
+
+    return run
+
+
+def run_persistent(
+    target: Target,
+    rng_key: jax.Array,
+    grad_budget: int,
+    num_particles: int,
+    num_integration_steps: int = 5,
+    target_ess: float = 3.0,
+    max_iterations: int = 100,
+    guess_tempering_steps: int = 20,
+    max_attempts: int = 4,
+    tolerance: float = 0.1,
+) -> SamplerResult:
+    """BlackJAX adaptive persistent sampling (Karamanis et al. 2025,
+    ``blackjax.adaptive_persistent_sampling_smc``) sized to ``grad_budget`` as
+    :func:`run_smc` sizes tempered SMC: the same HMC moves (``num_integration_steps``
+    leapfrog steps, diagonal mass matrix from the current particles' variance, step size
+    tuned toward acceptance 0.65), systematic resampling, BlackJAX's default target ESS
+    of 3 (in units of ``num_particles``: the persistent ensemble's ESS may exceed
+    :math:`N`), at most ``max_iterations`` tempering steps (preallocated). Each step costs
+    :math:`N(1 + ML)` gradients. Draws: ``num_particles`` resampled from the persistent
+    ensemble (every iteration's particles) with its weights at :math:`\\lambda = 1`;
+    :math:`\\log Z` is the ensemble's estimate."""
+
+    def build(n):
+        return _build_persistent(target, n, num_integration_steps, target_ess, max_iterations)
+
+    return _sized_tempering("persistent sampling", target, build, rng_key, grad_budget,
+                            num_particles, num_integration_steps, target_ess,
+                            guess_tempering_steps, max_attempts, tolerance)  # fmt: skip

@@ -123,7 +123,10 @@ PRESETS: dict[str, Preset] = {
         scaling_samples=100,
         scaling_posteriors=("gauss_mix_unordered",),
         # N = 1000 data points per gradient: a quarter of the budget keeps minutes
-        budget_overrides=(("gauss_mix_unordered", Budget(128, 200, 50)),),
+        # mixture_k5: 120 labellings; 400 draws per chain put the exact sample's TV (the
+        # Monte Carlo floor) at 0.014, under the 0.02 goal of issue 21
+        budget_overrides=(("gauss_mix_unordered", Budget(128, 200, 50)),
+                          ("mixture_k5", Budget(256, 400, 400))),
     ),
     "full": Preset(
         name="full",
@@ -233,11 +236,13 @@ def _comparison_inputs(
 
 def run_baseline(
     name: str, target: Target, budget: Budget, preset: Preset, tag: tuple, x0: jax.Array,
-    grad_budget: int,
+    grad_budget: int, num_particles: int | None = None,
 ) -> samplers.SamplerResult:
     """Baseline ``name`` (one of ``samplers.SAMPLERS`` but DilationLangevin) as
     :func:`compare` runs it: its own key from ``tag``, the preset's settings, ``grad_budget``
-    gradients, the same initial points ``x0`` where it takes them."""
+    gradients, the same initial points ``x0`` where it takes them; ``num_particles``
+    replaces the preset's for tempered SMC and persistent sampling."""
+    particles = preset.smc_particles if num_particles is None else num_particles
     if name == "annealed ULA":
         return samplers.run_annealed_ula(target, _key(preset.seed, *tag, "ula"), x0,
                                          grad_budget, budget.num_samples)
@@ -249,8 +254,17 @@ def run_baseline(
                                  preset.nuts_chains, preset.nuts_warmup)
     if name == "tempered SMC":
         return samplers.run_smc(target, _key(preset.seed, *tag, "smc"), grad_budget,
-                                preset.smc_particles, preset.smc_integration_steps)
-    raise ValueError(f"unknown baseline {name!r}; known: {samplers.SAMPLERS[1:]}")
+                                particles, preset.smc_integration_steps)
+    if name == "persistent sampling":  # not in SAMPLERS: run where named
+        return samplers.run_persistent(
+            target,
+            _key(preset.seed, *tag, "ps"),
+            grad_budget,
+            particles,
+            preset.smc_integration_steps,
+        )
+    known = samplers.SAMPLERS[1:] + ("persistent sampling",)
+    raise ValueError(f"unknown baseline {name!r}; known: {known}")
 
 
 def compare(

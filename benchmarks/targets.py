@@ -18,7 +18,7 @@ flat array of shape ``(d,)``), together with
   DESIGN.md §3 measured ring8 at :math:`h = 0.01`, which is this rule).
 
 Targets (see :data:`TARGETS`): ``ring8``, ``gmm40``, ``two_mode_10``,
-``two_mode_50``, ``funnel_10``, ``many_well_32``, ``gauss_mix_unordered``.
+``two_mode_50``, ``funnel_10``, ``many_well_32``, ``gauss_mix_unordered``, ``mixture_k5``.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ __all__ = [
     "funnel",
     "many_well",
     "gauss_mix_unordered",
+    "mixture_k5",
 ]
 
 Array = jax.Array
@@ -409,6 +410,112 @@ def many_well(dim: int = 32) -> Target:
     )
 
 
+def _lehmer_index(perms: np.ndarray) -> np.ndarray:
+    """Index in ``[0, K!)`` of each row of ``perms`` ``(n, K)`` (a permutation of
+    ``0..K-1``), by its Lehmer code."""
+    perms = np.asarray(perms)
+    n, k = perms.shape
+    index = np.zeros(n, dtype=np.int64)
+    for i in range(k):
+        smaller_after = (perms[:, i + 1 :] < perms[:, i : i + 1]).sum(axis=1)
+        index = index * (k - i) + smaller_after
+    return index
+
+
+def mixture_k5(
+    separation: float = 10.0, per_component: int = 100, seed: int = 0, k: int = 5
+) -> Target:
+    r"""Label switching: the posterior of the means of an unordered 5-component mixture.
+
+    Data: :math:`y_i`, 100 draws from each of :math:`\mathcal N(c_j, 1)`, :math:`c_j =
+    10(j - 2)`, :math:`j = 0..4` (``seed`` 0). Model: :math:`y_i \sim \sum_k \tfrac15
+    \mathcal N(\mu_k, 1)`, :math:`\mu_k \sim \mathcal N(0, 10^2)` independently, so the
+    posterior of :math:`\mu \in \mathbb R^5` is symmetric under the :math:`5! = 120`
+    relabellings: 120 modes of weight 1/120 exactly, each the posterior of one labelling.
+    (``k`` components instead of 5 for smaller versions, :math:`c_j` centered likewise.)
+    Mode label: the permutation class (the ranks of :math:`\mu_1..\mu_5`, indexed by
+    their Lehmer code). Extra metric ``component_tv``: the largest over the labels
+    :math:`k` of the TV between the shares of the rank of :math:`\mu_k` and the exact
+    1/5 each (the per-component marginals).
+
+    "Exact" draws, mean, covariance and :math:`\log Z`: a labelling's posterior is taken
+    as the conjugate one of the points assigned to their nearest :math:`c_j`
+    (:math:`\mu_{(j)} \sim \mathcal N`, independent); the other components' share of
+    each point's likelihood, neglected, changes the log-likelihood at the modes by
+    ``cross_term`` (:math:`1.5 \\cdot 10^{-5}`, computed below and stored in the
+    description), far below the Monte Carlo errors measured. :math:`\log Z = \log 120 +
+    \sum_j \log Z_j` (the modes overlap by :math:`< 10^{-100}`).
+    """
+    tau = 10.0
+    rng = np.random.default_rng(seed)
+    centers = separation * (np.arange(k) - (k - 1) / 2)
+    y = (centers[:, None] + rng.standard_normal((k, per_component))).ravel()
+    nearest = np.argmin(np.abs(y[:, None] - centers[None, :]), axis=1)
+    counts = np.bincount(nearest, minlength=k)
+    sums = np.bincount(nearest, weights=y, minlength=k)
+    post_prec = counts + 1.0 / tau**2
+    post_mean, post_sd = sums / post_prec, 1.0 / np.sqrt(post_prec)
+    log_z_j = []
+    for j in range(k):
+        yj = y[nearest == j]
+        n = len(yj)
+        quad = yj @ yj - tau**2 * yj.sum() ** 2 / (1 + n * tau**2)
+        log_z_j.append(n * np.log(1 / k) - 0.5 * n * np.log(2 * np.pi)
+                       - 0.5 * np.log1p(n * tau**2) - 0.5 * quad)  # fmt: skip
+    log_z = math.log(math.factorial(k)) + float(np.sum(log_z_j))
+    y_j = jnp.asarray(y)
+
+    def logdensity(mu):
+        comp = -0.5 * (y_j[:, None] - mu[None, :]) ** 2 - 0.5 * math.log(2 * math.pi)
+        loglik = jnp.sum(logsumexp(comp, axis=1) + math.log(1 / k))
+        prior = jnp.sum(-0.5 * (mu / tau) ** 2 - math.log(tau) - 0.5 * math.log(2 * math.pi))
+        return loglik + prior
+
+    comp = -0.5 * (y[:, None] - post_mean[None, :]) ** 2
+    cross_term = float(
+        np.sum(logsumexp(np.asarray(comp), axis=1) - comp[np.arange(len(y)), nearest])
+    )
+
+    def sample(rng_, m):
+        ordered = post_mean + post_sd * rng_.standard_normal((m, k))
+        perms = np.argsort(rng_.uniform(size=(m, k)), axis=1)
+        return np.take_along_axis(ordered, perms, axis=1)
+
+    def assign(x):
+        ranks = np.argsort(np.argsort(np.asarray(x), axis=1), axis=1)
+        return _lehmer_index(ranks)
+
+    def extra(x):
+        ranks = np.argsort(np.argsort(np.asarray(x), axis=1), axis=1)
+        shares = np.stack([np.bincount(ranks[:, i], minlength=k) / len(ranks) for i in range(k)])
+        return {"component_tv": float(np.max(0.5 * np.abs(shares - 1 / k).sum(axis=1)))}
+
+    m1 = post_mean.mean()
+    second = np.mean(post_sd**2 + post_mean**2)
+    off = (post_mean.sum() ** 2 - np.sum(post_mean**2)) / (k * (k - 1))
+    cov = np.full((k, k), off - m1**2)
+    np.fill_diagonal(cov, second - m1**2)
+    return Target(
+        name="mixture_k5" if k == 5 else f"mixture_k{k}",
+        title=f"label switching: unordered {k}-component mixture (d = {k}, "
+        f"{math.factorial(k)} modes)",
+        description=f"means of {k} unit-variance components, equal weights, N(0, 10^2) priors, "
+        f"{k * per_component} points; {math.factorial(k)} relabellings "
+        f"(cross_term {cross_term:.1e})",
+        dim=k,
+        logdensity_fn=logdensity,
+        sample_fn=sample,
+        mean=np.full(k, m1),
+        cov=cov,
+        init_scale=tau,
+        ula_step_size=0.04 * float(post_sd.min()) ** 2,
+        mode_weights=np.full(math.factorial(k), 1 / math.factorial(k)),
+        assign_fn=assign,
+        log_z=log_z,
+        extra_metrics=extra,
+    )
+
+
 # --------------------------------------------------------------------------- posteriordb
 
 
@@ -499,6 +606,7 @@ TARGETS: dict[str, Callable[[], Target]] = {
     "funnel_10": partial(funnel, 10),
     "many_well_32": partial(many_well, 32),
     "gauss_mix_unordered": gauss_mix_unordered,
+    "mixture_k5": mixture_k5,
 }
 """Target factories by name (built lazily: the posteriordb one reads shared files)."""
 

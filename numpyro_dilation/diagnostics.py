@@ -103,7 +103,14 @@ def log_evidence(mcmc_or_state) -> tuple[float, float]:
     ``GlobalMoves(blocks=...)`` their proposal also draws from the product of the blocks'
     marginals (:mod:`numpyro_dilation.block_moves`), so the estimate stays consistent when
     the posterior's modes are combinations of the blocks' modes that the mixture does not
-    list (Many-Well: :math:`2^{16}` modes, 64 in the mixture).
+    list (Many-Well: :math:`2^{16}` modes, 64 in the mixture). With
+    ``GlobalMoves(exchangeable=...)`` (label swaps) the chains visit relabellings that no
+    mode covers, and the estimate is the modified harmonic mean over the sampling phase's
+    states instead, :math:`1/\\hat Z = \\overline{\\tilde q(y)/\\gamma(y)}` with
+    :math:`\\tilde q` the mixture's Gaussian parts truncated to ellipsoids
+    (:func:`~numpyro_dilation.mode_mixture.truncated_mixture_logpdf`): unbiased for
+    :math:`1/Z` whichever labellings the modes cover, its se from the spread of the
+    chains' means (:mod:`numpyro_dilation.label_swaps`).
 
     Warns (:class:`GlobalMoveWarning`) when the global moves' mean acceptance is below
     :data:`MIN_GLOBAL_ACCEPTANCE` (over the draws when ``"global_accept_prob"`` was

@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 from jax.flatten_util import ravel_pytree
 from jax.scipy.special import logsumexp
@@ -88,7 +89,11 @@ class GlobalMoveInfo(NamedTuple):
 
 
 class EvidenceAccumulator(NamedTuple):
-    """Running :math:`\\log\\sum w`, :math:`\\log\\sum w^2` and count :math:`n`.
+    """Running :math:`\\log\\sum w`, :math:`\\log\\sum w^2` and count :math:`n`;
+    ``reverse``: whether the :math:`w` are reverse weights :math:`\\tilde q(y)/\\gamma(y)` at
+    the chains' states (the modified harmonic mean, :math:`\\hat Z = 1/\\bar w`, used with
+    label swaps: :func:`combine_evidence`) instead of importance weights
+    :math:`\\gamma(y')/q(y')` of the proposals (:math:`\\hat Z = \\bar w`).
 
     **Example**
 
@@ -111,10 +116,12 @@ class EvidenceAccumulator(NamedTuple):
     log_sum_w: jax.Array
     log_sum_w2: jax.Array
     count: jax.Array
+    reverse: jax.Array
 
 
-def init_evidence(dtype=jnp.float32) -> EvidenceAccumulator:
-    """Empty accumulator: :math:`\\log\\sum w = \\log\\sum w^2 = -\\infty`, :math:`n = 0`.
+def init_evidence(dtype=jnp.float32, reverse: bool = False) -> EvidenceAccumulator:
+    """Empty accumulator: :math:`\\log\\sum w = \\log\\sum w^2 = -\\infty`, :math:`n = 0`
+    (``reverse``: of reverse weights, see :class:`EvidenceAccumulator`).
 
     **Example**
 
@@ -129,7 +136,10 @@ def init_evidence(dtype=jnp.float32) -> EvidenceAccumulator:
         print(acc.log_sum_w, acc.count)  # 0.693 = log 2, 1
     """
     return EvidenceAccumulator(
-        jnp.asarray(-jnp.inf, dtype), jnp.asarray(-jnp.inf, dtype), jnp.zeros((), jnp.int32)
+        jnp.asarray(-jnp.inf, dtype),
+        jnp.asarray(-jnp.inf, dtype),
+        jnp.zeros((), jnp.int32),
+        jnp.asarray(reverse, bool),
     )
 
 
@@ -153,6 +163,7 @@ def update_evidence(acc: EvidenceAccumulator, log_weight: jax.Array) -> Evidence
         jnp.logaddexp(acc.log_sum_w, log_weight),
         jnp.logaddexp(acc.log_sum_w2, 2 * log_weight),
         acc.count + 1,
+        acc.reverse,
     )
 
 
@@ -160,7 +171,12 @@ def combine_evidence(acc: EvidenceAccumulator) -> tuple[float, float]:
     """Pool accumulators (any batch shape) into :math:`(\\log\\hat Z, \\operatorname{se})`.
 
     :math:`\\log\\hat Z = \\log\\sum w - \\log n`;
-    :math:`\\operatorname{se}^2 \\approx (\\overline{w^2}/\\bar w^2 - 1)/n`.
+    :math:`\\operatorname{se}^2 \\approx (\\overline{w^2}/\\bar w^2 - 1)/n` (independent
+    proposals). Reverse weights (``acc.reverse``, the modified harmonic mean):
+    :math:`\\log\\hat Z = -(\\log\\sum w - \\log n)`, and since the weights of one chain are
+    autocorrelated, the relative standard error of :math:`\\bar w` comes from the spread of
+    the chains' own means, :math:`\\operatorname{sd}_c(\\bar w_c)/(\\bar w\\sqrt C)` (with at
+    least two chains; the formula above otherwise).
 
     **Example**
 
@@ -185,7 +201,14 @@ def combine_evidence(acc: EvidenceAccumulator) -> tuple[float, float]:
     log_z = log_sum_w - jnp.log(n)
     rel_var = jnp.exp(log_sum_w2 - 2 * log_sum_w + jnp.log(n)) - 1.0
     se = jnp.sqrt(jnp.maximum(rel_var, 0.0) / n)
-    return float(log_z), float(se)
+    if not bool(jnp.any(jnp.asarray(acc.reverse))):
+        return float(log_z), float(se)
+    counts = np.asarray(acc.count, dtype=float).reshape(-1)
+    if counts.size >= 2 and np.all(counts > 0):  # chains' means: their spread is the error
+        means = np.exp(np.asarray(acc.log_sum_w, dtype=float).reshape(-1) - float(log_z))
+        means = means / counts  # each chain's mean weight over the pooled mean
+        se = np.std(means, ddof=1) / np.sqrt(counts.size)
+    return -float(log_z), float(se)
 
 
 def build_independence_kernel(blocks: bool = False) -> Callable:

@@ -17,6 +17,7 @@ from numpyro.util import not_jax_tracer
 from numpyro_dilation.annealing import check_probability, check_step_size
 from numpyro_dilation.blocks import check_blocks
 from numpyro_dilation.kernel import DilationState, _check_center
+from numpyro_dilation.label_swaps import check_exchangeable
 from numpyro_dilation.modes import GlobalMoves
 from numpyro_dilation.population_settings import (
     MIN_ANNEALING_STEPS,
@@ -124,6 +125,7 @@ def check_global_moves(gm: GlobalMoves) -> None:
                 "(see the GlobalMoves docstring for the allowed range)."
             )
     check_blocks(gm.blocks, sites=True)
+    check_exchangeable(gm.exchangeable, sites=True)
 
 
 def resolve_center(

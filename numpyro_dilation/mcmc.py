@@ -217,7 +217,7 @@ class DilationLangevin(MCMCKernel):
         self._host_callbacks = bool(host_callbacks)
         self._quiet_inits = 0  # chains of a sequential run not to warn again about
         self._sampled_model = model  # the model as sampled (non-centered sites: init())
-        self._noncentered_sites = ()
+        self._noncentered_sites, self._transforms = (), {}  # sites' bijections (init)
         self._postprocess_fn = None
         self._settings = None  # the population algorithm's PopulationSettings (init)
         self._vectorized = False  # all chains at once (init)
@@ -304,7 +304,7 @@ class DilationLangevin(MCMCKernel):
             raise ValueError("`init_params` must be provided with `potential_fn`.")
         logdensity_fn = self._logdensity_fn(model_args, model_kwargs)
         one_chain = jax.tree.map(lambda x: x[0], init_params) if vectorized else init_params
-        dim, moves = with_site_blocks(moves, one_chain)
+        dim, moves = with_site_blocks(moves, one_chain, self._transforms)
         one_at_a_time = (
             vectorized and jax.default_backend() == "cpu" and calls_lapack(logdensity_fn, one_chain)
         )
@@ -383,7 +383,7 @@ class DilationLangevin(MCMCKernel):
             forward_mode_differentiation=self._forward_mode_differentiation,
         )
         self._potential_fn_gen, self._postprocess_fn = setup.potential_fn_gen, setup.postprocess_fn
-        self._sampled_model, self._noncentered_sites = setup.sampled_model, setup.noncentered_sites
+        self._sampled_model, self._noncentered_sites, self._transforms = setup[3:]  # +bijections
         return setup.init_params
 
     def _logdensity_fn(self, model_args, model_kwargs) -> Callable:

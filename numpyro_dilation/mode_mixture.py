@@ -17,7 +17,15 @@ from numpyro_dilation.mode_settings import (
     GlobalMoves,
 )
 
-__all__ = ["ModeMixture", "empty_mixture", "mixture_logpdf", "mixture_sample", "nearest_mode"]
+__all__ = [
+    "ModeMixture",
+    "TRUNCATION",
+    "empty_mixture",
+    "mixture_logpdf",
+    "mixture_sample",
+    "nearest_mode",
+    "truncated_mixture_logpdf",
+]
 
 
 class ModeMixture(NamedTuple):
@@ -155,6 +163,67 @@ def mixture_logpdf(mixture: ModeMixture, y: jax.Array) -> jax.Array:
 
     init = jnp.full((), -jnp.inf, jnp.result_type(y.dtype, mixture.means.dtype))
     return lax.fori_loop(0, mixture.num_modes, add, init)
+
+
+TRUNCATION = 0.9
+"""Mass :math:`p` of each Gaussian component that :func:`truncated_mixture_logpdf` keeps.
+
+**Example**
+
+.. code-block:: python
+
+    from numpyro_dilation.mode_mixture import TRUNCATION
+
+    print(TRUNCATION)  # 0.9
+"""
+
+
+def truncated_mixture_logpdf(mixture: ModeMixture, y: jax.Array) -> jax.Array:
+    r""":math:`\log\tilde q(y)` for the mixture's Gaussian parts, each truncated to its
+    ellipsoid of mass :math:`p` = :data:`TRUNCATION`:
+
+    .. math:: \tilde q(y) = \sum_m \omega_m\,\mathcal N(y; \mu_m, L_m L_m^\top)\,
+              \frac{[r_m^2 \le c_p]}{p}, \qquad c_p = F^{-1}_{\chi^2_d}(p),
+
+    with :math:`\omega_m` the modes' Laplace weights (``laplace_log_mass`` normalized;
+    not the proposal weights, whose uniform share also weighs modes of negligible mass):
+    a normalized density with bounded support (``-inf`` outside every ellipsoid), the
+    :math:`\tilde q` of the modified harmonic mean (Gelfand and Dey 1994; Geweke 1999),
+    :math:`1/Z = \mathbb E_\pi[\tilde q(y)/\gamma(y)]`, whose weights are bounded where
+    :math:`\gamma` is bounded away from 0 on the ellipsoids. Mass of :math:`\tilde q` where
+    :math:`\pi` has almost none is (almost) never visited by the draws and biases the
+    estimate by that share, hence the Laplace weights. ``y`` has shape ``(d,)``.
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax.numpy as jnp
+        from numpyro_dilation.modes import GlobalMoves, find_modes
+        from numpyro_dilation.mode_mixture import truncated_mixture_logpdf
+
+        logdensity = lambda y: -0.5 * jnp.sum(y**2)  # N(0, I) in 2-d
+        mixture, _ = find_modes(jnp.ones((2, 2)), logdensity, 0.5, GlobalMoves(inflation=1.0))
+        print(truncated_mixture_logpdf(mixture, jnp.zeros(2)))  # -1.732 = log(N(0; 0, I) / 0.9)
+        print(truncated_mixture_logpdf(mixture, jnp.array([3.0, 0.0])))  # -inf: outside
+    """
+    from scipy.stats import chi2
+
+    d = y.shape[-1]
+    cut = float(chi2.ppf(TRUNCATION, d))
+
+    used = jnp.arange(mixture.means.shape[0]) < mixture.num_modes
+    log_mass = jnp.where(used, mixture.laplace_log_mass, -jnp.inf)
+    log_omega = log_mass - jax.scipy.special.logsumexp(log_mass)
+
+    def add(m, acc):
+        r2, log_det = _whitened_norm2(mixture.chol[m], y - mixture.means[m])
+        gauss = log_gauss_and_student(r2, d, mixture.tail_dof)[0] - log_det
+        inside = jnp.where(r2 <= cut, gauss, -jnp.inf)
+        return jnp.logaddexp(acc, log_omega[m] + inside)
+
+    init = jnp.full((), -jnp.inf, jnp.result_type(y.dtype, mixture.means.dtype))
+    return lax.fori_loop(0, mixture.num_modes, add, init) - jnp.log(TRUNCATION)
 
 
 def mixture_sample(rng_key: jax.Array, mixture: ModeMixture) -> jax.Array:

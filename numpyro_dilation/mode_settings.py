@@ -92,6 +92,14 @@ class GlobalMoves(NamedTuple):
         modes and their curvature show no coupling; dense covariances only), groups of flat
         indices (the coordinates not named form one more block), or in the NumPyro kernel
         ``"sites"`` (a block per sample site) or groups of site names.
+    exchangeable
+        Label swaps between exchangeable components (:mod:`numpyro_dilation.label_swaps`):
+        ``None`` (default: none), :math:`K \ge 2` groups of equally many flat indices
+        (the same parameters of each component, in the same order), or in the NumPyro
+        kernel site names whose leading axis is the component (``("locs", "scales",
+        "weights")``). Each global move is then followed by a swap of two components'
+        parameters, accepted by Metropolis–Hastings: the :math:`K!` labellings of a
+        mixture are visited although only a few are among the modes.
     num_start_chains
         How many chains' positions (with their U-turn returns and contracted centers)
         start the mode finding in the NumPyro kernel: a number, or ``"auto"`` (default):
@@ -144,6 +152,7 @@ class GlobalMoves(NamedTuple):
     covariance: str = "auto"
     num_start_chains: int | str = "auto"
     blocks: str | tuple | None = None
+    exchangeable: tuple | None = None
 
 
 DIAGONAL_START_CHAINS = 64

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from jax import random
+from numpyro.distributions.transforms import biject_to
 from numpyro.infer.util import initialize_model
 from numpyro.util import is_prng_key
 
@@ -25,13 +26,15 @@ __all__: list[str] = []
 class ModelSetup(NamedTuple):
     """What :func:`setup_model` returns: the chains' initial unconstrained values
     (``init_params`` if given, checked, else the init strategy's), NumPyro's potential-energy
-    generator and postprocessing, the model as sampled and its non-centered sites."""
+    generator and postprocessing, the model as sampled, its non-centered sites and its
+    latent sites' bijections from unconstrained to constrained values."""
 
     init_params: Any
     potential_fn_gen: Callable
     postprocess_fn: Callable
     sampled_model: Callable
     noncentered_sites: tuple[str, ...]
+    transforms: dict[str, Any]
 
 
 def setup_model(
@@ -55,7 +58,7 @@ def setup_model(
         found = funnel_sites(model, model_args, model_kwargs, random.fold_in(key, 3))
         if found:
             sampled_model, sites = noncentered(model, found), tuple(found)
-    param_info, potential_fn_gen, postprocess_fn, _ = initialize_model(
+    param_info, potential_fn_gen, postprocess_fn, trace = initialize_model(
         rng_key,
         sampled_model,
         dynamic_args=True,
@@ -68,7 +71,12 @@ def setup_model(
         init_params = param_info.z
     else:
         check_init_params(init_params, param_info.z)
-    return ModelSetup(init_params, potential_fn_gen, postprocess_fn, sampled_model, sites)
+    transforms = {
+        name: biject_to(site["fn"].support) for name, site in trace.items() if name in param_info.z
+    }
+    return ModelSetup(
+        init_params, potential_fn_gen, postprocess_fn, sampled_model, sites, transforms
+    )
 
 
 def logdensity_from_potential(potential_fn: Callable, forward_mode: bool) -> Callable:

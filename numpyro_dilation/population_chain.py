@@ -17,6 +17,8 @@ from numpyro_dilation.draw_length import VARIOGRAM_LAG, jump_window_start, steps
 from numpyro_dilation.global_moves import build_independence_kernel, update_evidence
 from numpyro_dilation.health import init_monitor, update_monitor
 from numpyro_dilation.kernel import DilationState
+from numpyro_dilation.label_swaps import build_swap_kernel
+from numpyro_dilation.mode_mixture import truncated_mixture_logpdf
 from numpyro_dilation.population_settings import PopulationSettings, phase_end
 from numpyro_dilation.population_state import (
     DilationLangevinState,
@@ -49,24 +51,38 @@ def _global_move(key, state, logdensity_fn, iteration, settings: PopulationSetti
     ``iteration`` (0-based) if it is a step whose turn it is (every transition of such an
     iteration); a branch that all chains take together (see ``uniform_cond``). With
     blocks, an odd ``turn`` makes a block move, an even one a whole-vector move (shared by
-    the chains, not batched: a real branch, one kind of move computed)."""
+    the chains, not batched: a real branch, one kind of move computed). With exchangeable
+    components each move is followed by a label swap (:mod:`numpyro_dilation.label_swaps`)."""
     blocks = settings.global_moves.blocks is not None
+    swap = settings.global_moves.exchangeable
     kernel = build_independence_kernel(blocks=blocks)
     start = settings.mode_iteration
     move_now = (iteration >= start) & ((iteration - start) % settings.global_moves.every == 0)
-    if state.mixture.chol.ndim == 2:  # diagonal covariances (high dimension): with one
-        # mode the moves cannot change any weight, so they are not paid for
+    if state.mixture.chol.ndim == 2 and swap is None:  # diagonal covariances (high
+        # dimension): with one mode the moves cannot change any weight, not paid for
         move_now = move_now & (state.mixture.num_modes >= 2)
 
     def move(key, z, ld, grad, evidence, mixture):
         d = DilationState(z, ld, grad, jnp.ones_like(ld), z)
         block_turn = turn % 2 == 1 if blocks else None
         d, info = kernel(key, d, logdensity_fn, mixture, block_turn)
-        # a block proposal is not a draw of a density on the whole space: no evidence
-        updated = update_evidence(evidence, info.log_weight)
-        evidence = jax.tree.map(
-            lambda new, old: jnp.where(info.is_block_move, old, new), updated, evidence
-        )
+        if swap is not None:
+            d, swapped = build_swap_kernel()(jax.random.fold_in(key, 7), d, logdensity_fn, swap)
+            # between-mode moves: the better of the two acceptances is what the checks see
+            info = info._replace(
+                acceptance_rate=jnp.maximum(info.acceptance_rate, swapped.acceptance_rate),
+                is_divergent=info.is_divergent | swapped.is_divergent,
+            )
+        if swap is None:  # a block proposal is not a draw of a density on the whole space
+            updated = update_evidence(evidence, info.log_weight)
+            keep = info.is_block_move
+        else:  # relabellings outside the mixture: the modified harmonic mean over the draws
+            flat = ravel_pytree(d.position)[0]
+            updated = update_evidence(
+                evidence, truncated_mixture_logpdf(mixture, flat) - d.logdensity
+            )
+            keep = iteration < settings.config.num_adaptation_steps  # sampling phase only
+        evidence = jax.tree.map(lambda new, old: jnp.where(keep, old, new), updated, evidence)
         return (
             d.position,
             d.logdensity,
@@ -186,6 +202,7 @@ def _transition(
         (z, ld, grad, evidence, p_global, divergent), moved = _global_move(
             key_global, new, logdensity_fn, state.i, settings, turn
         )
+        moves_per_turn = 1 if settings.global_moves.exchangeable is None else 2  # + a swap
         new = new._replace(
             z=z,
             potential_energy=-ld,
@@ -193,7 +210,7 @@ def _transition(
             evidence=evidence,
             global_accept_prob=p_global,
             diverging=new.diverging | divergent,
-            num_grad_evals=new.num_grad_evals + moved.astype(jnp.int32),
+            num_grad_evals=new.num_grad_evals + moved.astype(jnp.int32) * moves_per_turn,
         )
     if exact_uturn:
         new = _uturn_move(key_uturn, new, logdensity_fn, state.i, settings, last)

@@ -14,6 +14,7 @@ import numpy as np
 
 from numpyro_dilation.annealing import AnnealingConfig
 from numpyro_dilation.blocks import check_blocks
+from numpyro_dilation.label_swaps import check_exchangeable, swap_of
 from numpyro_dilation.mode_settings import DENSE_MAX_DIM
 from numpyro_dilation.modes import GlobalMoves
 from numpyro_dilation.schedules import DEFAULT_LAMBDA_MIN, make_schedule
@@ -264,7 +265,10 @@ def make_settings(
     num_levels = len(config.levels)
     preconditioned = adapt_mass_matrix and dim > 0
     if global_moves is not None:  # groups of flat indices as hashable tuples, in range
-        global_moves = global_moves._replace(blocks=check_blocks(global_moves.blocks, int(dim)))
+        global_moves = global_moves._replace(
+            blocks=check_blocks(global_moves.blocks, int(dim)),
+            exchangeable=swap_of(check_exchangeable(global_moves.exchangeable, int(dim))),
+        )
     return PopulationSettings(
         config=config,
         global_moves=global_moves if dim > 0 else None,

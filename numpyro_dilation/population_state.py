@@ -163,7 +163,8 @@ class DilationLangevinState(
       iterations; the first iteration also counts the initialization: the initial
       gradient and the first step-size search). Summed over all iterations it is the
       run's whole gradient cost.
-    - **global_accept_prob** - acceptance probability of the last global move (0 if none).
+    - **global_accept_prob** - acceptance probability of the last global move (0 if none;
+      with label swaps, ``GlobalMoves(exchangeable=...)``, the larger of it and the swap's).
     - **uturn_accept_prob** - acceptance probability :math:`\\min(1, e^W)` of the last exact
       U-turn move (0 if none; see ``uturn``).
     - **evidence** - :class:`~numpyro_dilation.global_moves.EvidenceAccumulator` of the
@@ -462,7 +463,10 @@ def assemble_state(
         low_rank = DiagonalPlusLowRank(
             inverse_mass_matrix, jnp.eye(dim, rank, dtype=flat.dtype), jnp.zeros(rank, flat.dtype)
         )
-    evidence = jax.tree.map(lambda x: jnp.broadcast_to(x, zero.shape), init_evidence(zero.dtype))
+    swaps = settings.global_moves is not None and settings.global_moves.exchangeable is not None
+    evidence = jax.tree.map(  # with label swaps, the modified harmonic mean's reverse weights
+        lambda x: jnp.broadcast_to(x, zero.shape), init_evidence(zero.dtype, reverse=swaps)
+    )
     monitor = jax.tree.map(
         lambda x: jnp.broadcast_to(x, zero.shape + x.shape), init_monitor(dim, flat.dtype)
     )

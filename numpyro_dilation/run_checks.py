@@ -146,22 +146,29 @@ def warn_if_never_accepted(state, num_warmup: int) -> None:
 
 
 def run_problems(
-    phase, sites, monitor, flat, means, chol, laplace_log_mass, num_modes
+    phase, sites, monitor, flat, means, chol, laplace_log_mass, num_modes, shares=True
 ) -> list[str]:
     """Host side of the end-of-phase check: the problems
     (:func:`~numpyro_dilation.health.health_problems`) of the chains' monitors, with the
-    final positions ``flat`` (shape ``(C, d)``) assigned to the mixture's modes."""
+    final positions ``flat`` (shape ``(C, d)``) assigned to the mixture's modes unless not
+    ``shares`` (with label swaps the chains visit relabellings that are not among the
+    modes, so the share of a mode's neighbourhood is not its weight)."""
     monitor = jax.tree.map(np.asarray, monitor)
     if phase == "warm-up" and np.all(monitor.num_moved == 0):
         return []  # every chain stuck: the never-accepted warning says it
     shares = weights = None
     num_modes = int(num_modes)
-    if num_modes >= 2:
+    if num_modes >= 2 and shares:
         labels = nearest_mode(flat, means[:num_modes], chol[:num_modes])
         shares = np.bincount(labels, minlength=num_modes) / flat.shape[0]
         log_mass = np.asarray(laplace_log_mass[:num_modes], dtype=float)
         weights = np.exp(log_mass - np.logaddexp.reduce(log_mass))
     return health_problems(monitor, sites, phase, num_modes, shares, weights, MIN_GLOBAL_ACCEPTANCE)
+
+
+def _swaps_labels(settings) -> bool:
+    gm = None if settings is None else settings.global_moves
+    return gm is not None and gm.exchangeable is not None
 
 
 def mixture_operands(mixture, dim: int) -> tuple:
@@ -233,8 +240,9 @@ def check_run(mcmc: MCMC) -> list[str]:
     flat = np.asarray(ravel_chains(state.z)[0])
     mixture = mixture_operands(state.mixture, flat.shape[1])
     problems = run_problems(
-        phase, kernel._coordinate_sites, state.monitor, flat, *map(np.asarray, mixture)
-    )
+        phase, kernel._coordinate_sites, state.monitor, flat, *map(np.asarray, mixture),
+        shares=not _swaps_labels(kernel.settings),
+    )  # fmt: skip
     warn_problems(problems, phase)
     return problems
 
@@ -297,7 +305,8 @@ def check_health_at_phase_end(state, settings, sites: list[str]) -> None:
 
     def report(is_run, *arrays):
         phase = "sampling" if bool(is_run) else "warm-up"
-        warn_problems(run_problems(phase, sites, *arrays), phase)
+        shares = not _swaps_labels(settings)
+        warn_problems(run_problems(phase, sites, *arrays, shares=shares), phase)
 
     def callback(operands):
         jax.debug.callback(report, *operands)

@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from numpyro_dilation.blocks import check_blocks, site_blocks
+from numpyro_dilation.label_swaps import check_exchangeable, site_swap
 from numpyro_dilation.modes import GlobalMoves
 from numpyro_dilation.population_settings import (
     DEFAULT_ANNEALING_FRACTION,
@@ -242,24 +243,30 @@ def pilot_settings(
     global_moves = None  # without them the annealing alone decides where particles go
     if pilot.global_moves:  # whole-vector moves only: the pilot only places the box
         global_moves = plan_global_moves(options, True, min(num_chains, pilot.num_chains))
-        global_moves = global_moves and global_moves._replace(blocks=None)
+        global_moves = global_moves and global_moves._replace(blocks=None, exchangeable=None)
     # no U-turn explorer: the same modes found, at half the pilot's gradients and 8 s less
     # compilation (BENCHMARKS.md, "The pilot's global moves")
     moves = (global_moves if len(levels) > 1 else None, None)
     return plan_settings(options, pilot_warmup, dim, levels, moves, one_at_a_time, None)
 
 
-def with_site_blocks(moves: tuple, one_chain: Any) -> tuple[int, tuple]:
+def with_site_blocks(moves: tuple, one_chain: Any, transforms: dict | None = None
+                     ) -> tuple[int, tuple]:  # fmt: skip
     """``(dim, moves)``: the flat dimension of one chain's position ``one_chain`` (for a
     model, its dict of unconstrained site values), and ``moves = (global_moves, uturn)``
     with ``GlobalMoves.blocks`` given as sites translated to flat indices
-    (:func:`~numpyro_dilation.blocks.site_blocks`) and checked against ``dim`` before any
-    work (the pilot start runs before the run's settings are made)."""
+    (:func:`~numpyro_dilation.blocks.site_blocks`) and ``GlobalMoves.exchangeable`` given as
+    sites made a :class:`~numpyro_dilation.label_swaps.SiteSwap` (``transforms``: the
+    sites' bijections to constrained values), both checked against ``dim`` before any work
+    (the pilot start runs before the run's settings are made)."""
     from jax.flatten_util import ravel_pytree
 
     dim = int(ravel_pytree(one_chain)[0].shape[0])
     global_moves, uturn = moves
-    if global_moves is None or global_moves.blocks is None:
+    if global_moves is None:
         return dim, moves
     blocks = check_blocks(site_blocks(global_moves.blocks, one_chain), dim)
-    return dim, (global_moves._replace(blocks=blocks), uturn)
+    exchangeable = check_exchangeable(global_moves.exchangeable, dim, sites=True)
+    if exchangeable is not None and isinstance(exchangeable[0], str):
+        exchangeable = site_swap(exchangeable, one_chain, transforms or {})
+    return dim, (global_moves._replace(blocks=blocks, exchangeable=exchangeable), uturn)

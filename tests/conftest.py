@@ -71,3 +71,17 @@ def mcse_z(draws: np.ndarray, truth: float) -> float:
     ess = float(az.ess(draws[None] if draws.ndim == 1 else draws, method="bulk"))
     mcse = draws.std() / np.sqrt(ess)
     return abs(draws.mean() - truth) / mcse
+
+
+def population_draws(algo, positions, num_steps: int, burn_in: int, seed: int = 2):
+    """Run ``algo`` (``numpyro_dilation.population_sampler``) from ``positions`` for
+    ``num_steps`` jitted steps; returns the final state and the chains' positions after
+    ``burn_in`` steps, shape (chains, num_steps - burn_in, d)."""
+    state = algo.init(positions, jax.random.key(1))
+    step = jax.jit(algo.step)
+    draws = []
+    for i, key in enumerate(jax.random.split(jax.random.key(seed), num_steps)):
+        state, _ = step(key, state)
+        if i >= burn_in:
+            draws.append(np.asarray(state.z))
+    return state, np.stack(draws, axis=1)

@@ -8,6 +8,7 @@ import numpy as np
 import numpyro
 import numpyro.distributions as dist
 import pytest
+from conftest import population_draws
 from jax.scipy.special import logsumexp
 from numpyro.infer import MCMC
 
@@ -240,18 +241,11 @@ def test_many_well_blocks_found_automatically_give_each_well_its_weight():
     algo = nd.population_sampler(
         target.logdensity_fn, 200, global_moves=GlobalMoves(blocks="auto"), steps_per_draw=1
     )
-    state = algo.init(target.init_positions(jax.random.key(0), 96), jax.random.key(1))
-    step = jax.jit(algo.step)
-    draws = []
-    for i, key in enumerate(jax.random.split(jax.random.key(2), 450)):
-        state, _ = step(key, state)
-        if i >= 200:
-            draws.append(np.asarray(state.z))
+    state, x = population_draws(algo, target.init_positions(jax.random.key(0), 96), 450, 200)
     blocks = state.mixture.blocks
     assert int(state.mixture.num_modes) == 64
     assert list(np.asarray(blocks.labels)) == list(range(14))
     assert int(blocks.num_active) == 7
-    x = np.stack(draws, axis=1)  # (chains, draws, d)
     p_exact = float(np.mean(target.sample_fn(np.random.default_rng(0), 400_000)[:, 0] > 0))
     for j in range(7):
         right = (x[:, :, 2 * j] > 0).astype(float)
