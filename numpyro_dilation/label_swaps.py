@@ -2,13 +2,14 @@ r"""Label-swap moves: exact Metropolis–Hastings moves that exchange the parame
 exchangeable components (``GlobalMoves(exchangeable=...)``).
 
 A mixture posterior with :math:`K` unordered components has :math:`K!` symmetric modes,
-one per labelling: more than the mode mixture can hold (:data:`max_modes` 64 < 5! = 120),
-and block moves from the modes' marginals (:mod:`numpyro_dilation.block_moves`) only
-recombine values that the found modes have, which never permutes the labels. A label swap
-does: with :math:`T_{ab}` the map that exchanges the parameters of components :math:`a`
-and :math:`b`, :math:`a` and :math:`b` drawn uniformly and independently (a symmetric
-choice; :math:`a = b`, probability :math:`1/K`, is the identity) and :math:`T_{ab}` an
-involution (:math:`T_{ab}\circ T_{ab} = \mathrm{id}`), the move
+one per labelling: more than the mode mixture can hold (``GlobalMoves.max_modes``,
+64 < 5! = 120), and block moves from the modes' marginals
+(:mod:`numpyro_dilation.block_moves`) only recombine values that the found modes have,
+which never permutes the labels. A label swap does: with :math:`T_{ab}` the map that
+exchanges the parameters of components :math:`a` and :math:`b`, these drawn uniformly and
+independently (a symmetric choice; :math:`a = b`, probability :math:`1/K`, is the
+identity), and :math:`T_{ab}` an involution (:math:`T_{ab}\circ T_{ab} = \mathrm{id}`), the
+move
 :math:`y' = T_{ab}(y)` accepted with probability
 
 .. math:: \alpha = \min\Big(1, \frac{\gamma(y')}{\gamma(y)}\,
