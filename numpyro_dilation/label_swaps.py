@@ -270,9 +270,13 @@ def site_swap(names: Sequence[str], sites: Any, transforms: dict[str, Any]) -> S
     """The :class:`SiteSwap` of NumPyro sites ``names``: ``sites`` is one chain's dict of
     unconstrained values, ``transforms`` maps a site to its bijection from unconstrained to
     constrained values (NumPyro's ``biject_to(site.support)``; a missing or elementwise one
-    swaps the unconstrained rows). Raises ``ValueError`` for an unknown site, for sites
-    whose leading (component) axes differ or have fewer than 2 entries, or for names when
-    ``sites`` is not a dict (a ``potential_fn``'s position).
+    swaps the unconstrained rows). A site sampled non-centered (``reparam="auto"``: its
+    values are ``NAME_decentered``, with ``NAME = loc + scale * NAME_decentered``) is swapped
+    through ``NAME_decentered``, which swaps ``NAME``'s rows when its ``loc`` and ``scale``
+    are shared by the components or are exchangeable sites named too. Raises
+    ``ValueError`` for an unknown site, for sites whose leading (component) axes differ or
+    have fewer than 2 entries, or for names when ``sites`` is not a dict (a
+    ``potential_fn``'s position).
 
     **Example**
 
@@ -289,6 +293,8 @@ def site_swap(names: Sequence[str], sites: Any, transforms: dict[str, Any]) -> S
             "`GlobalMoves.exchangeable`: site names need a model (a `potential_fn`'s "
             "position has no sites); give groups of flat indices."
         )
+    names = [n if n in sites or f"{n}_decentered" not in sites else f"{n}_decentered"
+             for n in names]  # fmt: skip
     unknown = [n for n in names if n not in sites]
     if unknown:
         raise ValueError(
