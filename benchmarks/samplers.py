@@ -472,6 +472,60 @@ class _SMCCarry(NamedTuple):
     acc_sum: jax.Array
 
 
+def _tempering_run(target, num_particles, max_steps, target_accept_prob, algorithm, variance,
+                   log_z_after, draws):  # fmt: skip
+    """The tempering loop that tempered SMC and persistent sampling share: from
+    ``num_particles`` draws of the initial law, steps of ``algorithm(params,
+    num_mcmc_steps)`` (a BlackJAX algorithm; ``params`` the HMC step size and the diagonal
+    inverse mass matrix ``variance(state)``) until the tempering parameter reaches 1 or
+    ``max_steps``, the step size updated from each step's mean acceptance toward
+    ``target_accept_prob``; ``log_z_after(log_z, state, info)`` is the running log Z and
+    ``draws(key, state)`` the final draws. Returns ``run(rng_key, num_mcmc_steps) -> (draws,
+    tempering_steps, log_z, acceptance, final_tempering_param)``."""
+
+    def run(rng_key, num_mcmc_steps):
+        k_init, k_loop, k_final = jax.random.split(rng_key, 3)
+        particles = target.init_positions(k_init, num_particles)
+        init = algorithm({}).init(particles)
+        step0 = jnp.asarray(0.5 * target.dim**-0.25, dtype=particles.dtype)
+
+        def cond(c):
+            return (c.state.tempering_param < 1.0) & (c.num_steps < max_steps)
+
+        def body(c):
+            key, sub = jax.random.split(c.rng_key)
+            var = jnp.maximum(variance(c.state), 1e-12)
+            params = extend_params({"step_size": c.step_size, "inverse_mass_matrix": var})
+            state, info = algorithm(params, num_mcmc_steps).step(sub, c.state)
+            acc = jnp.mean(info.update_info)
+            step_size = update_scale_from_acceptance_rate(c.step_size, acc, target_accept_prob)
+            return _SMCCarry(key, state, step_size.astype(c.step_size.dtype),
+                             log_z_after(c.log_z, state, info), c.num_steps + 1,
+                             c.acc_sum + acc)  # fmt: skip
+
+        zero = jnp.zeros((), dtype=particles.dtype)
+        carry = _SMCCarry(k_loop, init, step0, zero, jnp.asarray(0), zero)
+        c = lax.while_loop(cond, body, carry)
+        return (
+            draws(k_final, c.state),
+            c.num_steps,
+            c.log_z,
+            c.acc_sum / jnp.maximum(c.num_steps, 1),
+            c.state.tempering_param,
+        )
+
+    return run
+
+
+def _loglikelihood(target: Target):
+    """The tempered part, log gamma minus the (normalized) initial law's log-density."""
+    return lambda x: target.logdensity_fn(x) - target.init_logdensity(x)
+
+
+def _hmc_step(num_integration_steps: int):
+    return partial(blackjax.hmc.build_kernel(), num_integration_steps=num_integration_steps)
+
+
 def _build_smc(
     target: Target,
     num_particles: int,
@@ -480,68 +534,28 @@ def _build_smc(
     max_tempering_steps: int,
     target_accept_prob: float = 0.65,
 ):
-    logprior = target.init_logdensity
-    logdensity = target.logdensity_fn
+    """BlackJAX adaptive tempered SMC in :func:`_tempering_run`: the mass matrix from the
+    weighted particles' variance, draws resampled from the final weighted particles."""
+    hmc_step = _hmc_step(num_integration_steps)
 
-    def loglikelihood(x):
-        return logdensity(x) - logprior(x)
+    def algorithm(params, num_mcmc_steps=1):
+        return blackjax.adaptive_tempered_smc(
+            target.init_logdensity, _loglikelihood(target), hmc_step, blackjax.hmc.init,
+            params, resampling.systematic, target_ess, num_mcmc_steps=num_mcmc_steps,
+            update_strategy=_dynamic_steps_update,
+        )  # fmt: skip
 
-    hmc_step = partial(blackjax.hmc.build_kernel(), num_integration_steps=num_integration_steps)
+    def variance(state):
+        x, w = state.particles, state.weights
+        return w @ (x - w @ x) ** 2
 
-    def run(rng_key, num_mcmc_steps):
-        k_init, k_loop, k_final = jax.random.split(rng_key, 3)
-        particles = target.init_positions(k_init, num_particles)
-        init = blackjax.adaptive_tempered_smc(
-            logprior, loglikelihood, hmc_step, blackjax.hmc.init, {}, resampling.systematic,
-            target_ess,
-        ).init(particles)
-        step0 = jnp.asarray(0.5 * target.dim**-0.25, dtype=particles.dtype)
+    def draws(key, state):
+        return state.particles[resampling.systematic(key, state.weights, num_particles)]
 
-        def cond(c):
-            return (c.state.tempering_param < 1.0) & (c.num_steps < max_tempering_steps)
-
-        def body(c):
-            key, sub = jax.random.split(c.rng_key)
-            x, w = c.state.particles, c.state.weights
-            mean = w @ x
-            var = jnp.maximum(w @ (x - mean) ** 2, 1e-12)
-            params = extend_params({"step_size": c.step_size, "inverse_mass_matrix": var})
-            smc = blackjax.adaptive_tempered_smc(
-                logprior,
-                loglikelihood,
-                hmc_step,
-                blackjax.hmc.init,
-                params,
-                resampling.systematic,
-                target_ess,
-                num_mcmc_steps=num_mcmc_steps,
-                update_strategy=_dynamic_steps_update,
-            )
-            state, info = smc.step(sub, c.state)
-            acc = jnp.mean(info.update_info)
-            step_size = update_scale_from_acceptance_rate(c.step_size, acc, target_accept_prob)
-            return _SMCCarry(
-                key,
-                state,
-                step_size.astype(c.step_size.dtype),
-                c.log_z + info.log_likelihood_increment,
-                c.num_steps + 1,
-                c.acc_sum + acc,
-            )
-
-        zero = jnp.zeros((), dtype=particles.dtype)
-        carry = _SMCCarry(k_loop, init, step0, zero, jnp.asarray(0), zero)
-        c = lax.while_loop(cond, body, carry)
-        idx = resampling.systematic(k_final, c.state.weights, num_particles)
-        return (
-            c.state.particles[idx],
-            c.num_steps,
-            c.log_z,
-            c.acc_sum / jnp.maximum(c.num_steps, 1),
-            c.state.tempering_param,
-        )
-
-    return run
+    return _tempering_run(
+        target, num_particles, max_tempering_steps, target_accept_prob, algorithm, variance,
+        lambda log_z, state, info: log_z + info.log_likelihood_increment, draws,
+    )  # fmt: skip
 
 
 def run_smc(
@@ -644,60 +658,29 @@ def _build_persistent(
     max_iterations: int,
     target_accept_prob: float = 0.65,
 ):
-    """BlackJAX adaptive persistent sampling with the tempered SMC's HMC moves and tuning
-    (:func:`_build_smc`); the final draws are resampled from the whole persistent
-    ensemble with its weights at :math:`\\lambda = 1`."""
-    logprior = target.init_logdensity
-    logdensity = target.logdensity_fn
+    """BlackJAX adaptive persistent sampling in :func:`_tempering_run`, with the tempered
+    SMC's HMC moves and tuning (the mass matrix from the current iteration's unweighted
+    particles); the final draws are resampled from the whole persistent ensemble with its
+    weights at :math:`\\lambda = 1`."""
+    hmc_step = _hmc_step(num_integration_steps)
 
-    def loglikelihood(x):
-        return logdensity(x) - logprior(x)
-
-    hmc_step = partial(blackjax.hmc.build_kernel(), num_integration_steps=num_integration_steps)
-
-    def algorithm(params, num_mcmc_steps=1, update_strategy=None):
-        kwargs = {} if update_strategy is None else {"update_strategy": update_strategy}
+    def algorithm(params, num_mcmc_steps=1):
         return blackjax.adaptive_persistent_sampling_smc(
-            logprior, loglikelihood, max_iterations, hmc_step, blackjax.hmc.init, params,
-            resampling.systematic, target_ess, num_mcmc_steps=num_mcmc_steps, **kwargs,
+            target.init_logdensity, _loglikelihood(target), max_iterations, hmc_step,
+            blackjax.hmc.init, params, resampling.systematic, target_ess,
+            num_mcmc_steps=num_mcmc_steps, update_strategy=_dynamic_steps_update,
         )  # fmt: skip
 
-    def run(rng_key, num_mcmc_steps):
-        k_init, k_loop, k_final = jax.random.split(rng_key, 3)
-        particles = target.init_positions(k_init, num_particles)
-        init = algorithm({}).init(particles)
-        step0 = jnp.asarray(0.5 * target.dim**-0.25, dtype=particles.dtype)
+    def draws(key, state):
+        weights = state.persistent_weights.reshape(-1)
+        idx = resampling.systematic(key, weights / jnp.sum(weights), num_particles)
+        return state.persistent_particles.reshape(-1, target.dim)[idx]
 
-        def cond(c):
-            return (c.state.tempering_param < 1.0) & (c.num_steps < max_iterations)
-
-        def body(c):
-            key, sub = jax.random.split(c.rng_key)
-            x = c.state.particles  # the current iteration's (unweighted) particles
-            var = jnp.maximum(jnp.var(x, axis=0), 1e-12)
-            params = extend_params({"step_size": c.step_size, "inverse_mass_matrix": var})
-            ps = algorithm(params, num_mcmc_steps, _dynamic_steps_update)
-            state, info = ps.step(sub, c.state)
-            acc = jnp.mean(info.update_info)
-            step_size = update_scale_from_acceptance_rate(c.step_size, acc, target_accept_prob)
-            return _SMCCarry(key, state, step_size.astype(c.step_size.dtype), state.log_Z,
-                             c.num_steps + 1, c.acc_sum + acc)  # fmt: skip
-
-        zero = jnp.zeros((), dtype=particles.dtype)
-        carry = _SMCCarry(k_loop, init, step0, zero, jnp.asarray(0), zero)
-        c = lax.while_loop(cond, body, carry)
-        weights = c.state.persistent_weights.reshape(-1)
-        idx = resampling.systematic(k_final, weights / jnp.sum(weights), num_particles)
-        flat = c.state.persistent_particles.reshape(-1, target.dim)
-        return (
-            flat[idx],
-            c.num_steps,
-            c.log_z,
-            c.acc_sum / jnp.maximum(c.num_steps, 1),
-            c.state.tempering_param,
-        )
-
-    return run
+    return _tempering_run(
+        target, num_particles, max_iterations, target_accept_prob, algorithm,
+        lambda state: jnp.var(state.particles, axis=0),
+        lambda log_z, state, info: state.log_Z, draws,
+    )  # fmt: skip
 
 
 def run_persistent(
