@@ -1,13 +1,22 @@
-"""Where DilationLangevin's time per gradient goes, one feature at a time.
+r"""Where DilationLangevin's time per gradient goes, one feature at a time.
 
     python -m benchmarks.overhead [--target gauss_mix_unordered] [--chains 128]
                                   [--warmup 400] [--samples 100]
+    python -m benchmarks.overhead --layers [--target gauss_mix_unordered] [--chains 128]
 
 Times the NumPyro kernel's ``sample`` in a jitted ``lax.scan`` (as
 :func:`benchmarks.throughput.measure` does) with features switched off one after the
 other, next to the bare ``vmap(grad)`` scan doing the same number of counted
 gradients per chain. A ratio that grows when a feature is on, beyond the gradients
 it counts, is work that ``num_grad_evals`` does not show.
+
+``--layers``: time per transition at :math:`\lambda = 1` of each layer alone, in a
+jitted loop of ``--samples`` iterations, against the bare scan: the MALA kernel
+(:func:`numpyro_dilation.kernel.build_kernel`), the annealing step with dual averaging
+(:func:`numpyro_dilation.annealing.annealing_step`, after its warm-up), and the
+population's sampling iterations (``global_moves=None, uturn=None,
+adapt_mass_matrix=False``) with one transition per draw and with four (a loop of
+transitions inside the iteration). Best of 5 interleaved calls each.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from __future__ import annotations
 import argparse
 
 import jax
+import numpy as np
 
 import numpyro_dilation as nd
 from benchmarks import throughput
@@ -32,14 +42,84 @@ CONFIGS = {
 }
 
 
+def layers(target, num_chains: int, num_iterations: int) -> None:
+    """Print the ``--layers`` table (see the module docstring)."""
+    import time
+
+    import jax.numpy as jnp
+    from jax import lax
+
+    from numpyro_dilation import kernel as dilation_kernel
+    from numpyro_dilation.annealing import AnnealingConfig, annealing_init, annealing_step
+    from numpyro_dilation.population import population_sampler
+
+    ld, n = target.logdensity_fn, num_iterations
+    x0 = target.init_positions(jax.random.key(0), num_chains)
+    v = jnp.ones(x0.shape[1])
+    mala = dilation_kernel.build_kernel()
+    config = AnnealingConfig(levels=(), num_adaptation_steps=0)
+
+    def per_chain_loop(init_one, step_one):
+        def run(x0):
+            states = jax.vmap(init_one)(x0)
+
+            def body(carry, _):
+                s, keys = carry
+                ks = jax.vmap(jax.random.split)(keys)
+                return (jax.vmap(step_one)(ks[:, 1], s)[0], ks[:, 0]), None
+
+            keys = jax.random.split(jax.random.key(3), num_chains)
+            return lax.scan(body, (states, keys), None, length=n)[0]
+
+        return run, x0
+
+    def population(steps_per_draw):
+        algo = population_sampler(ld, 60, global_moves=None, uturn=None,
+                                  adapt_mass_matrix=False, steps_per_draw=steps_per_draw)
+        step = lambda s: algo.step(jax.random.key(0), s)[0]  # noqa: E731
+        warm = jax.jit(lambda s: lax.fori_loop(0, 60, lambda i, s: step(s), s))
+        state = warm(algo.init(x0, jax.random.key(1)))
+        return (lambda s: lax.fori_loop(0, n, lambda i, s: step(s), s)), state
+
+    programs = {
+        "bare `vmap(grad)` scan": (throughput.bare_gradient_loop(ld, n), x0),
+        "MALA kernel (`kernel.build_kernel`)": per_chain_loop(
+            lambda y: dilation_kernel.init(y, ld),
+            lambda k, s: mala(k, s, ld, 1.0, 0.05, inverse_mass_matrix=v)),
+        "annealing step with dual averaging (`annealing_step`)": per_chain_loop(
+            lambda y: annealing_init(y, ld, config, step_size=0.05),
+            lambda k, s: annealing_step(k, s, ld, config, v)),
+        "population, `steps_per_draw=1`": population(1),
+        "population, `steps_per_draw=4` (per transition)": population(4),
+    }
+    compiled = {k: (jax.jit(f).lower(a).compile(), a) for k, (f, a) in programs.items()}
+    best = {k: np.inf for k in compiled}
+    for _ in range(5):
+        for k, (c, a) in compiled.items():
+            jax.block_until_ready(c(a))
+            t = time.perf_counter()
+            jax.block_until_ready(c(a))
+            best[k] = min(best[k], time.perf_counter() - t)
+    best["population, `steps_per_draw=4` (per transition)"] /= 4
+    bare = best["bare `vmap(grad)` scan"]
+    print("| layer | us per transition | ratio to the bare scan |")
+    print("|---|---|---|")
+    for k, t in best.items():
+        print(f"| {k} | {t / n * 1e6:.0f} | {t / bare:.2f} |")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", default="gauss_mix_unordered")
     parser.add_argument("--chains", type=int, default=128)
     parser.add_argument("--warmup", type=int, default=400)
     parser.add_argument("--samples", type=int, default=100)
+    parser.add_argument("--layers", action="store_true", help="time each layer alone")
     args = parser.parse_args(argv)
     target = get_target(args.target)
+    if args.layers:
+        layers(target, args.chains, 4 * args.samples)
+        return
     x0 = target.init_positions(jax.random.key(0), args.chains)
     print("| configuration | counted gradients per chain | DL s | bare s | ratio |")
     print("|---|---|---|---|---|")

@@ -37,6 +37,7 @@ from blackjax.base import SamplingAlgorithm
 from blackjax.types import ArrayLikeTree, ArrayTree, PRNGKey
 
 from numpyro_dilation import kernel as dilation_kernel
+from numpyro_dilation._control import uniform_cond
 from numpyro_dilation.kernel import DilationInfo, DilationState
 from numpyro_dilation.schedules import DEFAULT_LAMBDA_MIN, resolve_levels
 from numpyro_dilation.step_size import (  # re-exported: their old home
@@ -240,15 +241,19 @@ def annealing_step(
 
     adaptation, step_size = state.adaptation, state.step_size
     if config.adapt_step_size:  # restarted when the annealing ends: h is tuned at λ = 1
-        adaptation, step_size = dual_averaging_update(
-            adaptation,
-            step_size,
-            info.acceptance_rate,
-            t,
-            config.target_accept_prob,
-            config.num_adaptation_steps,
-            restart_at=num_levels,
-        )
+
+        def update(adaptation, step_size, acceptance_rate, t):
+            return dual_averaging_update(adaptation, step_size, acceptance_rate, t,
+                                         config.target_accept_prob,
+                                         config.num_adaptation_steps, restart_at=num_levels)
+
+        # the identity after the warm-up: a real branch there (the chains of a vectorized
+        # run share t). Inlined, its masked arithmetic made XLA on CPU compile the
+        # gradient worse: 1.5x a bare gradient instead of 1.1x (BENCHMARKS.md)
+        adaptation, step_size = uniform_cond(
+            t < config.num_adaptation_steps, update, lambda a, h, *_: (a, h),
+            adaptation, step_size, info.acceptance_rate, t,
+        )  # fmt: skip
     new_state = AnnealingState(dilation, t + 1, step_size, adaptation)
     return new_state, info
 

@@ -309,7 +309,8 @@ def chain_step(
 def draw_transitions(
     state: DilationLangevinState, settings: PopulationSettings, batched: bool = True
 ) -> tuple[DilationLangevinState, jax.Array]:
-    """The transitions of this iteration (int32 scalar): 1 in the warm-up, then
+    """The transitions of this iteration (int32 scalar; the Python integer 1 when
+    ``settings.steps_per_draw`` is 1): 1 in the warm-up, then
     ``adapt_state.steps_per_draw``; at the first draw, with ``steps_per_draw="auto"``
     (``settings.steps_per_draw is None``), that is measured from the warm-up's monitors
     (:func:`~numpyro_dilation.draw_length.steps_per_draw`) and stored. ``batched``: the
@@ -331,6 +332,9 @@ def draw_transitions(
                      settings)
         print(draw_transitions(state, settings)[1])  # 1: a warm-up iteration
     """
+    if settings.steps_per_draw == 1:  # one transition in every iteration: a Python 1, so
+        # that chain_step compiles no loop of transitions (and nothing is measured)
+        return state, 1
     num_warmup = settings.config.num_adaptation_steps
     i = state.i[0] if batched else state.i
     current = state.adapt_state.steps_per_draw

@@ -236,7 +236,8 @@ def pilot_settings(
     ``max(ceil(pilot.warmup_fraction * num_warmup), 40)`` iterations (a named schedule of
     the same shape, an array of levels replaced by the linear schedule), on the
     ``min(num_chains, pilot.num_chains)`` pilot chains; without the U-turn explorer and
-    block moves, and without global moves if not ``pilot.global_moves``."""
+    block moves, and without global moves if not ``pilot.global_moves``; one transition
+    per iteration (the pilot makes no draws)."""
     pilot_warmup = max(ceil(pilot.warmup_fraction * num_warmup), 40)
     named = isinstance(options.schedule, str) or callable(options.schedule)
     levels = plan_levels(options, pilot_warmup, options.schedule if named else "linear", None)
@@ -247,6 +248,8 @@ def pilot_settings(
     # no U-turn explorer: the same modes found, at half the pilot's gradients and 8 s less
     # compilation (BENCHMARKS.md, "The pilot's global moves")
     moves = (global_moves if len(levels) > 1 else None, None)
+    # it makes no draws: one transition per iteration, no loop of them compiled (1 s less)
+    options = options._replace(steps_per_draw=1)
     return plan_settings(options, pilot_warmup, dim, levels, moves, one_at_a_time, None)
 
 

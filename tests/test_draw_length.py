@@ -199,3 +199,42 @@ def test_population_sampler_takes_fixed_draws():
             assert np.all(np.asarray(info.num_grad_evals) == 1)  # warm-up: one transition
     assert np.all(np.asarray(info.num_grad_evals) == 4)
     assert np.all(np.asarray(state.i) == 70)  # a draw is one iteration
+
+
+
+def test_one_transition_per_draw_compiles_no_loop_and_changes_nothing():
+    """``steps_per_draw=1`` gives ``chain_step`` a Python 1 (no loop of transitions, which
+    made XLA compile the log-density slower; BENCHMARKS.md "Time per gradient, layer by
+    layer"), and one transition without the loop is the loop's single turn: the same chain
+    state, leaf for leaf, with the global moves on (after mode finding) and in the warm-up
+    and sampling phases."""
+    from numpyro_dilation.population import init, population_step
+    from numpyro_dilation.population_chain import chain_step, draw_transitions
+    from numpyro_dilation.population_settings import make_settings
+
+    def logdensity(x):  # two modes, so the global moves run
+        return jnp.logaddexp(-0.5 * jnp.sum((x - 2.0) ** 2), -0.5 * jnp.sum((x + 2.0) ** 2))
+
+    settings = make_settings(40, 3, steps_per_draw=1)
+    state = init(jnp.zeros((8, 3)), logdensity, jax.random.split(jax.random.key(0), 8), settings)
+    count = draw_transitions(state, settings)[1]
+    assert type(count) is int and count == 1
+    step = jax.jit(lambda s: population_step(s, logdensity, settings))
+
+    def one_chain(s):  # chain 0 with the population's shared preconditioner and mixture
+        one = jax.tree.map(lambda x: x[0], s._replace(mixture=None, adapt_state=None))
+        adapt = jax.tree.map(lambda x: x[0], s.adapt_state)
+        adapt = adapt._replace(inverse_mass_matrix=s.inverse_mass_matrix)
+        return one._replace(adapt_state=adapt, mixture=s.mixture)
+
+    for num_steps in (35, 10):  # after mode finding (iteration 35), then in the sampling phase
+        for _ in range(num_steps):
+            state = step(state)
+        one = one_chain(state)
+        alone = jax.jit(lambda s: chain_step(s, logdensity, settings, 1))(one)
+        looped = jax.jit(lambda s: chain_step(s, logdensity, settings, jnp.int32(1)))(one)
+        assert int(state.mixture.num_modes) == 2
+        for a, b in zip(jax.tree.leaves(alone), jax.tree.leaves(looped)):
+            if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
+                a, b = jax.random.key_data(a), jax.random.key_data(b)
+            np.testing.assert_array_equal(a, b)
