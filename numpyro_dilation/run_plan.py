@@ -248,7 +248,8 @@ def pilot_settings(
     # no U-turn explorer: the same modes found, at half the pilot's gradients and 8 s less
     # compilation (BENCHMARKS.md, "The pilot's global moves")
     moves = (global_moves if len(levels) > 1 else None, None)
-    # it makes no draws: one transition per iteration, no loop of them compiled (1 s less)
+    # it makes no draws: one transition per iteration, no loop of them compiled (its
+    # program compiled 0.3-0.5 s faster on eight schools; BENCHMARKS.md, "Time per gradient")
     options = options._replace(steps_per_draw=1)
     return plan_settings(options, pilot_warmup, dim, levels, moves, one_at_a_time, None)
 

@@ -201,7 +201,6 @@ def test_population_sampler_takes_fixed_draws():
     assert np.all(np.asarray(state.i) == 70)  # a draw is one iteration
 
 
-
 def test_one_transition_per_draw_compiles_no_loop_and_changes_nothing():
     """``steps_per_draw=1`` gives ``chain_step`` a Python 1 (no loop of transitions, which
     made XLA compile the log-density slower; BENCHMARKS.md "Time per gradient, layer by
@@ -211,6 +210,7 @@ def test_one_transition_per_draw_compiles_no_loop_and_changes_nothing():
     from numpyro_dilation.population import init, population_step
     from numpyro_dilation.population_chain import chain_step, draw_transitions
     from numpyro_dilation.population_settings import make_settings
+    from numpyro_dilation.population_state import with_inverse_mass_matrix
 
     def logdensity(x):  # two modes, so the global moves run
         return jnp.logaddexp(-0.5 * jnp.sum((x - 2.0) ** 2), -0.5 * jnp.sum((x + 2.0) ** 2))
@@ -221,11 +221,10 @@ def test_one_transition_per_draw_compiles_no_loop_and_changes_nothing():
     assert type(count) is int and count == 1
     step = jax.jit(lambda s: population_step(s, logdensity, settings))
 
-    def one_chain(s):  # chain 0 with the population's shared preconditioner and mixture
-        one = jax.tree.map(lambda x: x[0], s._replace(mixture=None, adapt_state=None))
-        adapt = jax.tree.map(lambda x: x[0], s.adapt_state)
-        adapt = adapt._replace(inverse_mass_matrix=s.inverse_mass_matrix)
-        return one._replace(adapt_state=adapt, mixture=s.mixture)
+    def one_chain(s):  # chain 0 with the shared preconditioner and mixture, as population_step
+        unshared = with_inverse_mass_matrix(s._replace(mixture=None), None)
+        one = jax.tree.map(lambda x: x[0], unshared)._replace(mixture=s.mixture)
+        return with_inverse_mass_matrix(one, s.inverse_mass_matrix, s.adapt_state.mass_low_rank)
 
     for num_steps in (35, 10):  # after mode finding (iteration 35), then in the sampling phase
         for _ in range(num_steps):
