@@ -10,10 +10,10 @@ no persistent cache):
   **DilationLangevin** (defaults, ``C`` vectorized chains, ``W + S``): wall time of the
   first ``mcmc.run`` and the XLA compile time inside it (JAX's
   ``backend_compile_duration`` events);
-- **DilationLangevin's ``init``** with ``start=None``, with the default start (the
-  pilot box from 256 chains) and with a pilot that anneals only
-  (``Pilot(global_moves=False)``): wall and compile time, the differences being the
-  pilot;
+- **DilationLangevin without the pilot pass** (``start=None``): its first ``mcmc.run``,
+  the difference being the pilot-box start's cost (its pilot pass and restart run in the
+  run's own loop);
+- **DilationLangevin's ``init``** (defaults): wall and compile time;
 - **one iteration's program** (:func:`numpyro_dilation.population.population_step`,
   jitted alone on the initialized state) with the warm-up's stages switched off one
   after the other: the compile time each stage adds to the loop's program.
@@ -84,7 +84,7 @@ def _child(config: str, name: str, chains: int, warmup: int, samples: int) -> di
     warnings.simplefilter("ignore")
     model, args, kwargs = _model(name)
     key = jax.random.key(0)
-    if config in ("nuts", "dl"):
+    if config in ("nuts", "dl", "dl_no_pilot"):
         if config == "nuts":
             mcmc = MCMC(
                 NUTS(model),
@@ -96,7 +96,7 @@ def _child(config: str, name: str, chains: int, warmup: int, samples: int) -> di
             )
         else:
             mcmc = MCMC(
-                DilationLangevin(model),
+                DilationLangevin(model, start=None if config == "dl_no_pilot" else "auto"),
                 num_warmup=warmup,
                 num_samples=samples,
                 num_chains=chains,
@@ -107,12 +107,7 @@ def _child(config: str, name: str, chains: int, warmup: int, samples: int) -> di
         mcmc.run(key, *args, **kwargs)
         jax.block_until_ready(mcmc.last_state)
         return {"wall_s": time.perf_counter() - t, "compile_s": compile_s[0]}
-    from numpyro_dilation import Pilot
-
-    start = {"init_no_pilot": None, "init_pilot_light": Pilot(global_moves=False)}.get(
-        config, "auto"
-    )
-    kernel = DilationLangevin(model, start=start, host_callbacks=False)
+    kernel = DilationLangevin(model, host_callbacks=False)
     t = time.perf_counter()
     state = kernel.init(jax.random.split(key, chains), warmup, None, args, kwargs)
     jax.block_until_ready(state)
@@ -172,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(_child(args.child, names[0], args.chains, args.warmup, args.samples)))
         return
     for name in names:
-        configs = ("nuts", "dl", "init_no_pilot", "init_pilot_light", "stages")
+        configs = ("nuts", "dl", "dl_no_pilot", "stages")
         res = {c: _run_child(c, name, args) for c in configs}
         nuts = res["nuts"]["wall_s"]
         print(
@@ -184,12 +179,8 @@ def main(argv: list[str] | None = None) -> None:
         rows = [
             ("NUTS `mcmc.run`", res["nuts"]),
             ("DilationLangevin `mcmc.run` (defaults)", res["dl"]),
-            ("its `init`, `start=None`", res["init_no_pilot"]),
-            (
-                "its `init`, pilot box annealing only (`Pilot(global_moves=False)`)",
-                res["init_pilot_light"],
-            ),
-            ("its `init`, default start (pilot box)", res["stages"]),
+            ("DilationLangevin `mcmc.run`, `start=None` (no pilot pass)", res["dl_no_pilot"]),
+            ("its `init` (defaults)", res["stages"]),
         ]
         for label, r in rows:
             print(

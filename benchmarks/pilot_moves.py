@@ -1,13 +1,14 @@
-"""The pilot-box start with and without its own global moves, on the target where they differ.
+"""The pilot-box start against per-chain centers, on the target where the box matters most.
 
     python -m benchmarks.pilot_moves [--seeds 10] [--target two_mode_10@50x1]
 
-``Pilot(global_moves=False)`` (the pilot anneals only) against ``Pilot()`` (the default:
-the pilot also runs mode finding and the global moves, not the U-turn explorer) on a target of
-the robustness grid (default: the 10-d two-mode mixture moved 50 units, where the pilot box
-matters most), from the ``pilot`` section's initial points (uniform in [-2, 2]^d, 500 chains
-x (400 + 200), the ``full`` preset) with the run keys of its ``seeds`` section, so that
-seeds 0-4 of the default repeat that section's ``kernel_pilot`` rows. One JSON line per
+``Pilot()`` (the default from 256 chains: a pilot pass of the run's own algorithm over the
+first half of the warm-up, then the restart in the box) against ``start=None`` (each chain
+anneals from its initial point) on a target of the robustness grid (default: the 10-d
+two-mode mixture moved 50 units), from the ``pilot`` section's initial points (uniform in
+[-2, 2]^d, 500 chains x (400 + 200), the ``full`` preset) with the run keys of its
+``seeds`` section, so that seeds 0-4 repeat that section's ``default`` (per-chain
+centers) and ``kernel_pilot`` rows. One JSON line per
 run: TV of the mode weights, modes found, gradients (pilot included). Prints a Markdown
 summary at the end.
 """
@@ -24,8 +25,8 @@ from benchmarks.robustness.running import _key, uniform_init
 from benchmarks.robustness.starts import Start, _run_mixture
 
 PILOTS = {
-    "annealing only (`global_moves=False`)": nd.Pilot(global_moves=False),
-    "with global moves (default)": nd.Pilot(),
+    "`start=None` (per-chain centers)": None,
+    "`Pilot()` (default)": nd.Pilot(),
 }
 
 

@@ -648,11 +648,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="subset of posteriors (default: all five)")
     parser.add_argument("--no-label-switching", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--center", choices=("default", "none", "pilot", "pilot_light"),
+    parser.add_argument("--center", choices=("default", "none", "pilot"),
                         default="default",
                         help="DilationLangevin's start: its default (start='auto', the "
-                             "pilot box from 256 chains), start=None, start=Pilot() or "
-                             "start=Pilot(global_moves=False)")
+                             "pilot box from 256 chains), start=None or start=Pilot()")
     parser.add_argument("--resume", action="store_true",
                         help="keep the posteriors already in PREFIX.json and run the others")
     parser.add_argument("--render", metavar="JSON",
@@ -706,7 +705,6 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         extra = {
             "pilot": {"start": Pilot()},
-            "pilot_light": {"start": Pilot(global_moves=False)},
             "none": {"start": None},
         }.get(args.center, {})
         res = validate_posterior(name, preset, args.seed, **extra)

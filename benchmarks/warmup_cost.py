@@ -4,10 +4,11 @@ real-model suite's models (:mod:`benchmarks.models`).
 For each model, one run of ``MCMC(DilationLangevin(model), num_warmup=W, num_samples=S,
 num_chains=C, chain_method="vectorized")`` in a fresh process (so ``ru_maxrss`` is the
 run's own peak), with ``num_grad_evals`` collected at every iteration, warm-up included.
-The gradients per chain are split by what spent them: the first iteration (initialization,
-pilot), the preconditioner updates, the mode-finding iteration (mode finding, the U-turn
-explorer, and the preconditioner update made at the same iteration), and the rest (local
-steps and global moves). Also: wall time of
+The gradients per chain are split by what spent them: the first iteration (initialization;
+with the pilot-box start also the run pass's first, the restart), the preconditioner
+updates, the mode-finding iterations (mode finding, the U-turn explorer, and the
+preconditioner update made at the same iteration; one per pass), and the rest (local steps
+and global moves). Also: wall time of
 ``run`` (compilation included), the number of modes found, and the first line of every
 warning raised.
 
@@ -67,12 +68,18 @@ def measure(name: str, chains: int, num_warmup: int, num_samples: int) -> dict:
         jax.block_until_ready(mcmc.last_state)
     seconds = time.perf_counter() - start
     per_iteration = warm.mean(axis=0)  # (W,) gradients per chain at each warm-up iteration
-    mode_iteration = kernel.settings.mode_iteration
+    # with the pilot-box start the warm-up is a pilot pass of `offset` iterations and a run
+    # pass, both on the settings' schedule; the run pass's first iteration holds the restart
+    offset = num_warmup - kernel.settings.config.num_adaptation_steps
+    passes = [(0, offset), (offset, num_warmup)] if offset else [(0, num_warmup)]
+    mode_its = [a + kernel.settings.mode_iteration for a, b in passes]
+    mode_its = [i for i, (a, b) in zip(mode_its, passes) if i < b]
     # the mode-finding iteration also holds the last preconditioner update: counted there
-    mass = [i for i in kernel.settings.mass_schedule if 0 < i < num_warmup and i != mode_iteration]
-    first = float(per_iteration[0])
+    mass = [a + i for a, b in passes for i in kernel.settings.mass_schedule if 0 < i < b - a]
+    mass = [i for i in mass if i not in mode_its]
+    first = float(sum(per_iteration[a] for a, _ in passes))  # initialization (and restart)
     preconditioner = float(sum(per_iteration[i] for i in mass))
-    mode_finding = float(per_iteration[mode_iteration]) if mode_iteration < num_warmup else 0.0
+    mode_finding = float(sum(per_iteration[i] for i in mode_its))
     total = float(per_iteration.sum() + sampling.mean(axis=0).sum())
     state = mcmc.last_state
     messages = [str(w.message).splitlines() for w in caught]

@@ -7,7 +7,9 @@ r"""NumPyro ``MCMCKernel`` for annealed Langevin along the dilation path.
   starting each chain at the Dirac at its center; the remaining :math:`W - K`
   warm-up iterations run MALA at :math:`\lambda = 1`; the step size adapts
   (dual averaging) over all :math:`W` iterations and restarts at :math:`\lambda = 1`;
-- the :math:`S` samples are drawn at :math:`\lambda = 1` with MALA.
+- the :math:`S` samples are drawn at :math:`\lambda = 1` with MALA;
+- with the pilot-box start (``start="auto"`` from 256 vectorized chains) the warm-up is two
+  such passes, the chains restarting in between (:mod:`numpyro_dilation.starts`).
 
 Each chain is one annealed particle. The sampler works in NumPyro's
 unconstrained space; draws come back constrained through ``postprocess_fn``.
@@ -15,8 +17,10 @@ unconstrained space; draws come back constrained through ``postprocess_fn``.
 
 import warnings
 from collections.abc import Callable
+from functools import partial
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax import random
 from numpyro.infer.initialization import init_to_uniform
@@ -63,15 +67,14 @@ from numpyro_dilation.run_checks import (
 from numpyro_dilation.run_plan import (
     AUTO_PILOT_MIN_CHAINS,  # noqa: F401 (its old home)
     KernelOptions,
-    pilot_settings,
     plan_levels,
     plan_moves,
-    plan_pilot,
     plan_settings,
+    plan_start,
     with_site_blocks,
 )
 from numpyro_dilation.schedules import DEFAULT_LAMBDA_MIN
-from numpyro_dilation.starts import Pilot, pilot_starts
+from numpyro_dilation.starts import Pilot, pilot_step
 from numpyro_dilation.uturn import UTurn
 
 __all__ = [
@@ -111,8 +114,9 @@ class DilationLangevin(MCMCKernel):
         chain's start point; or one fixed point: a ``dict`` of *constrained* site values, the
         flat unconstrained vector, or (``potential_fn``) a pytree like one chain's position.
     :param start: where chains start. ``None``: their initial points (``init_strategy`` or
-        ``init_params``). A :class:`~numpyro_dilation.starts.Pilot` or ``"pilot"``: half the
-        chains start in the bounding box of a short pilot population's particles. ``"auto"``
+        ``init_params``). A :class:`~numpyro_dilation.starts.Pilot` or ``"pilot"``: the first
+        half of the warm-up is a pilot pass, after which half the chains restart in the
+        bounding box of the pilot's particles (one compiled loop). ``"auto"``
         (default): ``Pilot()`` in a vectorized run with per-chain centers and at least
         :data:`~numpyro_dilation.run_plan.AUTO_PILOT_MIN_CHAINS` (256) chains, else ``None``.
     :param init_strategy: per-site initialization, as in NumPyro.
@@ -291,7 +295,9 @@ class DilationLangevin(MCMCKernel):
         if o.global_moves == "auto" and anneals:
             self._warn_population(population_warning(vectorized, num_chains, mcmc), mcmc)
         moves = plan_moves(o, anneals, vectorized, num_chains)
-        pilot = plan_pilot(o, anneals, vectorized, num_chains)
+        pilot, run_warmup = plan_start(o, num_warmup, anneals, vectorized, num_chains)
+        if pilot is not None:  # the run pass's schedule, which the pilot pass follows too
+            levels = plan_levels(o, run_warmup, o.schedule, o.num_annealing_steps)
         if vectorized:
             # index, not unpack: keys sharded over several processes cannot be iterated
             keys = jax.vmap(lambda k: random.split(k, 3))(rng_key)
@@ -308,24 +314,10 @@ class DilationLangevin(MCMCKernel):
         one_at_a_time = (
             vectorized and jax.default_backend() == "cpu" and calls_lapack(logdensity_fn, one_chain)
         )
-        pilot_grads = 0
-        if pilot is not None:
-            settings = pilot_settings(o, pilot, num_warmup, num_chains, dim, one_at_a_time)
-            announce_pilot(mcmc, pilot, num_chains, settings)
-            init_params, pilot_grads = pilot_starts(random.fold_in(key_model[0], 1), pilot,
-                                                    init_params, logdensity_fn, settings,
-                                                    step_size=o.step_size)  # fmt: skip
-        center = resolve_center(
-            o.center,
-            self._model,
-            self._postprocess_fn,
-            init_params,
-            vectorized,
-            model_args,
-            model_kwargs,
-        )
+        center = resolve_center(o.center, self._model, self._postprocess_fn, init_params,
+                                vectorized, model_args, model_kwargs)  # fmt: skip
         self._settings = plan_settings(
-            o, num_warmup, dim, levels, moves, one_at_a_time, run_length(mcmc)
+            o, run_warmup, dim, levels, moves, one_at_a_time, run_length(mcmc)
         )
         astate, init_grads = init_chains(
             init_params,
@@ -339,9 +331,15 @@ class DilationLangevin(MCMCKernel):
         check_initial_points(astate.dilation, center)
         self._vectorized = vectorized
         self._sample_fn = population_step if vectorized else chain_alone_step
+        pilot_end = None  # the pilot pass, then the restart, in the run's own loop
+        if pilot is not None:
+            announce_pilot(mcmc, pilot, num_chains, num_warmup - run_warmup)
+            self._sample_fn = partial(pilot_step, pilot=pilot, step_size=o.step_size)
+            pilot_end = jnp.full(num_chains, num_warmup - run_warmup, jnp.int32)
         self._show_progress = bool(getattr(mcmc, "progress_bar", False))
         self._coordinate_sites = coordinate_sites(one_chain)
-        return assemble_state(astate, init_grads + pilot_grads, rng_key, self._settings, vectorized)
+        state = assemble_state(astate, init_grads, rng_key, self._settings, vectorized)
+        return state._replace(pilot_end=pilot_end)
 
     def _warn_population(self, message: str | None, mcmc) -> None:
         """Warn once per run (a sequential run initializes each chain) if ``message``."""

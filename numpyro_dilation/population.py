@@ -249,6 +249,7 @@ def population_step(
         print(state.i[0], state.lam[0], state.mixture.num_modes)  # 100 1.0 1
     """
     extra_grads = jnp.zeros(state.i.shape, jnp.int32)
+    pilot_end, state = state.pilot_end, state._replace(pilot_end=None)  # starts.pilot_step's
     if settings.mass_schedule:
         update_now = jnp.any(state.i[0] == jnp.asarray(settings.mass_schedule))
         state, extra_grads = lax.cond(
@@ -280,7 +281,7 @@ def population_step(
     unshared = with_inverse_mass_matrix(state._replace(mixture=None), None)
     new = map_items(one, settings.one_chain_at_a_time)(unshared)
     new = with_inverse_mass_matrix(new._replace(mixture=mixture), v, low_rank)
-    return new._replace(num_grad_evals=new.num_grad_evals + extra_grads)
+    return new._replace(num_grad_evals=new.num_grad_evals + extra_grads, pilot_end=pilot_end)
 
 
 def build_kernel() -> Callable:

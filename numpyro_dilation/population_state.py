@@ -141,13 +141,16 @@ class DilationLangevinState(
             "mixture",
             "adapt_state",
             "rng_key",
+            "pilot_end",
         ],
+        defaults=(None,),
     )
 ):
     """State of :class:`DilationLangevin`, one chain (batched over chains in a
     vectorized run):
 
-    - **i** - iterations done (warm-up included; never reset).
+    - **i** - iterations done (warm-up included; reset to 0 only by the pilot-box start's
+      restart).
     - **z** - target-coordinate position :math:`y` in unconstrained space (the draw once λ = 1).
     - **potential_energy** - :math:`-\\log\\gamma(y)`.
     - **z_grad** - gradient of the potential energy at ``z``.
@@ -178,6 +181,9 @@ class DilationLangevinState(
     - **adapt_state** - :class:`DilationAdaptState` (``step_size``, ``dual_averaging``,
       ``inverse_mass_matrix``, as in NumPyro's ``HMCAdaptState``).
     - **rng_key** - random key for the next iteration.
+    - **pilot_end** - with the pilot-box start (:mod:`numpyro_dilation.starts`), the
+      iteration at which the pilot pass ends and the chains restart, then -1 (int32, per
+      chain); ``None`` without it.
 
     Properties: **num_steps** - ``num_grad_evals`` under the name NumPyro's HMC and NUTS
     states give their cost per iteration, so ``extra_fields=("num_steps",)`` works as
@@ -362,8 +368,9 @@ def _init_program(
     batched: bool,
 ) -> Callable:
     """The jitted per-chain initialization ``(position, step_keys, center) -> (astate,
-    grads)``, one per set of arguments (a few kept): the pilot-box start and the run's
-    initialization of the same chains call the same program, compiled once. It reads only
+    grads)``, one per set of arguments (a few kept, so that calls with the same
+    log-density reuse one compiled program; the pilot-box start's restart calls it inside
+    the run's loop, where it is part of that program). It reads only
     the first level and the step-size target, the parts of a configuration that
     :func:`~numpyro_dilation.annealing.annealing_init` uses."""
     key = (logdensity_fn, lambda_0, target_accept_prob, step_size, one_at_a_time, batched)

@@ -247,15 +247,16 @@ def check_run(mcmc: MCMC) -> list[str]:
     return problems
 
 
-def announce_pilot(mcmc: MCMC | None, pilot, num_chains: int, settings) -> None:
-    """If ``mcmc`` shows a progress bar, say on standard error that ``init`` runs the
-    pilot-box start (before the progress bar appears): its chains, iterations and purpose."""
+def announce_pilot(mcmc: MCMC | None, pilot, num_chains: int, num_pilot: int) -> None:
+    """If ``mcmc`` shows a progress bar, say on standard error that the warm-up begins with
+    the pilot-box start's pilot pass (``num_pilot`` iterations) and what it is for."""
     if not getattr(mcmc, "progress_bar", False):
         return
     print(
-        f"DilationLangevin: pilot run ({min(num_chains, pilot.num_chains)} chains x "
-        f"{settings.config.num_adaptation_steps} iterations, compiled first) to choose where "
-        f"the {num_chains} chains start (start='auto' from 256 chains; start=None skips it).",
+        f"DilationLangevin: the first {num_pilot} warm-up iterations are a pilot pass, after "
+        f"which the {num_chains} chains restart, half of them in the box of "
+        f"{min(num_chains, pilot.num_chains)} chains' positions (start='auto' from 256 "
+        "chains; start=None skips it).",
         file=sys.stderr,
         flush=True,
     )
@@ -272,10 +273,13 @@ def announce_mode_finding(state, new, settings) -> None:
     clock = [time.perf_counter()]
     what = "U-turn explorer, then " if settings.uturn is not None else ""
 
-    def before(_):
+    def before(in_pilot):
         clock[0] = time.perf_counter()
+        where = f"warm-up iteration {it + 1}/{num_warmup}"
+        if state.pilot_end is not None:  # the two passes of the pilot-box start
+            where = f"the next iteration ({'pilot' if in_pilot else 'run'} pass)"
         print(
-            f"DilationLangevin: warm-up iteration {it + 1}/{num_warmup} finds the modes of "
+            f"DilationLangevin: {where} finds the modes of "
             f"the {num_chains} chains ({what}gradient ascent and Newton steps); the progress "
             "bar waits for it.",
             file=sys.stderr,
@@ -292,7 +296,8 @@ def announce_mode_finding(state, new, settings) -> None:
         )
 
     i = state.i[0]
-    lax.cond(i == it - 1, lambda o: jax.debug.callback(before, o), lambda o: None, new.i[0])
+    in_pilot = jnp.zeros((), bool) if state.pilot_end is None else state.pilot_end[0] >= 0
+    lax.cond(i == it - 1, lambda o: jax.debug.callback(before, o), lambda o: None, in_pilot)
     operands = (new.mixture.num_modes, jnp.sum(new.num_grad_evals))
     lax.cond(i == it, lambda o: jax.debug.callback(after, *o), lambda o: None, operands)
 

@@ -12,16 +12,14 @@ r"""How the NumPyro kernel plans a run: from its arguments
   explorer exactly where global moves run.
 - **Start.** The pilot-box start (:class:`~numpyro_dilation.starts.Pilot`) runs for
   ``start="auto"`` in a vectorized run of at least :data:`AUTO_PILOT_MIN_CHAINS` chains with
-  per-chain centers; its own settings are those of a warm-up of
-  :math:`\max(\lceil f W\rceil, 40)` iterations, :math:`f` = ``Pilot.warmup_fraction``,
-  with the run's global moves (unless ``Pilot(global_moves=False)``), without the U-turn
-  explorer.
+  per-chain centers; the warm-up is then a pilot pass and a run pass of one schedule, that
+  of a warm-up of :math:`\lfloor W/2\rfloor + 1` iterations
+  (:func:`~numpyro_dilation.starts.pilot_split`), in the run's one compiled loop.
 
 Pure planning: no NumPyro import, no JAX computation.
 """
 
 import warnings
-from math import ceil
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -35,22 +33,23 @@ from numpyro_dilation.population_settings import (
     PopulationSettings,
     make_settings,
     min_annealing_warmup,
+    mode_finding_iteration,
     num_annealing_levels,
 )
 from numpyro_dilation.schedules import DEFAULT_LAMBDA_MIN, make_schedule
-from numpyro_dilation.starts import Pilot
+from numpyro_dilation.starts import Pilot, pilot_split
 from numpyro_dilation.step_size import DEFAULT_TARGET_ACCEPT_PROB
 from numpyro_dilation.uturn import UTurn
 
-__all__ = ["AUTO_PILOT_MIN_CHAINS", "KernelOptions", "plan_pilot"]
+__all__ = ["AUTO_PILOT_MIN_CHAINS", "KernelOptions", "plan_pilot", "plan_start"]
 
 AUTO_PILOT_MIN_CHAINS = 4 * Pilot().num_chains
-"""Fewest chains (256) for which ``start="auto"`` runs the pilot-box start: its 64 pilot
-chains then are at most a quarter of the run's chains. Measured cost in gradients: +8% at
-256 chains x (2000 + 1000), +4.3-5.4% at 500 x (400 + 200) (BENCHMARKS.md, "The pilot's
-global moves"; ``Pilot(global_moves=False)``: +2.2% at 500 x (400 + 200)). With fewer
-chains it would cost more (its min(64, C) chains run half the warm-up, annealing and mode
-finding included) for a box drawn from few particles.
+"""Fewest chains (256) for which ``start="auto"`` runs the pilot-box start: its box comes
+from 64 chains' positions (``Pilot().num_chains``), then at most a quarter of the run's
+chains, and the half that keeps its initial points is still 128 per-chain centers or more.
+With fewer chains the box would come from a large share of few particles, and the run
+pass's half of the warm-up would be bought for little (its measured cost and effect:
+BENCHMARKS.md, "The pilot pass").
 
 **Example**
 
@@ -224,34 +223,47 @@ def plan_settings(
     )
 
 
-def pilot_settings(
-    options: KernelOptions,
-    pilot: Pilot,
-    num_warmup: int,
-    num_chains: int,
-    dim: int,
-    one_at_a_time: bool,
-) -> PopulationSettings:
-    """The pilot run's settings: these options for a warm-up of
-    ``max(ceil(pilot.warmup_fraction * num_warmup), 40)`` iterations (a named schedule of
-    the same shape, an array of levels replaced by the linear schedule), on the
-    ``min(num_chains, pilot.num_chains)`` pilot chains; without the U-turn explorer and
-    block moves, and without global moves if not ``pilot.global_moves``; one transition
-    per iteration (the pilot makes no draws)."""
-    pilot_warmup = max(ceil(pilot.warmup_fraction * num_warmup), 40)
-    named = isinstance(options.schedule, str) or callable(options.schedule)
-    levels = plan_levels(options, pilot_warmup, options.schedule if named else "linear", None)
-    global_moves = None  # without them the annealing alone decides where particles go
-    if pilot.global_moves:  # whole-vector moves only: the pilot only places the box
-        global_moves = plan_global_moves(options, True, min(num_chains, pilot.num_chains))
-        global_moves = global_moves and global_moves._replace(blocks=None, exchangeable=None)
-    # no U-turn explorer: the same modes found, at half the pilot's gradients and 8 s less
-    # compilation (BENCHMARKS.md, "The pilot's global moves")
-    moves = (global_moves if len(levels) > 1 else None, None)
-    # it makes no draws: one transition per iteration, no loop of them compiled (its
-    # program compiled 0.3-0.5 s faster on eight schools; BENCHMARKS.md, "Time per gradient")
-    options = options._replace(steps_per_draw=1)
-    return plan_settings(options, pilot_warmup, dim, levels, moves, one_at_a_time, None)
+def plan_start(
+    options: KernelOptions, num_warmup: int, anneals: bool, vectorized: bool, num_chains: int
+) -> tuple[Pilot | None, int]:
+    """``(pilot, run_warmup)``: the run's pilot-box start (:func:`plan_pilot`) and the warm-up
+    length its settings are made for: with a pilot, the run pass's
+    (:func:`~numpyro_dilation.starts.pilot_split`), else ``num_warmup``. A pilot whose pass
+    would not reach the end of the annealing, or the mode finding when global moves run,
+    is dropped (with a warning if asked for by ``start=Pilot(...)``).
+
+    **Example**
+
+    .. code-block:: python
+
+        from numpyro_dilation.run_plan import KernelOptions, plan_start
+
+        print(plan_start(KernelOptions(), 300, True, True, 256))  # (Pilot(...), 151)
+    """
+    pilot = plan_pilot(options, anneals, vectorized, num_chains)
+    if pilot is None:
+        return None, num_warmup
+    num_pilot, run_warmup = pilot_split(num_warmup)
+    try:
+        num_levels = num_annealing_levels(run_warmup, options.schedule,
+                                          options.num_annealing_steps,
+                                          options.annealing_fraction)  # fmt: skip
+    except ValueError:  # a fixed annealing longer than the run pass
+        num_levels = 0
+    last = num_levels  # the pilot pass must pass the annealing's end, and the mode finding
+    if num_levels and plan_global_moves(options, vectorized, num_chains) is not None:
+        last = mode_finding_iteration(num_levels, run_warmup)
+    if num_levels and last < num_pilot:
+        return pilot, run_warmup
+    if isinstance(options.start, Pilot):
+        warnings.warn(
+            f"DilationLangevin: num_warmup={num_warmup} is too short for `start=Pilot(...)` "
+            "(its pilot pass, the first half of the warm-up, must finish the annealing "
+            "and the mode finding). Running without it: raise `num_warmup` to have it.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return None, num_warmup
 
 
 def with_site_blocks(moves: tuple, one_chain: Any, transforms: dict | None = None

@@ -7,11 +7,16 @@ unconstrained space) knows nothing of the posterior's location or scale: a targe
 moved 50 units away is reached from one side only, and the nearer, wider mode takes
 the weight.
 
-The pilot-box start asks a short pilot instead. :math:`M` chains anneal from the
-initial points (``init_params`` or the init strategy's) for a fraction of the
-warm-up; their final positions :math:`y_1, \dots, y_M` (shape ``(M, d)``) span the
-region where the posterior has mass. The run's chains then start, each with its
-own center, at
+The pilot-box start asks a pilot instead. The warm-up of :math:`W` iterations is two
+passes of one schedule (:func:`pilot_split`): the **pilot pass**, the first
+:math:`P = \lceil W/2\rceil - 1` iterations, in which all :math:`C` chains run the
+population algorithm from their initial points (``init_params`` or the init strategy's;
+annealing, preconditioner updates, mode finding and global moves, as the run's warm-up of
+:math:`W_r = \lfloor W/2\rfloor + 1` iterations has them up to its iteration :math:`P`),
+and the **run pass**, :math:`W_r` iterations from fresh starts. Between them the final
+positions :math:`y_1, \dots, y_M` of the first :math:`M` chains (``Pilot.num_chains``;
+shape ``(M, d)``) span the region where the posterior has mass, and the chains restart,
+each with its own center, at
 
 .. math::
 
@@ -23,43 +28,37 @@ box widened by :math:`w` (25%) of its width on each side. The box adapts to the
 posterior's location and per-coordinate scale, and surrounds every mode the pilot
 reached, so chains approach each mode from all sides.
 
-A share :math:`k` (``keep``, one half) of the chains keeps its initial point instead,
+A share :math:`k` (``keep``, one half) of the chains restarts at its initial point instead,
 as with ``start=None``. The box holds only what the pilot's :math:`M` particles reached,
 and with many chains the run's own per-chain centers find modes that :math:`M` pilot
 chains miss (measured: a 50-d two-mode target, 256 chains, where a box for every chain
 lost the narrow mode and per-chain centers found it); the modes found by either half
 enter the global moves' mixture, so a mode is lost only if both halves miss it.
 
+**One program.** Both passes are iterations of the run's own compiled loop: the restart
+(:func:`restart_in_box`: the box, the new starts, the chains' initialization) is a branch
+taken once, at the pilot pass's end, and the pilot pass runs the run's step with the run's
+settings. The pilot compiles nothing of its own (an earlier pilot ran 64 chains for
+:math:`W/2` iterations *before* a warm-up of :math:`W`, in a second program as large as the
+run's: 8-9 s of compilation on a 2-core CPU; BENCHMARKS.md, "The pilot pass").
+
 Measured (``python -m benchmarks.robustness --sections strategies`` and ``--sections
 pilot``, 500 chains): of the start strategies that adapt to the posterior's scale,
 only the pilot boxes reached every mode of every target in 2 and 10 dimensions
-(mode-weight TV <= 0.011), and this built-in one found both modes of the 10-d
-two-mode target moved 50 units in 2 of 5 runs (4 of 5 with ``keep=0``; per-chain
-centers: 0 of 5) and all 40 modes of the 40-mode mixture in 2 of 2 (per-chain
-centers: 0 of 2). The box
-must stay narrow in high dimension, where uniform draws in a wide box lie far from
-every mode and the wider mode's basin takes them all: on a 50-d two-mode target with
-128 chains, widening by 100% lost the narrow mode; 25% (the default) found both. See
-BENCHMARKS.md and the user guide ("The center").
-
-The pilot runs the run's algorithm, global moves included, but not the U-turn explorer:
-with and without it the pilot box found the same modes in every measured run (the targets
-below and GMM-40, 18 runs), and without it the pilot costs half the gradients and compiles
-faster (BENCHMARKS.md, "The pilot's global moves"). ``Pilot(global_moves=False)`` anneals
-only: a smaller program (eight schools: ``init`` in 15.4-20.5 s against the default's 23.2 s
-on a 2-core CPU) and half the pilot's gradients, but its box found fewer modes: the 10-d
-two-mode target moved 50 units, both modes in 2 of 10 runs against 3 of 10, and the 50-d
-two-mode target from :math:`\mathcal N(0, 9I)` starts with 128 chains, one mode lost where
-the default found both (BENCHMARKS.md, "The pilot's global moves"). The pilot's
-initialization runs on all :math:`C` chains, so the run's own initialization reuses the
-compiled program.
+(mode-weight TV <= 0.011); the pilot box found all 40 modes of the 40-mode mixture
+(per-chain centers: 0 of 2), and, as the pilot pass, both modes of the 10-d two-mode target
+moved 50 units in 3 of 10 runs (``python -m benchmarks.pilot_moves``; per-chain centers: 0
+of 10; the separate pilot of earlier versions: 3 of 10). The box must stay narrow in high
+dimension, where uniform draws in a wide box lie far from every mode and the wider mode's
+basin takes them all: on a 50-d two-mode target with 128 chains, widening by 100% lost the
+narrow mode; 25% (the default) found both. See BENCHMARKS.md and the user guide ("The
+center").
 
 It is the kernel's default start (``start="auto"``) in vectorized runs with per-chain
-centers and at least 256 chains (:data:`~numpyro_dilation.run_plan.AUTO_PILOT_MIN_CHAINS`),
-where its 64 pilot chains are at most a quarter of the run's.
+centers and at least 256 chains (:data:`~numpyro_dilation.run_plan.AUTO_PILOT_MIN_CHAINS`).
 
-This module holds the settings, the pure array functions and :func:`pilot_starts`, which
-runs the pilot (the population algorithm) and draws the starts.
+This module holds the settings and the pure array functions of the pilot-box start and the
+step of a run with a pilot pass (:func:`pilot_step`).
 """
 
 from collections.abc import Callable
@@ -73,33 +72,40 @@ from jax import lax, random
 from numpyro_dilation.batching import map_items
 from numpyro_dilation.population import population_step
 from numpyro_dilation.population_settings import PopulationSettings
-from numpyro_dilation.population_state import assemble_state, init_chains, ravel_chains
+from numpyro_dilation.population_state import (
+    DilationLangevinState,
+    assemble_state,
+    init_chains,
+    ravel_chains,
+)
 
-__all__ = ["Pilot", "bounding_box", "uniform_in_box", "check_pilot", "pilot_starts"]
+__all__ = [
+    "Pilot",
+    "bounding_box",
+    "uniform_in_box",
+    "check_pilot",
+    "pilot_split",
+    "restart_in_box",
+    "pilot_step",
+]
 
 
 class Pilot(NamedTuple):
     r"""Settings of the pilot-box start (see the module docstring).
 
     num_chains
-        :math:`M`, pilot chains (the first :math:`\min(M, C)` of the :math:`C`
-        initial points start them).
-    warmup_fraction
-        The pilot's warm-up (annealing included, no draws) is this fraction of the
-        run's ``num_warmup`` (at least 40 iterations).
+        :math:`M`: the box is that of the first :math:`\min(M, C)` chains' positions at
+        the end of the pilot pass.
     widen
         :math:`w`, the box is widened by this fraction of its width on each side.
     keep
-        :math:`k`, share of the chains (the last :math:`\lfloor kC \rfloor`) that start
+        :math:`k`, share of the chains (the last :math:`\lfloor kC \rfloor`) that restart
         at their own initial points instead of in the box, in [0, 1).
-    global_moves
-        Whether the pilot runs the run's global moves too (mode finding included; the
-        pilot never runs the U-turn explorer). Its mode finding also ascends from the
-        pilot chains' centers contracted towards their mean, so the box can hold a mode
-        that no pilot chain annealed into. ``False``: the pilot anneals only, a smaller
-        program that compiles a few seconds faster and costs half the gradients, but it found fewer
-        modes where a mode lies far from the initial points (BENCHMARKS.md, "The pilot's
-        global moves").
+
+    The pilot pass takes the first :math:`\lceil W/2\rceil - 1` of the ``num_warmup``
+    iterations :math:`W` (:func:`pilot_split`) and runs the run's own algorithm on all
+    chains. (Earlier versions had ``warmup_fraction`` and ``global_moves`` fields, for a
+    pilot run in a program of its own; both are gone with it.)
 
     **Example**
 
@@ -108,16 +114,13 @@ class Pilot(NamedTuple):
         from numpyro_dilation import DilationLangevin, Pilot
 
         kernel = DilationLangevin(potential_fn=lambda z: 0.5 * (z**2).sum(),
-                                  start=Pilot(num_chains=128))  # a larger pilot
-        print(Pilot())  # Pilot(num_chains=64, warmup_fraction=0.5, widen=0.25, keep=0.5,
-                        #       global_moves=True)
+                                  start=Pilot(num_chains=128))  # a box from 128 chains
+        print(Pilot())  # Pilot(num_chains=64, widen=0.25, keep=0.5)
     """
 
     num_chains: int = 64
-    warmup_fraction: float = 0.5
     widen: float = 0.25
     keep: float = 0.5
-    global_moves: bool = True
 
 
 def check_pilot(pilot: Pilot) -> None:
@@ -139,24 +142,35 @@ def check_pilot(pilot: Pilot) -> None:
         "num_chains": isinstance(pilot.num_chains, int)
         and not isinstance(pilot.num_chains, bool)
         and pilot.num_chains >= 2,
-        "warmup_fraction": isinstance(pilot.warmup_fraction, (int, float))
-        and 0 < pilot.warmup_fraction <= 1,
         "widen": isinstance(pilot.widen, (int, float)) and pilot.widen >= 0,
         "keep": isinstance(pilot.keep, (int, float)) and 0 <= pilot.keep < 1,
-        "global_moves": isinstance(pilot.global_moves, bool),
     }
-    allowed = {
-        "num_chains": "an integer >= 2",
-        "warmup_fraction": "in (0, 1]",
-        "widen": ">= 0",
-        "keep": "in [0, 1)",
-        "global_moves": "True or False",
-    }
+    allowed = {"num_chains": "an integer >= 2", "widen": ">= 0", "keep": "in [0, 1)"}
     for name, ok in checks.items():
         if not ok:
             raise ValueError(
                 f"`Pilot.{name}` must be {allowed[name]}, got {getattr(pilot, name)!r}."
             )
+
+
+def pilot_split(num_warmup: int) -> tuple[int, int]:
+    r"""``(P, W_r)``: the pilot pass's iterations :math:`P = \lceil W/2\rceil - 1` and the
+    run pass's warm-up :math:`W_r = \lfloor W/2\rfloor + 1` of a warm-up of :math:`W`
+    iterations (:math:`P + W_r = W`). Both passes follow the schedule of a warm-up of
+    :math:`W_r` iterations, the same compiled step; the pilot pass, one iteration shorter
+    or two, restarts before that schedule's end, so it never reaches the sampling phase
+    nor the end-of-warm-up checks.
+
+    **Example**
+
+    .. code-block:: python
+
+        from numpyro_dilation.starts import pilot_split
+
+        print(pilot_split(300), pilot_split(301))  # (149, 151) (150, 151)
+    """
+    run_warmup = int(num_warmup) // 2 + 1
+    return int(num_warmup) - run_warmup, run_warmup
 
 
 def bounding_box(particles: jax.Array, widen: float) -> tuple[jax.Array, jax.Array]:
@@ -202,30 +216,24 @@ def uniform_in_box(
     return lower + u * (upper - lower)
 
 
-def pilot_starts(
-    rng_key: PRNGKey,
-    pilot: Pilot,
-    init_params,
+def restart_in_box(
+    state: DilationLangevinState,
     logdensity_fn: Callable,
     settings: PopulationSettings,
+    pilot: Pilot,
     step_size: float | None = None,
-) -> tuple:
-    r"""The pilot-box start: run the population algorithm
-    (:mod:`numpyro_dilation.population`, with ``settings``, whose warm-up length is the
-    pilot's) on :math:`\min(M, C)` pilot chains (:math:`M` = ``pilot.num_chains``) from
-    the first initial points (per-chain centers), then draw the first
-    :math:`C - \lfloor kC \rfloor` initial points uniformly in the pilot particles'
-    widened bounding box (the last
-    :math:`\lfloor kC \rfloor`, ``keep``, stay). A draw where the log-density is not
-    finite (outside a bounded support) is replaced by a pilot particle.
-
-    ``init_params``: the :math:`C` chains' initial points (leading axis: chains). Returns
-    ``(init_params, grads)``: the new initial points and, per chain, the pilot's gradients
-    (its steps, and the initialization of all :math:`C` chains, from which it takes its
-    first :math:`M`: the run's own initialization then reuses that compiled program)
-    spread over the :math:`C` chains (rounded up) plus one for the log-density check at
-    each chain's draw. Keys and initial points are arguments of one compiled program, so
-    the pilot compiles once for every run of the same shapes.
+) -> DilationLangevinState:
+    r"""The restart at the end of the pilot pass (module docstring): the first
+    :math:`C - \lfloor kC \rfloor` chains at uniform draws in the widened bounding box of
+    the first :math:`\min(M, C)` chains' positions (a draw where the log-density is not
+    finite, outside a bounded support, replaced by one of those positions), the last
+    :math:`\lfloor kC \rfloor` at their initial points (their per-chain centers); then the
+    population initialized there (:func:`~numpyro_dilation.population_state.init_chains`:
+    iteration 0, first level, each chain its own center, step size found afresh, or
+    ``step_size``) with the settings' shared parts reset. ``state``: all :math:`C` chains
+    (batched), per-chain centers. The new state's ``num_grad_evals`` is the initialization's
+    plus one (the log-density at each draw), reported by the next iteration; its
+    ``pilot_end`` is -1 (no further restart).
 
     **Example**
 
@@ -233,54 +241,79 @@ def pilot_starts(
 
         import jax
         import jax.numpy as jnp
+        from numpyro_dilation.population import init
         from numpyro_dilation.population_settings import make_settings
-        from numpyro_dilation.starts import Pilot, pilot_starts
+        from numpyro_dilation.starts import Pilot, restart_in_box
 
         logdensity = lambda x: -0.5 * jnp.sum((x - 20.0) ** 2)  # far from the starts
         settings = make_settings(40, 2)
-        starts, grads = pilot_starts(
-            jax.random.key(0), Pilot(num_chains=16), jnp.zeros((64, 2)), logdensity, settings
-        )
-        print(starts[:32].mean(axis=0))  # about [20, 20]: the box around the pilot particles
-        print(starts[32:].mean(axis=0))  # [0. 0.]: the last half (keep=0.5) stays
+        keys = jax.random.split(jax.random.key(0), 64)
+        state = init(jnp.zeros((64, 2)), logdensity, keys, settings)
+        pilot_state = state._replace(z=20.0 + jax.random.normal(keys[0], (64, 2)))
+        new = restart_in_box(pilot_state, logdensity, settings, Pilot(num_chains=16))
+        print(new.z[:32].mean(axis=0))  # about [20, 20]: the box around the pilot's chains
+        print(new.z[32:].mean(axis=0), new.i[0])  # [0. 0.] 0: the last half (keep=0.5)
     """
-    flat, unravel_one = ravel_chains(init_params)
+    flat, unravel_one = ravel_chains(state.z)
     num_chains = flat.shape[0]
     m = min(num_chains, pilot.num_chains)
     num_kept = int(pilot.keep * num_chains)
-    k_init, k_box, k_fallback = random.split(rng_key, 3)
-    # each chain's key split as the NumPyro kernel's init splits it (state, model, step size)
-    keys = jax.vmap(lambda k: random.split(k, 3))(random.split(k_init, num_chains))
-    # initialized on all C chains, the pilot's first M taken: the run's own initialization
-    # then calls the same compiled program (population_state.init_chains)
+    keys = jax.vmap(lambda k: random.split(k, 3))(state.rng_key)
+    k_box, k_fallback = random.split(keys[0, 2])
+    particles = flat[:m]
+    lower, upper = bounding_box(particles, pilot.widen)
+    starts = uniform_in_box(k_box, lower, upper, num_chains).astype(flat.dtype)
+    at_starts = map_items(lambda v: logdensity_fn(unravel_one(v)), settings.one_chain_at_a_time)
+    finite = jnp.isfinite(at_starts(starts))
+    fallback = particles[random.randint(k_fallback, (num_chains,), 0, m)]
+    starts = jnp.where(finite[:, None], starts, fallback)
+    kept = jnp.arange(num_chains) >= num_chains - num_kept
+    starts = jnp.where(kept[:, None], ravel_chains(state.center)[0].astype(flat.dtype), starts)
     astate, grads = init_chains(
-        init_params, logdensity_fn, keys[:, 2], settings, step_size=step_size
+        jax.vmap(unravel_one)(starts), logdensity_fn, keys[:, 1], settings, step_size=step_size
     )
-    init_grads = jnp.sum(grads[m:])  # the pilot's own M count in its state's grads
-    astate, grads = jax.tree.map(lambda x: x[:m], (astate, grads))
-    state = assemble_state(astate, grads, keys[:m, 0], settings, True)
-    one_at_a_time = settings.one_chain_at_a_time
+    new = assemble_state(astate, grads + 1, keys[:, 0], settings, True)
+    return new._replace(pilot_end=jnp.full(num_chains, -1, jnp.int32))
 
-    def body(carry, _):
-        state, grads = carry
-        state = population_step(state, logdensity_fn, settings)
-        return (state, grads + jnp.sum(state.num_grad_evals)), None
 
-    @jax.jit
-    def run(state, k_box, k_fallback, flat, init_grads):
-        carry = (state, init_grads.astype(jnp.int32))
-        length = settings.config.num_adaptation_steps
-        state, grads = lax.scan(body, carry, None, length=length)[0]
-        particles = ravel_chains(state.z)[0]
-        lower, upper = bounding_box(particles, pilot.widen)
-        starts = uniform_in_box(k_box, lower, upper, num_chains).astype(flat.dtype)
-        at_starts = map_items(lambda v: logdensity_fn(unravel_one(v)), one_at_a_time)
-        finite = jnp.isfinite(at_starts(starts))
-        fallback = particles[random.randint(k_fallback, (num_chains,), 0, m)]
-        starts = jnp.where(finite[:, None], starts, fallback.astype(flat.dtype))
-        kept = jnp.arange(num_chains) >= num_chains - num_kept
-        starts = jnp.where(kept[:, None], flat, starts)
-        per_chain = (grads + num_chains - 1) // num_chains + 1
-        return jax.vmap(unravel_one)(starts), per_chain.astype(jnp.int32)
+def pilot_step(
+    state: DilationLangevinState,
+    logdensity_fn: Callable,
+    settings: PopulationSettings,
+    pilot: Pilot,
+    step_size: float | None = None,
+) -> DilationLangevinState:
+    """One iteration of a run with a pilot pass: at the pilot pass's end (``state.i`` equal
+    to ``state.pilot_end``, shared by the chains) the restart (:func:`restart_in_box`, a
+    branch taken once), then the population's iteration
+    (:func:`~numpyro_dilation.population.population_step`). ``state.pilot_end`` is the
+    pilot pass's length :math:`P` until the restart and -1 after it (``None``: no pilot
+    pass, the population's iteration alone).
 
-    return run(state, k_box, k_fallback, flat, init_grads)
+    **Example**
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        from numpyro_dilation.population import init
+        from numpyro_dilation.population_settings import make_settings
+        from numpyro_dilation.starts import Pilot, pilot_split, pilot_step
+
+        logdensity = lambda x: -0.5 * jnp.sum((x - 20.0) ** 2)
+        num_pilot, run_warmup = pilot_split(100)  # 49 + 51
+        settings = make_settings(run_warmup, 2)
+        keys = jax.random.split(jax.random.key(0), 64)
+        state = init(jnp.zeros((64, 2)), logdensity, keys, settings)
+        state = state._replace(pilot_end=jnp.full(64, num_pilot, jnp.int32))
+        step = jax.jit(lambda s: pilot_step(s, logdensity, settings, Pilot()))
+        for _ in range(100):
+            state = step(state)
+        print(state.i[0], state.pilot_end[0], state.center[:32].mean(axis=0))
+        # 51 -1 about [20, 20]: restarted in the box after 49 iterations
+    """
+    if state.pilot_end is None:
+        return population_step(state, logdensity_fn, settings)
+    restart = lambda s: restart_in_box(s, logdensity_fn, settings, pilot, step_size)  # noqa: E731
+    state = lax.cond(state.i[0] == state.pilot_end[0], restart, lambda s: s, state)
+    return population_step(state, logdensity_fn, settings)

@@ -253,15 +253,3 @@ def test_many_well_blocks_found_automatically_give_each_well_its_weight():
         assert abs(right.mean() - p_exact) < 4.5 * se + 0.002, (j, right.mean(), p_exact, se)
     log_z, se = nd.log_evidence(state)
     assert abs(log_z - target.log_z) < 4.5 * se + 0.02, (log_z, target.log_z, se)
-
-
-def test_the_pilot_start_runs_without_block_moves():
-    """The pilot box (``start="auto"`` with 256 chains or more) runs before the model's
-    sites are translated to flat indices: its settings drop the blocks (it only places the
-    box) instead of refusing ``"sites"``; the run's own settings keep them."""
-    from numpyro_dilation.run_plan import pilot_settings
-    from numpyro_dilation.starts import Pilot
-
-    kernel = nd.DilationLangevin(_two_site_model, global_moves=GlobalMoves(blocks="sites"))
-    settings = pilot_settings(kernel._options, Pilot(), 400, 256, 4, False)
-    assert settings.global_moves is not None and settings.global_moves.blocks is None

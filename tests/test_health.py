@@ -321,23 +321,36 @@ def test_without_host_callbacks_the_run_is_quiet_and_check_run_says_the_same():
 
 def test_mode_finding_announces_its_start_and_end(capfd):
     """The longest iteration says what it does: after the iteration before the mode
-    finding, a line that the next one finds the modes; after it, the number of modes and
-    the gradients per chain (host callbacks, also inside ``jit``)."""
+    finding, a line that the next one finds the modes (with the pilot-box start, in which
+    pass); after it, the number of modes and the gradients per chain (host callbacks, also
+    inside ``jit``)."""
     from numpyro_dilation.population_settings import make_settings
     from numpyro_dilation.run_checks import announce_mode_finding
 
     settings = make_settings(40, 2)
     it = settings.mode_iteration
 
-    def population(i, num_modes, grads):
+    def population(i, num_modes, grads, pilot_end=None):
         mixture = SimpleNamespace(num_modes=jnp.asarray(num_modes, jnp.int32))
-        return SimpleNamespace(i=jnp.full(8, i), mixture=mixture,
+        return SimpleNamespace(i=jnp.full(8, i), mixture=mixture, pilot_end=pilot_end,
                                num_grad_evals=jnp.full(8, grads, jnp.int32))
 
     @jax.jit
     def step(i, num_modes, grads):
         announce_mode_finding(population(i, 0, 0), population(i + 1, num_modes, grads), settings)
         return i
+
+    @jax.jit
+    def pilot_step(i, pilot_end):
+        ends = jnp.full(8, pilot_end)
+        announce_mode_finding(population(i, 0, 0, ends), population(i + 1, 1, 9, ends), settings)
+        return i
+
+    for pilot_end, which in ((35, "pilot"), (-1, "run")):
+        jax.block_until_ready(pilot_step(it - 1, pilot_end))
+        jax.effects_barrier()
+        err = capfd.readouterr().err
+        assert f"the next iteration ({which} pass) finds the modes of the 8 chains" in err
 
     jax.block_until_ready(step(it - 1, 0, 1))
     jax.effects_barrier()

@@ -253,18 +253,6 @@ def test_reverse_weights_give_the_harmonic_mean():
     assert se == pytest.approx(np.std(means, ddof=1) / 2, rel=1e-5)
 
 
-def test_the_pilot_start_runs_without_label_swaps():
-    """The pilot box (``start="auto"`` with 256 chains or more) runs before site names are
-    translated: its settings drop the label swaps instead of refusing the names."""
-    from numpyro_dilation.run_plan import pilot_settings
-    from numpyro_dilation.starts import Pilot
-
-    moves = GlobalMoves(exchangeable=("locs", "scales", "weights"))
-    kernel_ = nd.DilationLangevin(_mixture_model, global_moves=moves)
-    settings = pilot_settings(kernel_._options, Pilot(), 400, 256, 8, False)
-    assert settings.global_moves is not None and settings.global_moves.exchangeable is None
-
-
 def test_swaps_reach_every_labelling_after_an_even_number_of_moves():
     """From (-1, 0, 1) under a symmetric target, 10 swaps give each of the 6 orderings 1/6
     (within 4.5 binomial se of 6,000 chains): the choice a = b keeps the walk aperiodic.

@@ -1,6 +1,5 @@
 """NumPyro front end: exact answers, chain methods, continuation, fields, ArviZ, errors."""
 
-import functools
 import warnings
 
 import arviz as az
@@ -378,8 +377,8 @@ def test_num_grad_evals_counts_every_gradient(chain_method, center):
     initialization, the step-size searches (vmapped, every chain pays for the longest),
     the level changes and the MALA steps. The preconditioner's Hessians (pooled over
     the population, or one chain's own when it runs alone) are counted as d gradients
-    each but call the log-density once. A pilot's
-    gradients are spread over the chains, rounded up (at most C - 1 too many), plus
+    each but call the log-density once. With a pilot pass, its own preconditioner
+    updates count the same way, and the restart counts the chains' initialization plus
     one log-density evaluation per chain at its box draw."""
     d, num_chains = 3, 4
     calls = [0]
@@ -407,14 +406,14 @@ def test_num_grad_evals_counts_every_gradient(chain_method, center):
     mcmc.run(jax.random.key(1), extra_fields=("num_grad_evals",))
     counted += int(np.asarray(mcmc.get_extra_fields()["num_grad_evals"]).sum())
     jax.effects_barrier()
-    num_updates = len(kernel.settings.mass_schedule)
-    assert num_updates == 6
-    expected = counted - num_updates * num_chains * (d - 1)
-    if center is None:
-        assert calls[0] == expected
-    else:  # the pilot: 2 chains, 6 preconditioner updates of its own
-        excess = expected - 6 * 2 * (d - 1) - calls[0]
-        assert 0 <= excess < num_chains
+    schedule = kernel.settings.mass_schedule
+    num_updates = len(schedule)
+    if center is not None:  # the pilot pass (49 of the 100 iterations) updates too
+        assert num_updates == 6 and kernel.settings.config.num_adaptation_steps == 51
+        num_updates += sum(t < 49 for t in schedule)
+    else:
+        assert num_updates == 6
+    assert calls[0] == counted - num_updates * num_chains * (d - 1)
     assert counted > num_chains * (100 + 49 + 30)  # the searches cost something
 
 
@@ -569,10 +568,10 @@ def test_pilot_start_adapts_to_a_far_posterior_and_samples_it_exactly():
 
 def test_auto_start_runs_the_pilot_from_256_vectorized_chains():
     """``start="auto"`` (the default) is ``Pilot()`` in a vectorized run with at least
-    ``AUTO_PILOT_MIN_CHAINS`` chains (the same starts as ``start=Pilot()`` under the
+    ``AUTO_PILOT_MIN_CHAINS`` chains (the same restarts as ``start=Pilot()`` under the
     same key, around a posterior 36 units from the initial points) and ``None`` below
-    (each chain starts at its initial point). Global moves and U-turns are off to keep
-    the pilot's compilation short; they do not enter the choice."""
+    (each chain keeps its initial point as its center). Global moves and U-turns are off to
+    keep the compilation short; they do not enter the choice."""
     assert AUTO_PILOT_MIN_CHAINS == 256
     mean = np.array([30.0, -20.0])
 
@@ -584,44 +583,65 @@ def test_auto_start_runs_the_pilot_from_256_vectorized_chains():
             uturn=None,
         )
         init = jax.random.uniform(jax.random.key(0), (num_chains, 2), minval=-2, maxval=2)
-        state = kernel.init(jax.random.split(jax.random.key(1), num_chains), 40, init)
-        return np.asarray(init), np.asarray(state.center)
+        mcmc = MCMC(kernel, num_warmup=80, num_samples=1, num_chains=num_chains,
+                    chain_method="vectorized", progress_bar=False)  # fmt: skip
+        mcmc.warmup(jax.random.key(1), init_params=init)
+        return np.asarray(init), np.asarray(mcmc.post_warmup_state.center)
 
     init, auto = starts("auto", 256)
     np.testing.assert_array_equal(auto, starts(Pilot(), 256)[1])
-    box = auto[:128]  # Pilot.keep = 0.5: the last 128 chains keep their initial points
+    box = auto[:128]  # Pilot.keep = 0.5: the last 128 chains restart at their initial points
     assert np.all(np.abs(box.mean(0) - mean) < 2.0) and np.all(box.std(0) < 3.0)
     np.testing.assert_array_equal(auto[128:], init[128:])
     init, auto = starts("auto", 255)
     np.testing.assert_array_equal(auto, init)
 
 
-def test_pilot_moves_and_one_compiled_initialization(monkeypatch):
-    """``Pilot()`` runs the global moves, ``Pilot(global_moves=False)`` does not, neither runs
-    the U-turn explorer; the pilot's initialization and the run's are one program, built
-    and compiled once."""
-    from numpyro_dilation import population_state
-    from numpyro_dilation.run_plan import KernelOptions, pilot_settings
-
-    light = pilot_settings(KernelOptions(), Pilot(global_moves=False), 300, 512, 3, False)
-    assert light.global_moves is None and light.uturn is None
-    full = pilot_settings(KernelOptions(), Pilot(), 300, 512, 3, False)
-    assert full.global_moves is not None and full.uturn is None
-    built = []
-    build = population_state._build_init_program
-
-    def counted(*args):
-        built.append(build(*args))
-        return built[-1]
-
-    cached = functools.lru_cache(maxsize=4)(counted)
-    monkeypatch.setattr(population_state, "_cached_init_program", cached)
-    kernel = DilationLangevin(potential_fn=lambda x: 0.5 * jnp.sum(x**2), start=Pilot(num_chains=4))
+def test_the_pilot_pass_runs_in_the_runs_own_program():
+    """With a pilot the warm-up of 60 iterations is a pilot pass of 29 and a run pass of 31,
+    both on the schedule of a 31-iteration warm-up (the kernel's settings), in one compiled
+    step: at the pilot pass's end the chains restart (iteration 0 again, ``pilot_end`` -1),
+    the first half in the box of the first 4 chains, the other half at their initial
+    points, each its own center; then the run pass samples the posterior."""
+    mean = np.array([10.0, -10.0])
+    kernel = DilationLangevin(potential_fn=lambda x: 0.5 * jnp.sum((x - mean) ** 2),
+                              start=Pilot(num_chains=4), uturn=None)  # fmt: skip
     init = jax.random.normal(jax.random.key(0), (8, 2))
     state = kernel.init(jax.random.split(jax.random.key(1), 8), 60, init)
-    assert np.all(np.isfinite(np.asarray(state.z)))
-    assert len(built) == 1 and built[0]._cache_size() == 1
-    assert cached.cache_info().hits == 1  # built for the pilot, reused by the run
+    assert kernel.settings.config.num_adaptation_steps == 31
+    np.testing.assert_array_equal(state.pilot_end, np.full(8, 29))
+    step = jax.jit(lambda s: kernel.sample(s, (), {}))
+    for _ in range(29):
+        state = step(state)
+    assert int(state.i[0]) == 29 and int(state.pilot_end[0]) == 29
+    pilot_z = np.asarray(state.z[:4])  # the box's particles
+    state = step(state)
+    assert int(state.i[0]) == 1 and np.all(np.asarray(state.pilot_end) == -1)
+    centers = np.asarray(state.center)
+    np.testing.assert_array_equal(centers[4:], np.asarray(init)[4:])  # keep = 0.5
+    width = pilot_z.max(0) - pilot_z.min(0)
+    assert np.all(centers[:4] >= pilot_z.min(0) - 0.25 * width)
+    assert np.all(centers[:4] <= pilot_z.max(0) + 0.25 * width)
+    for _ in range(40):
+        state = step(state)
+    assert int(state.i[0]) == 41 and np.all(np.abs(np.asarray(state.z).mean(0) - mean) < 1.0)
+    assert step._cache_size() == 1  # both passes and the restart: one program
+
+
+def test_pilot_split_and_a_warm_up_too_short_for_it():
+    """``pilot_split(W)`` = (ceil(W/2) - 1, floor(W/2) + 1); ``start=Pilot()`` on a warm-up
+    whose first half cannot finish the annealing and the mode finding runs without it and
+    says so; ``start="auto"`` drops it silently."""
+    from numpyro_dilation.run_plan import KernelOptions, plan_start
+    from numpyro_dilation.starts import pilot_split
+
+    assert pilot_split(300) == (149, 151) and pilot_split(301) == (150, 151)
+    assert plan_start(KernelOptions(), 300, True, True, 256) == (Pilot(), 151)
+    with pytest.warns(UserWarning, match="too short for `start=Pilot"):
+        assert plan_start(KernelOptions(start=Pilot()), 24, True, True, 8) == (None, 24)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert plan_start(KernelOptions(), 24, True, True, 256) == (None, 24)
 
 
 @pytest.mark.parametrize(
@@ -631,10 +651,8 @@ def test_pilot_moves_and_one_compiled_initialization(monkeypatch):
         ({"start": "middle"}, "`start` must be 'auto', 'pilot', a Pilot or None"),
         ({"start": 3}, "`start` must be 'auto', 'pilot', a Pilot or None"),
         ({"start": Pilot(num_chains=1)}, r"`Pilot.num_chains` must be an integer >= 2"),
-        ({"start": Pilot(warmup_fraction=0.0)}, r"`Pilot.warmup_fraction` must be in \(0, 1\]"),
         ({"start": Pilot(widen=-1.0)}, r"`Pilot.widen` must be >= 0"),
         ({"start": Pilot(keep=1.0)}, r"`Pilot.keep` must be in \[0, 1\)"),
-        ({"start": Pilot(global_moves=1)}, r"`Pilot.global_moves` must be True or False"),
         (
             {"start": "pilot", "center": {"m": 0.0, "s": 1.0}},
             "`start=Pilot\\(...\\)` gives each chain its own center",

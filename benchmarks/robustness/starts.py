@@ -168,9 +168,9 @@ STRATEGIES: dict[str, Callable[[Pilots, jax.Array, int], Start]] = {
   by 25% per side;
 - ``pilot_expand``: ``pilot_box`` after a second pilot started from the first
   pilot's box widened by 50% per side (two pilots);
-- ``kernel_pilot``: ``pilot_box`` as built into the kernel, ``start=Pilot()`` from the
-  default start (its pilot runs inside ``init``; its gradients are in the run's
-  ``num_grad_evals``).
+- ``kernel_pilot``: the pilot box as built into the kernel, ``start=Pilot()`` from the
+  default start (its pilot pass is the first half of the run's warm-up; its gradients are
+  in the run's ``num_grad_evals``).
 """
 
 
