@@ -123,36 +123,27 @@ class DilationLangevin(MCMCKernel):
     :param bool metropolis: MALA at :math:`\lambda = 1` (default), else unadjusted Langevin.
     :param bool anneal_metropolis: Metropolis adjustment during annealing too (default).
     :param global_moves: ``"auto"`` (default): in a vectorized run of several chains, the
-        chains' modes are found during warm-up and every later iteration adds an
-        independence Metropolis–Hastings move from their Gaussian mixture, so that mode
-        weights become right; a :class:`~numpyro_dilation.mode_settings.GlobalMoves` sets
-        them; ``None`` turns them off.
+        modes found during warm-up give an independence Metropolis–Hastings move each later
+        iteration, so that mode weights become right; a
+        :class:`~numpyro_dilation.mode_settings.GlobalMoves` sets them; ``None``: off.
     :param bool adapt_mass_matrix: diagonal preconditioner from the median of the chains'
         curvatures (:mod:`numpyro_dilation.preconditioner`).
     :param uturn: ``"auto"`` (default): the U-turn explorer wherever global moves run;
         ``UTurn(kind="exact")``: the exact U-turn move; ``None``: none
         (:mod:`numpyro_dilation.uturn`).
     :param reparam: ``"auto"`` (default): funnel sites are sampled non-centered
-        (:mod:`numpyro_dilation.reparam`; see :attr:`noncentered_sites`); ``None``: the
-        model as written.
+        (:mod:`numpyro_dilation.reparam`, :attr:`noncentered_sites`); ``None``: as written.
     :param bool forward_mode_differentiation: as in NumPyro's ``NUTS``.
     :param bool dense_mass: as in NumPyro's ``NUTS``: one dense preconditioner
         (:math:`O(Cd^2)` memory per update; up to a few hundred dimensions).
     :param steps_per_draw: MALA transitions per draw after the warm-up: ``"auto"``
-        (default) measures the chains' autocorrelation over the warm-up's last stretch and
-        takes enough transitions (at most
-        :data:`~numpyro_dilation.draw_length.MAX_STEPS_PER_DRAW`) that the draws are
-        nearly independent, so that many short chains pass the :math:`\hat R` check
-        (:mod:`numpyro_dilation.draw_length`); an integer fixes it (1: every transition
-        is a draw).
-    :param mass_rank: rank :math:`r` of a correction to the diagonal preconditioner along
-        the directions where the chains' gradients depart most from it
-        (:mod:`numpyro_dilation.low_rank`: correlated parameters, such as a population mean
-        and its group effects): ``"auto"`` (default) is
-        :data:`~numpyro_dilation.population_settings.DEFAULT_MASS_RANK` above
-        :data:`~numpyro_dilation.mode_settings.DENSE_MAX_DIM` latent dimensions and 0
-        (diagonal) at or below; an integer sets it (0: diagonal). :math:`O(dr)` memory and
-        flops per step, never :math:`d\times d`.
+        (default) enough for nearly independent draws, measured at the warm-up's end
+        (:mod:`numpyro_dilation.draw_length`); an integer fixes it (1: every transition).
+    :param mass_rank: rank :math:`r` of a correction to the diagonal preconditioner
+        (:mod:`numpyro_dilation.low_rank`; :math:`O(dr)` memory and flops per step):
+        ``"auto"`` (default) is :data:`~numpyro_dilation.population_settings.DEFAULT_MASS_RANK`
+        above :data:`~numpyro_dilation.mode_settings.DENSE_MAX_DIM` latent dimensions and 0
+        (diagonal) at or below; an integer sets it.
     :param bool host_callbacks: the run checks itself from its compiled loop and warns
         (default). ``False``: no host callback, so JAX's persistent compilation cache can
         store the loop; call :func:`check_run` after the run (same checks and warning).
