@@ -1,7 +1,8 @@
 """Where a first run's time goes: NUTS and DilationLangevin, compilation stage by stage.
 
     python -m benchmarks.compile_breakdown [--models eight_schools,arK] [--chains 256]
-                                           [--warmup 300] [--samples 100]
+                                           [--warmup 300] [--samples 100] [--repeat 1]
+                                           [--skip-stages]
 
 For each model, in one process per configuration (so that nothing is cached in memory;
 no persistent cache):
@@ -18,13 +19,17 @@ no persistent cache):
   jitted alone on the initialized state) with the warm-up's stages switched off one
   after the other: the compile time each stage adds to the loop's program.
 
-Reported as seconds on this machine and as ratios to NUTS's first run.
+Reported as seconds on this machine and as ratios to NUTS's first run. With ``--repeat
+N`` the three first runs (NUTS, defaults, ``start=None``) are each made ``N`` times,
+interleaved, each in a fresh process, and the table gives the median (min-max): compile
+times on a shared 2-core machine vary by 10-20% from process to process.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -154,12 +159,29 @@ def _run_child(config: str, name: str, args: argparse.Namespace) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _median(results: list[dict]) -> dict:
+    """Median wall and compile time of repeated first runs, with their ranges."""
+    out = {}
+    for field in ("wall_s", "compile_s"):
+        values = sorted(r[field] for r in results)
+        out[field] = statistics.median(values)
+        out[field + "_range"] = (values[0], values[-1])
+    return out
+
+
+def _spread(r: dict, field: str) -> str:
+    low, high = r.get(field + "_range", (r[field], r[field]))
+    return f"{r[field]:.1f}" if low == high else f"{r[field]:.1f} ({low:.1f}-{high:.1f})"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--chains", type=int, default=256)
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--samples", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=1, help="first runs per configuration")
+    parser.add_argument("--skip-stages", action="store_true", help="no init and stage table")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     names = args.models.split(",")
@@ -167,25 +189,33 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(_child(args.child, names[0], args.chains, args.warmup, args.samples)))
         return
     for name in names:
-        configs = ("nuts", "dl", "dl_no_pilot", "stages")
-        res = {c: _run_child(c, name, args) for c in configs}
-        nuts = res["nuts"]["wall_s"]
+        runs = {c: [] for c in ("nuts", "dl", "dl_no_pilot")}
+        for _ in range(args.repeat):  # interleaved, so that a slow spell hits every one
+            for c, results in runs.items():
+                results.append(_run_child(c, name, args))
+        res = {c: _median(r) for c, r in runs.items()}
+        if not args.skip_stages:
+            res["stages"] = _run_child("stages", name, args)
+        nuts = res["nuts"]
         print(
             f"\n### {name}: first run, {args.chains} chains x ({args.warmup} + "
-            f"{args.samples}); NUTS 4 x (1000 + 1000)\n"
+            f"{args.samples}); NUTS 4 x (1000 + 1000); median of {args.repeat}\n"
         )
-        print("| what | wall s | XLA compile s | wall / NUTS's first run |")
-        print("|---|---|---|---|")
+        print("| what | wall s | XLA compile s | wall / NUTS's | compile / NUTS's |")
+        print("|---|---|---|---|---|")
         rows = [
             ("NUTS `mcmc.run`", res["nuts"]),
             ("DilationLangevin `mcmc.run` (defaults)", res["dl"]),
             ("DilationLangevin `mcmc.run`, `start=None` (no pilot pass)", res["dl_no_pilot"]),
-            ("its `init` (defaults)", res["stages"]),
-        ]
+        ] + ([("its `init` (defaults)", res["stages"])] if "stages" in res else [])
         for label, r in rows:
             print(
-                f"| {label} | {r['wall_s']:.1f} | {r['compile_s']:.1f} | {r['wall_s'] / nuts:.2f} |"
+                f"| {label} | {_spread(r, 'wall_s')} | {_spread(r, 'compile_s')} | "
+                f"{r['wall_s'] / nuts['wall_s']:.2f} | {r['compile_s'] / nuts['compile_s']:.2f} |"
             )
+        if "stages" not in res:
+            sys.stdout.flush()
+            continue
         print(
             "\n| one iteration's program (population_step, jitted alone) | trace + lower s "
             "| XLA compile s |"

@@ -1,16 +1,21 @@
 """Compilation across runs and processes: JAX's persistent compilation cache, NUTS and ours.
 
     python -m benchmarks.compile_cache [--chains 256] [--warmup 300] [--samples 100]
+                                       [--progress-bar]
 
 Model: eight schools, centered, with the data of NumPyro's README. Each configuration gets a
 fresh, empty cache directory (``JAX_COMPILATION_CACHE_DIR``; every program cached whatever
 its compile time or size) and runs ``mcmc.run`` twice on the same ``MCMC`` object in a
-first process, then twice again in a second, new process (``progress_bar=False``). Per run
+first process, then twice again in a second, new process, with the same argument objects
+(``progress_bar=False``, or NumPyro's default ``progress_bar=True`` with ``--progress-bar``;
+NumPyro then drives its loop from Python one iteration at a time). Per run
 it reports the wall time of ``mcmc.run`` (compilation included), the XLA compile time inside
 it (JAX's ``backend_compile_duration`` events) and the persistent-cache hits and requests.
-NumPyro's ``MCMC.run`` traces its loop again on every call (a new closure each time), so a
-second run in the same process compiles again unless the persistent cache holds the
-program. JAX does not store programs that contain host callbacks. Configurations: NUTS
+Without a progress bar NumPyro's ``MCMC.run`` traces its loop again on every call (a new
+jitted closure each time), so a second run in the same process compiles again unless the
+persistent cache holds the program (JAX does not store programs that contain host
+callbacks); with it, NumPyro keeps the jitted iteration for the same argument objects, in
+memory. Configurations: NUTS
 (4 chains, sequential, as NumPyro's README), ``DilationLangevin`` with its defaults (its
 end-of-phase checks are host callbacks in the loop) and with ``host_callbacks=False`` (no
 callback; the run is checked afterwards with :func:`numpyro_dilation.mcmc.check_run`).
@@ -29,7 +34,7 @@ import time
 CONFIGS = ("NUTS", "DilationLangevin", "DilationLangevin(host_callbacks=False)")
 
 
-def _child(config: str, chains: int, warmup: int, samples: int) -> list[dict]:
+def _child(config: str, chains: int, warmup: int, samples: int, progress_bar: bool) -> list[dict]:
     import jax
     import jax.numpy as jnp
     import numpy as np
@@ -63,7 +68,7 @@ def _child(config: str, chains: int, warmup: int, samples: int) -> list[dict]:
             num_samples=1000,
             num_chains=4,
             chain_method="sequential",
-            progress_bar=False,
+            progress_bar=progress_bar,
         )
     else:
         kernel = DilationLangevin(
@@ -75,13 +80,14 @@ def _child(config: str, chains: int, warmup: int, samples: int) -> list[dict]:
             num_samples=samples,
             num_chains=chains,
             chain_method="vectorized",
-            progress_bar=False,
+            progress_bar=progress_bar,
         )
+    sigma, y = jnp.asarray(EIGHT_SIGMA), jnp.asarray(EIGHT_Y)  # the same objects each run
     runs = []
     for run in range(2):
         compile_s[0], events["hits"], events["requests"] = 0.0, 0, 0
         start = time.perf_counter()
-        mcmc.run(jax.random.key(run), 8, jnp.asarray(EIGHT_SIGMA), y=jnp.asarray(EIGHT_Y))
+        mcmc.run(jax.random.key(run), 8, sigma, y=y)
         jax.block_until_ready(mcmc.get_samples())
         wall = time.perf_counter() - start
         problems = check_run(mcmc) if "host_callbacks" in config else []
@@ -103,10 +109,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--chains", type=int, default=256)
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--samples", type=int, default=100)
+    parser.add_argument("--progress-bar", action="store_true", help="NumPyro's default")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
-        out = _child(args.child, args.chains, args.warmup, args.samples)
+        out = _child(args.child, args.chains, args.warmup, args.samples, args.progress_bar)
         print("RESULT " + json.dumps(out), flush=True)
         return
     print("| configuration | process | run | run wall s | XLA compile s | cache hits / requests |")
@@ -122,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
             for process in ("first", "second"):
                 cmd = [sys.executable, "-m", "benchmarks.compile_cache", "--child", config]
                 cmd += ["--chains", str(args.chains), "--warmup", str(args.warmup)]
-                cmd += ["--samples", str(args.samples)]
+                cmd += ["--samples", str(args.samples)] + ["--progress-bar"] * args.progress_bar
                 proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
                 lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
                 if proc.returncode != 0 or not lines:

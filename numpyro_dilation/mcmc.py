@@ -35,7 +35,7 @@ from numpyro_dilation.inputs import (
     check_initial_points,
     resolve_center,
 )
-from numpyro_dilation.model_density import logdensity_from_potential, setup_model
+from numpyro_dilation.model_density import logdensity_from_potential, same_arguments, setup_model
 from numpyro_dilation.modes import GlobalMoves
 from numpyro_dilation.population import population_step
 from numpyro_dilation.population_chain import chain_alone_step
@@ -213,7 +213,7 @@ class DilationLangevin(MCMCKernel):
         self._quiet_inits = 0  # chains of a sequential run not to warn again about
         self._sampled_model = model  # the model as sampled (non-centered sites: init())
         self._noncentered_sites, self._transforms = (), {}  # sites' bijections (init)
-        self._postprocess_fn = None
+        self._postprocess_fn, self._logdensity = None, None  # (init; the last -U, its arguments)
         self._settings = None  # the population algorithm's PopulationSettings (init)
         self._vectorized = False  # all chains at once (init)
         # one iteration: population_step or chain_alone_step (set in init; NumPyro's MCMC
@@ -263,9 +263,7 @@ class DilationLangevin(MCMCKernel):
         )
 
     def postprocess_fn(self, args, kwargs):
-        if self._postprocess_fn is None:
-            return identity
-        return self._postprocess_fn(*args, **kwargs)
+        return identity if self._postprocess_fn is None else self._postprocess_fn(*args, **kwargs)
 
     def num_annealing_steps(self, num_warmup: int) -> int:
         """:math:`K` for a run of ``num_warmup`` warm-up iterations; 0 when it is too short to
@@ -300,6 +298,7 @@ class DilationLangevin(MCMCKernel):
         if self._potential_fn is not None and init_params is None:
             raise ValueError("`init_params` must be provided with `potential_fn`.")
         logdensity_fn = self._logdensity_fn(model_args, model_kwargs)
+        self._logdensity = ((model_args, model_kwargs, self._noncentered_sites), logdensity_fn)
         one_chain = jax.tree.map(lambda x: x[0], init_params) if vectorized else init_params
         dim, moves = with_site_blocks(moves, one_chain, self._transforms)
         one_at_a_time = (
@@ -342,10 +341,8 @@ class DilationLangevin(MCMCKernel):
                 self._quiet_inits = int(getattr(mcmc, "num_chains", 1)) - 1
 
     def sample(self, state, model_args, model_kwargs):
-        """One iteration (all chains at once in a vectorized run), checked from the host
-        (:mod:`numpyro_dilation.run_checks`: never-accepted warning at the end of warm-up;
-        in a vectorized run the end-of-phase checks and, with a progress bar, the mode
-        finding's start and end)."""
+        """One iteration (all chains at once when vectorized), checked from the host
+        (:mod:`numpyro_dilation.run_checks`; with a progress bar, the mode finding announced)."""
         logdensity_fn = self._logdensity_fn(model_args, model_kwargs)
         new = self._sample_fn(state, logdensity_fn, self._settings)
         if not self._host_callbacks:  # checked afterwards, by check_run(mcmc)
@@ -376,6 +373,9 @@ class DilationLangevin(MCMCKernel):
         return setup.init_params
 
     def _logdensity_fn(self, model_args, model_kwargs) -> Callable:
+        arguments = (model_args, model_kwargs, self._noncentered_sites)
+        if self._logdensity is not None and same_arguments(self._logdensity[0], arguments):
+            return self._logdensity[1]  # the same -U: a second run's init is not compiled again
         if self._model is None:
             potential_fn = self._potential_fn
         else:
@@ -384,5 +384,5 @@ class DilationLangevin(MCMCKernel):
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state["_sample_fn"] = None  # as NumPyro's HMC: an unpickled kernel re-initializes
+        state["_sample_fn"] = state["_logdensity"] = None  # as HMC: unpickled, it re-initializes
         return state

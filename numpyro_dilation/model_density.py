@@ -11,6 +11,8 @@ whose scale is latent) are sampled non-centered first (:mod:`numpyro_dilation.re
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import jax
+import numpy as np
 from jax import random
 from numpyro.distributions.transforms import biject_to
 from numpyro.infer.util import initialize_model
@@ -87,3 +89,24 @@ def logdensity_from_potential(potential_fn: Callable, forward_mode: bool) -> Cal
         return -potential_fn(z)
 
     return forward_mode_logdensity(logdensity_fn) if forward_mode else logdensity_fn
+
+
+def same_arguments(first: tuple, second: tuple) -> bool:
+    """Whether two ``(model_args, model_kwargs)`` are the same arguments: one tree, its
+    arrays the same objects (``is``: NumPyro's ``MCMC`` reuses its compiled loop for the
+    same array objects, keyed by ``id``) and its other leaves equal."""
+    leaves_a, tree_a = jax.tree.flatten(first)
+    leaves_b, tree_b = jax.tree.flatten(second)
+    if tree_a != tree_b:
+        return False
+    for a, b in zip(leaves_a, leaves_b):
+        if a is b:
+            continue
+        if isinstance(a, (np.ndarray, jax.Array)) or isinstance(b, (np.ndarray, jax.Array)):
+            return False
+        try:
+            if type(a) is not type(b) or not bool(a == b):
+                return False
+        except Exception:  # a leaf without a truth value for ==: not known to be equal
+            return False
+    return True

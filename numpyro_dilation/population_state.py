@@ -328,7 +328,9 @@ def init_chains(
 ) -> tuple[AnnealingState, jax.Array]:
     """Every chain's :class:`~numpyro_dilation.annealing.AnnealingState` at iteration 0
     and the gradients spent on it (the initial gradient and the step-size search, whose
-    keys are ``step_keys``); :func:`init` without the shared parts.
+    keys are ``step_keys``); :func:`init` without the shared parts. Without ``step_size``
+    each chain searches its :math:`h`, unless iteration 0 does it with the first
+    preconditioner (the defaults): then that search starts from :math:`h = 1`.
 
     **Example**
 
@@ -347,6 +349,8 @@ def init_chains(
         print(astate.dilation.lam[0], grads[0] >= 1)  # 0.001 True
     """
     config = settings.config
+    if step_size is None and settings.mass_schedule[:1] == (0,) and config.adapt_step_size:
+        step_size = 1.0  # iteration 0's preconditioner update finds h (from this start)
     program = _init_program(
         logdensity_fn, first_level(config), config.target_accept_prob, step_size,
         settings.one_chain_at_a_time, batched,

@@ -11,6 +11,9 @@
   15 s per run with one start at a time; see :func:`numpyro_dilation.modes.map_starts`).
   The script runs in a subprocess so that a deadlock fails this test instead of hanging
   the suite.
+* A second ``run`` of the same ``MCMC`` object on the same data compiles none of the
+  kernel's programs (NumPyro's loop and the kernel's initialization are reused), and new
+  data still gets its own exact answer.
 """
 
 import subprocess
@@ -115,3 +118,38 @@ def test_a_lapack_model_runs_one_chain_at_a_time_and_matches_its_moments():
     for j in range(3):
         assert mcse_z(x[..., j], MEAN[j]) < 4.5
         assert mcse_z((x[..., j] - MEAN[j]) ** 2, COV[j, j]) < 4.5
+
+
+def _beta_bernoulli(data):
+    p = numpyro.sample("p", dist.Beta(1.5, 2.0))
+    numpyro.sample("obs", dist.Bernoulli(p), obs=data)
+
+
+def test_a_second_run_on_the_same_data_compiles_none_of_our_programs(caplog):
+    """NumPyro's ``MCMC`` reuses its compiled loop when ``run`` gets the same argument
+    objects again (with its default progress bar; NUTS compiles nothing then); the kernel's
+    initialization must be reused too (it was compiled again: 1.2 s on eight schools). New
+    data must still give its own exact posterior (Beta-Bernoulli, mean and variance)."""
+    mcmc = MCMC(
+        DilationLangevin(_beta_bernoulli),
+        num_warmup=150,
+        num_samples=150,
+        num_chains=32,
+        chain_method="vectorized",
+        progress_bar=True,
+    )
+    data = (jnp.arange(15) < 12).astype(jnp.int32)
+    mcmc.run(jax.random.key(0), data)
+    with jax.log_compiles(), caplog.at_level("WARNING"):
+        mcmc.run(jax.random.key(1), data)
+    compiled = [r.getMessage() for r in caplog.records]
+    ours = [m for m in compiled if "Finished XLA" in m and ("_body_fn" in m or "init_all" in m)]
+    assert not ours, f"compiled again on the second run: {ours}"
+    for seed, ones in ((1, 12), (2, 3)):  # the second run's draws, then new data
+        if ones == 3:
+            mcmc.run(jax.random.key(seed), (jnp.arange(15) < ones).astype(jnp.int32))
+        p = np.asarray(mcmc.get_samples(group_by_chain=True)["p"])
+        a, b = 1.5 + ones, 2.0 + 15 - ones
+        mean, var = a / (a + b), a * b / ((a + b) ** 2 * (a + b + 1))
+        assert mcse_z(p, mean) < 4.5
+        assert mcse_z((p - mean) ** 2, var) < 4.5
