@@ -126,7 +126,9 @@ def init(
     """The population at iteration 0: every chain at its initial point (``position``,
     leading axis the chains when ``batched``), at the first level, its center the Dirac
     at ``center`` (``None``: its own initial point); step size ``step_size``, or found
-    per chain (:func:`~numpyro_dilation.annealing.find_initial_step_size`);
+    per chain (:func:`~numpyro_dilation.annealing.find_initial_step_size`; by the first
+    iteration's preconditioner update when ``settings`` has one, as
+    :func:`~numpyro_dilation.population_state.init_chains` says);
     ``rng_key``: one key per chain (shape ``(C,)``) when ``batched``. The gradients of
     the initialization are in ``num_grad_evals`` (reported with the first iteration).
 

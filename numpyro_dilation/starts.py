@@ -229,8 +229,9 @@ def restart_in_box(
     finite, outside a bounded support, replaced by one of those positions), the last
     :math:`\lfloor kC \rfloor` at their initial points (their per-chain centers); then the
     population initialized there (:func:`~numpyro_dilation.population_state.init_chains`:
-    iteration 0, first level, each chain its own center, step size found afresh, or
-    ``step_size``) with the settings' shared parts reset. ``state``: all :math:`C` chains
+    iteration 0, first level, each chain its own center, step size ``step_size`` or found
+    afresh, by iteration 0's preconditioner update under the defaults) with the settings'
+    shared parts reset. ``state``: all :math:`C` chains
     (batched), per-chain centers. The new state's ``num_grad_evals`` is the initialization's
     plus one (the log-density at each draw), reported by the next iteration; its
     ``pilot_end`` is -1 (no further restart).
