@@ -2,7 +2,7 @@
 
     python -m benchmarks.compile_breakdown [--models eight_schools,arK] [--chains 256]
                                            [--warmup 300] [--samples 100] [--repeat 1]
-                                           [--skip-stages]
+                                           [--skip-stages] [--baseline-tree DIR]
 
 For each model, in one process per configuration (so that nothing is cached in memory;
 no persistent cache):
@@ -17,7 +17,14 @@ no persistent cache):
 - **DilationLangevin's ``init``** (defaults): wall and compile time;
 - **one iteration's program** (:func:`numpyro_dilation.population.population_step`,
   jitted alone on the initialized state) with the warm-up's stages switched off one
-  after the other: the compile time each stage adds to the loop's program.
+  after the other: the compile time each stage adds to the loop's program, and two
+  counts that do not vary from process to process: the places where the model's
+  log-density (with its gradient) is traced, and the fused kernels XLA compiles (each
+  compiled by LLVM on its own: compile time grows with their number).
+
+With ``--baseline-tree DIR`` (a checkout of another commit, e.g. made by ``git worktree
+add``) DilationLangevin's first run is also made from ``DIR``'s code, interleaved with the
+others, so that a change is compared with the code before it in the same hour.
 
 Reported as seconds on this machine and as ratios to NUTS's first run. With ``--repeat
 N`` the three first runs (NUTS, defaults, ``start=None``) are each made ``N`` times,
@@ -29,6 +36,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import statistics
 import subprocess
 import sys
@@ -129,17 +138,30 @@ def _child(config: str, name: str, chains: int, warmup: int, samples: int) -> di
             ),
         }
         for label, settings in variants.items():
-            fn = jax.jit(lambda s, settings=settings: population_step(s, logdensity_fn, settings))
+            traces = [0]
+
+            def counted(z, traces=traces):
+                traces[0] += 1
+                return logdensity_fn(z)
+
+            fn = jax.jit(lambda s, settings=settings: population_step(s, counted, settings))
             t = time.perf_counter()
             lowered = fn.lower(state)
             t_lower = time.perf_counter() - t
             t = time.perf_counter()
-            lowered.compile()
-            out[label] = {"lower_s": t_lower, "compile_s": time.perf_counter() - t}
+            compiled = lowered.compile()
+            out[label] = {
+                "lower_s": t_lower,
+                "compile_s": time.perf_counter() - t,
+                "logdensity_sites": traces[0],
+                "fused_kernels": len(re.findall(r" = \S+ fusion\(", compiled.as_text())),
+            }
     return out
 
 
-def _run_child(config: str, name: str, args: argparse.Namespace) -> dict:
+def _run_child(config: str, name: str, args: argparse.Namespace, tree: str | None = None) -> dict:
+    """One configuration in a fresh process; with ``tree``, that checkout's code."""
+    env = None if tree is None else {**os.environ, "PYTHONPATH": tree}
     cmd = [
         sys.executable,
         "-m",
@@ -155,7 +177,7 @@ def _run_child(config: str, name: str, args: argparse.Namespace) -> dict:
         "--samples",
         str(args.samples),
     ]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=tree, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -182,6 +204,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--samples", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=1, help="first runs per configuration")
     parser.add_argument("--skip-stages", action="store_true", help="no init and stage table")
+    parser.add_argument(
+        "--baseline-tree", default=None, help="a checkout of other code, run interleaved"
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     names = args.models.split(",")
@@ -190,9 +215,14 @@ def main(argv: list[str] | None = None) -> None:
         return
     for name in names:
         runs = {c: [] for c in ("nuts", "dl", "dl_no_pilot")}
+        if args.baseline_tree:
+            runs["baseline"] = []
         for _ in range(args.repeat):  # interleaved, so that a slow spell hits every one
             for c, results in runs.items():
-                results.append(_run_child(c, name, args))
+                if c == "baseline":
+                    results.append(_run_child("dl", name, args, args.baseline_tree))
+                else:
+                    results.append(_run_child(c, name, args))
         res = {c: _median(r) for c, r in runs.items()}
         if not args.skip_stages:
             res["stages"] = _run_child("stages", name, args)
@@ -207,7 +237,11 @@ def main(argv: list[str] | None = None) -> None:
             ("NUTS `mcmc.run`", res["nuts"]),
             ("DilationLangevin `mcmc.run` (defaults)", res["dl"]),
             ("DilationLangevin `mcmc.run`, `start=None` (no pilot pass)", res["dl_no_pilot"]),
-        ] + ([("its `init` (defaults)", res["stages"])] if "stages" in res else [])
+        ]
+        if "baseline" in res:
+            label = f"DilationLangevin `mcmc.run` (defaults), code at `{args.baseline_tree}`"
+            rows.append((label, res["baseline"]))
+        rows += [("its `init` (defaults)", res["stages"])] if "stages" in res else []
         for label, r in rows:
             print(
                 f"| {label} | {_spread(r, 'wall_s')} | {_spread(r, 'compile_s')} | "
@@ -218,12 +252,15 @@ def main(argv: list[str] | None = None) -> None:
             continue
         print(
             "\n| one iteration's program (population_step, jitted alone) | trace + lower s "
-            "| XLA compile s |"
+            "| XLA compile s | log-density call sites | fused kernels |"
         )
-        print("|---|---|---|")
+        print("|---|---|---|---|---|")
         for label, r in res["stages"].items():
             if isinstance(r, dict):
-                print(f"| {label} | {r['lower_s']:.1f} | {r['compile_s']:.1f} |")
+                print(
+                    f"| {label} | {r['lower_s']:.1f} | {r['compile_s']:.1f} | "
+                    f"{r['logdensity_sites']} | {r['fused_kernels']} |"
+                )
         sys.stdout.flush()
 
 

@@ -82,7 +82,11 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import logsumexp
 
-from numpyro_dilation.mode_mixture import log_gauss_and_student, mixture_sample
+from numpyro_dilation.mode_mixture import (
+    chi_square_sample,
+    log_gauss_and_student,
+    mixture_sample,
+)
 
 __all__ = [
     "BLOCK_MOVE_SHARE",
@@ -192,7 +196,7 @@ def product_sample(rng_key: jax.Array, mixture) -> jax.Array:
     m = jnp.maximum(m, 0)[blocks.labels]
     z = jax.random.normal(key_z, (dim,), dtype)
     nu = mixture.tail_dof
-    u = 2.0 * jax.random.gamma(key_u, 0.5 * nu, (dim,), dtype=dtype)[blocks.labels]
+    u = chi_square_sample(key_u, nu, (dim,), dtype)[blocks.labels]
     heavy = jax.random.bernoulli(key_t, mixture.tail_weight, (dim,))[blocks.labels]
     scale = jnp.where(heavy, jnp.sqrt(nu / u), 1.0).astype(dtype)
     index = jnp.arange(dim)

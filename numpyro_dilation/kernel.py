@@ -310,7 +310,10 @@ def build_kernel() -> Callable:
 
     1. moves the state to level ``lam`` (contraction toward the center in
        target coordinates, one gradient evaluation; skipped when
-       ``lam == state.lam``, also under ``vmap`` when all chains agree);
+       ``lam == state.lam``, also under ``vmap`` when all chains agree). ``lam=None``
+       keeps the state's level: the level change is then not even traced, so a caller
+       that never changes level (a step-size search, the U-turn explorer's MALA steps)
+       does not compile a second copy of the model's gradient;
     2. proposes :math:`y' = y + h\\,v\\odot\\nabla\\log\\gamma(y) + \\sqrt{2h v}\\odot\\xi`
        with :math:`h` = ``step_size`` and :math:`v` = ``inverse_mass_matrix``
        (a diagonal preconditioner, shape ``(d,)`` in ``ravel_pytree`` order;
@@ -354,12 +357,13 @@ def build_kernel() -> Callable:
         rng_key: PRNGKey,
         state: DilationState,
         logdensity_fn: Callable,
-        lam: float,
+        lam: float | None,
         step_size: float,
         metropolis: bool | jax.Array = True,
         inverse_mass_matrix: jax.Array | None = None,
     ) -> tuple[DilationState, DilationInfo]:
-        _check_level("lam", lam)
+        if lam is not None:
+            _check_level("lam", lam)
         _check_positive("step_size", step_size)
         value_and_grad = jax.value_and_grad(logdensity_fn)
         low_rank = isinstance(inverse_mass_matrix, DiagonalPlusLowRank)
@@ -372,9 +376,10 @@ def build_kernel() -> Callable:
             metric = _dense_metric(inverse_mass_matrix, state.lam.dtype)
         else:
             inverse_mass = _inverse_mass_tree(state.position, inverse_mass_matrix)
-        lam = jnp.asarray(lam, dtype=state.lam.dtype)
         step_size = jnp.asarray(step_size, dtype=state.lam.dtype)
-        level_changes = lam != state.lam
+        keep_level = lam is None  # the state's own level: nothing to move, nothing traced
+        lam = state.lam if keep_level else jnp.asarray(lam, dtype=state.lam.dtype)
+        level_changes = jnp.zeros((), dtype=bool) if keep_level else lam != state.lam
 
         def move_to_level(s: DilationState, lam: jax.Array):
             y = change_level(s.position, s.center, s.lam, lam)
@@ -388,7 +393,10 @@ def build_kernel() -> Callable:
             del lam
             return s, jnp.zeros((), dtype=bool)
 
-        state, level_divergent = uniform_cond(level_changes, move_to_level, stay, state, lam)
+        if keep_level:
+            level_divergent = jnp.zeros((), dtype=bool)
+        else:
+            state, level_divergent = uniform_cond(level_changes, move_to_level, stay, state, lam)
 
         key_integrator, key_rmh = jax.random.split(rng_key)
         noise = generate_gaussian_noise(key_integrator, state.position)

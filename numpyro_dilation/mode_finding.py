@@ -63,52 +63,77 @@ def _finite(x):
 
 
 def _ascend(logdensity_fn: Callable, y, step_size, num_steps: int, inverse_mass):
-    """Preconditioned gradient ascent with per-step backtracking; returns (y, logdensity)."""
+    """Preconditioned gradient ascent with per-step backtracking: ``num_steps + 1``
+    evaluations of value and gradient at one call site, the first at ``y`` (a step of
+    length 0). Returns ``(y, ld, g)``, the end point with its log-density and gradient."""
     value_and_grad = jax.value_and_grad(logdensity_fn)
 
-    def body(_, carry):
+    def body(i, carry):
         y, ld, g, h = carry
-        y_new = y + h * inverse_mass * g
+        first = i == 0
+        y_new = y + jnp.where(first, 0.0, h) * inverse_mass * g
         ld_new, g_new = value_and_grad(y_new)
-        better = jnp.isfinite(ld_new) & _finite(g_new) & (ld_new >= ld)
+        better = jnp.isfinite(ld_new) & _finite(g_new) & (first | (ld_new >= ld))
         return (
             jnp.where(better, y_new, y),
             jnp.where(better, ld_new, ld),
             jnp.where(better, g_new, g),
-            jnp.where(better, h, 0.5 * h),
+            jnp.where(better | first, h, 0.5 * h),
         )
 
-    ld, g = value_and_grad(y)
-    y, ld, _, _ = lax.fori_loop(0, num_steps, body, (y, ld, g, step_size))
-    return y, ld
+    start = (y, jnp.asarray(-jnp.inf, y.dtype), jnp.zeros_like(y), jnp.asarray(step_size, y.dtype))
+    return lax.fori_loop(0, num_steps + 1, body, start)[:3]
 
 
-def _precision(logdensity_fn: Callable, y, eig_floor: float):
-    """Floored :math:`H = -\\nabla^2\\log\\gamma(y)`, its eigendecomposition, and validity."""
-    hess = -jax.hessian(logdensity_fn)(y)
-    hess = 0.5 * (hess + hess.T)
+def _value_grad_hessian(logdensity_fn: Callable) -> Callable:
+    """``y -> (log γ(y), ∇log γ(y), ∇²log γ(y))`` from one forward-over-reverse pass
+    (``jacfwd`` of the gradient, whose primal is the value and gradient): one call site of
+    the model's gradient, compiled once."""
+
+    def grad_and_aux(y):
+        ld, g = jax.value_and_grad(logdensity_fn)(y)
+        return g, (ld, g)
+
+    def evaluate(y):
+        hess, (ld, g) = jax.jacfwd(grad_and_aux, has_aux=True)(y)
+        return ld, g, hess
+
+    return evaluate
+
+
+def _precision(hess, eig_floor: float):
+    """Floored :math:`H = -\\nabla^2\\log\\gamma(y)` from the Hessian ``hess``: its
+    eigendecomposition and validity."""
+    hess = -0.5 * (hess + hess.T)
     eigval, eigvec = jnp.linalg.eigh(hess)
     valid = _finite(eigval) & (eigval[0] > 0)
     floor = eig_floor * jnp.maximum(jnp.max(jnp.abs(eigval)), 1e-30)
     eigval = jnp.where(jnp.isfinite(eigval), jnp.maximum(eigval, floor), 1.0)
-    eigvec = jnp.where(jnp.isfinite(eigvec), eigvec, jnp.eye(y.shape[0], dtype=y.dtype))
+    eigvec = jnp.where(jnp.isfinite(eigvec), eigvec, jnp.eye(hess.shape[0], dtype=hess.dtype))
     return eigval, eigvec, valid
 
 
-def _newton(logdensity_fn: Callable, y, ld, num_steps: int, eig_floor: float):
-    value_and_grad = jax.value_and_grad(logdensity_fn)
+def _newton(logdensity_fn: Callable, y, num_steps: int, eig_floor: float):
+    """``num_steps`` Newton steps from ``y``, each kept only if it does not lower
+    :math:`\\log\\gamma`, as ``num_steps + 1`` evaluations of value, gradient and
+    Hessian (:func:`_value_grad_hessian`): the first at ``y``, each next one at the step
+    from the best point so far. Returns ``(y, ld, g, eigval, eigvec, valid)`` at the
+    best point: its floored precision (:func:`_precision`) is the Laplace covariance's."""
+    evaluate = _value_grad_hessian(logdensity_fn)
+    dim, dtype = y.shape[0], y.dtype
 
     def body(_, carry):
-        y, ld = carry
-        _, g = value_and_grad(y)
-        eigval, eigvec, _ = _precision(logdensity_fn, y, eig_floor)
-        step = eigvec @ ((eigvec.T @ g) / eigval)
-        y_new = y + step
-        ld_new = logdensity_fn(y_new)
-        better = jnp.isfinite(ld_new) & (ld_new >= ld) & _finite(y_new)
-        return jnp.where(better, y_new, y), jnp.where(better, ld_new, ld)
+        y_try, best = carry
+        ld, g, hess = evaluate(y_try)
+        better = jnp.isfinite(ld) & (ld >= best[1]) & _finite(y_try)
+        tried = (y_try, ld, g, *_precision(hess, eig_floor))
+        best = jax.tree.map(lambda new, old: jnp.where(better, new, old), tried, best)
+        y, _, g, eigval, eigvec, _ = best
+        return y + eigvec @ ((eigvec.T @ g) / eigval), best
 
-    return lax.fori_loop(0, num_steps, body, (y, ld))
+    none = (y, jnp.asarray(-jnp.inf, dtype), jnp.zeros_like(y), jnp.ones((dim,), dtype),
+            jnp.eye(dim, dtype=dtype), jnp.zeros((), bool))  # nothing kept yet
+    return lax.fori_loop(0, num_steps + 1, body, (y, none))[1]
 
 
 def find_modes(
@@ -158,7 +183,7 @@ def find_modes(
         config = GlobalMoves(max_modes=4, num_ascent_steps=50)
         mixture, num_grads = find_modes(positions, logdensity, 0.5, config)
         print(mixture.num_modes, mixture.means[: int(mixture.num_modes)])  # 2 modes, at (+-3, 0)
-        print(num_grads)  # 66 = 50 ascent + 1 + 3 Newton * (d + 2) + d + 1 gradients per chain
+        print(num_grads)  # 63 = 50 ascent + 1 + (3 Newton + 1) * (d + 1) gradients per chain
     """
     config = GlobalMoves() if config is None else config
     num_chains, dim = positions.shape
@@ -175,10 +200,10 @@ def find_modes(
         return _find_modes_diagonal(positions, logdensity_fn, step_size, config, inverse_mass)
 
     def optimize(y, h):
-        y, ld = _ascend(logdensity_fn, y, h, config.num_ascent_steps, inverse_mass)
-        y, ld = _newton(logdensity_fn, y, ld, config.num_newton_steps, config.eig_floor)
-        eigval, eigvec, valid = _precision(logdensity_fn, y, config.eig_floor)
-        g = jax.grad(logdensity_fn)(y)
+        y = _ascend(logdensity_fn, y, h, config.num_ascent_steps, inverse_mass)[0]
+        y, ld, g, eigval, eigvec, valid = _newton(
+            logdensity_fn, y, config.num_newton_steps, config.eig_floor
+        )
         decrement = jnp.sum((eigvec.T @ g) ** 2 / eigval)  # g^T H^{-1} g
         valid = valid & jnp.isfinite(ld)
         return y, ld, eigval, eigvec, valid, valid & (decrement <= config.stationarity_tol * dim)
@@ -230,7 +255,7 @@ def find_modes(
         jnp.asarray(config.tail_weight, dtype),
         jnp.asarray(config.tail_dof, dtype),
     )
-    grads = config.num_ascent_steps + 1 + config.num_newton_steps * (dim + 2) + dim + 1
+    grads = config.num_ascent_steps + 1 + (config.num_newton_steps + 1) * (dim + 1)
     return mixture, jnp.asarray(grads, jnp.int32)
 
 
@@ -250,13 +275,12 @@ def _find_modes_diagonal(positions, logdensity_fn, step_size, config, inverse_ma
     precision = 1.0 / inverse_mass
 
     def optimize(y, h):
-        y, ld = _ascend(logdensity_fn, y, h, config.num_ascent_steps, inverse_mass)
-        g = jax.grad(logdensity_fn)(y)
+        y, ld, g = _ascend(logdensity_fn, y, h, config.num_ascent_steps, inverse_mass)
         valid = jnp.isfinite(ld) & _finite(g) & _finite(y)
         decrement = jnp.sum(inverse_mass * g * g)  # g^T V g in the pooled metric
-        return y, ld, valid, valid & (decrement <= config.stationarity_tol * dim)
+        return y, ld, g, valid, valid & (decrement <= config.stationarity_tol * dim)
 
-    ys, lds, loose, strict = map_starts(optimize, positions, step_size)
+    ys, lds, gs, loose, strict = map_starts(optimize, positions, step_size)
     valid = jnp.where(jnp.any(strict), strict, loose)
     max_modes = config.max_modes
 
@@ -283,24 +307,25 @@ def _find_modes_diagonal(positions, logdensity_fn, step_size, config, inverse_ma
     def refine(m, carry):
         # only the used slots pay for their d Hessian-vector products; then diagonal
         # Newton steps y <- y + g / diag(H), kept if they raise log gamma
-        means, mode_lds, curv = carry
+        means, mode_lds, mode_gs, curv = carry
         h = hessian_diagonal(logdensity_fn, means[m])
         h = jnp.where(jnp.isfinite(h) & (h > 0), h, precision)
         h = jnp.maximum(h, config.eig_floor * jnp.max(h)).astype(dtype)
 
-        def newton(_, point):
-            y, ld = point
-            _, g = value_and_grad(y)
+        def newton(_, point):  # the gradient at the point kept comes with it
+            y, ld, g = point
             y_new = y + g / h
-            ld_new = logdensity_fn(y_new)
+            ld_new, g_new = value_and_grad(y_new)
             better = jnp.isfinite(ld_new) & (ld_new >= ld) & _finite(y_new)
-            return jnp.where(better, y_new, y), jnp.where(better, ld_new, ld)
+            return tuple(jnp.where(better, a, b) for a, b in ((y_new, y), (ld_new, ld), (g_new, g)))
 
-        y, ld = lax.fori_loop(0, config.num_newton_steps, newton, (means[m], mode_lds[m]))
-        return means.at[m].set(y), mode_lds.at[m].set(ld), curv.at[m].set(h)
+        y, ld, _ = lax.fori_loop(
+            0, config.num_newton_steps, newton, (means[m], mode_lds[m], mode_gs[m])
+        )
+        return means.at[m].set(y), mode_lds.at[m].set(ld), mode_gs, curv.at[m].set(h)
 
-    carry = (ys[idx], lds[idx], jnp.ones((max_modes, dim), dtype))
-    means, mode_lds, curv = lax.fori_loop(0, num_modes, refine, carry)
+    carry = (ys[idx], lds[idx], gs[idx], jnp.ones((max_modes, dim), dtype))
+    means, mode_lds, _, curv = lax.fori_loop(0, num_modes, refine, carry)
     inflation = proposal_inflation(config.inflation, dim)
     chol = jnp.where(used[:, None], jnp.sqrt(inflation / curv), 1.0).astype(dtype)
     laplace = mode_lds - 0.5 * jnp.sum(jnp.log(curv), -1) + 0.5 * dim * jnp.log(2 * jnp.pi)
@@ -315,11 +340,11 @@ def _find_modes_diagonal(positions, logdensity_fn, step_size, config, inverse_ma
         jnp.asarray(config.tail_weight, dtype),
         jnp.asarray(config.tail_dof, dtype),
     )
-    # per start: ascent, its first and last gradient, the segment's log-densities; and a
-    # share of the d Hessian-vector products and the Newton steps at each mode found
-    per_mode = dim + 2 * config.num_newton_steps
+    # per start: ascent, its first gradient, the segment's log-densities; and a share of
+    # the d Hessian-vector products and the Newton steps at each mode found
+    per_mode = dim + config.num_newton_steps
     hessian_share = (num_modes * per_mode + num - 1) // num
-    grads = config.num_ascent_steps + 2 + _SEGMENT_POINTS + hessian_share
+    grads = config.num_ascent_steps + 1 + _SEGMENT_POINTS + hessian_share
     return mixture, grads.astype(jnp.int32)
 
 

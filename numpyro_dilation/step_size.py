@@ -182,7 +182,7 @@ def find_initial_step_size(
 
     def kernel_generator(step_size):
         def kernel(key, s):
-            return _kernel(key, s, logdensity_fn, s.lam, step_size, True, inverse_mass_matrix)
+            return _kernel(key, s, logdensity_fn, None, step_size, True, inverse_mass_matrix)
 
         return kernel
 

@@ -124,7 +124,7 @@ def _run_protocol(
     def mala_block(key, s):
         def one(carry, k):
             s, acc = carry
-            s, info = _mala(k, s, logdensity_fn, s.lam, step_size, True, inverse_mass_matrix)
+            s, info = _mala(k, s, logdensity_fn, None, step_size, True, inverse_mass_matrix)
             return (s, acc + info.acceptance_rate), None
 
         keys = jax.random.split(key, num_mala_steps)
