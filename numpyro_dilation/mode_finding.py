@@ -303,11 +303,12 @@ def _find_modes_diagonal(positions, logdensity_fn, step_size, config, inverse_ma
     idx, num_modes = lax.fori_loop(0, num, merge, (idx0, jnp.zeros((), jnp.int32)))
     used = jnp.arange(max_modes) < num_modes
     value_and_grad = jax.value_and_grad(logdensity_fn)
+    mode_gs = gs[idx]  # the gradients at the representatives, from their ascents
 
     def refine(m, carry):
         # only the used slots pay for their d Hessian-vector products; then diagonal
         # Newton steps y <- y + g / diag(H), kept if they raise log gamma
-        means, mode_lds, mode_gs, curv = carry
+        means, mode_lds, curv = carry
         h = hessian_diagonal(logdensity_fn, means[m])
         h = jnp.where(jnp.isfinite(h) & (h > 0), h, precision)
         h = jnp.maximum(h, config.eig_floor * jnp.max(h)).astype(dtype)
@@ -322,10 +323,10 @@ def _find_modes_diagonal(positions, logdensity_fn, step_size, config, inverse_ma
         y, ld, _ = lax.fori_loop(
             0, config.num_newton_steps, newton, (means[m], mode_lds[m], mode_gs[m])
         )
-        return means.at[m].set(y), mode_lds.at[m].set(ld), mode_gs, curv.at[m].set(h)
+        return means.at[m].set(y), mode_lds.at[m].set(ld), curv.at[m].set(h)
 
-    carry = (ys[idx], lds[idx], gs[idx], jnp.ones((max_modes, dim), dtype))
-    means, mode_lds, _, curv = lax.fori_loop(0, num_modes, refine, carry)
+    carry = (ys[idx], lds[idx], jnp.ones((max_modes, dim), dtype))
+    means, mode_lds, curv = lax.fori_loop(0, num_modes, refine, carry)
     inflation = proposal_inflation(config.inflation, dim)
     chol = jnp.where(used[:, None], jnp.sqrt(inflation / curv), 1.0).astype(dtype)
     laplace = mode_lds - 0.5 * jnp.sum(jnp.log(curv), -1) + 0.5 * dim * jnp.log(2 * jnp.pi)

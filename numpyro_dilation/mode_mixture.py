@@ -267,13 +267,14 @@ def chi_square_sample(
     rng_key: jax.Array, nu: jax.Array, shape: tuple[int, ...] = (), dtype=jnp.float32
 ) -> jax.Array:
     r"""Draws of :math:`\chi^2_\nu = 2\,\mathrm{Gamma}(\nu/2, 1)`, shape ``shape``, for any
-    :math:`\nu > 0` (traced or not): Marsaglia & Tsang's (2000) exact rejection sampler for
-    the shape :math:`a = \max(\nu/2, \nu/2 + 1)` (:math:`a \ge 1`: each try is accepted
-    with probability above 0.95), times :math:`U^{2/\nu}` when :math:`\nu < 2`
-    (:math:`\mathrm{Gamma}(a) = \mathrm{Gamma}(a + 1)\,U^{1/a}`). One small loop over tries:
-    it compiles to a few fused kernels, where ``jax.random.gamma`` under ``vmap`` compiles to
-    about 75 (measured in the population step; the Student-t draws of the global moves
-    are its only use).
+    :math:`\nu > 0` (traced or not): Marsaglia & Tsang's (2000) exact rejection sampler
+    for the Gamma shape :math:`a = \nu/2` when :math:`\nu \ge 2` (each try is accepted
+    with probability above 0.95), and for :math:`a = \nu/2 + 1` times :math:`U^{2/\nu}` when
+    :math:`\nu < 2` (:math:`\mathrm{Gamma}(a) = \mathrm{Gamma}(a + 1)\,U^{1/a}`). One small
+    loop over tries: it compiles to a few fused kernels, where ``jax.random.gamma`` under
+    ``vmap`` compiles to about 75 (measured in the population step). Used for the Student-t
+    scale of the global moves' proposals (:func:`mixture_sample` and
+    :func:`~numpyro_dilation.block_moves.product_sample`).
 
     **Example**
 
