@@ -128,6 +128,12 @@ class AnnealingConfig(NamedTuple):
         Dual-averaging switch and target.
     metropolis, anneal_metropolis
         Metropolis adjustment at :math:`\\lambda = 1` / during annealing.
+    step_size_fixed_from
+        :math:`W_h \\le W`: the iteration from which the step size stays at the averaged
+        iterate :math:`e^{\\bar x}` (the draws' step) for the rest of the warm-up; ``None``:
+        :math:`W`. The population sampler sets it when it measures the draw length, so that
+        the jumps it measures are those of the draws' kernel
+        (:mod:`numpyro_dilation.draw_length`).
 
     **Example**
 
@@ -151,6 +157,7 @@ class AnnealingConfig(NamedTuple):
     target_accept_prob: float = DEFAULT_TARGET_ACCEPT_PROB
     metropolis: bool = True
     anneal_metropolis: bool = True
+    step_size_fixed_from: int | None = None
 
 
 def first_level(config: AnnealingConfig) -> float:
@@ -241,17 +248,20 @@ def annealing_step(
 
     adaptation, step_size = state.adaptation, state.step_size
     if config.adapt_step_size:  # restarted when the annealing ends: h is tuned at λ = 1
+        adapt_end = config.num_adaptation_steps  # from W_h on e^{x-bar}, the draws' step
+        if config.step_size_fixed_from is not None:
+            adapt_end = min(config.step_size_fixed_from, adapt_end)
 
         def update(adaptation, step_size, acceptance_rate, t):
             return dual_averaging_update(adaptation, step_size, acceptance_rate, t,
                                          config.target_accept_prob,
-                                         config.num_adaptation_steps, restart_at=num_levels)
+                                         adapt_end, restart_at=num_levels)
 
         # the identity after the warm-up: a real branch there (the chains of a vectorized
         # run share t). Inlined, its masked arithmetic made XLA on CPU compile the
         # gradient worse: 1.5x a bare gradient instead of 1.1x (BENCHMARKS.md)
         adaptation, step_size = uniform_cond(
-            t < config.num_adaptation_steps, update, lambda a, h, *_: (a, h),
+            t < adapt_end, update, lambda a, h, *_: (a, h),
             adaptation, step_size, info.acceptance_rate, t,
         )  # fmt: skip
     new_state = AnnealingState(dilation, t + 1, step_size, adaptation)

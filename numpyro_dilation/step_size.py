@@ -35,9 +35,11 @@ Its target is :math:`\mathbb E[\alpha] = \delta`: the iterates drive the average
 :math:`\bar H_t` to 0, and the averaged :math:`\exp(\bar x_t)` converges to a step with
 mean acceptance :math:`\delta` (default ``DEFAULT_TARGET_ACCEPT_PROB``, MALA's optimal
 0.574). During adaptation the chain runs with :math:`h = e^{x_t}`; at the end
-(``dual_averaging_update``) :math:`h` is fixed at :math:`e^{\bar x}`. The annealing
-restarts the averaging (:math:`\mu` from the current step) when the annealing ends, so the
-final :math:`h` is tuned at :math:`\lambda = 1`.
+(``dual_averaging_update``) :math:`h` is fixed at :math:`e^{\bar x}`: at the end of the
+warm-up, or earlier at ``AnnealingConfig.step_size_fixed_from`` (the population sampler
+with ``steps_per_draw="auto"``, so that the draw length is measured at the draws' step).
+The annealing restarts the averaging (:math:`\mu` from the current step) when the
+annealing ends, so the final :math:`h` is tuned at :math:`\lambda = 1`.
 """
 
 import math
