@@ -241,8 +241,8 @@ def fixed_step_iteration(schedule: tuple[int, ...], mode_iteration: int, num_war
     fixed averaged step, so the draw length came out too long. A stretch shorter than
     2 :data:`MIN_FIXED_STEP_ITERATIONS` is not split (:math:`W_h = W`, the step adapts to the
     end): measured on a 1-d normal with 60 warm-up iterations and 32 chains, 8 iterations of
-    dual averaging and 7 of measurement gave 1 transition per draw and R-hat above 1.01 in
-    10 runs of 10 (2 or 3 transitions and 1 of 10 without the split).
+    dual averaging and 7 of measurement gave 1 or 2 transitions per draw and R-hat above
+    1.01 in 10 runs of 10 (2 to 11 transitions and 1 of 10 without the split).
 
     **Example**
 
