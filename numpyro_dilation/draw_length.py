@@ -206,8 +206,10 @@ def jump_window_start(settings: PopulationSettings) -> int:
         print(jump_window_start(make_settings(400, 2)))  # 350: the step is fixed from 350
         print(jump_window_start(make_settings(400, 2, steps_per_draw=1)))  # 300
     """
-    fixed = settings.config.step_size_fixed_from
-    return max(settings.mass_schedule[-1:] + (settings.mode_iteration,) + (fixed or 0,))
+    fixed = settings.config.step_size_fixed_from  # set only after that start (make_settings)
+    if fixed is not None:
+        return fixed
+    return max(settings.mass_schedule[-1:] + (settings.mode_iteration,))
 
 
 def _variogram_correlation(var, jump_sq, num_jumps, dtype):

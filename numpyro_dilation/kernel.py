@@ -379,7 +379,6 @@ def build_kernel() -> Callable:
         step_size = jnp.asarray(step_size, dtype=state.lam.dtype)
         keep_level = lam is None  # the state's own level: nothing to move, nothing traced
         lam = state.lam if keep_level else jnp.asarray(lam, dtype=state.lam.dtype)
-        level_changes = jnp.zeros((), dtype=bool) if keep_level else lam != state.lam
 
         def move_to_level(s: DilationState, lam: jax.Array):
             y = change_level(s.position, s.center, s.lam, lam)
@@ -394,8 +393,9 @@ def build_kernel() -> Callable:
             return s, jnp.zeros((), dtype=bool)
 
         if keep_level:
-            level_divergent = jnp.zeros((), dtype=bool)
+            level_changes = level_divergent = jnp.zeros((), dtype=bool)
         else:
+            level_changes = lam != state.lam
             state, level_divergent = uniform_cond(level_changes, move_to_level, stay, state, lam)
 
         key_integrator, key_rmh = jax.random.split(rng_key)
