@@ -62,7 +62,29 @@ dual-averaging iterate :math:`h_t` scatters around its final value), the chains 
 less than the draws do: on the 1000-group hierarchical model of ``benchmarks/models.py``
 the median per-step :math:`\hat\rho` was 0.947 where the draws' own lag-one
 autocorrelation was 0.914, so :math:`k` came out at the cap of 32 instead of about 18
-(27 at the draws' step: the largest of 1001 noisy estimates sets it).
+(27 at the draws' step, 23 with the correction for noise below).
+
+**Noise.** :math:`k` is set by the largest of :math:`d` estimates, each a ratio of noisy
+means, and where many coordinates mix alike the largest exceeds the truth by about
+:math:`E_d` standard errors (:func:`expected_maximum`: 1.5 at :math:`d = 10`, 3.2 at 1000).
+The relative standard error :math:`s_i` of :math:`1 - \hat\rho_i` follows from the counts:
+:math:`2/n` relative variance for a mean of :math:`n` squared (Gaussian) jumps, and
+:math:`2/n_\text{eff}` for the variance, :math:`n_\text{eff} = \max(C, N(1 - \hat\rho_i)/(1
++ \hat\rho_i))` from :math:`N` positions of :math:`C` chains (the delta method carries
+the lag-:math:`m` estimate's error through its :math:`m`-th root). The rule is applied to
+the largest of :math:`1 - (1 - \hat\rho_i)(1 + E_d s_i)`. The correction is bounded by
+the run's own check: the draws' split-:math:`\hat R` of a stationary coordinate is about
+:math:`1 + (\tau - 1)/n` with a standard deviation of :math:`\tau q/n`, :math:`q =
+\sqrt{2/(2C - 1)}`, so the largest of :math:`d` is about :math:`1 + ((\tau - 1) + E_d\tau
+q)/n`; :math:`k` never falls below the one that keeps this at
+:data:`~numpyro_dilation.health.MAX_RHAT` (1.01) for the uncorrected largest estimate
+(nor below the rule's :math:`\tau^*`, nor above :math:`\tau^* + (\tau^* - 1)/2`). A
+coordinate that truly is slower than all the others loses at most that. With one
+coordinate nothing changes (:math:`E_1 = 0`). Measured on 256 AR(1) chains of 25
+positions (``tests/test_draw_length.py``): :math:`\rho = 0.9` on 1000 coordinates, where
+:math:`k = 16` suffices, gives :math:`k = 19` (22 uncorrected); on hierarchical_1000 (key
+0) the largest estimate is 0.940 (median 0.917; the draws' 0.914) with :math:`s_i = 0.11`,
+and :math:`k` is 23 (27 uncorrected; the floor sets it).
 
 **Cost.** :math:`k` gradients per draw and chain for the local steps (plus one per global
 move), chosen once; memory :math:`O(d)` more per chain for the jump sums. The run's own
@@ -74,8 +96,9 @@ No NumPyro import.
 
 import jax
 import jax.numpy as jnp
+from jax.scipy.special import ndtri
 
-from numpyro_dilation.health import RunMonitor
+from numpyro_dilation.health import MAX_RHAT, RunMonitor
 from numpyro_dilation.population_settings import PopulationSettings
 
 __all__ = [
@@ -84,6 +107,7 @@ __all__ = [
     "MAX_DRAW_AUTOCORRELATION_TIME",
     "MAX_STEPS_PER_DRAW",
     "VARIOGRAM_LAG",
+    "expected_maximum",
     "jump_window_start",
     "target_autocorrelation_time",
     "step_autocorrelation",
@@ -218,6 +242,48 @@ def _variogram_correlation(var, jump_sq, num_jumps, dtype):
     return jnp.clip(rho, -1.0, 1.0), count > 0
 
 
+def _estimates(monitor: RunMonitor, positions: jax.Array | None):
+    r"""Per coordinate: the per-step autocorrelation (as :func:`step_autocorrelation`) and
+    the relative standard error of its :math:`1 - \hat\rho_i` (module docstring,
+    "Noise")."""
+    dtype = monitor.mean.dtype
+    count = monitor.count.astype(dtype)[:, None]
+    num_chains = monitor.mean.shape[0]
+    within = jnp.sum(monitor.m2, axis=0) / jnp.maximum(jnp.sum(count) - 1.0, 1.0)
+    between = jnp.var(monitor.mean, axis=0) if num_chains > 1 else 0.0
+    var = within + between
+    if positions is not None and positions.shape[0] >= CROSS_SECTION_MIN_CHAINS:
+        var = jnp.minimum(var, jnp.var(positions, axis=0).astype(dtype))
+    # a reversible chain's autocorrelation at an even lag is >= 0, so J^(m) <= 2 sigma^2:
+    # positions that the annealing left under-dispersed cannot make rho-hat too small
+    lag_count = jnp.sum(monitor.num_lag_jumps).astype(dtype)
+    lag_half = jnp.sum(monitor.lag_jump_sq, axis=0) / jnp.maximum(lag_count, 1.0) / 2.0
+    var = jnp.where(lag_count > 0, jnp.maximum(var, lag_half), var)
+    safe_var = jnp.where(var > 0, var, 1.0)
+    rho, measured = _variogram_correlation(safe_var, monitor.jump_sq, monitor.num_jumps, dtype)
+    rho_m, measured_m = _variogram_correlation(
+        safe_var, monitor.lag_jump_sq, monitor.num_lag_jumps, dtype
+    )
+    per_step_m = jnp.maximum(rho_m, 0.0) ** (1.0 / VARIOGRAM_LAG)
+    use_m = measured_m & (rho_m > _draw_correlation()) & (per_step_m > rho)
+    rho = jnp.where(use_m, per_step_m, rho)
+    # relative variances of a mean of n squared Gaussian jumps (2/n) and of a variance from
+    # the chains' effectively independent positions (2/n_eff, at least one per chain)
+    total = jnp.sum(count)
+    r = jnp.clip(rho, 0.0, 1.0 - 1e-6)
+    independent = jnp.maximum(total * (1.0 - r) / (1.0 + r), num_chains)
+    rel_var = 2.0 / independent
+    jumps = jnp.maximum(jnp.sum(monitor.num_jumps).astype(dtype), 1.0)
+    error_1 = jnp.sqrt(rel_var + 2.0 / jumps)
+    rho_m = jnp.clip(rho_m, 1e-6, 1.0 - 1e-6)
+    error_m = jnp.sqrt(rel_var + 2.0 / jnp.maximum(lag_count, 1.0))
+    # 1 - rho_m^(1/m) from 1 - rho_m: the delta method
+    slope = rho_m ** (1.0 / VARIOGRAM_LAG - 1.0) / VARIOGRAM_LAG * (1.0 - rho_m)
+    error_m = error_m * slope / jnp.maximum(1.0 - per_step_m, 1e-6)
+    error = jnp.where(use_m, error_m, error_1)
+    return jnp.where((var > 0) & measured, rho, jnp.nan), error
+
+
 def step_autocorrelation(monitor: RunMonitor, positions: jax.Array | None = None) -> jax.Array:
     r"""Per-step autocorrelation :math:`\max(\hat\rho_i, (\hat\rho^{(m)}_i)^{1/m})` (the
     second where :math:`\hat\rho^{(m)}_i > 0.2`) per coordinate (module docstring) from
@@ -245,26 +311,36 @@ def step_autocorrelation(monitor: RunMonitor, positions: jax.Array | None = None
                                      lag_point=t % VARIOGRAM_LAG == 0)
         print(step_autocorrelation(jax.tree.map(lambda x: x[None], monitor)))  # about [0.5 0.9]
     """
-    dtype = monitor.mean.dtype
-    count = monitor.count.astype(dtype)[:, None]
-    within = jnp.sum(monitor.m2, axis=0) / jnp.maximum(jnp.sum(count) - 1.0, 1.0)
-    between = jnp.var(monitor.mean, axis=0) if monitor.mean.shape[0] > 1 else 0.0
-    var = within + between
-    if positions is not None and positions.shape[0] >= CROSS_SECTION_MIN_CHAINS:
-        var = jnp.minimum(var, jnp.var(positions, axis=0).astype(dtype))
-    # a reversible chain's autocorrelation at an even lag is >= 0, so J^(m) <= 2 sigma^2:
-    # positions that the annealing left under-dispersed cannot make rho-hat too small
-    lag_count = jnp.sum(monitor.num_lag_jumps).astype(dtype)
-    lag_half = jnp.sum(monitor.lag_jump_sq, axis=0) / jnp.maximum(lag_count, 1.0) / 2.0
-    var = jnp.where(lag_count > 0, jnp.maximum(var, lag_half), var)
-    safe_var = jnp.where(var > 0, var, 1.0)
-    rho, measured = _variogram_correlation(safe_var, monitor.jump_sq, monitor.num_jumps, dtype)
-    rho_m, measured_m = _variogram_correlation(
-        safe_var, monitor.lag_jump_sq, monitor.num_lag_jumps, dtype
-    )
-    per_step_m = jnp.maximum(rho_m, 0.0) ** (1.0 / VARIOGRAM_LAG)
-    rho = jnp.where(measured_m & (rho_m > _draw_correlation()), jnp.maximum(rho, per_step_m), rho)
-    return jnp.where((var > 0) & measured, rho, jnp.nan)
+    return _estimates(monitor, positions)[0]
+
+
+def expected_maximum(num: jax.Array) -> jax.Array:
+    r"""Expected largest of ``num`` independent standard normal variables, by Blom's
+    approximation :math:`\Phi^{-1}((n - 0.375)/(n + 0.25))` (0 for one; 0.59, 1.55 and 3.23
+    for 2, 10 and 1000; exact 0.56, 1.54, 3.24).
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax.numpy as jnp
+        from numpyro_dilation.draw_length import expected_maximum
+
+        print(expected_maximum(jnp.array([1.0, 1000.0])).round(2))  # [0.   3.23]
+    """
+    num = jnp.maximum(jnp.asarray(num, jnp.float32), 1.0)
+    return ndtri((num - 0.375) / (num + 0.25))
+
+
+def _rhat_time(largest: jax.Array, num_chains: int, num_draws: int | None) -> jax.Array:
+    r""":math:`\tau` at which the expected largest split-:math:`\hat R` of :math:`d`
+    stationary coordinates is the run check's
+    :data:`~numpyro_dilation.health.MAX_RHAT`: :math:`1 + ((\tau - 1) + E_d \tau q)/n`,
+    :math:`q = \sqrt{2/(2C - 1)}` the relative noise of the between-half-chain variance
+    (module docstring, "Noise"; :math:`n` = 100 where ``num_draws`` is not known)."""
+    n = 100.0 if num_draws is None else float(num_draws)
+    q = (2.0 / (2.0 * num_chains - 1.0)) ** 0.5
+    return (1.0 + (MAX_RHAT - 1.0) * n) / (1.0 + largest * q)
 
 
 def steps_per_draw(
@@ -275,9 +351,12 @@ def steps_per_draw(
 ) -> jax.Array:
     r"""Transitions per draw (int32 scalar): the smallest :math:`k` with
     :math:`(1 + \hat\rho^k)/(1 - \hat\rho^k) \le` :func:`target_autocorrelation_time`
-    (1.5, or more for ``num_draws`` above 100) for the slowest coordinate, in
-    :math:`[1, \text{max\_steps}]` (module docstring). ``monitor``: batched over chains
-    (one chain: a leading axis of 1); ``positions``: as in :func:`step_autocorrelation`.
+    (1.5, or more for ``num_draws`` above 100) for the slowest coordinate, its estimate
+    corrected for the largest of :math:`d` noisy estimates but with :math:`\tau \le
+    \tau^* + (\tau^* - 1)/2` at the uncorrected one, in :math:`[1, \text{max\_steps}]`
+    (module docstring, "Noise").
+    ``monitor``: batched over chains (one chain: a leading axis of 1); ``positions``: as in
+    :func:`step_autocorrelation`.
 
     **Example**
 
@@ -297,12 +376,25 @@ def steps_per_draw(
             num_lag_jumps=jnp.zeros(4, int))  # no lag-8 jumps measured: lag one alone
         print(steps_per_draw(monitor))  # 16: 0.9 ** 16 = 0.185 <= 0.2 = (1.5 - 1) / (1.5 + 1)
     """
-    log_r = jnp.log(_draw_correlation(num_draws))
-    rho = step_autocorrelation(monitor, positions)
-    slowest = jnp.max(jnp.where(jnp.isnan(rho), -1.0, rho), initial=-1.0)  # d = 0: -1
-    k = jnp.where(
-        slowest >= 1.0,
-        max_steps,
-        jnp.ceil(log_r / jnp.log(jnp.clip(slowest, 1e-6, 1.0 - 1e-7))),
+    target = target_autocorrelation_time(num_draws)
+    log_r = jnp.log((target - 1.0) / (target + 1.0))
+    rho, error = _estimates(monitor, positions)
+    measured = ~jnp.isnan(rho)
+    largest = expected_maximum(jnp.sum(measured))
+    floor = jnp.clip(
+        _rhat_time(largest, monitor.mean.shape[0], num_draws),
+        target,
+        target + (target - 1.0) / 2.0,
     )
+    log_floor = jnp.log((floor - 1.0) / (floor + 1.0))
+    allowance = 1.0 + largest * error
+    corrected = 1.0 - (1.0 - rho) * allowance
+    slowest = jnp.max(jnp.where(measured, rho, -1.0), initial=-1.0)  # d = 0: -1
+    slowest_corrected = jnp.max(jnp.where(measured, corrected, -1.0), initial=-1.0)
+
+    def steps(log_target, r):
+        return jnp.ceil(log_target / jnp.log(jnp.clip(r, 1e-6, 1.0 - 1e-7)))
+
+    k = jnp.maximum(steps(log_r, slowest_corrected), steps(log_floor, slowest))
+    k = jnp.where(slowest >= 1.0, max_steps, k)
     return jnp.clip(k, 1, max_steps).astype(jnp.int32)
