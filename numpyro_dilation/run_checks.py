@@ -22,7 +22,7 @@ from numpyro_dilation.modes import nearest_mode
 from numpyro_dilation.population_settings import phase_end
 from numpyro_dilation.population_state import ravel_chains
 
-__all__ = ["MIN_POPULATION_CHAINS", "check_run"]
+__all__ = ["MIN_POPULATION_CHAINS", "SMALL_STEP_RATIO", "check_run", "small_step_problem"]
 
 
 MIN_POPULATION_CHAINS = 16
@@ -145,14 +145,65 @@ def warn_if_never_accepted(state, num_warmup: int) -> None:
     )
 
 
+SMALL_STEP_RATIO = 30.0
+"""A chain whose step size is this many times below the chains' median is named, when the
+chains disagree (R-hat), as the likely cause: it sits where the others do not and moves
+slowly there (measured on the radon-like model of ``benchmarks/models.py``, sampled
+non-centered: the two chains that set R-hat 2.95 on ``mu_a`` had steps 0.008 and 0.006 of
+the median, at ``sigma_a`` 3.7 and 5.6 where the posterior's is 0.23 ± 0.04, with
+log-densities as high as the others').
+
+**Example**
+
+.. code-block:: python
+
+    from numpyro_dilation.run_checks import SMALL_STEP_RATIO
+
+    print(SMALL_STEP_RATIO)  # 30.0
+"""
+
+
+def small_step_problem(step_sizes) -> str | None:
+    """The problem text naming the chains whose step size (shape ``(C,)``) is
+    :data:`SMALL_STEP_RATIO` times or more below the median, or ``None``.
+
+    **Example**
+
+    .. code-block:: python
+
+        import numpy as np
+        from numpyro_dilation.run_checks import small_step_problem
+
+        print(small_step_problem(np.array([0.2, 0.3, 0.25, 0.004]))[:33])
+        # 1 of 4 chains run with step sizes
+        print(small_step_problem(np.array([0.2, 0.3, 0.25])))  # None
+    """
+    h = np.asarray(step_sizes, dtype=float).ravel()
+    ratio = h / np.median(h) if h.size and np.median(h) > 0 else np.ones_like(h)
+    small = ratio < 1.0 / SMALL_STEP_RATIO
+    if not np.any(small):
+        return None
+    return (
+        f"{int(small.sum())} of {h.size} chains run with step sizes {SMALL_STEP_RATIO:g} or "
+        f"more times below the chains' median (the smallest {ratio.min():.2g} of it): they "
+        "sit where the others do not (a funnel's mouth or neck, a narrow ridge) and move "
+        "slowly there. Raise `num_warmup`; if a site that `reparam='auto'` samples "
+        "non-centered (`kernel.noncentered_sites`) is strongly informed by its data (many "
+        "observations per group), sample it as written (`reparam=None`)."
+    )
+
+
 def run_problems(
-    phase, sites, monitor, flat, means, chol, laplace_log_mass, num_modes, shares=True
-) -> list[str]:
+    phase, sites, monitor, flat, means, chol, laplace_log_mass, num_modes, shares=True,
+    step_sizes=None,
+) -> list[str]:  # fmt: skip
     """Host side of the end-of-phase check: the problems
     (:func:`~numpyro_dilation.health.health_problems`) of the chains' monitors, with the
     final positions ``flat`` (shape ``(C, d)``) assigned to the mixture's modes unless not
     ``shares`` (with label swaps the chains visit relabellings that are not among the
-    modes, so the share of a mode's neighbourhood is not its weight)."""
+    modes, so the share of a mode's neighbourhood is not its weight); where the chains
+    disagree, the chains' ``step_sizes`` (shape ``(C,)``) far below the others'
+    (:func:`small_step_problem`)."""
     monitor = jax.tree.map(np.asarray, monitor)
     if phase == "warm-up" and np.all(monitor.num_moved == 0):
         return []  # every chain stuck: the never-accepted warning says it
@@ -163,7 +214,12 @@ def run_problems(
         shares = np.bincount(labels, minlength=num_modes) / flat.shape[0]
         log_mass = np.asarray(laplace_log_mass[:num_modes], dtype=float)
         weights = np.exp(log_mass - np.logaddexp.reduce(log_mass))
-    return health_problems(monitor, sites, phase, num_modes, shares, weights, MIN_GLOBAL_ACCEPTANCE)
+    problems = health_problems(
+        monitor, sites, phase, num_modes, shares, weights, MIN_GLOBAL_ACCEPTANCE
+    )
+    disagree = any(p.startswith("the chains disagree") for p in problems)
+    small = None if step_sizes is None or not disagree else small_step_problem(step_sizes)
+    return problems + ([small] if small else [])
 
 
 def _swaps_labels(settings) -> bool:
@@ -241,7 +297,7 @@ def check_run(mcmc: MCMC) -> list[str]:
     mixture = mixture_operands(state.mixture, flat.shape[1])
     problems = run_problems(
         phase, kernel._coordinate_sites, state.monitor, flat, *map(np.asarray, mixture),
-        shares=not _swaps_labels(kernel.settings),
+        shares=not _swaps_labels(kernel.settings), step_sizes=state.adapt_state.step_size,
     )  # fmt: skip
     warn_problems(problems, phase)
     return problems
@@ -308,15 +364,16 @@ def check_health_at_phase_end(state, settings, sites: list[str]) -> None:
     end_warmup, end_run = phase_end(state.i[0], settings)
     mixture = state.mixture
 
-    def report(is_run, *arrays):
+    def report(is_run, step_sizes, *arrays):
         phase = "sampling" if bool(is_run) else "warm-up"
         shares = not _swaps_labels(settings)
-        warn_problems(run_problems(phase, sites, *arrays, shares=shares), phase)
+        problems = run_problems(phase, sites, *arrays, shares=shares, step_sizes=step_sizes)
+        warn_problems(problems, phase)
 
     def callback(operands):
         jax.debug.callback(report, *operands)
 
     mix = mixture_operands(mixture, len(sites))
     flat = ravel_chains(state.z)[0]
-    operands = (end_run, state.monitor, flat) + mix
+    operands = (end_run, state.adapt_state.step_size, state.monitor, flat) + mix
     lax.cond(end_warmup | end_run, callback, lambda o: None, operands)
