@@ -77,9 +77,10 @@ the run's own check: the draws' split-:math:`\hat R` of a stationary coordinate 
 :math:`1 + (\tau - 1)/n` with a standard deviation of :math:`\tau q/n`, :math:`q =
 \sqrt{2/(2C - 1)}`, so the largest of :math:`d` is about :math:`1 + ((\tau - 1) + E_d\tau
 q)/n`; :math:`k` never falls below the one that keeps this at
-:data:`~numpyro_dilation.health.MAX_RHAT` (1.01) for the uncorrected largest estimate
-(nor below the rule's :math:`\tau^*`, nor above :math:`\tau^* + (\tau^* - 1)/2`). A
-coordinate that truly is slower than all the others loses at most that. With one
+:data:`~numpyro_dilation.health.MAX_RHAT` (1.01) for the uncorrected largest estimate,
+that :math:`\tau` taken between the rule's :math:`\tau^*` and :math:`\tau^* + (\tau^* -
+1)/2` (1.5 and 1.75 at 100 draws). A coordinate that truly is slower than all the others
+loses at most that. With one
 coordinate nothing changes (:math:`E_1 = 0`). Measured on 256 AR(1) chains of 25
 positions (``tests/test_draw_length.py``): :math:`\rho = 0.9` on 1000 coordinates, where
 :math:`k = 16` suffices, gives :math:`k = 19` (22 uncorrected); on hierarchical_1000 (key
@@ -352,9 +353,10 @@ def steps_per_draw(
     r"""Transitions per draw (int32 scalar): the smallest :math:`k` with
     :math:`(1 + \hat\rho^k)/(1 - \hat\rho^k) \le` :func:`target_autocorrelation_time`
     (1.5, or more for ``num_draws`` above 100) for the slowest coordinate, its estimate
-    corrected for the largest of :math:`d` noisy estimates but with :math:`\tau \le
-    \tau^* + (\tau^* - 1)/2` at the uncorrected one, in :math:`[1, \text{max\_steps}]`
-    (module docstring, "Noise").
+    corrected for the largest of :math:`d` noisy estimates, but never fewer transitions
+    than put the expected largest split-:math:`\hat R` at 1.01 at the uncorrected one
+    (with :math:`\tau` at most :math:`\tau^* + (\tau^* - 1)/2`), in
+    :math:`[1, \text{max\_steps}]` (module docstring, "Noise").
     ``monitor``: batched over chains (one chain: a leading axis of 1); ``positions``: as in
     :func:`step_autocorrelation`.
 

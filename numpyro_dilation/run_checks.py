@@ -150,8 +150,8 @@ SMALL_STEP_RATIO = 30.0
 chains disagree (R-hat), as the likely cause: it sits where the others do not and moves
 slowly there (measured on the radon-like model of ``benchmarks/models.py``, sampled
 non-centered: the two chains that set R-hat 2.95 on ``mu_a`` had steps 0.008 and 0.006 of
-the median, at ``sigma_a`` 3.7 and 5.6 where the posterior's is 0.23 ± 0.04, with
-log-densities as high as the others').
+the median, at ``sigma_a`` 3.7 and 5.6 at the end of the warm-up where the posterior's is
+0.23 ± 0.04, with log-densities as high as the others').
 
 **Example**
 
