@@ -207,11 +207,16 @@ def target_autocorrelation_time(num_draws: int | None) -> float:
     return max(MAX_DRAW_AUTOCORRELATION_TIME, 1.0 + num_draws / DRAWS_PER_EXTRA_TAU)
 
 
+def _correlation_at(tau):
+    """The lag-one autocorrelation :math:`\rho` of an autoregressive chain whose integrated
+    time is ``tau``: :math:`(\tau - 1)/(\tau + 1)`."""
+    return (tau - 1.0) / (tau + 1.0)
+
+
 def _draw_correlation(num_draws: int | None = None) -> float:
     """:math:`r`: the lag-one autocorrelation of a draw at which the integrated time is
     :func:`target_autocorrelation_time`."""
-    target = target_autocorrelation_time(num_draws)
-    return (target - 1.0) / (target + 1.0)
+    return _correlation_at(target_autocorrelation_time(num_draws))
 
 
 def jump_window_start(settings: PopulationSettings) -> int:
@@ -276,10 +281,10 @@ def _estimates(monitor: RunMonitor, positions: jax.Array | None):
     rel_var = 2.0 / independent
     jumps = jnp.maximum(jnp.sum(monitor.num_jumps).astype(dtype), 1.0)
     error_1 = jnp.sqrt(rel_var + 2.0 / jumps)
-    rho_m = jnp.clip(rho_m, 1e-6, 1.0 - 1e-6)
+    inner = jnp.clip(rho_m, 1e-6, 1.0 - 1e-6)
     error_m = jnp.sqrt(rel_var + 2.0 / jnp.maximum(lag_count, 1.0))
     # 1 - rho_m^(1/m) from 1 - rho_m: the delta method
-    slope = rho_m ** (1.0 / VARIOGRAM_LAG - 1.0) / VARIOGRAM_LAG * (1.0 - rho_m)
+    slope = inner ** (1.0 / VARIOGRAM_LAG - 1.0) / VARIOGRAM_LAG * (1.0 - inner)
     error_m = error_m * slope / jnp.maximum(1.0 - per_step_m, 1e-6)
     error = jnp.where(use_m, error_m, error_1)
     return jnp.where((var > 0) & measured, rho, jnp.nan), error
@@ -379,7 +384,7 @@ def steps_per_draw(
         print(steps_per_draw(monitor))  # 16: 0.9 ** 16 = 0.185 <= 0.2 = (1.5 - 1) / (1.5 + 1)
     """
     target = target_autocorrelation_time(num_draws)
-    log_r = jnp.log((target - 1.0) / (target + 1.0))
+    log_r = jnp.log(_correlation_at(target))
     rho, error = _estimates(monitor, positions)
     measured = ~jnp.isnan(rho)
     largest = expected_maximum(jnp.sum(measured))
@@ -388,7 +393,7 @@ def steps_per_draw(
         target,
         target + (target - 1.0) / 2.0,
     )
-    log_floor = jnp.log((floor - 1.0) / (floor + 1.0))
+    log_floor = jnp.log(_correlation_at(floor))
     allowance = 1.0 + largest * error
     corrected = 1.0 - (1.0 - rho) * allowance
     slowest = jnp.max(jnp.where(measured, rho, -1.0), initial=-1.0)  # d = 0: -1
