@@ -46,6 +46,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from numpyro_dilation.mode_settings import STOP_ACCEPTANCE
+
 __all__ = [
     "MAX_RHAT",
     "MAX_WEIGHT_RATIO",
@@ -293,6 +295,7 @@ def health_problems(
     mode_shares: np.ndarray | None = None,
     laplace_weights: np.ndarray | None = None,
     min_global_acceptance: float = 0.05,
+    moves_stopped: bool = False,
 ) -> list[str]:
     """The problems of a finished phase, one sentence each (empty if none).
 
@@ -300,7 +303,8 @@ def health_problems(
     site name of each flat coordinate; ``phase``: ``"sampling"`` (every check) or
     ``"warm-up"`` (only chains that never moved); ``mode_shares`` and
     ``laplace_weights``: per mode found, the share of chains nearest to it and its
-    Laplace weight (both ``(num_modes,)``), or ``None``.
+    Laplace weight (both ``(num_modes,)``), or ``None``; ``moves_stopped``: the global
+    moves were stopped at the warm-up's end (none accepted there).
 
     **Example**
 
@@ -370,6 +374,16 @@ def health_problems(
                 "(better modes), or widen the proposal (`GlobalMoves(inflation=...)`, "
                 "`tail_weight`)."
             )
+    if moves_stopped and num_modes >= 2:
+        problems.append(
+            f"the global moves between the {num_modes} modes found were stopped at the "
+            f"warm-up's end (none accepted there: mean probability < {STOP_ACCEPTANCE}), so "
+            "the draws did not pay for them: the mode weights rest on the local moves alone, "
+            "right if the other 'modes' are points without mass (as the ridges of a "
+            "hierarchical model's density), possibly wrong if they are real. Check "
+            "`numpyro_dilation.mode_summary(mcmc)`; raise `num_warmup` (better modes), or "
+            "widen the proposal (`GlobalMoves(inflation=...)`, `tail_weight`)."
+        )
     if mode_shares is not None and laplace_weights is not None and num_modes >= 2:
         floor = 0.5 / num_chains
         for m, (share, weight) in enumerate(zip(mode_shares, laplace_weights)):

@@ -52,6 +52,7 @@ from numpyro_dilation.population_state import (
     init_chains,
 )
 from numpyro_dilation.preconditioner import HUTCHINSON_PROBES  # noqa: F401 (its old home)
+from numpyro_dilation.reparam import interweaving
 from numpyro_dilation.run_checks import (
     MIN_POPULATION_CHAINS,  # noqa: F401 (its old home)
     announce_mode_finding,
@@ -132,7 +133,9 @@ class DilationLangevin(MCMCKernel):
         ``UTurn(kind="exact")``: the exact U-turn move; ``None``: none
         (:mod:`numpyro_dilation.uturn`).
     :param reparam: ``"auto"`` (default): funnel sites are sampled non-centered
-        (:mod:`numpyro_dilation.reparam`, :attr:`noncentered_sites`); ``None``: as written.
+        (:mod:`numpyro_dilation.reparam`, :attr:`noncentered_sites`), with one move per
+        iteration in their centered coordinates (:mod:`numpyro_dilation.interweaving`);
+        ``None``: as written.
     :param bool forward_mode_differentiation: as in NumPyro's ``NUTS``.
     :param bool dense_mass: as in NumPyro's ``NUTS``: one dense preconditioner
         (:math:`O(Cd^2)` memory per update; up to a few hundred dimensions).
@@ -308,7 +311,7 @@ class DilationLangevin(MCMCKernel):
                                 vectorized, model_args, model_kwargs)  # fmt: skip
         self._settings = plan_settings(
             o, run_warmup, dim, levels, moves, one_at_a_time, run_length(mcmc)
-        )
+        )._replace(interweaving=self._interweaving(model_args, model_kwargs))
         astate, init_grads = init_chains(
             init_params,
             logdensity_fn,
@@ -343,8 +346,10 @@ class DilationLangevin(MCMCKernel):
     def sample(self, state, model_args, model_kwargs):
         """One iteration (all chains at once when vectorized), checked from the host
         (:mod:`numpyro_dilation.run_checks`; with a progress bar, the mode finding announced)."""
-        logdensity_fn = self._logdensity_fn(model_args, model_kwargs)
-        new = self._sample_fn(state, logdensity_fn, self._settings)
+        logdensity_fn, settings = self._logdensity_fn(model_args, model_kwargs), self._settings
+        if settings.interweaving is not None and logdensity_fn is not self._logdensity[1]:
+            settings = settings._replace(interweaving=self._interweaving(model_args, model_kwargs))
+        new = self._sample_fn(state, logdensity_fn, settings)
         if not self._host_callbacks:  # checked afterwards, by check_run(mcmc)
             return new
         warn_if_never_accepted(new, self._settings.config.num_adaptation_steps)
@@ -381,6 +386,12 @@ class DilationLangevin(MCMCKernel):
         else:
             potential_fn = self._potential_fn_gen(*model_args, **model_kwargs)
         return logdensity_from_potential(potential_fn, self._forward_mode_differentiation)
+
+    def _interweaving(self, model_args, model_kwargs):
+        if self._model is None or not self._noncentered_sites:
+            return None
+        return interweaving(self._model, self._noncentered_sites, model_args, model_kwargs,
+                            self._transforms)  # fmt: skip
 
     def __getstate__(self):
         state = self.__dict__.copy()

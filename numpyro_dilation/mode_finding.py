@@ -254,6 +254,7 @@ def find_modes(
         num_modes,
         jnp.asarray(config.tail_weight, dtype),
         jnp.asarray(config.tail_dof, dtype),
+        stopped=jnp.zeros((), bool),
     )
     grads = config.num_ascent_steps + 1 + (config.num_newton_steps + 1) * (dim + 1)
     return mixture, jnp.asarray(grads, jnp.int32)
@@ -340,6 +341,7 @@ def _find_modes_diagonal(positions, logdensity_fn, step_size, config, inverse_ma
         num_modes,
         jnp.asarray(config.tail_weight, dtype),
         jnp.asarray(config.tail_dof, dtype),
+        stopped=jnp.zeros((), bool),
     )
     # per start: ascent, its first gradient, the segment's log-densities; and a share of
     # the d Hessian-vector products and the Newton steps at each mode found

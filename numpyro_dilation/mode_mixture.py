@@ -52,6 +52,10 @@ class ModeMixture(NamedTuple):
         The blocks of the block-wise global moves
         (:class:`~numpyro_dilation.block_moves.BlockStructure`), or ``None`` (a mixture
         that the population sampler has not prepared for block moves: none are made).
+    stopped
+        Whether the population sampler has stopped the global moves (bool scalar): none
+        was accepted in the warm-up (:data:`~numpyro_dilation.mode_settings.STOP_ACCEPTANCE`),
+        so the draws do not pay for them.
 
     **Example**
 
@@ -81,6 +85,7 @@ class ModeMixture(NamedTuple):
     tail_weight: jax.Array
     tail_dof: jax.Array
     blocks: BlockStructure | None = None
+    stopped: jax.Array | bool = False
 
 
 def empty_mixture(
@@ -118,6 +123,7 @@ def empty_mixture(
         tail_weight=jnp.asarray(tail_weight, dtype),
         tail_dof=jnp.asarray(tail_dof, dtype),
         blocks=no_blocks(dim, max_modes, dtype),
+        stopped=jnp.zeros((), bool),
     )
 
 

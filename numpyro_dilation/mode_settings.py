@@ -9,10 +9,30 @@ __all__ = [
     "DENSE_MAX_DIM",
     "DIAGONAL_START_CHAINS",
     "GlobalMoves",
+    "STOP_ACCEPTANCE",
     "mode_start_chains",
     "uses_dense_covariance",
 ]
 
+
+STOP_ACCEPTANCE = 0.01
+"""Mean acceptance probability of the warm-up's global moves (from the mode finding to the
+warm-up's end, all chains) below which the population sampler stops them for the draws
+(``ModeMixture.stopped``): a move costs a gradient per transition, as much as the MALA
+step, and proposals that are never accepted cannot change any weight. Measured on the
+radon-like model of the real-model suite: 7 to 14 "modes" of a unimodal posterior (points
+of the non-centered density's ridges), acceptance 0.000, half the draws' gradients. The
+end-of-run check says that they were stopped (the mode weights then rest on the local
+moves).
+
+**Example**
+
+.. code-block:: python
+
+    from numpyro_dilation.mode_settings import STOP_ACCEPTANCE
+
+    print(STOP_ACCEPTANCE)  # 0.01
+"""
 
 DENSE_MAX_DIM = 100
 """Largest dimension in which ``GlobalMoves(covariance="auto")`` keeps a dense Laplace

@@ -50,7 +50,7 @@ from numpyro_dilation.modes import (
     find_modes_per_chain,
     mode_start_chains,
 )
-from numpyro_dilation.population_chain import chain_step, draw_transitions
+from numpyro_dilation.population_chain import chain_step, draw_transitions, stop_idle_global_moves
 from numpyro_dilation.population_settings import (
     DEFAULT_ANNEALING_FRACTION,
     DEFAULT_GLOBAL_MOVES,
@@ -270,7 +270,7 @@ def population_step(
         state, extra_grads = lax.cond(
             state.i[0] == settings.mode_iteration, build, lambda o: o, (state, extra_grads)
         )
-    state, num_transitions = draw_transitions(state, settings)
+    state, num_transitions = draw_transitions(stop_idle_global_moves(state, settings), settings)
     # the mixture and the preconditioner are shared by the chains (not batched)
     mixture, v = state.mixture, state.inverse_mass_matrix
     low_rank = state.adapt_state.mass_low_rank

@@ -1,7 +1,8 @@
 r"""One chain's iteration in the population: the annealed MALA step at its level, then
-the global (independence) move and the exact U-turn move whose turn it is, then the run
-monitor's update. The population's shared parts (mixture, preconditioner) come in the
-state; :func:`~numpyro_dilation.population.population_step` maps this over the chains.
+the global (independence) move, the interweaving move of non-centered sites and the exact
+U-turn move whose turn it is, then the run monitor's update. The population's shared parts
+(mixture, preconditioner) come in the state;
+:func:`~numpyro_dilation.population.population_step` maps this over the chains.
 """
 
 from collections.abc import Callable
@@ -16,9 +17,11 @@ from numpyro_dilation.annealing import AnnealingState, annealing_step
 from numpyro_dilation.draw_length import VARIOGRAM_LAG, jump_window_start, steps_per_draw
 from numpyro_dilation.global_moves import build_independence_kernel, update_evidence
 from numpyro_dilation.health import init_monitor, update_monitor
+from numpyro_dilation.interweaving import interweaving_move
 from numpyro_dilation.kernel import DilationState
 from numpyro_dilation.label_swaps import build_swap_kernel
 from numpyro_dilation.mode_mixture import truncated_mixture_logpdf
+from numpyro_dilation.mode_settings import STOP_ACCEPTANCE
 from numpyro_dilation.population_settings import PopulationSettings, phase_end
 from numpyro_dilation.population_state import (
     DilationLangevinState,
@@ -28,7 +31,7 @@ from numpyro_dilation.population_state import (
 from numpyro_dilation.preconditioner import update_preconditioner
 from numpyro_dilation.uturn import build_kernel as build_uturn_kernel
 
-__all__ = ["chain_alone_step", "chain_step", "draw_transitions"]
+__all__ = ["chain_alone_step", "chain_step", "draw_transitions", "stop_idle_global_moves"]
 
 
 def _move_if(move_now, move: Callable, skip: Callable, key, state, *operands):
@@ -58,6 +61,7 @@ def _global_move(key, state, logdensity_fn, iteration, settings: PopulationSetti
     kernel = build_independence_kernel(blocks=blocks)
     start = settings.mode_iteration
     move_now = (iteration >= start) & ((iteration - start) % settings.global_moves.every == 0)
+    move_now = move_now & jnp.logical_not(state.mixture.stopped)
     if state.mixture.chol.ndim == 2 and swap is None:  # diagonal covariances (high
         # dimension): with one mode the moves cannot change any weight, not paid for
         move_now = move_now & (state.mixture.num_modes >= 2)
@@ -155,7 +159,8 @@ def _transition(
     turn=0,
 ) -> tuple[DilationLangevinState, jax.Array]:
     """One transition of one chain: the annealed MALA step at its level, then the global
-    move whose turn it is, and, if ``last`` (the draw's last transition; a boolean, traced
+    move whose turn it is, the interweaving move (with ``settings.interweaving``), and, if
+    ``last`` (the draw's last transition; a boolean, traced
     or not), the exact U-turn move whose turn it is. ``turn``: a number shared by the
     chains that sets whether a block move's turn it is (odd). Returns the state (``i``
     advanced, ``num_grad_evals`` this transition's) and whether a global move was made."""
@@ -212,9 +217,33 @@ def _transition(
             diverging=new.diverging | divergent,
             num_grad_evals=new.num_grad_evals + moved.astype(jnp.int32) * moves_per_turn,
         )
+    if settings.interweaving is not None:
+        new = _interweave(random.fold_in(key, 11), new, logdensity_fn, settings)
     if exact_uturn:
         new = _uturn_move(key_uturn, new, logdensity_fn, state.i, settings, last)
     return new, moved
+
+
+def _interweave(key, state, logdensity_fn, settings: PopulationSettings):
+    """The interweaving move (:mod:`numpyro_dilation.interweaving`) after every transition,
+    at every level (the position is in target coordinates, where each level's MALA step
+    targets the posterior itself)."""
+    z, ld, grad, _, divergent = interweaving_move(
+        key,
+        state.z,
+        -state.potential_energy,
+        jax.tree.map(jnp.negative, state.z_grad),
+        logdensity_fn,
+        settings.interweaving,
+        state.inverse_mass_matrix,
+    )
+    return state._replace(
+        z=z,
+        potential_energy=-ld,
+        z_grad=jax.tree.map(jnp.negative, grad),
+        diverging=state.diverging | divergent,
+        num_grad_evals=state.num_grad_evals + 1,
+    )
 
 
 def chain_step(
@@ -352,6 +381,40 @@ def draw_transitions(
         current = measured
     k = current[0] if batched else current
     return state, jnp.where(i >= num_warmup, k, 1).astype(jnp.int32)
+
+
+def stop_idle_global_moves(
+    state: DilationLangevinState, settings: PopulationSettings
+) -> DilationLangevinState:
+    """At the first draw (``state`` batched over the chains, the warm-up's monitors not yet
+    reset), stop the global moves (``mixture.stopped``) if the warm-up's were accepted with
+    mean probability below :data:`~numpyro_dilation.mode_settings.STOP_ACCEPTANCE` over at
+    least one move per chain; otherwise, and at any other iteration, ``state`` unchanged.
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        from numpyro_dilation.population import init
+        from numpyro_dilation.population_chain import stop_idle_global_moves
+        from numpyro_dilation.population_settings import make_settings
+
+        settings = make_settings(60, 2)
+        state = init(jnp.zeros((8, 2)), lambda x: -0.5 * jnp.sum(x**2),
+                     jax.random.split(jax.random.key(0), 8), settings)
+        print(stop_idle_global_moves(state, settings).mixture.stopped)  # False: iteration 0
+    """
+    if settings.global_moves is None or state.mixture is None:
+        return state
+    monitor = state.monitor
+    moves = jnp.sum(monitor.num_global_moves)
+    acceptance = jnp.sum(monitor.global_accept_sum) / jnp.maximum(moves, 1)
+    idle = (moves >= state.i.shape[0]) & (acceptance < STOP_ACCEPTANCE)
+    first_draw = state.i[0] == settings.config.num_adaptation_steps
+    stopped = state.mixture.stopped | (first_draw & idle)
+    return state._replace(mixture=state.mixture._replace(stopped=stopped))
 
 
 def chain_alone_step(

@@ -14,6 +14,7 @@ import numpy as np
 
 from numpyro_dilation.annealing import AnnealingConfig
 from numpyro_dilation.blocks import check_blocks
+from numpyro_dilation.interweaving import Interweaving
 from numpyro_dilation.label_swaps import check_exchangeable, swap_of
 from numpyro_dilation.mode_settings import DENSE_MAX_DIM
 from numpyro_dilation.modes import GlobalMoves
@@ -85,7 +86,7 @@ wherever global moves run.
 
 
 class PopulationSettings(NamedTuple):
-    """Static settings of the population algorithm, fixed before the run (the warm-up
+    r"""Static settings of the population algorithm, fixed before the run (the warm-up
     stages as data). Built by :func:`make_settings`.
 
     - **config** - :class:`~numpyro_dilation.annealing.AnnealingConfig`: the levels, the
@@ -108,6 +109,9 @@ class PopulationSettings(NamedTuple):
       (:mod:`numpyro_dilation.draw_length`).
     - **mass_rank** - rank :math:`r` of the low-rank correction to the diagonal
       preconditioner (:mod:`numpyro_dilation.low_rank`); 0: diagonal only.
+    - **interweaving** - :class:`~numpyro_dilation.interweaving.Interweaving` (the maps of
+      non-centered sites to their centered values) for one interweaving move per iteration
+      at :math:`\lambda = 1`, or ``None`` (none).
 
     **Example**
 
@@ -131,6 +135,7 @@ class PopulationSettings(NamedTuple):
     run_length: int | None = None
     steps_per_draw: int | None = None
     mass_rank: int = 0
+    interweaving: Interweaving | None = None
 
 
 DEFAULT_MASS_RANK = 8

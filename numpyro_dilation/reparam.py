@@ -29,12 +29,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from numpyro import distributions as dist
 from numpyro import handlers
 from numpyro.infer.reparam import LocScaleReparam
+from numpyro.infer.util import constrain_fn
 
-__all__ = ["funnel_sites", "noncentered"]
+from numpyro_dilation.interweaving import Interweaving
+
+__all__ = ["funnel_sites", "interweaving", "noncentered"]
 
 
 def _base(fn):
@@ -117,3 +121,68 @@ def noncentered(model: Callable, sites: list[str]) -> Callable:
         print([k for k, v in trace.items() if v["type"] == "sample"])  # ['tau', 'theta_decentered']
     """
     return handlers.reparam(model, config={name: LocScaleReparam(centered=0) for name in sites})
+
+
+def interweaving(
+    model: Callable, sites, model_args=(), model_kwargs=None, transforms=None
+) -> Interweaving:
+    r"""The maps between the unconstrained positions of ``noncentered(model, sites)`` and
+    the centered values of ``sites``, for the interweaving move
+    (:mod:`numpyro_dilation.interweaving`): ``centered(z)`` runs the non-centered model
+    and reads ``NAME`` (a deterministic site there) for each ``NAME_decentered``;
+    ``decentered(z, a)`` runs ``model`` as written with ``NAME = a`` and the other sites
+    at ``z`` (constrained by ``transforms``: a dictionary of bijections, from
+    unconstrained to constrained, for the non-centered model's latent sites), reads each
+    site's ``Normal(loc, scale)`` and returns :math:`\zeta = (a - \mathrm{loc})/
+    \mathrm{scale}` and :math:`\log J = -\sum\log\mathrm{scale}` (broadcast to the
+    site's shape).
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax.numpy as jnp
+        import numpyro
+        import numpyro.distributions as dist
+        from numpyro.distributions.transforms import biject_to
+        from numpyro_dilation.reparam import interweaving
+
+        def model():
+            tau = numpyro.sample("tau", dist.HalfNormal(1.0))
+            numpyro.sample("theta", dist.Normal(1.0, tau).expand([3]))
+
+        transforms = {"tau": biject_to(dist.HalfNormal(1.0).support),
+                      "theta_decentered": biject_to(dist.Normal().support)}
+        iw = interweaving(model, ["theta"], transforms=transforms)
+        z = {"tau": jnp.log(2.0), "theta_decentered": jnp.ones(3)}
+        a = iw.centered(z)
+        print(a["theta_decentered"])  # [3. 3. 3.]: 1 + 2 * 1
+        print(iw.decentered(z, a)[0]["theta_decentered"])  # [1. 1. 1.]
+    """
+    model_kwargs = {} if model_kwargs is None else model_kwargs
+    transforms = {} if transforms is None else transforms
+    sites = tuple(sites)
+    reparam_model = noncentered(model, list(sites))
+    keys = {name: f"{name}_decentered" for name in sites}
+
+    def centered(z):
+        values = constrain_fn(reparam_model, model_args, model_kwargs, z,
+                              return_deterministic=True)  # fmt: skip
+        return {keys[name]: values[name] for name in sites}
+
+    def decentered(z, a):
+        held = set(keys.values())
+        values = {k: transforms[k](v) for k, v in z.items() if k not in held}
+        values.update({name: a[keys[name]] for name in sites})
+        seeded = handlers.seed(handlers.substitute(model, data=values), 0)
+        trace = handlers.trace(seeded).get_trace(*model_args, **model_kwargs)
+        zeta, log_det = {}, 0.0
+        for name in sites:
+            base = _base(trace[name]["fn"])
+            value = a[keys[name]]
+            scale = jnp.broadcast_to(base.scale, jnp.shape(value))
+            zeta[keys[name]] = (value - base.loc) / scale
+            log_det = log_det - jnp.sum(jnp.log(scale))
+        return zeta, log_det
+
+    return Interweaving(centered, decentered)

@@ -194,14 +194,15 @@ def small_step_problem(step_sizes) -> str | None:
 
 
 def run_problems(
-    phase, sites, monitor, flat, means, chol, laplace_log_mass, num_modes, shares=True,
-    step_sizes=None,
+    phase, sites, monitor, flat, means, chol, laplace_log_mass, num_modes, stopped=False,
+    shares=True, step_sizes=None,
 ) -> list[str]:  # fmt: skip
     """Host side of the end-of-phase check: the problems
     (:func:`~numpyro_dilation.health.health_problems`) of the chains' monitors, with the
     final positions ``flat`` (shape ``(C, d)``) assigned to the mixture's modes unless not
     ``shares`` (with label swaps the chains visit relabellings that are not among the
-    modes, so the share of a mode's neighbourhood is not its weight); where the chains
+    modes, so the share of a mode's neighbourhood is not its weight); ``stopped``: the
+    mixture's global moves were stopped at the warm-up's end; where the chains
     disagree, the chains' ``step_sizes`` (shape ``(C,)``) far below the others'
     (:func:`small_step_problem`)."""
     monitor = jax.tree.map(np.asarray, monitor)
@@ -215,7 +216,7 @@ def run_problems(
         log_mass = np.asarray(laplace_log_mass[:num_modes], dtype=float)
         weights = np.exp(log_mass - np.logaddexp.reduce(log_mass))
     problems = health_problems(
-        monitor, sites, phase, num_modes, shares, weights, MIN_GLOBAL_ACCEPTANCE
+        monitor, sites, phase, num_modes, shares, weights, MIN_GLOBAL_ACCEPTANCE, bool(stopped)
     )
     disagree = any(p.startswith("the chains disagree") for p in problems)
     small = None if step_sizes is None or not disagree else small_step_problem(step_sizes)
@@ -228,16 +229,18 @@ def _swaps_labels(settings) -> bool:
 
 
 def mixture_operands(mixture, dim: int) -> tuple:
-    """``(means, chol, laplace_log_mass, num_modes)`` of the mixture (a placeholder with
-    no mode when global moves are off)."""
+    """``(means, chol, laplace_log_mass, num_modes, stopped)`` of the mixture (a placeholder
+    with no mode when global moves are off)."""
     if mixture is None:
         return (
             jnp.zeros((1, dim)),
             jnp.ones((1, dim)),
             jnp.zeros((1,)),
             jnp.zeros((), jnp.int32),
+            jnp.zeros((), bool),
         )
-    return mixture.means, mixture.chol, mixture.laplace_log_mass, mixture.num_modes
+    return (mixture.means, mixture.chol, mixture.laplace_log_mass, mixture.num_modes,
+            jnp.asarray(mixture.stopped))  # fmt: skip
 
 
 def check_run(mcmc: MCMC) -> list[str]:

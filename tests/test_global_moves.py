@@ -1,5 +1,7 @@
 """Mode finding, exact global moves, mode weights and the log-evidence."""
 
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -445,3 +447,41 @@ def test_chi_square_draws_match_the_exact_distribution(nu):
     draws = np.asarray(jax.jit(jax.vmap(lambda k: chi_square_sample(k, nu)))(keys))
     assert np.all(np.isfinite(draws)) and np.all(draws >= 0)
     assert stats.kstest(draws, stats.chi2(nu).cdf).pvalue > 1e-3
+
+
+def test_global_moves_never_accepted_in_the_warm_up_are_stopped_for_the_draws():
+    """A 20-d standard normal with proposals 30 times too wide (``inflation=30``): no global
+    move is accepted in the warm-up, so the draws make none (one gradient per transition,
+    not two), the end-of-run check says so, and the draws stay right (means within 4.5
+    standard errors of the pooled draws' effective size, variances within 15%). With the
+    default inflation the moves are accepted and kept."""
+
+    def model():
+        numpyro.sample("x", dist.Normal(0.0, 1.0).expand([20]))
+
+    def run(global_moves):
+        mcmc = MCMC(DilationLangevin(model, global_moves=global_moves), num_warmup=200,
+                    num_samples=50, num_chains=64, chain_method="vectorized",
+                    progress_bar=False)  # fmt: skip
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            mcmc.run(jax.random.key(0), extra_fields=("num_grad_evals",))
+        return mcmc, " ".join(str(w.message) for w in caught)
+
+    mcmc, text = run(GlobalMoves(inflation=30.0))
+    state = mcmc.last_state
+    k = int(state.adapt_state.steps_per_draw[0])
+    assert bool(state.mixture.stopped) and int(state.mixture.num_modes) >= 1
+    grads = np.asarray(mcmc.get_extra_fields()["num_grad_evals"])
+    assert np.all(grads[1:] == k), (np.unique(grads), k)  # MALA steps only
+    if int(state.mixture.num_modes) >= 2:
+        assert "stopped at the warm-up's end" in text
+    x = np.asarray(mcmc.get_samples()["x"])
+    se = 1.0 / np.sqrt(x.shape[0] / 2)  # pooled draws, half an effective draw each
+    assert np.all(np.abs(x.mean(0)) < 4.5 * se), x.mean(0)
+    assert np.all(np.abs(x.var(0) - 1.0) < 0.15), x.var(0)
+
+    kept, _ = run("auto")
+    assert not bool(kept.last_state.mixture.stopped)
+    k = int(kept.last_state.adapt_state.steps_per_draw[0])
+    assert np.all(np.asarray(kept.get_extra_fields()["num_grad_evals"])[1:] == 2 * k)

@@ -126,6 +126,17 @@ def test_chains_with_far_smaller_steps_are_named_when_the_chains_disagree(x64):
                         step_sizes=steps) == []  # agreeing chains: nothing to explain
 
 
+def test_stopped_global_moves_are_reported_with_modes_to_move_between(x64):
+    """Global moves stopped at the warm-up's end (none accepted there): the sampling check
+    says so where two or more modes were found, and not with one mode or moves kept."""
+    draws = np.random.default_rng(4).normal(size=(8, 100, 1))
+    stopped = health_problems(_monitors(draws), ["x"], num_modes=3, moves_stopped=True)
+    assert len(stopped) == 1 and "3 modes found were stopped" in stopped[0]
+    assert "mode_summary" in stopped[0]
+    assert health_problems(_monitors(draws), ["x"], num_modes=1, moves_stopped=True) == []
+    assert health_problems(_monitors(draws), ["x"], num_modes=3) == []
+
+
 def test_warm_up_phase_only_reports_stuck_chains(x64):
     rng = np.random.default_rng(2)
     draws = rng.normal(size=(4, 50, 1))
