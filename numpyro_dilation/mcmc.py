@@ -133,8 +133,8 @@ class DilationLangevin(MCMCKernel):
         ``UTurn(kind="exact")``: the exact U-turn move; ``None``: none
         (:mod:`numpyro_dilation.uturn`).
     :param reparam: ``"auto"`` (default): funnel sites are sampled non-centered
-        (:mod:`numpyro_dilation.reparam`, :attr:`noncentered_sites`), with one move per
-        iteration in their centered coordinates (:mod:`numpyro_dilation.interweaving`);
+        (:mod:`numpyro_dilation.reparam`, :attr:`noncentered_sites`), each transition followed
+        by a move in their centered coordinates (:mod:`numpyro_dilation.interweaving`);
         ``None``: as written.
     :param bool forward_mode_differentiation: as in NumPyro's ``NUTS``.
     :param bool dense_mass: as in NumPyro's ``NUTS``: one dense preconditioner
