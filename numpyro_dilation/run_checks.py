@@ -208,16 +208,17 @@ def run_problems(
     monitor = jax.tree.map(np.asarray, monitor)
     if phase == "warm-up" and np.all(monitor.num_moved == 0):
         return []  # every chain stuck: the never-accepted warning says it
-    shares = weights = None
+    mode_shares = weights = None  # not `shares`: that is the switch
     num_modes = int(num_modes)
     if num_modes >= 2 and shares:
         labels = nearest_mode(flat, means[:num_modes], chol[:num_modes])
-        shares = np.bincount(labels, minlength=num_modes) / flat.shape[0]
+        mode_shares = np.bincount(labels, minlength=num_modes) / flat.shape[0]
         log_mass = np.asarray(laplace_log_mass[:num_modes], dtype=float)
         weights = np.exp(log_mass - np.logaddexp.reduce(log_mass))
     problems = health_problems(
-        monitor, sites, phase, num_modes, shares, weights, MIN_GLOBAL_ACCEPTANCE, bool(stopped)
-    )
+        monitor, sites, phase, num_modes, mode_shares, weights, MIN_GLOBAL_ACCEPTANCE,
+        bool(stopped),
+    )  # fmt: skip
     disagree = any(p.startswith("the chains disagree") for p in problems)
     small = None if step_sizes is None or not disagree else small_step_problem(step_sizes)
     return problems + ([small] if small else [])

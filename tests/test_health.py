@@ -128,13 +128,41 @@ def test_chains_with_far_smaller_steps_are_named_when_the_chains_disagree(x64):
 
 def test_stopped_global_moves_are_reported_with_modes_to_move_between(x64):
     """Global moves stopped at the warm-up's end (none accepted there): the sampling check
-    says so where two or more modes were found, and not with one mode or moves kept."""
+    says so where the chains sit in two or more modes or all miss a mode with Laplace weight
+    above 1e-3; not with one mode, moves kept, or the other modes without mass (radon: Laplace
+    weights 1e-19 to 1e-31)."""
     draws = np.random.default_rng(4).normal(size=(8, 100, 1))
-    stopped = health_problems(_monitors(draws), ["x"], num_modes=3, moves_stopped=True)
+    split, weights = np.array([0.5, 0.5, 0.0]), np.array([0.5, 0.5, 1e-9])
+    stopped = health_problems(_monitors(draws), ["x"], num_modes=3, mode_shares=split,
+                              laplace_weights=weights, moves_stopped=True)  # fmt: skip
     assert len(stopped) == 1 and "3 modes found were stopped" in stopped[0]
-    assert "mode_summary" in stopped[0]
+    assert "more than one of them" in stopped[0] and "mode_summary" in stopped[0]
     assert health_problems(_monitors(draws), ["x"], num_modes=1, moves_stopped=True) == []
-    assert health_problems(_monitors(draws), ["x"], num_modes=3) == []
+    assert health_problems(_monitors(draws), ["x"], num_modes=3, mode_shares=split,
+                           laplace_weights=weights) == []  # fmt: skip
+    # all chains in one mode: nothing to say unless another mode has Laplace mass they miss
+    one = np.array([1.0, 0.0, 0.0])
+    assert health_problems(_monitors(draws), ["x"], num_modes=3, mode_shares=one,
+                           laplace_weights=np.array([1.0, 1e-9, 1e-9]),
+                           moves_stopped=True) == []  # fmt: skip
+    missed = health_problems(_monitors(draws), ["x"], num_modes=3, mode_shares=one,
+                             laplace_weights=np.array([0.9, 0.1, 1e-9]), moves_stopped=True)
+    assert len(missed) == 1 and "stopped" in missed[0]  # a mode with 10% of the mass missed
+
+
+def test_run_problems_compares_the_chains_mode_shares_with_the_laplace_weights(x64):
+    """All 256 chains' final positions at the first of two modes of equal Laplace weight:
+    the end-of-run check reports the second mode's share (it computed none before
+    2026-12-05, the share's name shadowed by its switch); with label swaps (``shares=False``)
+    it is not computed."""
+    rng = np.random.default_rng(5)
+    draws = rng.normal(size=(256, 20, 2))
+    means = np.array([[0.0, 0.0], [10.0, 0.0]])
+    chol, log_mass = np.ones((2, 2)), np.zeros(2)
+    args = ("sampling", ["x", "x"], _monitors(draws), draws[:, -1], means, chol, log_mass, 2)
+    problems = run_problems(*args)
+    assert len(problems) == 1 and "Laplace weight" in problems[0], problems
+    assert run_problems(*args, shares=False) == []
 
 
 def test_warm_up_phase_only_reports_stuck_chains(x64):
