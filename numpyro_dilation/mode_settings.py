@@ -22,8 +22,8 @@ warm-up's end, all chains) below which the population sampler stops them for the
 step, and proposals that are never accepted cannot change any weight. Measured on the
 radon-like model of the real-model suite: 7 to 14 "modes" of a unimodal posterior (points
 of the non-centered density's ridges), acceptance 0.000, half the draws' gradients. The
-end-of-run check says that they were stopped (the mode weights then rest on the local
-moves).
+end-of-run check says that they were stopped where the mode weights are at stake (chains in
+two or more modes, or a mode with Laplace weight above 0.001 that no chain is in).
 
 **Example**
 
