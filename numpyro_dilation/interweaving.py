@@ -147,8 +147,10 @@ def interweaving_move(
     """One interweaving move of one chain (module docstring) from ``z`` with its
     ``logdensity`` and ``grad``; ``inverse_mass_matrix``: the preconditioner (``(d,)``,
     ``(d, d)`` whose diagonal is used, or ``None``: ones). Returns ``(z, logdensity, grad,
-    acceptance probability, diverging)``; a proposal with a non-finite log-density or
-    gradient is rejected and reported as diverging.
+    mean acceptance probability, diverging)``: a proposal with a non-finite log-density is
+    rejected (the step lengths reach 100 scales by design); a move whose final position has
+    a non-finite log-density gradient is undone and reported as diverging; with no update
+    accepted ``z`` is returned exactly as it was.
 
     **Example**
 
@@ -194,7 +196,7 @@ def interweaving_move(
         return jnp.where(jnp.isfinite(value), value, -jnp.inf)
 
     def update(carry, key):  # one coordinate, a random-walk Metropolis step
-        theta_flat, value = carry
+        theta_flat, value, moved = carry
         key_index, key_scale, key_step, key_accept = random.split(key, 4)
         j = random.randint(key_index, (), 0, theta_flat.shape[0])
         log_u = random.uniform(key_scale, minval=jnp.log(MIN_SCALE), maxval=jnp.log(MAX_SCALE))
@@ -204,24 +206,26 @@ def interweaving_move(
         log_ratio = new_value - value
         accept = jnp.log(random.uniform(key_accept)) < log_ratio
         p = jnp.exp(jnp.minimum(jnp.where(jnp.isnan(log_ratio), -jnp.inf, log_ratio), 0.0))
-        return (jnp.where(accept, proposal, theta_flat), jnp.where(accept, new_value, value)), p
+        theta_flat = jnp.where(accept, proposal, theta_flat)
+        return (theta_flat, jnp.where(accept, new_value, value), moved | accept), p
 
     start = centered_logdensity(flat)
     keys = random.split(rng_key, NUM_UPDATES)
-    (theta_flat, _), p = jax.lax.scan(update, (flat, start), keys)
+    (theta_flat, _, moved), p = jax.lax.scan(update, (flat, start, jnp.zeros((), bool)), keys)
     new_z = position(theta_flat)[0]
     new_ld, new_grad = jax.value_and_grad(logdensity_fn)(new_z)
     finite = jnp.isfinite(new_ld)
     for leaf in jax.tree.leaves(new_grad):
         finite = finite & jnp.all(jnp.isfinite(leaf))
+    keep = moved & finite  # nothing accepted: z exactly as it was (no round trip through a)
 
     def pick(new, old):
-        return jax.tree.map(lambda x, y: jnp.where(finite, x, y), new, old)
+        return jax.tree.map(lambda x, y: jnp.where(keep, x, y), new, old)
 
     return (
         pick(new_z, z),
-        jnp.where(finite, new_ld, logdensity),
+        jnp.where(keep, new_ld, logdensity),
         pick(new_grad, grad),
         jnp.mean(p),
-        ~finite,
+        moved & ~finite,
     )

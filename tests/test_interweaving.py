@@ -122,3 +122,23 @@ def test_only_noncentered_sites_get_the_move():
         kernel = DilationLangevin(m, reparam=reparam)
         kernel.init(jax.random.key(0), 100, None, (), {})
         assert (kernel.settings.interweaving is not None) is expected
+
+
+def test_a_move_with_no_update_accepted_returns_the_position_exactly():
+    """Every proposal has density 0 (its log-Jacobian is -inf away from the current scale):
+    the chain stays exactly where it was (no round trip through the centered values, which
+    would move it by rounding and hide a stuck chain from the end-of-run check)."""
+    iw = interweaving(_prior_model, ["theta"], transforms=_transforms())
+    z = {"tau": jnp.array(0.3), "theta_decentered": jnp.array([0.1, -1.7, 2.3])}
+
+    def decentered(z_, a):
+        zeta, log_det = iw.decentered(z_, a)
+        return zeta, jnp.where(z_["tau"] == 0.3, log_det, -jnp.inf)
+
+    ld, grad = jax.value_and_grad(_prior_logdensity)(z)
+    new, new_ld, _, p, diverging = interweaving_move(
+        jax.random.key(0), z, ld, grad, _prior_logdensity, Interweaving(iw.centered, decentered)
+    )
+    assert float(p) == 0.0 and not bool(diverging) and float(new_ld) == float(ld)
+    for k in z:
+        assert np.array_equal(np.asarray(new[k]), np.asarray(z[k]))
