@@ -290,9 +290,9 @@ def _site_list(names: list[str]) -> str:
 def _weights_at_stake(mode_shares, laplace_weights) -> bool:
     """Whether stopped global moves leave mode weights to the local moves: the chains'
     final positions lie in two or more modes, or a mode that none is in has a Laplace weight
-    above 1e-3 (unknown shares or weights: yes). Measured on the radon-like model: the 7 and
-    7 "modes" besides the one all 256 chains sit in (points on the non-centered density's
-    ridges) have Laplace weights 1e-19 to 1e-31."""
+    above 1e-3 (unknown shares or weights: yes). Measured on the radon-like model (two keys):
+    the 7 "modes" besides the one all 256 chains sit in (points on the non-centered
+    density's ridges) have Laplace weights 1e-19 to 1e-31."""
     if mode_shares is None or laplace_weights is None:
         return True
     occupied = np.asarray(mode_shares) > 0

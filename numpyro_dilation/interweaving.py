@@ -41,7 +41,7 @@ on transitions that include it), at every level: the state's position is in targ
 coordinates, where every level's MALA step targets :math:`\pi` itself
 (:mod:`numpyro_dilation.kernel`), so the move is one more :math:`\pi`-invariant step there.
 Measured on the radon-like model (``python -m benchmarks.models --preset small --only
-radon_varying_intercept``): no chain left at ``sigma_a`` > 0.5 at the warm-up's end (9
+radon_varying_intercept``): no chain left at ``sigma_a`` > 0.5 at the warm-up's end (15
 without the move, same key), the posterior matched (sd ratios 0.98-1.03, R-hat 1.007).
 
 Positions are dictionaries (NumPyro's unconstrained sites): ``centered(z)`` returns, for
