@@ -34,8 +34,9 @@ location can be 80 marginal standard deviations from where :math:`a` puts it (me
 the radon-like model: ``mu_a`` at −1.8 where the posterior is 1.53 ± 0.04). One coordinate
 at a time, because the other coordinates' conditionals stay narrow while one jumps.
 
-Cost per move: :data:`NUM_UPDATES` evaluations of :math:`\log\pi` and of ``decentered``,
-one of ``centered``, and one gradient of :math:`\log\pi` at the end; memory :math:`O(d)` per
+Cost per move: :data:`NUM_UPDATES` evaluations of :math:`\log\pi`, one more of
+``decentered`` than that, one of ``centered``, and one gradient of :math:`\log\pi` at the
+end; memory :math:`O(d)` per
 chain. The population makes one move after every transition (the draw length is measured
 on transitions that include it), at every level: the state's position is in target
 coordinates, where every level's MALA step targets :math:`\pi` itself
@@ -185,34 +186,34 @@ def interweaving_move(
     flat, unravel = ravel_pytree({k: z[k] for k in theta_keys})
     flat_v = ravel_pytree({k: v[k] for k in theta_keys})[0]
 
-    def position(theta_flat):  # z with theta and the zeta that keep a; log J
-        theta = unravel(theta_flat)
+    def centered_logdensity(theta_flat):  # z with theta and the zeta that keep a; its
+        theta = unravel(theta_flat)  # log-density in centered coordinates
         zeta, log_det = interweaving.decentered({**z, **theta}, a)
-        return {k: (theta[k] if k in theta else zeta[k]) for k in z}, log_det  # z's order
-
-    def centered_logdensity(theta_flat):
-        new_z, log_det = position(theta_flat)
+        new_z = {k: (theta[k] if k in theta else zeta[k]) for k in z}  # z's key order
         value = logdensity_fn(new_z) + log_det
-        return jnp.where(jnp.isfinite(value), value, -jnp.inf)
+        return new_z, jnp.where(jnp.isfinite(value), value, -jnp.inf)
 
     def update(carry, key):  # one coordinate, a random-walk Metropolis step
-        theta_flat, value, moved = carry
+        theta_flat, current, value, moved = carry
         key_index, key_scale, key_step, key_accept = random.split(key, 4)
         j = random.randint(key_index, (), 0, theta_flat.shape[0])
         log_u = random.uniform(key_scale, minval=jnp.log(MIN_SCALE), maxval=jnp.log(MAX_SCALE))
         step = jnp.exp(log_u) * jnp.sqrt(flat_v[j]) * random.normal(key_step, (), flat.dtype)
         proposal = theta_flat.at[j].add(step.astype(flat.dtype))
-        new_value = centered_logdensity(proposal)
+        new_z, new_value = centered_logdensity(proposal)
         log_ratio = new_value - value
         accept = jnp.log(random.uniform(key_accept)) < log_ratio
         p = jnp.exp(jnp.minimum(jnp.where(jnp.isnan(log_ratio), -jnp.inf, log_ratio), 0.0))
         theta_flat = jnp.where(accept, proposal, theta_flat)
-        return (theta_flat, jnp.where(accept, new_value, value), moved | accept), p
+        current = jax.tree.map(lambda x, y: jnp.where(accept, x, y), new_z, current)
+        return (theta_flat, current, jnp.where(accept, new_value, value), moved | accept), p
 
-    start = centered_logdensity(flat)
+    # the current point's centered log-density: its own log-density (known) and log J
+    start = logdensity + interweaving.decentered(z, a)[1]
+    start = jnp.where(jnp.isfinite(start), start, -jnp.inf)
     keys = random.split(rng_key, NUM_UPDATES)
-    (theta_flat, _, moved), p = jax.lax.scan(update, (flat, start, jnp.zeros((), bool)), keys)
-    new_z = position(theta_flat)[0]
+    carry = (flat, z, start, jnp.zeros((), bool))
+    (_, new_z, _, moved), p = jax.lax.scan(update, carry, keys)
     new_ld, new_grad = jax.value_and_grad(logdensity_fn)(new_z)
     finite = jnp.isfinite(new_ld)
     for leaf in jax.tree.leaves(new_grad):

@@ -110,8 +110,8 @@ class PopulationSettings(NamedTuple):
     - **mass_rank** - rank :math:`r` of the low-rank correction to the diagonal
       preconditioner (:mod:`numpyro_dilation.low_rank`); 0: diagonal only.
     - **interweaving** - :class:`~numpyro_dilation.interweaving.Interweaving` (the maps of
-      non-centered sites to their centered values) for one interweaving move per iteration
-      at :math:`\lambda = 1`, or ``None`` (none).
+      non-centered sites to their centered values) for an interweaving move after every
+      transition, or ``None`` (none).
 
     **Example**
 
