@@ -16,6 +16,7 @@ from numpyro_dilation.mode_mixture import (
 )
 from numpyro_dilation.mode_settings import (
     GlobalMoves,
+    proposal_inflation,
     uses_dense_covariance,
 )
 
@@ -24,7 +25,6 @@ __all__ = [
     "find_modes",
     "find_modes_per_chain",
     "hessian_diagonal",
-    "proposal_inflation",
 ]
 
 
@@ -200,22 +200,45 @@ def find_modes(
         return _find_modes_diagonal(positions, logdensity_fn, step_size, config, inverse_mass)
 
     def optimize(y, h):
-        y = _ascend(logdensity_fn, y, h, config.num_ascent_steps, inverse_mass)[0]
-        y, ld, g, eigval, eigvec, valid = _newton(
+        y, ld, g = _ascend(logdensity_fn, y, h, config.num_ascent_steps, inverse_mass)
+        return y, ld, jnp.isfinite(ld) & _finite(g) & _finite(y)
+
+    ends, end_lds, finite = map_starts(optimize, positions, step_size)
+
+    def refined(y):  # Newton steps from y; the optimum, its precision, and whether valid
+        y, ld, g, eigval, eigvec, ok = _newton(
             logdensity_fn, y, config.num_newton_steps, config.eig_floor
         )
         decrement = jnp.sum((eigvec.T @ g) ** 2 / eigval)  # g^T H^{-1} g
-        valid = valid & jnp.isfinite(ld)
-        return y, ld, eigval, eigvec, valid, valid & (decrement <= config.stationarity_tol * dim)
+        ok = ok & jnp.isfinite(ld)
+        return y, ld, eigval, eigvec, ok, ok & (decrement <= config.stationarity_tol * dim)
 
-    ys, lds, eigvals, eigvecs, loose, strict = map_starts(optimize, positions, step_size)
+    delta2 = config.merge_distance**2
+    newton_grads = (config.num_newton_steps + 1) * (dim + 1)  # a Hessian: d + 1 gradients
+    grads = config.num_ascent_steps + 1
+    if newton_grads <= grads:  # Newton steps from every start cost no more than its ascent
+        ys, lds, eigvals, eigvecs, loose, strict = map_starts(refined, ends)
+        num_reps, grads = num_chains, jnp.asarray(grads + newton_grads)
+    else:  # ascent ends with no barrier between them share one refinement
+        rep, num_reps = _merge_ascents(
+            logdensity_fn, ends, end_lds, finite, 1.0 / inverse_mass, num_chains
+        )
+
+        def refine(r, slots):
+            return tuple(a.at[r].set(b) for a, b in zip(slots, refined(ends[rep[r]]), strict=True))
+
+        slots = (ends, end_lds, jnp.ones((num_chains, dim), dtype),
+                 jnp.broadcast_to(jnp.eye(dim, dtype=dtype), (num_chains, dim, dim)),
+                 jnp.zeros((num_chains,), bool), jnp.zeros((num_chains,), bool))
+        ys, lds, eigvals, eigvecs, loose, strict = lax.fori_loop(0, num_reps, refine, slots)
+        # per start: its ascent and the segment's log-densities; a share of the refinements
+        grads = grads + _SEGMENT_POINTS + (num_reps * newton_grads + num_chains - 1) // num_chains
     valid = jnp.where(jnp.any(strict), strict, loose)
     max_modes = config.max_modes
-    delta2 = config.merge_distance**2
 
-    # Greedy merge, in chain order, into at most max_modes slots.
+    # Greedy merge of the refined optima, in order, into at most max_modes slots.
     def merge(c, carry):
-        idx, n = carry  # idx[m]: chain representing slot m
+        idx, n = carry  # idx[m]: refined optimum representing mode m
         y, ld = ys[c], lds[c]
         rep_y, rep_val, rep_vec = ys[idx], eigvals[idx], eigvecs[idx]
         proj = jnp.einsum("mji,mj->mi", rep_vec, y[None] - rep_y)
@@ -227,11 +250,10 @@ def find_modes(
         add = (~close) & (n < max_modes)
         idx = jnp.where(valid[c] & replace, idx.at[j].set(c), idx)
         idx = jnp.where(valid[c] & add, idx.at[n].set(c), idx)
-        n = n + (valid[c] & add).astype(n.dtype)
-        return idx, n
+        return idx, n + (valid[c] & add).astype(n.dtype)
 
     idx0 = jnp.zeros((max_modes,), jnp.int32)
-    idx, num_modes = lax.fori_loop(0, num_chains, merge, (idx0, jnp.zeros((), jnp.int32)))
+    idx, num_modes = lax.fori_loop(0, num_reps, merge, (idx0, jnp.zeros((), jnp.int32)))
     used = jnp.arange(max_modes) < num_modes
 
     means = ys[idx]
@@ -239,25 +261,9 @@ def find_modes(
     # Proposal covariance s^2 Sigma = V diag(s^2 / eig) V^T; chol via QR-free Cholesky.
     inflation = proposal_inflation(config.inflation, dim)
     cov = jnp.einsum("mij,mj,mkj->mik", eigvec, inflation / eigval, eigvec)
-    chol = jnp.linalg.cholesky(cov)
-    eye = jnp.broadcast_to(jnp.eye(dim, dtype=dtype), chol.shape)
-    chol = jnp.where(used[:, None, None], chol, eye)
-    laplace = lds[idx] - 0.5 * jnp.sum(jnp.log(eigval), -1) + 0.5 * dim * jnp.log(2 * jnp.pi)
-    laplace = jnp.where(used, laplace, -jnp.inf)
-    log_weights = _defensive_weights(laplace, used, num_modes, config.uniform_weight)
-    log_weights = log_weights.astype(dtype)
-    mixture = ModeMixture(
-        means,
-        chol,
-        log_weights,
-        laplace.astype(dtype),
-        num_modes,
-        jnp.asarray(config.tail_weight, dtype),
-        jnp.asarray(config.tail_dof, dtype),
-        stopped=jnp.zeros((), bool),
-    )
-    grads = config.num_ascent_steps + 1 + (config.num_newton_steps + 1) * (dim + 1)
-    return mixture, jnp.asarray(grads, jnp.int32)
+    chol = jnp.where(used[:, None, None], jnp.linalg.cholesky(cov), jnp.eye(dim, dtype=dtype))
+    mixture = _mixture(means, chol, lds[idx], jnp.log(eigval), num_modes, config)
+    return mixture, grads.astype(jnp.int32)
 
 
 def _no_barrier(logdensity_fn: Callable, a, ld_a, b, ld_b) -> jax.Array:
@@ -267,6 +273,30 @@ def _no_barrier(logdensity_fn: Callable, a, ld_a, b, ld_b) -> jax.Array:
     ts = jnp.linspace(0.0, 1.0, _SEGMENT_POINTS + 2, dtype=a.dtype)[1:-1]
     lds = jax.vmap(lambda t: logdensity_fn(a + t * (b - a)))(ts)
     return jnp.all(lds >= jnp.minimum(ld_a, ld_b) - _BARRIER_NATS)
+
+
+def _merge_ascents(logdensity_fn, ys, lds, valid, precision, num_slots):
+    """Greedy, in start order: a valid ascent end joins the representative nearest to it in
+    the metric ``precision`` (diagonal) if no barrier (:func:`_no_barrier`) lies between
+    them (the higher end represents both), else it opens a new slot (at most
+    ``num_slots``). Returns ``(idx, n)``: the representatives'
+    rows, shape ``(num_slots,)``, and how many slots are used."""
+
+    def merge(c, carry):
+        idx, n = carry
+        y, ld = ys[c], lds[c]
+        dist2 = jnp.sum(precision * (y - ys[idx]) ** 2, axis=-1)
+        dist2 = jnp.where(jnp.arange(num_slots) < n, dist2, jnp.inf)
+        j = jnp.argmin(dist2)
+        same = (n > 0) & _no_barrier(logdensity_fn, y, ld, ys[idx[j]], lds[idx[j]])
+        replace = same & (ld > lds[idx[j]])
+        add = (~same) & (n < num_slots)
+        idx = jnp.where(valid[c] & replace, idx.at[j].set(c), idx)
+        idx = jnp.where(valid[c] & add, idx.at[n].set(c), idx)
+        return idx, n + (valid[c] & add).astype(n.dtype)
+
+    idx0 = jnp.zeros((num_slots,), jnp.int32)
+    return lax.fori_loop(0, ys.shape[0], merge, (idx0, jnp.zeros((), jnp.int32)))
 
 
 def _find_modes_diagonal(positions, logdensity_fn, step_size, config, inverse_mass):
@@ -285,23 +315,7 @@ def _find_modes_diagonal(positions, logdensity_fn, step_size, config, inverse_ma
     valid = jnp.where(jnp.any(strict), strict, loose)
     max_modes = config.max_modes
 
-    # Greedy, in start order: a start joins the representative nearest in the pooled
-    # metric if the segment between them has no barrier, else it opens a new mode.
-    def merge(c, carry):
-        idx, n = carry
-        y, ld = ys[c], lds[c]
-        dist2 = jnp.sum(precision * (y - ys[idx]) ** 2, axis=-1)
-        dist2 = jnp.where(jnp.arange(max_modes) < n, dist2, jnp.inf)
-        j = jnp.argmin(dist2)
-        same = (n > 0) & _no_barrier(logdensity_fn, y, ld, ys[idx[j]], lds[idx[j]])
-        replace = same & (ld > lds[idx[j]])
-        add = (~same) & (n < max_modes)
-        idx = jnp.where(valid[c] & replace, idx.at[j].set(c), idx)
-        idx = jnp.where(valid[c] & add, idx.at[n].set(c), idx)
-        return idx, n + (valid[c] & add).astype(n.dtype)
-
-    idx0 = jnp.zeros((max_modes,), jnp.int32)
-    idx, num_modes = lax.fori_loop(0, num, merge, (idx0, jnp.zeros((), jnp.int32)))
+    idx, num_modes = _merge_ascents(logdensity_fn, ys, lds, valid, precision, max_modes)
     used = jnp.arange(max_modes) < num_modes
     value_and_grad = jax.value_and_grad(logdensity_fn)
     mode_gs = gs[idx]  # the gradients at the representatives, from their ascents
@@ -330,19 +344,7 @@ def _find_modes_diagonal(positions, logdensity_fn, step_size, config, inverse_ma
     means, mode_lds, curv = lax.fori_loop(0, num_modes, refine, carry)
     inflation = proposal_inflation(config.inflation, dim)
     chol = jnp.where(used[:, None], jnp.sqrt(inflation / curv), 1.0).astype(dtype)
-    laplace = mode_lds - 0.5 * jnp.sum(jnp.log(curv), -1) + 0.5 * dim * jnp.log(2 * jnp.pi)
-    laplace = jnp.where(used, laplace, -jnp.inf)
-    log_weights = _defensive_weights(laplace, used, num_modes, config.uniform_weight)
-    mixture = ModeMixture(
-        means,
-        chol,
-        log_weights.astype(dtype),
-        laplace.astype(dtype),
-        num_modes,
-        jnp.asarray(config.tail_weight, dtype),
-        jnp.asarray(config.tail_dof, dtype),
-        stopped=jnp.zeros((), bool),
-    )
+    mixture = _mixture(means, chol, mode_lds, jnp.log(curv), num_modes, config)
     # per start: ascent, its first gradient, the segment's log-densities; and a share of
     # the d Hessian-vector products and the Newton steps at each mode found
     per_mode = dim + config.num_newton_steps
@@ -351,12 +353,30 @@ def _find_modes_diagonal(positions, logdensity_fn, step_size, config, inverse_ma
     return mixture, grads.astype(jnp.int32)
 
 
-def _defensive_weights(laplace, used, num_modes, eps):
-    """:math:`\\log w_m`: Laplace weights mixed with a share ``eps`` of uniform weights."""
-    log_w_laplace = laplace - logsumexp(laplace)
+def _mixture(means, chol, mode_lds, log_eigvals, num_modes, config) -> ModeMixture:
+    r"""The :class:`ModeMixture` of the first ``num_modes`` rows: Laplace masses
+    :math:`\log\hat w_m = \log\gamma(\mu_m) - \tfrac12\sum_i\log\lambda_{m,i} + \tfrac d2\log
+    2\pi` from the precisions' eigenvalues, mixed with a share :math:`\epsilon`
+    (``uniform_weight``) of uniform weights: :math:`w_m = (1-\epsilon)\hat w_m + \epsilon/M`."""
+    dtype, dim = means.dtype, means.shape[-1]
+    used = jnp.arange(means.shape[0]) < num_modes
+    laplace = mode_lds - 0.5 * jnp.sum(log_eigvals, -1) + 0.5 * dim * jnp.log(2 * jnp.pi)
+    laplace = jnp.where(used, laplace, -jnp.inf)
+    eps = config.uniform_weight
     log_w_uniform = jnp.where(used, -jnp.log(jnp.maximum(num_modes, 1)), -jnp.inf)
-    log_weights = jnp.logaddexp(jnp.log1p(-eps) + log_w_laplace, jnp.log(eps) + log_w_uniform)
-    return jnp.where(used, log_weights, -jnp.inf)
+    log_weights = jnp.logaddexp(
+        jnp.log1p(-eps) + laplace - logsumexp(laplace), jnp.log(eps) + log_w_uniform
+    )
+    return ModeMixture(
+        means,
+        chol,
+        jnp.where(used, log_weights, -jnp.inf).astype(dtype),
+        laplace.astype(dtype),
+        num_modes,
+        jnp.asarray(config.tail_weight, dtype),
+        jnp.asarray(config.tail_dof, dtype),
+        stopped=jnp.zeros((), bool),
+    )
 
 
 def find_modes_per_chain(
@@ -447,37 +467,3 @@ def contracted_starts(centers: jax.Array, ratios) -> jax.Array:
     ratios = jnp.asarray(ratios, centers.dtype).reshape(-1, 1, 1)
     mean = jnp.mean(centers, axis=0)
     return (mean + ratios * (centers - mean)).reshape(-1, centers.shape[-1])
-
-
-def proposal_inflation(inflation: float | str, dim: int) -> float:
-    r"""The proposal's covariance inflation :math:`s^2` in dimension :math:`d` = ``dim``.
-
-    A number is returned as it is. ``"auto"`` gives
-
-    .. math:: s^2 = \Big(1 - \tfrac13\sqrt{2/d}\Big)^{-1},
-
-    which keeps the spread of the independence sampler's log importance weights the
-    same in every dimension for a Gaussian mode. With :math:`y \sim \mathcal N(\mu,
-    \Sigma)` and proposal :math:`\mathcal N(\mu, s^2\Sigma)`,
-    :math:`\log[\gamma(y)/q(y)] = -\tfrac12 r^2 (1 - s^{-2}) + \text{const}` with
-    :math:`r^2 \sim \chi^2_d`, whose standard deviation is
-    :math:`(1 - s^{-2})\sqrt{d/2}`; the formula holds it at :math:`\tfrac13`, its
-    value for the fixed :math:`s^2 = 1.5` in :math:`d = 2`. A fixed 1.5 lets that
-    spread grow as :math:`\sqrt d`, and the acceptance of the global moves falls:
-    measured on ``two_mode_50`` (256 chains × (400 + 100)), acceptance 0.18 and a
-    mode-indicator R-hat of 1.10 with 1.5, 0.71 and 1.009 with 1.1.
-
-    **Example**
-
-    .. code-block:: python
-
-        from numpyro_dilation.modes import proposal_inflation
-
-        print([round(proposal_inflation("auto", d), 3) for d in (2, 10, 50)])  # [1.5, 1.175, 1.071]
-        print(proposal_inflation(2.0, 50))  # 2.0: a number is kept
-    """
-    if isinstance(inflation, str):
-        if inflation != "auto":
-            raise ValueError(f"`inflation` must be a positive number or 'auto', got {inflation!r}.")
-        return 1.0 / (1.0 - (2.0 / max(int(dim), 1)) ** 0.5 / 3.0)
-    return float(inflation)

@@ -152,19 +152,20 @@ def test_defensive_mixture_density_integrates_to_one_and_matches_its_sampler():
 
 
 def test_optima_that_are_not_stationary_are_not_modes():
-    """Without ascent or Newton steps every starting point is its own "optimum".
-    On a Gaussian only the one at the mode is stationary (Newton decrement
-    g^T H^-1 g = |x|^2 <= d); the other two (decrement 50, 200) are dropped. With
+    """Without ascent (step size 0) or Newton steps every starting point is its own
+    "optimum" (and every start is refined: no grouping, the Hessian costs less than the
+    ascent's 11 evaluations). On a Gaussian only the one at the mode is stationary (Newton
+    decrement g^T H^-1 g = |x|^2 <= d); the other two (decrement 50, 200) are dropped. With
     a huge tolerance all three are kept; with none stationary, all are kept."""
     logdensity = lambda x: -0.5 * jnp.sum(x**2)  # noqa: E731
     x = jnp.array([[0.1, -0.2], [5.0, 5.0], [-10.0, 10.0]])
-    no_steps = GlobalMoves(num_ascent_steps=0, num_newton_steps=0, merge_distance=1.0)
-    mixture, _ = find_modes(x, logdensity, 0.1, no_steps)
+    no_steps = GlobalMoves(num_ascent_steps=10, num_newton_steps=0, merge_distance=1.0)
+    mixture, _ = find_modes(x, logdensity, 0.0, no_steps)
     assert int(mixture.num_modes) == 1
     np.testing.assert_allclose(mixture.means[0], x[0])
-    loose, _ = find_modes(x, logdensity, 0.1, no_steps._replace(stationarity_tol=1e3))
+    loose, _ = find_modes(x, logdensity, 0.0, no_steps._replace(stationarity_tol=1e3))
     assert int(loose.num_modes) == 3
-    fallback, _ = find_modes(x[1:], logdensity, 0.1, no_steps)
+    fallback, _ = find_modes(x[1:], logdensity, 0.0, no_steps)
     assert int(fallback.num_modes) == 2
 
 
@@ -409,13 +410,19 @@ def test_explicit_global_moves_need_vectorized_chains():
         log_evidence(mcmc)
 
 
-def test_find_modes_counts_every_gradient():
-    """``find_modes`` (dense covariances) returns the gradients each start spent: the
-    ascent's ``num_ascent_steps + 1`` and ``num_newton_steps + 1`` evaluations of value,
-    gradient and Hessian (one forward-over-reverse pass each, counted as ``d + 1``
-    gradients, calling the log-density once): checked against a callback inside the
-    log-density."""
-    d, num_chains, config = 3, 6, GlobalMoves(max_modes=4, num_ascent_steps=20, num_newton_steps=2)
+@pytest.mark.parametrize("grouped", [False, True])
+def test_find_modes_counts_every_gradient(grouped):
+    """``find_modes`` (dense covariances) returns the gradients each start spent, checked
+    against a callback inside the log-density: the ascent's ``num_ascent_steps + 1``
+    evaluations and ``num_newton_steps + 1`` evaluations of value, gradient and Hessian (one
+    forward-over-reverse pass each, counted as ``d + 1`` gradients, calling the log-density
+    once), from every start where those cost no more than the ascent; else, with 5 ascent
+    steps, the grouping's 5 segment points per start and the Newton evaluations once for
+    the one group that starts spread over a Gaussian form (merge distance 10)."""
+    d, num_chains = 3, 6
+    config = GlobalMoves(max_modes=4, num_ascent_steps=20, num_newton_steps=2)
+    if grouped:
+        config = config._replace(num_ascent_steps=5, merge_distance=10.0)
     calls = [0]
 
     def count(y):  # vmapped callbacks may arrive batched
@@ -429,12 +436,46 @@ def test_find_modes_counts_every_gradient():
     mixture, grads = find_modes(starts, logdensity, 0.1, config)
     jax.effects_barrier()
     newton_evaluations = config.num_newton_steps + 1
-    assert int(grads) == config.num_ascent_steps + 1 + newton_evaluations * (d + 1)
-    assert calls[0] == num_chains * (config.num_ascent_steps + 1 + newton_evaluations)
+    ascent = config.num_ascent_steps + 1
+    if grouped:
+        assert calls[0] == num_chains * (ascent + 5) + newton_evaluations
+        assert int(grads) == ascent + 5 + -(-newton_evaluations * (d + 1) // num_chains)
+    else:
+        assert calls[0] == num_chains * (ascent + newton_evaluations)
+        assert int(grads) == ascent + newton_evaluations * (d + 1)
     assert int(mixture.num_modes) == 1  # one Gaussian: its mode and exact covariance
     np.testing.assert_allclose(mixture.means[0], np.zeros(d), atol=1e-4)
     cov = np.asarray(mixture.chol[0] @ mixture.chol[0].T) / proposal_inflation("auto", d)
     np.testing.assert_allclose(cov, np.diag([1.0, 4.0, 0.25]), rtol=1e-4)
+
+
+def test_find_modes_refines_each_group_once_and_keeps_modes_a_barrier_separates():
+    """Two narrow modes (sd 0.2) 2 apart: closer than merge_distance (3) in the pooled
+    metric, yet separated by a barrier of about 12 nats, so the grouping before the Newton
+    steps (8 ascent steps: there the Newton steps cost more) keeps them apart (without the
+    barrier test they would form one group and one mode) and both are found with Laplace
+    masses 0.3 / 0.7. Forty starts around the two modes are refined in two groups: the
+    log-density is called for each start's ascent and segment, and only twice for the
+    Newton steps (num_newton_steps + 1 evaluations each)."""
+    means, sds, weights = np.array([[-1.0, 0.0], [1.0, 0.0]]), np.full(2, 0.2), np.array([0.3, 0.7])
+    logdensity, sample = gaussian_mixture(means, sds, weights)
+    calls = [0]
+
+    def counted(y):
+        jax.debug.callback(lambda v: calls.__setitem__(0, calls[0] + np.asarray(v).size // 2), y)
+        return logdensity(y)
+
+    starts, _ = sample(jax.random.key(4), 40)
+    config = GlobalMoves(num_ascent_steps=8)
+    mixture, _ = find_modes(starts, counted, 0.02, config)
+    jax.effects_barrier()
+    assert int(mixture.num_modes) == 2
+    found = np.asarray(mixture.means[:2])
+    order = np.argsort(found[:, 0])
+    np.testing.assert_allclose(found[order], means, atol=1e-3)
+    mass = np.exp(np.asarray(mixture.laplace_log_mass[:2]))[order]
+    np.testing.assert_allclose(mass, weights, rtol=1e-3)
+    assert calls[0] == 40 * (config.num_ascent_steps + 1 + 5) + 2 * (config.num_newton_steps + 1)
 
 
 @pytest.mark.parametrize("nu", [0.5, 3.0, 4.0, 30.0])
