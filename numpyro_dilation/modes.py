@@ -35,8 +35,8 @@ For flat positions :math:`y_c \in \mathbb{R}^d`, :math:`c = 1..C`:
    :math:`\Sigma = H^{-1}` at the optimum, with the eigenvalues
    of :math:`H` floored at ``eig_floor`` × the largest (a non-positive-definite
    Hessian marks the point as unreliable: it is not used as a mode).
-   *Merging.* Greedy, in order: a refined optimum joins the first existing mode
-   :math:`m` with Mahalanobis distance
+   *Merging.* Greedy, in order: a refined optimum joins the nearest existing mode
+   :math:`m` if its Mahalanobis distance
    :math:`(y - \mu_m)^\top \Sigma_m^{-1} (y - \mu_m) < \delta^2`,
    keeping the higher of the two as the
    representative; otherwise it opens a new mode (at most ``max_modes``).

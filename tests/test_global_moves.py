@@ -418,11 +418,12 @@ def test_find_modes_counts_every_gradient(grouped):
     forward-over-reverse pass each, counted as ``d + 1`` gradients, calling the log-density
     once), from every start where those cost no more than the ascent; else, with 5 ascent
     steps, the grouping's 5 segment points per start and the Newton evaluations once for
-    the one group that starts spread over a Gaussian form (merge distance 10)."""
+    the one group that starts spread over a Gaussian form (no barrier lies between two
+    points of a log-concave density, converged or not)."""
     d, num_chains = 3, 6
     config = GlobalMoves(max_modes=4, num_ascent_steps=20, num_newton_steps=2)
     if grouped:
-        config = config._replace(num_ascent_steps=5, merge_distance=10.0)
+        config = config._replace(num_ascent_steps=5)
     calls = [0]
 
     def count(y):  # vmapped callbacks may arrive batched
