@@ -46,6 +46,26 @@ def test_registry():
                for n in ("mixture_label_switching", "bimodal_theta_squared"))
 
 
+def test_noncentered_stochastic_volatility_is_the_same_posterior(x64):
+    """The reference model of the stochastic-volatility entry: its log-density at
+    (sigma, s_raw, nu) is the centered model's at (sigma, s = cumsum(sigma * s_raw), nu)
+    plus log|ds/ds_raw| = T log sigma (a triangular Jacobian), at random points."""
+    data = bm.stochastic_volatility_data()
+    num_steps = data["returns"].shape[0]
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        sigma, nu = rng.uniform(0.01, 0.2), rng.uniform(1.0, 20.0)
+        s_raw = rng.normal(size=num_steps)
+        s = np.cumsum(sigma * s_raw)
+        centered = log_density(bm.stochastic_volatility, (), data,
+                               {"sigma": sigma, "s": s, "nu": nu})[0]
+        noncentered = log_density(bm.stochastic_volatility_noncentered, (), data,
+                                  {"sigma": sigma, "s_raw": s_raw, "nu": nu})[0]
+        assert float(noncentered) == pytest.approx(
+            float(centered) + num_steps * math.log(sigma), rel=1e-9, abs=1e-7
+        )
+
+
 def test_latent_dim_of_a_cheap_model():
     e = bm.MODELS["eight_schools_noncentered"]
     assert bm.latent_dim(e.model, e.data()) == e.dim
