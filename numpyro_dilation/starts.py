@@ -225,15 +225,16 @@ def restart_in_box(
 ) -> DilationLangevinState:
     r"""The restart at the end of the pilot pass (module docstring): the first
     :math:`C - \lfloor kC \rfloor` chains at uniform draws in the widened bounding box of
-    the first :math:`\min(M, C)` chains' positions (a draw where the log-density is not
-    finite, outside a bounded support, replaced by one of those positions), the last
+    the first :math:`\min(M, C)` chains' positions (a draw where the log-density or its
+    gradient is not finite, outside a bounded support or where float32 arithmetic
+    overflows, replaced by one of those positions: a chain started there never moves), the last
     :math:`\lfloor kC \rfloor` at their initial points (their per-chain centers); then the
     population initialized there (:func:`~numpyro_dilation.population_state.init_chains`:
     iteration 0, first level, each chain its own center, step size ``step_size`` or found
     afresh, by iteration 0's preconditioner update under the defaults) with the settings'
     shared parts reset. ``state``: all :math:`C` chains
     (batched), per-chain centers. The new state's ``num_grad_evals`` is the initialization's
-    plus one (the log-density at each draw), reported by the next iteration; its
+    plus one (the log-density and gradient at each draw), reported by the next iteration; its
     ``pilot_end`` is -1 (no further restart).
 
     **Example**
@@ -264,8 +265,11 @@ def restart_in_box(
     particles = flat[:m]
     lower, upper = bounding_box(particles, pilot.widen)
     starts = uniform_in_box(k_box, lower, upper, num_chains).astype(flat.dtype)
-    at_starts = map_items(lambda v: logdensity_fn(unravel_one(v)), settings.one_chain_at_a_time)
-    finite = jnp.isfinite(at_starts(starts))
+    def usable(v):  # a finite log-density and gradient there
+        ld, g = jax.value_and_grad(lambda u: logdensity_fn(unravel_one(u)))(v)
+        return jnp.isfinite(ld) & jnp.all(jnp.isfinite(g))
+
+    finite = map_items(usable, settings.one_chain_at_a_time)(starts)
     fallback = particles[random.randint(k_fallback, (num_chains,), 0, m)]
     starts = jnp.where(finite[:, None], starts, fallback)
     kept = jnp.arange(num_chains) >= num_chains - num_kept

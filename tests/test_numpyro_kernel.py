@@ -858,3 +858,39 @@ def test_forward_mode_differentiation_samples_a_while_loop_model():
     x = np.asarray(run.get_samples(group_by_chain=True)["x"])
     assert mcse_z(x, 0.45) < 4.5
     assert mcse_z((x - 0.45) ** 2, 0.1) < 4.5
+
+
+def test_restart_replaces_box_draws_with_a_non_finite_gradient():
+    """The pilot box's draws must be usable starts: finite log-density *and* gradient. Here
+    the log-density is finite everywhere but its gradient is NaN where x0 < 0; the pilot's
+    particles have x0 in [0.1, 1], so the box widened by 25% reaches x0 = -0.125 and about
+    10% of its draws fall there. Those are replaced by particles: every restarted chain
+    has a finite gradient (a chain started where it is NaN never moves: measured on the
+    stochastic-volatility model, BENCHMARKS.md)."""
+    from numpyro_dilation.population import init
+    from numpyro_dilation.population_settings import make_settings
+    from numpyro_dilation.starts import bounding_box, restart_in_box
+
+    @jax.custom_jvp
+    def kink(x0):
+        return 0.0 * x0
+
+    @kink.defjvp
+    def _kink_jvp(primals, tangents):
+        (x0,), (t,) = primals, tangents
+        return kink(x0), jnp.where(x0 < 0, jnp.nan, 0.0) * t
+
+    logdensity = lambda x: -0.5 * jnp.sum(x**2) + kink(x[0])  # noqa: E731
+    settings = make_settings(40, 2)
+    keys = jax.random.split(jax.random.key(0), 256)
+    state = init(jnp.ones((256, 2)), logdensity, keys, settings)
+    x0 = jnp.linspace(0.1, 1.0, 256)
+    pilot_state = state._replace(z=jnp.stack([x0, jnp.zeros(256)], axis=1))
+    pilot = Pilot(num_chains=256)
+    lower, _ = bounding_box(pilot_state.z, pilot.widen)
+    assert float(lower[0]) < -0.1  # the box reaches where the gradient is NaN
+    new = restart_in_box(pilot_state, logdensity, settings, pilot)
+    boxed = np.asarray(new.z[:128])
+    assert np.all(boxed[:, 0] > 0)
+    grads = jax.vmap(jax.grad(logdensity))(new.z)
+    assert np.all(np.isfinite(np.asarray(grads)))
