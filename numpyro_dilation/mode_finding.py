@@ -236,24 +236,14 @@ def find_modes(
     valid = jnp.where(jnp.any(strict), strict, loose)
     max_modes = config.max_modes
 
-    # Greedy merge of the refined optima, in order, into at most max_modes slots.
-    def merge(c, carry):
-        idx, n = carry  # idx[m]: refined optimum representing mode m
-        y, ld = ys[c], lds[c]
-        rep_y, rep_val, rep_vec = ys[idx], eigvals[idx], eigvecs[idx]
-        proj = jnp.einsum("mji,mj->mi", rep_vec, y[None] - rep_y)
-        dist2 = jnp.sum(proj**2 * rep_val, axis=-1)
-        dist2 = jnp.where(jnp.arange(max_modes) < n, dist2, jnp.inf)
-        j = jnp.argmin(dist2)
-        close = dist2[j] < delta2
-        replace = close & (ld > lds[idx[j]])
-        add = (~close) & (n < max_modes)
-        idx = jnp.where(valid[c] & replace, idx.at[j].set(c), idx)
-        idx = jnp.where(valid[c] & add, idx.at[n].set(c), idx)
-        return idx, n + (valid[c] & add).astype(n.dtype)
+    def nearest(c, idx, n):  # the nearest mode in its Mahalanobis metric, and if within delta
+        proj = jnp.einsum("mji,mj->mi", eigvecs[idx], ys[c][None] - ys[idx])
+        dist2 = jnp.sum(proj**2 * eigvals[idx], axis=-1)
+        j = jnp.argmin(jnp.where(jnp.arange(max_modes) < n, dist2, jnp.inf))
+        return j, (n > 0) & (dist2[j] < delta2)
 
-    idx0 = jnp.zeros((max_modes,), jnp.int32)
-    idx, num_modes = lax.fori_loop(0, num_reps, merge, (idx0, jnp.zeros((), jnp.int32)))
+    # greedy merge of the refined optima, in order, into at most max_modes modes
+    idx, num_modes = _greedy_slots(num_reps, lds, valid, max_modes, nearest)
     used = jnp.arange(max_modes) < num_modes
 
     means = ys[idx]
@@ -282,21 +272,32 @@ def _merge_ascents(logdensity_fn, ys, lds, valid, precision, num_slots):
     ``num_slots``). Returns ``(idx, n)``: the representatives'
     rows, shape ``(num_slots,)``, and how many slots are used."""
 
+    def nearest(c, idx, n):  # the nearest representative, and if no barrier between them
+        dist2 = jnp.sum(precision * (ys[c] - ys[idx]) ** 2, axis=-1)
+        j = jnp.argmin(jnp.where(jnp.arange(num_slots) < n, dist2, jnp.inf))
+        return j, (n > 0) & _no_barrier(logdensity_fn, ys[c], lds[c], ys[idx[j]], lds[idx[j]])
+
+    return _greedy_slots(ys.shape[0], lds, valid, num_slots, nearest)
+
+
+def _greedy_slots(count, lds, valid, num_slots, nearest):
+    """The greedy merge shared by the mode finding's two groupings: items ``0..count-1``
+    in order; a valid item ``c`` whose ``nearest(c, idx, n) -> (j, same)`` finds it the
+    same as slot ``j`` replaces that slot's item if its log-density ``lds[c]`` is higher,
+    else it opens slot ``n`` while fewer than ``num_slots`` are used. Returns ``(idx, n)``:
+    the slots' items, shape ``(num_slots,)``, and how many are used."""
+
     def merge(c, carry):
         idx, n = carry
-        y, ld = ys[c], lds[c]
-        dist2 = jnp.sum(precision * (y - ys[idx]) ** 2, axis=-1)
-        dist2 = jnp.where(jnp.arange(num_slots) < n, dist2, jnp.inf)
-        j = jnp.argmin(dist2)
-        same = (n > 0) & _no_barrier(logdensity_fn, y, ld, ys[idx[j]], lds[idx[j]])
-        replace = same & (ld > lds[idx[j]])
+        j, same = nearest(c, idx, n)
+        replace = same & (lds[c] > lds[idx[j]])
         add = (~same) & (n < num_slots)
         idx = jnp.where(valid[c] & replace, idx.at[j].set(c), idx)
         idx = jnp.where(valid[c] & add, idx.at[n].set(c), idx)
         return idx, n + (valid[c] & add).astype(n.dtype)
 
     idx0 = jnp.zeros((num_slots,), jnp.int32)
-    return lax.fori_loop(0, ys.shape[0], merge, (idx0, jnp.zeros((), jnp.int32)))
+    return lax.fori_loop(0, count, merge, (idx0, jnp.zeros((), jnp.int32)))
 
 
 def _find_modes_diagonal(positions, logdensity_fn, step_size, config, inverse_mass):
