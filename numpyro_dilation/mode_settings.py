@@ -7,8 +7,8 @@ from typing import NamedTuple
 
 __all__ = [
     "DENSE_MAX_DIM",
-    "DIAGONAL_START_CHAINS",
     "GlobalMoves",
+    "MODE_START_CHAINS",
     "STOP_ACCEPTANCE",
     "mode_start_chains",
     "proposal_inflation",
@@ -124,10 +124,11 @@ class GlobalMoves(NamedTuple):
         parameters, accepted by Metropolis–Hastings: the :math:`K!` labellings of a
         mixture are visited although only a few are among the modes.
     num_start_chains
-        How many chains' positions (with their U-turn returns and contracted centers)
-        start the mode finding in the NumPyro kernel: a number, or ``"auto"`` (default):
-        every chain with dense covariances, :data:`DIAGONAL_START_CHAINS` (64) evenly
-        spaced chains with diagonal ones (:func:`mode_start_chains`).
+        How many evenly spaced chains start the U-turn explorer and the contracted-center
+        ascents (and, with diagonal covariances, the ascents from the chains' positions;
+        with dense ones every chain's position starts one): a number, or ``"auto"``
+        (default) for :data:`MODE_START_CHAINS` (64; :func:`mode_start_chains`,
+        :mod:`numpyro_dilation.population_modes`).
 
     **Example**
 
@@ -178,27 +179,29 @@ class GlobalMoves(NamedTuple):
     exchangeable: tuple | None = None
 
 
-DIAGONAL_START_CHAINS = 64
-"""Chains whose positions start the mode finding with diagonal covariances
-(``GlobalMoves(num_start_chains="auto")`` above :data:`DENSE_MAX_DIM` dimensions). The
-mode finding from every chain of a 256-chain run cost about half of the run's gradients on
-the real-model suite's models of 100-400 dimensions (``python -m benchmarks.warmup_cost``);
-64 starting chains find every mode that holds at least 5% of the chains with probability
-:math:`1 - 0.95^{64} > 0.96`.
+MODE_START_CHAINS = 64
+"""Chains that start the U-turn explorer and the contracted-center ascents of the mode
+finding, and with diagonal covariances also the ascents from the chains' positions
+(``GlobalMoves(num_start_chains="auto")``; :mod:`numpyro_dilation.population_modes`). From
+every chain of a 256-chain run the mode finding cost about half of the run's gradients, on
+the multimodal suite and on the real-model suite alike (``python -m benchmarks.warmup_cost``);
+from 64 the multimodal suite's modes were the same. 64 starting chains find every mode that
+holds at least 5% of the chains with probability :math:`1 - 0.95^{64} > 0.96`.
 
 **Example**
 
 .. code-block:: python
 
-    from numpyro_dilation.modes import DIAGONAL_START_CHAINS, GlobalMoves, mode_start_chains
+    from numpyro_dilation.modes import MODE_START_CHAINS, GlobalMoves, mode_start_chains
 
-    print(DIAGONAL_START_CHAINS, mode_start_chains(GlobalMoves(), 256, 400))  # 64 64
-    print(mode_start_chains(GlobalMoves(), 256, 50))  # 256: every chain below DENSE_MAX_DIM
+    print(MODE_START_CHAINS, mode_start_chains(GlobalMoves(), 256))  # 64 64
+    print(mode_start_chains(GlobalMoves(), 16))  # 16: every chain when there are fewer
 """
 
 
-def mode_start_chains(config: GlobalMoves, num_chains: int, dim: int) -> int:
-    """How many of ``num_chains`` chains start the mode finding in dimension ``dim``.
+def mode_start_chains(config: GlobalMoves, num_chains: int) -> int:
+    """How many of ``num_chains`` chains start the mode finding's explorer and contracted
+    centers (:data:`MODE_START_CHAINS` for ``num_start_chains="auto"``).
 
     **Example**
 
@@ -206,12 +209,10 @@ def mode_start_chains(config: GlobalMoves, num_chains: int, dim: int) -> int:
 
         from numpyro_dilation.modes import GlobalMoves, mode_start_chains
 
-        print(mode_start_chains(GlobalMoves(num_start_chains=16), 256, 2))  # 16
+        print(mode_start_chains(GlobalMoves(num_start_chains=16), 256))  # 16
     """
     if config.num_start_chains == "auto":
-        if uses_dense_covariance(config, dim):
-            return num_chains
-        return min(num_chains, DIAGONAL_START_CHAINS)
+        return min(num_chains, MODE_START_CHAINS)
     return min(num_chains, int(config.num_start_chains))
 
 

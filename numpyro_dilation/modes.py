@@ -99,7 +99,7 @@ from numpyro_dilation.mode_mixture import (
 )
 from numpyro_dilation.mode_settings import (  # noqa: F401 (the constants: their old home)
     DENSE_MAX_DIM,
-    DIAGONAL_START_CHAINS,
+    MODE_START_CHAINS,
     GlobalMoves,
     mode_start_chains,
     proposal_inflation,

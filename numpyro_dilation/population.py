@@ -7,7 +7,8 @@ One iteration of the population (:func:`build_kernel`) is, in order:
    (:func:`update_preconditioner`: curvature at every chain, median over chains, then
    each chain re-finds its step size);
 2. at ``settings.mode_iteration`` (warm-up, after the annealing), mode finding from the
-   chains' positions (:mod:`numpyro_dilation.modes`, or the U-turn explorer) into the
+   chains' positions, the U-turn explorer's returns and contracted centers
+   (:mod:`numpyro_dilation.population_modes`, :mod:`numpyro_dilation.modes`) into the
    shared :class:`~numpyro_dilation.mode_mixture.ModeMixture`;
 3. every chain's own step (:func:`chain_step`): one annealed MALA transition at its level
    :math:`\lambda(t)` (:func:`~numpyro_dilation.annealing.annealing_step`), then, from
@@ -43,14 +44,9 @@ from jax import lax, random
 from jax.flatten_util import ravel_pytree
 
 from numpyro_dilation.batching import map_items
-from numpyro_dilation.blocks import block_structure
-from numpyro_dilation.modes import (
-    GlobalMoves,
-    contracted_starts,
-    find_modes_per_chain,
-    mode_start_chains,
-)
+from numpyro_dilation.modes import GlobalMoves
 from numpyro_dilation.population_chain import chain_step, draw_transitions, stop_idle_global_moves
+from numpyro_dilation.population_modes import find_population_modes
 from numpyro_dilation.population_settings import (
     DEFAULT_ANNEALING_FRACTION,
     DEFAULT_GLOBAL_MOVES,
@@ -66,19 +62,17 @@ from numpyro_dilation.population_state import (
     DilationLangevinState,
     assemble_state,
     init_chains,
-    ravel_chains,
     with_inverse_mass_matrix,
 )
 from numpyro_dilation.preconditioner import update_preconditioner
 from numpyro_dilation.schedules import DEFAULT_LAMBDA_MIN
 from numpyro_dilation.step_size import DEFAULT_TARGET_ACCEPT_PROB, check_step_size
-from numpyro_dilation.uturn import UTurn, explore_modes
+from numpyro_dilation.uturn import UTurn
 
 __all__ = [
     "PopulationInfo",
     "as_top_level_api",
     "build_kernel",
-    "find_population_modes",
     "init",
     "population_sampler",
     "population_step",
@@ -162,67 +156,6 @@ def init(
         batched=batched,
     )
     return assemble_state(astate, init_grads, rng_key, settings, batched)
-
-
-def find_population_modes(
-    state: DilationLangevinState, logdensity_fn: Callable, settings: PopulationSettings
-) -> tuple[DilationLangevinState, jax.Array]:
-    """Mode finding from the chains' positions (evenly spaced chains start the search
-    when there are more chains than :func:`~numpyro_dilation.mode_settings.mode_start_chains`;
-    with ``UTurn(kind="explore")`` the U-turn explorer's end points join them) into the
-    shared mixture. Returns ``(state, grads)``, ``grads`` the starting chains' cost
-    shared by all chains (rounded up).
-
-    **Example**
-
-    .. code-block:: python
-
-        import jax
-        import jax.numpy as jnp
-        from numpyro_dilation.population import find_population_modes, init
-        from numpyro_dilation.population_settings import make_settings
-
-        logdensity = lambda x: -0.5 * jnp.sum((x - 3.0) ** 2)  # N(3, I) in 2-d
-        settings = make_settings(60, 2)
-        keys = jax.random.split(jax.random.key(0), 8)
-        state = init(jnp.zeros((8, 2)), logdensity, keys, settings)
-        state, grads = find_population_modes(state, logdensity, settings)
-        print(state.mixture.num_modes, state.mixture.means[0])  # 1 [3. 3.]
-    """
-    gm, uturn = settings.global_moves, settings.uturn
-    flat, unravel_one = ravel_chains(state.z)
-    flat_logdensity = lambda v: logdensity_fn(unravel_one(v))  # noqa: E731
-    centers = ravel_chains(state.center)[0]
-    step_size = state.adapt_state.step_size
-    num_chains, dim = flat.shape
-    num_starts = mode_start_chains(gm, num_chains, dim)
-    if num_starts < num_chains:  # evenly spaced chains start the search
-        sub = jnp.arange(num_starts) * (num_chains // num_starts)
-        flat, centers, step_size = flat[sub], centers[sub], step_size[sub]
-    ratios = gm.center_contractions
-    starts = contracted_starts(centers, ratios) if ratios else None
-    if uturn is not None and uturn.kind == "explore":
-        mixture, grads = explore_modes(
-            random.fold_in(state.rng_key[0], 2),
-            flat,
-            flat_logdensity,
-            step_size,
-            uturn,
-            centers,
-            gm,
-            state.inverse_mass_matrix,
-            starts,
-        )
-    else:
-        mixture, grads = find_modes_per_chain(
-            [flat] + ([starts] if starts is not None else []),
-            flat_logdensity,
-            step_size,
-            gm,
-            state.inverse_mass_matrix,
-        )
-    mixture = mixture._replace(blocks=block_structure(mixture, gm.blocks))
-    return state._replace(mixture=mixture), (grads * num_starts + num_chains - 1) // num_chains
 
 
 def population_step(

@@ -129,3 +129,35 @@ def test_bad_arguments_are_refused_before_any_work():
     algo = nd.population_sampler(logdensity, 100)
     with pytest.raises(ValueError, match="at least 2 chains"):
         algo.init(jnp.zeros((1, 2)), jax.random.key(0))
+
+
+def test_mode_finding_ascends_from_every_chain_and_explores_from_64():
+    """Dense covariances, 256 chains: every chain's position starts an ascent (a mode that a
+    single chain reached is found, although that chain is not one of the 64 evenly spaced
+    starting chains), while the explorer and the contracted centers start from the 64 only;
+    the gradients returned are those of the starts and the explorer, shared by all chains."""
+    from numpyro_dilation.modes import GlobalMoves, find_modes
+    from numpyro_dilation.population import init
+    from numpyro_dilation.population_modes import find_population_modes
+    from numpyro_dilation.uturn import UTurn
+
+    mus = jnp.array([[0.0, 0.0], [12.0, 0.0]])
+
+    def logdensity(x):
+        return logsumexp(-0.5 * jnp.sum((x - mus) ** 2, -1))
+
+    uturn = UTurn(kind="explore", lambda_u=(0.5,), num_steps=10)
+    gm = GlobalMoves(max_modes=8)
+    settings = make_settings(60, 2, global_moves=gm, uturn=uturn)
+    positions = 0.3 * jax.random.normal(jax.random.key(3), (NUM_CHAINS, 2))
+    positions = positions.at[1].add(mus[1])  # chain 1 alone in the right mode
+    keys = jax.random.split(jax.random.key(0), NUM_CHAINS)
+    state = init(positions, logdensity, keys, settings)
+    state, grads = find_population_modes(state, logdensity, settings)
+    found = np.asarray(state.mixture.means[: int(state.mixture.num_modes)])
+    assert int(state.mixture.num_modes) == 2
+    np.testing.assert_allclose(found[np.argsort(found[:, 0])], mus, atol=1e-3)
+    per_start = int(find_modes(jnp.zeros((1, 2)), logdensity, 0.1, gm)[1])
+    starts = NUM_CHAINS + 64 * (1 + len(gm.center_contractions))  # positions, returns, centers
+    total = per_start * starts + 64 * (2 * uturn.num_steps - 1)
+    assert int(grads) == -(-total // NUM_CHAINS)

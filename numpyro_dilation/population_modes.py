@@ -1,0 +1,117 @@
+r"""The population's mode finding: which points start the ascents, and what they cost.
+
+At ``settings.mode_iteration`` (after the annealing) the population's chains give the
+starting points of :func:`~numpyro_dilation.mode_finding.find_modes`, in this order (the
+greedy merge favours earlier points):
+
+1. the chains' positions :math:`y_c`: every chain's with dense covariances (up to
+   :data:`~numpyro_dilation.mode_settings.DENSE_MAX_DIM` dimensions), those of the
+   :math:`S` starting chains with diagonal ones;
+2. with ``UTurn(kind="explore")``, the U-turn explorer's returns
+   (:func:`~numpyro_dilation.uturn_explore.explore`, :math:`L` levels
+   :math:`\lambda_u`) from the :math:`S` starting chains;
+3. the :math:`S` starting chains' annealing centers contracted toward their mean
+   (:func:`~numpyro_dilation.mode_finding.contracted_starts`, :math:`R` ratios).
+
+The :math:`S` starting chains are :math:`S` =
+:func:`~numpyro_dilation.mode_settings.mode_start_chains` evenly spaced chains (64 by
+default, or all of them when there are fewer). The positions are where the chains already
+are, so their ascents are short and find the modes the annealing reached, in proportion to
+their mass; the explorer and the contracted centers look for modes no chain reached, which a
+subset of the chains does as well as all of them: on the multimodal suite the same modes were
+found from 64 of 256 chains as from all 256 (BENCHMARKS.md, "Mode finding from 64 starting
+chains").
+
+**Cost**, in gradients per chain, with :math:`g` those of one start's ascent and Newton
+steps (:func:`~numpyro_dilation.mode_finding.find_modes`) and :math:`K` the explorer's
+re-annealing steps: :math:`g\,(P + S(L + R)) / C + S L (2K - 1) / C`, with :math:`P = C`
+positions (dense) or :math:`P = S` (diagonal). With 256 chains, 10 dimensions and the
+defaults (:math:`g = 150`, :math:`S = 64`, :math:`L = 3`, :math:`R = 2`, :math:`K = 100`)
+that is about 490 gradients per chain against 1500 with every chain starting everything.
+"""
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+from jax import random
+
+from numpyro_dilation.blocks import block_structure
+from numpyro_dilation.mode_finding import contracted_starts, find_modes
+from numpyro_dilation.mode_settings import mode_start_chains, uses_dense_covariance
+from numpyro_dilation.population_settings import PopulationSettings
+from numpyro_dilation.population_state import DilationLangevinState, ravel_chains
+from numpyro_dilation.uturn_explore import explore
+
+__all__ = ["find_population_modes"]
+
+
+def find_population_modes(
+    state: DilationLangevinState, logdensity_fn: Callable, settings: PopulationSettings
+) -> tuple[DilationLangevinState, jax.Array]:
+    """Mode finding from the chains (module docstring: which chains start what) into the
+    shared mixture. Returns ``(state, grads)``, ``grads`` the gradients spent, shared by all
+    chains (per chain, rounded up).
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        from numpyro_dilation.population import init
+        from numpyro_dilation.population_modes import find_population_modes
+        from numpyro_dilation.population_settings import make_settings
+
+        logdensity = lambda x: -0.5 * jnp.sum((x - 3.0) ** 2)  # N(3, I) in 2-d
+        settings = make_settings(60, 2)
+        keys = jax.random.split(jax.random.key(0), 8)
+        state = init(jnp.zeros((8, 2)), logdensity, keys, settings)
+        state, grads = find_population_modes(state, logdensity, settings)
+        print(state.mixture.num_modes, state.mixture.means[0])  # 1 [3. 3.]
+    """
+    gm, uturn = settings.global_moves, settings.uturn
+    flat, unravel_one = ravel_chains(state.z)
+    flat_logdensity = lambda v: logdensity_fn(unravel_one(v))  # noqa: E731
+    centers = ravel_chains(state.center)[0]
+    num_chains, dim = flat.shape
+    steps = jnp.broadcast_to(jnp.asarray(state.adapt_state.step_size, flat.dtype), (num_chains,))
+    num_starts = mode_start_chains(gm, num_chains)
+    sub = jnp.arange(num_starts) * (num_chains // num_starts)  # evenly spaced starting chains
+    if uses_dense_covariance(gm, dim):
+        groups = [(flat, steps)]
+    else:
+        groups = [(flat[sub], steps[sub])]
+    explore_grads = 0
+    if uturn is not None and uturn.kind == "explore":
+        returns = explore(
+            random.fold_in(state.rng_key[0], 2),
+            flat[sub],
+            flat_logdensity,
+            steps[sub],
+            uturn,
+            centers[sub],
+            True,
+            state.inverse_mass_matrix,
+        )
+        num_levels = returns.shape[0] // num_starts
+        groups.append((returns, jnp.tile(steps[sub], num_levels)))
+        explore_grads = num_starts * num_levels * (2 * uturn.num_steps - 1)
+    if gm.center_contractions:
+        groups.append(
+            (
+                contracted_starts(centers[sub], gm.center_contractions),
+                jnp.tile(steps[sub], len(gm.center_contractions)),
+            )
+        )
+    points = jnp.concatenate([p for p, _ in groups])
+    mixture, grads = find_modes(
+        points,
+        flat_logdensity,
+        jnp.concatenate([h for _, h in groups]),
+        gm,
+        state.inverse_mass_matrix,
+    )
+    mixture = mixture._replace(blocks=block_structure(mixture, gm.blocks))
+    total = grads * points.shape[0] + explore_grads
+    return state._replace(mixture=mixture), (total + num_chains - 1) // num_chains
