@@ -98,6 +98,7 @@ API_MODULES = [
     "numpyro_dilation.starts",
     "numpyro_dilation.population",
     "numpyro_dilation.population_settings",
+    "numpyro_dilation.population_modes",
     "numpyro_dilation.population_chain",
     "numpyro_dilation.population_state",
     "numpyro_dilation.draw_length",
