@@ -185,7 +185,8 @@ finding, and with diagonal covariances also the ascents from the chains' positio
 (``GlobalMoves(num_start_chains="auto")``; :mod:`numpyro_dilation.population_modes`). From
 every chain of a 256-chain run the mode finding cost about half of the run's gradients, on
 the multimodal suite and on the real-model suite alike (``python -m benchmarks.warmup_cost``);
-from 64 the multimodal suite's modes were the same. 64 starting chains find every mode that
+from 64 the multimodal suite's modes were the same on most targets and seeds (BENCHMARKS.md,
+"Mode finding from 64 starting chains"). 64 starting chains find every mode that
 holds at least 5% of the chains with probability :math:`1 - 0.95^{64} > 0.96`.
 
 **Example**
