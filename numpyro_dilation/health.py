@@ -11,18 +11,24 @@ is elementwise, :math:`O(d)` per chain and iteration.
 At the end of a phase :func:`health_problems` turns the chains' monitors into a list of
 problems, each naming its cause and what to change:
 
-- **R-hat.** Per coordinate, the (non-split) potential scale reduction of Gelman and
-  Rubin over the :math:`C` chains of :math:`n` draws,
+- **R-hat.** Per coordinate, the *split* potential scale reduction of Gelman and Rubin:
+  each chain's draws are cut into a first and a second half (the monitor freezes a copy of
+  its sums at the half, ``half_count``, ``half_mean``, ``half_m2``; the second half's
+  follow by Chan's formulas for merged sums), giving :math:`C' = 2C` half-chains of about
+  :math:`n` draws, and
 
   .. math::
 
-      W = \frac1C\sum_c s_c^2,\quad \frac Bn = \operatorname{var}_c(\bar y_c),\quad
+      W = \frac1{C'}\sum_c s_c^2,\quad \frac Bn = \operatorname{var}_c(\bar y_c),\quad
       \hat R = \sqrt{\Big(\tfrac{n-1}{n}W + \tfrac Bn\Big)\Big/W},
 
-  with :math:`s_c^2 = M_{2,c}/(n-1)`; a site is reported if any of its coordinates has
-  :math:`\hat R >` :data:`MAX_RHAT`. It is computed in the unconstrained space from the
-  running sums (no draws are kept), so it can differ a little from ArviZ's
-  rank-normalized split :math:`\hat R` on the returned draws.
+  with :math:`s_c^2 = M_{2,c}/(n_c-1)`; a site is reported if any of its coordinates has
+  :math:`\hat R >` :data:`MAX_RHAT`. Splitting catches chains that drift together (a
+  warm-up too short: every chain's first half differs from its second), which the
+  whole-chain version cannot see. Without the half's copy (fewer than 2 draws in a half, or
+  a monitor built without it) the whole chains are compared. It is computed in the
+  unconstrained space from the running sums (no draws are kept), so it can differ a little
+  from ArviZ's rank-normalized split :math:`\hat R` on the returned draws.
 - **Divergences** during sampling (non-finite log-density or gradient, or a
   non-finite energy: the proposal was rejected).
 - **Chains that never moved** over the phase.
@@ -129,6 +135,9 @@ class RunMonitor(NamedTuple):
         The position at the last lag point (``nan`` before the first), the sum of squared
         jumps between successive lag points, shape ``(d,)``, and their number (lag points
         every :data:`~numpyro_dilation.draw_length.VARIOGRAM_LAG` iterations).
+    half_count, half_mean, half_m2
+        ``count``, ``mean`` and ``m2`` frozen at the phase's half (``update_monitor``'s
+        ``half``), for the split :math:`\\hat R`; ``None`` in a monitor built without them.
 
     **Example**
 
@@ -155,6 +164,9 @@ class RunMonitor(NamedTuple):
     snapshot: jax.Array
     lag_jump_sq: jax.Array
     num_lag_jumps: jax.Array
+    half_count: jax.Array | None = None
+    half_mean: jax.Array | None = None
+    half_m2: jax.Array | None = None
 
 
 def init_monitor(dim: int, dtype=jnp.float32) -> RunMonitor:
@@ -182,6 +194,9 @@ def init_monitor(dim: int, dtype=jnp.float32) -> RunMonitor:
         jnp.full((dim,), jnp.nan, dtype),
         jnp.zeros((dim,), dtype),
         zero,
+        zero,
+        jnp.zeros((dim,), dtype),
+        jnp.zeros((dim,), dtype),
     )
 
 
@@ -195,12 +210,14 @@ def update_monitor(
     previous: jax.Array | None = None,
     count_jump: jax.Array | bool = True,
     lag_point: jax.Array | bool = False,
+    half: int | None = None,
 ) -> RunMonitor:
     """Add one iteration: Welford's update of the mean and :math:`M_2` with the flat
     ``position`` ``(d,)``, and the counters; with the ``previous`` flat position and
     ``count_jump`` (a boolean, traced or not), the squared jump ``(position - previous) ** 2``;
     at a ``lag_point`` (boolean), the squared jump from the last lag point's ``snapshot``
-    (if any), and ``position`` becomes the snapshot.
+    (if any), and ``position`` becomes the snapshot; up to the ``half``-th iteration (the
+    phase's length over 2, if known) the sums are also copied to the ``half_*`` fields.
 
     **Example**
 
@@ -231,6 +248,20 @@ def update_monitor(
         else monitor.jump_sq + jnp.where(count_jump, (position - previous) ** 2, 0.0),
         monitor.num_jumps + jnp.asarray(previous is not None and count_jump, jnp.int32),
         *_lag_update(monitor, position, lag_point),
+        *_half_update(monitor, count, mean, m2, half),
+    )
+
+
+def _half_update(monitor: RunMonitor, count, mean, m2, half):
+    """``(half_count, half_mean, half_m2)`` after this iteration: the sums themselves up to
+    the ``half``-th iteration, then frozen."""
+    if half is None or monitor.half_mean is None:
+        return monitor.half_count, monitor.half_mean, monitor.half_m2
+    keep = count <= half
+    return (
+        jnp.where(keep, count, monitor.half_count),
+        jnp.where(keep, mean, monitor.half_mean),
+        jnp.where(keep, m2, monitor.half_m2),
     )
 
 
@@ -272,14 +303,44 @@ def rhat(monitor: RunMonitor) -> jax.Array:
     # callback of the running sampler, where it must not start an XLA computation
     xp = np if isinstance(monitor.mean, np.ndarray) else jnp
     with np.errstate(divide="ignore", invalid="ignore"):
-        n = monitor.count.astype(monitor.mean.dtype)[:, None]
-        within = xp.mean(monitor.m2 / (n - 1), axis=0)
-        between_over_n = xp.var(monitor.mean, axis=0, ddof=1)
-        n0 = n[0, 0]
-        var_plus = (n0 - 1) / n0 * within + between_over_n
-        ratio = xp.where(within > 0, var_plus / xp.where(within > 0, within, 1.0), xp.inf)
-        ratio = xp.where((within == 0) & (between_over_n == 0), 1.0, ratio)
-        return xp.sqrt(ratio)
+        dtype = np.float64 if xp is np else monitor.mean.dtype
+        n = monitor.count.astype(dtype)[:, None]
+        whole = _ratio(xp, n, monitor.mean.astype(dtype), monitor.m2.astype(dtype))
+        if monitor.half_mean is None:
+            return xp.sqrt(whole)
+        split, halves = _halves(monitor, n, dtype, xp)
+        return xp.sqrt(xp.where(split, _ratio(xp, *halves), whole))
+
+
+def _ratio(xp, n, mean, m2):
+    """:math:`\\hat R^2` of chains with counts ``n`` ``(K, 1)``, means and sums of squares
+    ``(K, d)``."""
+    within = xp.mean(m2 / (n - 1), axis=0)
+    between_over_n = xp.var(mean, axis=0, ddof=1)
+    n0 = xp.mean(n)
+    var_plus = (n0 - 1) / n0 * within + between_over_n
+    ratio = xp.where(within > 0, var_plus / xp.where(within > 0, within, 1.0), xp.inf)
+    return xp.where((within == 0) & (between_over_n == 0), 1.0, ratio)
+
+
+def _halves(monitor: RunMonitor, n, dtype, xp):
+    """Whether both halves of every chain hold at least 2 draws, and the half-chains'
+    counts ``(2C, 1)``, means and sums of squares ``(2C, d)``: the frozen first halves, then
+    the second halves by Chan's formulas for merged sums, :math:`n_2 = n - n_1`,
+    :math:`\\bar y_2 = (n\\bar y - n_1\\bar y_1)/n_2`, :math:`M_{2,2} = M_2 - M_{2,1} - n_1 n_2
+    (\\bar y_1 - \\bar y_2)^2 / n`."""
+    mean, m2 = monitor.mean.astype(dtype), monitor.m2.astype(dtype)
+    n1 = monitor.half_count.astype(dtype)[:, None]
+    mean1, m2_1 = monitor.half_mean.astype(dtype), monitor.half_m2.astype(dtype)
+    n2 = n - n1
+    mean2 = (n * mean - n1 * mean1) / xp.where(n2 > 0, n2, 1.0)
+    m2_2 = xp.maximum(m2 - m2_1 - n1 * n2 / xp.where(n > 0, n, 1.0) * (mean1 - mean2) ** 2, 0.0)
+    split = xp.all(n1 >= 2) & xp.all(n2 >= 2)
+    return split, (
+        xp.concatenate([n1, n2]),
+        xp.concatenate([mean1, mean2]),
+        xp.concatenate([m2_1, m2_2]),
+    )
 
 
 def _site_list(names: list[str]) -> str:

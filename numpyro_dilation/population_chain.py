@@ -329,6 +329,8 @@ def chain_step(
         # jumps from the last preconditioner update or mode finding on (draw_length)
         count_jump=count_jump,
         lag_point=count_jump & ((state.i - window_start) % VARIOGRAM_LAG == 0),
+        # the run's first half of draws, for the split R-hat of the end-of-run check
+        half=None if settings.run_length is None else settings.run_length // 2,
     )
     at_target = new.lam == 1  # annealing contractions are not moves
     monitor = jax.tree.map(lambda u, m: jnp.where(at_target, u, m), updated, monitor)
