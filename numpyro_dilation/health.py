@@ -430,7 +430,7 @@ def health_problems(
                 if not value <= MAX_RHAT:
                     worst[site] = max(worst.get(site, 0.0), value)
             ordered = sorted(worst, key=lambda s: -worst[s])
-            named = ", ".join(f"{s!r} ({worst[s]:.3g})" for s in ordered[:_MAX_NAMES])
+            named = ", ".join(f"{s!r} ({worst[s]:.4g})" for s in ordered[:_MAX_NAMES])
             more = f" and {len(ordered) - _MAX_NAMES} more" if len(ordered) > _MAX_NAMES else ""
             problems.append(
                 f"the chains disagree: R-hat > {MAX_RHAT} on {named}{more}. The chains have "
