@@ -79,31 +79,30 @@ def find_population_modes(
     steps = jnp.broadcast_to(jnp.asarray(state.adapt_state.step_size, flat.dtype), (num_chains,))
     num_starts = mode_start_chains(gm, num_chains)
     sub = jnp.arange(num_starts) * (num_chains // num_starts)  # evenly spaced starting chains
+    start_flat, start_steps, start_centers = flat[sub], steps[sub], centers[sub]
     if uses_dense_covariance(gm, dim):
         groups = [(flat, steps)]
     else:
-        groups = [(flat[sub], steps[sub])]
+        groups = [(start_flat, start_steps)]
     explore_grads = 0
     if uturn is not None and uturn.kind == "explore":
         returns = explore(
             random.fold_in(state.rng_key[0], 2),
-            flat[sub],
+            start_flat,
             flat_logdensity,
-            steps[sub],
+            start_steps,
             uturn,
-            centers[sub],
+            start_centers,
             True,
             state.inverse_mass_matrix,
         )
         num_levels = returns.shape[0] // num_starts
-        groups.append((returns, jnp.tile(steps[sub], num_levels)))
+        groups.append((returns, jnp.tile(start_steps, num_levels)))
         explore_grads = num_starts * num_levels * (2 * uturn.num_steps - 1)
     if gm.center_contractions:
+        ratios = gm.center_contractions
         groups.append(
-            (
-                contracted_starts(centers[sub], gm.center_contractions),
-                jnp.tile(steps[sub], len(gm.center_contractions)),
-            )
+            (contracted_starts(start_centers, ratios), jnp.tile(start_steps, len(ratios)))
         )
     points = jnp.concatenate([p for p, _ in groups])
     mixture, grads = find_modes(
