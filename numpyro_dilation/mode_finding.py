@@ -4,6 +4,7 @@ high-dimensional (diagonal) variants. The maths is in :mod:`numpyro_dilation.mod
 """
 
 from collections.abc import Callable
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -56,6 +57,13 @@ def hessian_diagonal(logdensity_fn: Callable, y: jax.Array, batch_size: int = 64
         return -jax.jvp(grad, (y,), (e,))[1][i]
 
     return lax.map(entry, jnp.arange(dim), batch_size=min(batch_size, dim))
+
+
+def _if_active(fn: Callable, on, *args):
+    """``fn(*args)`` if ``on``, else zeros of its outputs' shapes (their flags ``False``)."""
+    shapes = jax.eval_shape(fn, *args)
+    zeros = lambda *_: jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), shapes)  # noqa: E731
+    return lax.cond(on, fn, zeros, *args)
 
 
 def _finite(x):
@@ -142,6 +150,7 @@ def find_modes(
     step_size: jax.Array,
     config: GlobalMoves | None = None,
     inverse_mass_matrix: jax.Array | None = None,
+    active: jax.Array | None = None,
 ) -> tuple[ModeMixture, jax.Array]:
     """Modes reached by the chains and their proposal mixture.
 
@@ -159,11 +168,16 @@ def find_modes(
         Diagonal preconditioner :math:`v` of the ascent, shape ``(d,)`` (ones if ``None``;
         of a dense ``(d, d)`` one, its diagonal is used):
         :math:`y \\leftarrow y + h_c\\, v \\odot \\nabla\\log\\gamma(y)`.
+    active
+        Which starts are used, booleans of shape ``(C,)`` (all if ``None``): an inactive one
+        is neither ascended nor refined and never becomes a mode. Where the starts are mapped
+        one at a time (CPU) it costs nothing; under ``vmap`` (accelerators) its lane is
+        computed and discarded.
 
     Returns
     -------
     ``(mixture, num_grad_evals)``: the :class:`ModeMixture` and the gradient
-    evaluations spent per chain (a Hessian counts as ``d`` gradients).
+    evaluations spent per active start (a Hessian counts as ``d`` gradients).
 
     Examples
     --------
@@ -196,14 +210,18 @@ def find_modes(
     )
     if inverse_mass.ndim == 2:  # a dense preconditioner: its diagonal steers the ascent
         inverse_mass = jnp.diagonal(inverse_mass)
+    active = jnp.ones((num_chains,), bool) if active is None else jnp.asarray(active, bool)
+    num_active = jnp.maximum(jnp.sum(active), 1)
     if not uses_dense_covariance(config, dim):
-        return _find_modes_diagonal(positions, logdensity_fn, step_size, config, inverse_mass)
+        return _find_modes_diagonal(
+            positions, logdensity_fn, step_size, config, inverse_mass, active, num_active
+        )
 
     def optimize(y, h):
         y, ld, g = _ascend(logdensity_fn, y, h, config.num_ascent_steps, inverse_mass)
         return y, ld, jnp.isfinite(ld) & _finite(g) & _finite(y)
 
-    ends, end_lds, finite = map_starts(optimize, positions, step_size)
+    ends, end_lds, finite = map_starts(partial(_if_active, optimize), active, positions, step_size)
 
     def refined(y):  # Newton steps from y; the optimum, its precision, and whether valid
         y, ld, g, eigval, eigvec, ok = _newton(
@@ -217,7 +235,9 @@ def find_modes(
     newton_grads = (config.num_newton_steps + 1) * (dim + 1)  # a Hessian: d + 1 gradients
     grads = config.num_ascent_steps + 1
     if newton_grads <= grads:  # Newton steps from every start cost no more than its ascent
-        ys, lds, eigvals, eigvecs, loose, strict = map_starts(refined, ends)
+        ys, lds, eigvals, eigvecs, loose, strict = map_starts(
+            partial(_if_active, refined), active, ends
+        )
         num_reps, grads = num_chains, jnp.asarray(grads + newton_grads)
     else:  # ascent ends with no barrier between them share one refinement
         rep, num_reps = _merge_ascents(
@@ -232,7 +252,7 @@ def find_modes(
                  jnp.zeros((num_chains,), bool), jnp.zeros((num_chains,), bool))
         ys, lds, eigvals, eigvecs, loose, strict = lax.fori_loop(0, num_reps, refine, slots)
         # per start: its ascent and the segment's log-densities; a share of the refinements
-        grads = grads + _SEGMENT_POINTS + (num_reps * newton_grads + num_chains - 1) // num_chains
+        grads = grads + _SEGMENT_POINTS + (num_reps * newton_grads + num_active - 1) // num_active
     valid = jnp.where(jnp.any(strict), strict, loose)
     max_modes = config.max_modes
 
@@ -300,9 +320,11 @@ def _greedy_slots(count, lds, valid, num_slots, nearest):
     return lax.fori_loop(0, count, merge, (idx0, jnp.zeros((), jnp.int32)))
 
 
-def _find_modes_diagonal(positions, logdensity_fn, step_size, config, inverse_mass):
+def _find_modes_diagonal(
+    positions, logdensity_fn, step_size, config, inverse_mass, active, num_active
+):
     """:func:`find_modes` with diagonal covariances (module docstring, "High dimension")."""
-    num, dim = positions.shape
+    dim = positions.shape[1]
     dtype = positions.dtype
     precision = 1.0 / inverse_mass
 
@@ -312,7 +334,9 @@ def _find_modes_diagonal(positions, logdensity_fn, step_size, config, inverse_ma
         decrement = jnp.sum(inverse_mass * g * g)  # g^T V g in the pooled metric
         return y, ld, g, valid, valid & (decrement <= config.stationarity_tol * dim)
 
-    ys, lds, gs, loose, strict = map_starts(optimize, positions, step_size)
+    ys, lds, gs, loose, strict = map_starts(
+        partial(_if_active, optimize), active, positions, step_size
+    )
     valid = jnp.where(jnp.any(strict), strict, loose)
     max_modes = config.max_modes
 
@@ -349,7 +373,7 @@ def _find_modes_diagonal(positions, logdensity_fn, step_size, config, inverse_ma
     # per start: ascent, its first gradient, the segment's log-densities; and a share of
     # the d Hessian-vector products and the Newton steps at each mode found
     per_mode = dim + config.num_newton_steps
-    hessian_share = (num_modes * per_mode + num - 1) // num
+    hessian_share = (num_modes * per_mode + num_active - 1) // num_active
     grads = config.num_ascent_steps + 1 + _SEGMENT_POINTS + hessian_share
     return mixture, grads.astype(jnp.int32)
 

@@ -128,7 +128,11 @@ class GlobalMoves(NamedTuple):
         ascents (and, with diagonal covariances, the ascents from the chains' positions;
         with dense ones every chain's position starts one): a number, or ``"auto"``
         (default) for :data:`MODE_START_CHAINS` (64; :func:`mode_start_chains`,
-        :mod:`numpyro_dilation.population_modes`).
+        :mod:`numpyro_dilation.population_modes`), where also a run pass whose pilot pass
+        found one mode skips the explorer. A number keeps the explorer in both passes: a
+        wider search for a mode that few U-turns reach, at its cost (with all 500 chains,
+        the two-mode target moved 50 units got both modes in 4 of 10 runs against 0 of 10,
+        at 2.4× the gradients: BENCHMARKS.md, "The run pass's explorer").
 
     **Example**
 

@@ -13,6 +13,21 @@ greedy merge favours earlier points):
 3. the :math:`S` starting chains' annealing centers contracted toward their mean
    (:func:`~numpyro_dilation.mode_finding.contracted_starts`, :math:`R` ratios).
 
+**The run pass's explorer.** With ``GlobalMoves(num_start_chains="auto")`` (the default),
+where an earlier mode finding of the same run found exactly one mode (the pilot pass's, with
+the pilot-box start: the restart keeps its mixture,
+:func:`~numpyro_dilation.starts.restart_in_box`), the run pass skips the explorer and the
+ascents from its returns (``find_modes(..., active=...)``); the positions and the contracted
+centers still start theirs. A posterior in which the annealing, the explorer and the mode
+finding of the pilot pass saw one mode pays for that search once; the global moves still
+run, with the run pass's modes. What it can cost: a mode that only the run pass's U-turns
+reach. On the 10-d two-mode target moved 50 units (``python -m benchmarks.pilot_moves``, 500
+chains) the run pass's explorer from all 500 chains found the second mode in 4 of 10 runs;
+from 64 chains it found it in none, with or without the skip. A number of starting chains
+given keeps the explorer in both passes. Measured (BENCHMARKS.md, "The run pass's
+explorer"): centered eight schools' mode finding fell from 29% to 22% of the run's
+gradients; the multimodal suite, where every pilot found several modes, did not change.
+
 The :math:`S` starting chains are :math:`S` =
 :func:`~numpyro_dilation.mode_settings.mode_start_chains` evenly spaced chains (64 by
 default, or all of them when there are fewer). The positions are where the chains already
@@ -28,14 +43,15 @@ steps (:func:`~numpyro_dilation.mode_finding.find_modes`) and :math:`K` the expl
 re-annealing steps: :math:`g\,(P + S(L + R)) / C + S L (2K - 1) / C`, with :math:`P = C`
 positions (dense) or :math:`P = S` (diagonal). With 256 chains, 10 dimensions and the
 defaults (:math:`g = 150`, :math:`S = 64`, :math:`L = 3`, :math:`R = 2`, :math:`K = 100`)
-that is about 490 gradients per chain against 1500 with every chain starting everything.
+that is about 490 gradients per chain against 1500 with every chain starting everything, and
+about 220 in a run pass that skips the explorer.
 """
 
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
-from jax import random
+from jax import lax, random
 
 from numpyro_dilation.blocks import block_structure
 from numpyro_dilation.mode_finding import contracted_starts, find_modes
@@ -85,33 +101,46 @@ def find_population_modes(
     else:
         groups = [(start_flat, start_steps)]
     explore_grads = 0
+    active = [jnp.ones(groups[0][0].shape[0], bool)]
     if uturn is not None and uturn.kind == "explore":
-        returns = explore(
-            random.fold_in(state.rng_key[0], 2),
-            start_flat,
-            flat_logdensity,
-            start_steps,
-            uturn,
-            start_centers,
-            True,
-            state.inverse_mass_matrix,
-        )
+        # "auto": skipped where an earlier pass (the pilot's) found one mode; a number: never
+        explore_now = (state.mixture.num_modes != 1) | (gm.num_start_chains != "auto")
+
+        def run_explorer(start_flat):
+            return explore(
+                random.fold_in(state.rng_key[0], 2),
+                start_flat,
+                flat_logdensity,
+                start_steps,
+                uturn,
+                start_centers,
+                True,
+                state.inverse_mass_matrix,
+            )
+
+        shape = jax.eval_shape(run_explorer, start_flat)
+        skip = lambda y: jnp.zeros(shape.shape, shape.dtype)  # noqa: E731 (never ascended)
+        returns = lax.cond(explore_now, run_explorer, skip, start_flat)
         num_levels = returns.shape[0] // num_starts
         groups.append((returns, jnp.tile(start_steps, num_levels)))
-        explore_grads = num_starts * num_levels * (2 * uturn.num_steps - 1)
+        active.append(jnp.full(returns.shape[0], explore_now))
+        explore_grads = explore_now * (num_starts * num_levels * (2 * uturn.num_steps - 1))
     if gm.center_contractions:
         ratios = gm.center_contractions
         groups.append(
             (contracted_starts(start_centers, ratios), jnp.tile(start_steps, len(ratios)))
         )
+        active.append(jnp.ones(num_starts * len(ratios), bool))
     points = jnp.concatenate([p for p, _ in groups])
+    active = jnp.concatenate(active)
     mixture, grads = find_modes(
         points,
         flat_logdensity,
         jnp.concatenate([h for _, h in groups]),
         gm,
         state.inverse_mass_matrix,
+        active,
     )
     mixture = mixture._replace(blocks=block_structure(mixture, gm.blocks))
-    total = grads * points.shape[0] + explore_grads
+    total = grads * jnp.sum(active) + explore_grads
     return state._replace(mixture=mixture), (total + num_chains - 1) // num_chains

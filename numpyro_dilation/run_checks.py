@@ -331,16 +331,20 @@ def announce_mode_finding(state, new, settings) -> None:
     it, num_warmup = settings.mode_iteration, settings.config.num_adaptation_steps
     num_chains = state.i.shape[0]
     clock = [time.perf_counter()]
-    what = "U-turn explorer, then " if settings.uturn is not None else ""
+    explorer = settings.uturn is not None and settings.uturn.kind == "explore"
 
-    def before(in_pilot):
+    def before(in_pilot, explores):
         clock[0] = time.perf_counter()
+        what = "U-turn explorer, then " if explorer and explores else ""
+        skip = ""
+        if explorer and not explores:
+            skip = "; no U-turn explorer: the pilot pass found one mode"
         where = f"warm-up iteration {it + 1}/{num_warmup}"
         if state.pilot_end is not None:  # the two passes of the pilot-box start
             where = f"the next iteration ({'pilot' if in_pilot else 'run'} pass)"
         print(
             f"DilationLangevin: {where} finds the modes of "
-            f"the {num_chains} chains ({what}gradient ascent and Newton steps); the progress "
+            f"the {num_chains} chains ({what}gradient ascent and Newton steps{skip}); the progress "
             "bar waits for it.",
             file=sys.stderr,
             flush=True,
@@ -357,7 +361,10 @@ def announce_mode_finding(state, new, settings) -> None:
 
     i = state.i[0]
     in_pilot = jnp.zeros((), bool) if state.pilot_end is None else state.pilot_end[0] >= 0
-    lax.cond(i == it - 1, lambda o: jax.debug.callback(before, o), lambda o: None, in_pilot)
+    explores = state.mixture.num_modes != 1  # the pilot's modes, kept (population_modes)
+    lax.cond(
+        i == it - 1, lambda o: jax.debug.callback(before, *o), lambda o: None, (in_pilot, explores)
+    )
     operands = (new.mixture.num_modes, jnp.sum(new.num_grad_evals))
     lax.cond(i == it, lambda o: jax.debug.callback(after, *o), lambda o: None, operands)
 

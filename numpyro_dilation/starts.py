@@ -48,7 +48,10 @@ only the pilot boxes reached every mode of every target in 2 and 10 dimensions
 (mode-weight TV <= 0.011); the pilot box found all 40 modes of the 40-mode mixture
 (per-chain centers: 0 of 2), and, as the pilot pass, both modes of the 10-d two-mode target
 moved 50 units in 3 of 10 runs (``python -m benchmarks.pilot_moves``; per-chain centers: 0
-of 10; the separate pilot of earlier versions: 3 of 10). The box must stay narrow in high
+of 10; the separate pilot of earlier versions: 3 of 10) — found by the run pass's U-turn
+explorer from every chain: with the explorer from 64 chains, skipped where the pilot found one
+mode (the defaults now, :mod:`~numpyro_dilation.population_modes`), 0 of 10, and 4 of 10 with
+``GlobalMoves(num_start_chains=500)``. The box must stay narrow in high
 dimension, where uniform draws in a wide box lie far from every mode and the wider mode's
 basin takes them all: on a 50-d two-mode target with 128 chains, widening by 100% lost the
 narrow mode; 25% (the default) found both. See BENCHMARKS.md and the user guide ("The
@@ -232,7 +235,9 @@ def restart_in_box(
     population initialized there (:func:`~numpyro_dilation.population_state.init_chains`:
     iteration 0, first level, each chain its own center, step size ``step_size`` or found
     afresh, by iteration 0's preconditioner update under the defaults) with the settings'
-    shared parts reset. ``state``: all :math:`C` chains
+    shared parts reset, but for the pilot's mode mixture, kept until the run pass's mode
+    finding replaces it (no global move comes before; with one mode the run pass skips the
+    U-turn explorer: :mod:`~numpyro_dilation.population_modes`). ``state``: all :math:`C` chains
     (batched), per-chain centers. The new state's ``num_grad_evals`` is the initialization's
     plus one (the log-density and gradient at each draw), reported by the next iteration; its
     ``pilot_end`` is -1 (no further restart).
@@ -278,7 +283,9 @@ def restart_in_box(
         jax.vmap(unravel_one)(starts), logdensity_fn, keys[:, 1], settings, step_size=step_size
     )
     new = assemble_state(astate, grads + 1, keys[:, 0], settings, True)
-    return new._replace(pilot_end=jnp.full(num_chains, -1, jnp.int32))
+    # the pilot's modes stay until the run pass's mode finding replaces them (no global
+    # move comes before it): where the pilot found one, that pass skips the U-turn explorer
+    return new._replace(pilot_end=jnp.full(num_chains, -1, jnp.int32), mixture=state.mixture)
 
 
 def pilot_step(

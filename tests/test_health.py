@@ -443,6 +443,19 @@ def test_mode_finding_announces_its_start_and_end(capfd):
         err = capfd.readouterr().err
         assert f"the next iteration ({which} pass) finds the modes of the 8 chains" in err
 
+    from numpyro_dilation.uturn import UTurn
+
+    explore = make_settings(40, 2, uturn=UTurn(kind="explore"))
+    for modes_before, says in ((0, "(U-turn explorer, then"), (1, "pilot pass found one mode")):
+        def run_pass(m):  # the run pass: the pilot's mixture, of m modes, is kept until then
+            before = population(it - 1, m, 0, jnp.full(8, -1))
+            announce_mode_finding(before, population(it, 1, 9), explore)
+            return m
+
+        jax.block_until_ready(jax.jit(run_pass)(modes_before))
+        jax.effects_barrier()
+        assert says in capfd.readouterr().err
+
     jax.block_until_ready(step(it - 1, 0, 1))
     jax.effects_barrier()
     err = capfd.readouterr().err

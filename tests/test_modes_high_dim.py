@@ -95,6 +95,33 @@ def test_both_modes_found_with_exact_laplace_weights_and_curvature():
     assert int(grads) == config.num_ascent_steps + 1 + 5 + -(-2 * (DIM + 3) // 64)
 
 
+def test_inactive_starts_are_never_modes_in_either_covariance():
+    """``active``: starts switched off are not ascended and never become modes; the gradients
+    returned are per active start (their ascents, and the Hessian share over them alone).
+    Both the diagonal path (DIM) and the dense one (2-d) are checked: starts in both modes,
+    those of the +2 mode inactive, give the -2 mode alone, as the -2 starts alone do."""
+    rng = np.random.default_rng(3)
+    signs = np.where(np.arange(64) < 32, -1.0, 1.0)[:, None]
+    starts = jnp.asarray(signs * SHIFT + rng.normal(size=(64, DIM)) * SCALES, jnp.float32)
+    left = jnp.arange(64) < 32
+    config = GlobalMoves(max_modes=8)
+    mixture, grads = find_modes(starts, two_modes, 0.5, config, active=left)
+    alone, alone_grads = find_modes(starts[:32], two_modes, 0.5, config)
+    assert int(mixture.num_modes) == int(alone.num_modes) == 1
+    assert float(mixture.means[0, 0]) < 0
+    np.testing.assert_allclose(mixture.means[0], alone.means[0], atol=1e-5)
+    assert int(grads) == int(alone_grads)
+
+    def two_2d(y):
+        return logsumexp(-0.5 * jnp.sum((y - jnp.array([[-3.0, 0.0], [3.0, 0.0]])) ** 2, -1))
+
+    starts2 = jnp.asarray(signs[:, :1] * 3.0 + 0.3 * rng.normal(size=(64, 2)), jnp.float32)
+    mixture, grads = find_modes(starts2, two_2d, 0.5, config, active=left)
+    alone, alone_grads = find_modes(starts2[:32], two_2d, 0.5, config)
+    assert int(mixture.num_modes) == 1 and float(mixture.means[0, 0]) < 0
+    assert int(grads) == int(alone_grads)
+
+
 def test_unconverged_optima_of_one_mode_merge():
     """A correlated Gaussian, starts far out and only 3 ascent steps: the optima are far
     from converged and far from each other in the metric, yet the segment between any two

@@ -161,3 +161,49 @@ def test_mode_finding_ascends_from_every_chain_and_explores_from_64():
     starts = NUM_CHAINS + 64 * (1 + len(gm.center_contractions))  # positions, returns, centers
     total = per_start * starts + 64 * (2 * uturn.num_steps - 1)
     assert int(grads) == -(-total // NUM_CHAINS)
+
+
+def test_run_pass_skips_the_explorer_where_the_pilot_found_one_mode():
+    """All chains sit in the left of two modes and only the U-turn explorer reaches the right
+    one. With no earlier mode finding (an empty mixture) the explorer runs and both modes are
+    found; where an earlier pass (the pilot's mixture, which the restart keeps) found one
+    mode, the explorer and its returns' ascents are skipped: one mode found, and the
+    gradients are the positions' ascents alone; unless ``num_start_chains`` is given."""
+    from numpyro_dilation.modes import GlobalMoves, find_modes
+    from numpyro_dilation.population import init
+    from numpyro_dilation.population_modes import find_population_modes
+    from numpyro_dilation.starts import Pilot, restart_in_box
+    from numpyro_dilation.uturn import UTurn
+
+    mus = jnp.array([[-3.0, 0.0], [3.0, 0.0]])
+
+    def logdensity(x):
+        return logsumexp(-0.5 * jnp.sum((x - mus) ** 2, -1))
+
+    uturn = UTurn(kind="explore", lambda_u=(1e-4,), num_steps=30, center_scale=0.0)
+    gm = GlobalMoves(max_modes=8, center_contractions=())
+    settings = make_settings(60, 2, global_moves=gm, uturn=uturn)
+    positions = mus[0] + 0.3 * jax.random.normal(jax.random.key(3), (NUM_CHAINS, 2))
+    keys = jax.random.split(jax.random.key(0), NUM_CHAINS)
+    state = init(positions, logdensity, keys, settings)
+    state = state._replace(center=jnp.zeros_like(positions))  # between the modes
+    per_start = int(find_modes(jnp.zeros((1, 2)), logdensity, 0.1, gm)[1])
+
+    explored, grads = find_population_modes(state, logdensity, settings)
+    assert int(explored.mixture.num_modes) == 2
+    total = per_start * (NUM_CHAINS + 64) + 64 * (2 * uturn.num_steps - 1)
+    assert int(grads) == -(-total // NUM_CHAINS)
+
+    one_mode = find_population_modes(state._replace(center=positions), logdensity, settings)[0]
+    assert int(one_mode.mixture.num_modes) == 1  # centers in the left mode: no return leaves it
+    kept = restart_in_box(one_mode, logdensity, settings, Pilot())
+    assert int(kept.mixture.num_modes) == 1 and int(kept.i[0]) == 0  # the pilot's mixture
+    skipped, grads = find_population_modes(state._replace(mixture=kept.mixture), logdensity,
+                                           settings)
+    assert int(skipped.mixture.num_modes) == 1
+    assert int(grads) == per_start
+    # a number of starting chains given keeps the explorer in every pass
+    wide = settings._replace(global_moves=gm._replace(num_start_chains=64))
+    searched, grads = find_population_modes(state._replace(mixture=kept.mixture), logdensity, wide)
+    assert int(searched.mixture.num_modes) == 2
+    assert int(grads) == -(-total // NUM_CHAINS)
