@@ -55,12 +55,30 @@ from jax import lax, random
 
 from numpyro_dilation.blocks import block_structure
 from numpyro_dilation.mode_finding import contracted_starts, find_modes
-from numpyro_dilation.mode_settings import mode_start_chains, uses_dense_covariance
+from numpyro_dilation.mode_settings import GlobalMoves, mode_start_chains, uses_dense_covariance
 from numpyro_dilation.population_settings import PopulationSettings
 from numpyro_dilation.population_state import DilationLangevinState, ravel_chains
 from numpyro_dilation.uturn_explore import explore
 
-__all__ = ["find_population_modes"]
+__all__ = ["explorer_runs", "find_population_modes"]
+
+
+def explorer_runs(num_modes: jax.Array, config: GlobalMoves) -> jax.Array:
+    """Whether the mode finding runs the U-turn explorer (module docstring): unless
+    ``config.num_start_chains`` is ``"auto"`` and an earlier pass found exactly one mode
+    (``num_modes``, the state's mixture's count before this mode finding).
+
+    **Example**
+
+    .. code-block:: python
+
+        from numpyro_dilation.modes import GlobalMoves
+        from numpyro_dilation.population_modes import explorer_runs
+
+        print(explorer_runs(0, GlobalMoves()), explorer_runs(1, GlobalMoves()))  # True False
+        print(explorer_runs(1, GlobalMoves(num_start_chains=64)))  # True: a number given
+    """
+    return (jnp.asarray(num_modes) != 1) | (config.num_start_chains != "auto")
 
 
 def find_population_modes(
@@ -103,8 +121,7 @@ def find_population_modes(
     explore_grads = 0
     active = [jnp.ones(groups[0][0].shape[0], bool)]
     if uturn is not None and uturn.kind == "explore":
-        # "auto": skipped where an earlier pass (the pilot's) found one mode; a number: never
-        explore_now = (state.mixture.num_modes != 1) | (gm.num_start_chains != "auto")
+        explore_now = explorer_runs(state.mixture.num_modes, gm)
 
         def run_explorer(start_flat):
             return explore(

@@ -19,6 +19,7 @@ from numpyro.infer.mcmc import MCMC
 from numpyro_dilation.diagnostics import MIN_GLOBAL_ACCEPTANCE
 from numpyro_dilation.health import health_problems, warn_problems
 from numpyro_dilation.modes import nearest_mode
+from numpyro_dilation.population_modes import explorer_runs
 from numpyro_dilation.population_settings import phase_end
 from numpyro_dilation.population_state import ravel_chains
 
@@ -361,7 +362,7 @@ def announce_mode_finding(state, new, settings) -> None:
 
     i = state.i[0]
     in_pilot = jnp.zeros((), bool) if state.pilot_end is None else state.pilot_end[0] >= 0
-    explores = state.mixture.num_modes != 1  # the pilot's modes, kept (population_modes)
+    explores = explorer and explorer_runs(state.mixture.num_modes, settings.global_moves)
     lax.cond(
         i == it - 1, lambda o: jax.debug.callback(before, *o), lambda o: None, (in_pilot, explores)
     )
