@@ -211,7 +211,7 @@ def find_modes(
     if inverse_mass.ndim == 2:  # a dense preconditioner: its diagonal steers the ascent
         inverse_mass = jnp.diagonal(inverse_mass)
     active = jnp.ones((num_chains,), bool) if active is None else jnp.asarray(active, bool)
-    num_active = jnp.maximum(jnp.sum(active), 1)
+    num_active = jnp.maximum(jnp.sum(active, dtype=jnp.int32), 1)
     if not uses_dense_covariance(config, dim):
         return _find_modes_diagonal(
             positions, logdensity_fn, step_size, config, inverse_mass, active, num_active

@@ -141,7 +141,9 @@ def find_population_modes(
         num_levels = returns.shape[0] // num_starts
         groups.append((returns, jnp.tile(start_steps, num_levels)))
         active.append(jnp.full(returns.shape[0], explore_now))
-        explore_grads = explore_now * (num_starts * num_levels * (2 * uturn.num_steps - 1))
+        explore_grads = explore_now.astype(jnp.int32) * (
+            num_starts * num_levels * (2 * uturn.num_steps - 1)
+        )
     if gm.center_contractions:
         ratios = gm.center_contractions
         groups.append(
@@ -159,5 +161,5 @@ def find_population_modes(
         active,
     )
     mixture = mixture._replace(blocks=block_structure(mixture, gm.blocks))
-    total = grads * jnp.sum(active) + explore_grads
+    total = grads * jnp.sum(active, dtype=jnp.int32) + explore_grads  # int32 under x64 too
     return state._replace(mixture=mixture), (total + num_chains - 1) // num_chains

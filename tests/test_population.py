@@ -202,6 +202,9 @@ def test_run_pass_skips_the_explorer_where_the_pilot_found_one_mode():
                                            settings)
     assert int(skipped.mixture.num_modes) == 1
     assert int(grads) == per_start
+    with jax.enable_x64(True):  # the count stays int32 (lax.cond's branches must agree)
+        state64 = init(positions.astype(jnp.float64), logdensity, keys, settings)
+        assert find_population_modes(state64, logdensity, settings)[1].dtype == jnp.int32
     # a number of starting chains given keeps the explorer in every pass
     wide = settings._replace(global_moves=gm._replace(num_start_chains=64))
     searched, grads = find_population_modes(state._replace(mixture=kept.mixture), logdensity, wide)
