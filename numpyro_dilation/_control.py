@@ -16,7 +16,7 @@ import jax.numpy as jnp
 from jax import lax
 from jax.custom_batching import custom_vmap
 
-__all__ = ["uniform_cond"]
+__all__ = ["cond_or_zeros", "uniform_cond"]
 
 
 def _in_axes(batched: Any) -> Any:
@@ -102,3 +102,25 @@ def _uniform_cond(pred: jax.Array, true_fun: Callable, false_fun: Callable, *ope
         return out, jax.tree.map(lambda _: True, out)
 
     return _cond(pred, *operands)
+
+
+def cond_or_zeros(pred: jax.Array, fun: Callable, *operands: Any) -> Any:
+    """``fun(*operands)`` if ``pred``, else zeros of its outputs' shapes and dtypes (a boolean
+    output: ``False``), as ``lax.cond``: a real branch with a scalar ``pred``, both computed
+    under ``vmap`` with a batched one. For work that is skipped (a start not ascended, an
+    explorer not run) whose outputs are then ignored or flagged invalid.
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax.numpy as jnp
+        from numpyro_dilation._control import cond_or_zeros
+
+        f = lambda x: (2.0 * x, x > 0)
+        print(cond_or_zeros(True, f, jnp.ones(2)), cond_or_zeros(False, f, jnp.ones(2)))
+        # ([2, 2], [True, True]) and ([0, 0], [False, False])
+    """
+    shapes = jax.eval_shape(fun, *operands)
+    zeros = lambda *_: jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), shapes)  # noqa: E731
+    return lax.cond(pred, fun, zeros, *operands)

@@ -4,13 +4,13 @@ high-dimensional (diagonal) variants. The maths is in :mod:`numpyro_dilation.mod
 """
 
 from collections.abc import Callable
-from functools import partial
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 from jax.scipy.special import logsumexp
 
+from numpyro_dilation._control import cond_or_zeros
 from numpyro_dilation.batching import map_starts
 from numpyro_dilation.mode_mixture import (
     ModeMixture,
@@ -57,13 +57,6 @@ def hessian_diagonal(logdensity_fn: Callable, y: jax.Array, batch_size: int = 64
         return -jax.jvp(grad, (y,), (e,))[1][i]
 
     return lax.map(entry, jnp.arange(dim), batch_size=min(batch_size, dim))
-
-
-def _if_active(fn: Callable, on, *args):
-    """``fn(*args)`` if ``on``, else zeros of its outputs' shapes (their flags ``False``)."""
-    shapes = jax.eval_shape(fn, *args)
-    zeros = lambda *_: jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), shapes)  # noqa: E731
-    return lax.cond(on, fn, zeros, *args)
 
 
 def _finite(x):
@@ -221,7 +214,9 @@ def find_modes(
         y, ld, g = _ascend(logdensity_fn, y, h, config.num_ascent_steps, inverse_mass)
         return y, ld, jnp.isfinite(ld) & _finite(g) & _finite(y)
 
-    ends, end_lds, finite = map_starts(partial(_if_active, optimize), active, positions, step_size)
+    ends, end_lds, finite = map_starts(  # a start not active is not ascended
+        lambda on, y, h: cond_or_zeros(on, optimize, y, h), active, positions, step_size
+    )
 
     def refined(y):  # Newton steps from y; the optimum, its precision, and whether valid
         y, ld, g, eigval, eigvec, ok = _newton(
@@ -236,7 +231,7 @@ def find_modes(
     grads = config.num_ascent_steps + 1
     if newton_grads <= grads:  # Newton steps from every start cost no more than its ascent
         ys, lds, eigvals, eigvecs, loose, strict = map_starts(
-            partial(_if_active, refined), active, ends
+            lambda on, y: cond_or_zeros(on, refined, y), active, ends
         )
         num_reps, grads = num_chains, jnp.asarray(grads + newton_grads)
     else:  # ascent ends with no barrier between them share one refinement
@@ -309,7 +304,9 @@ def _greedy_slots(count, lds, valid, num_slots, nearest):
 
     def merge(c, carry):
         idx, n = carry
-        j, same = nearest(c, idx, n)
+        # an invalid item changes nothing: its nearest-slot test (in one grouping a
+        # barrier test's log-densities) is skipped, a real branch in this loop
+        j, same = cond_or_zeros(valid[c], nearest, c, idx, n)
         replace = same & (lds[c] > lds[idx[j]])
         add = (~same) & (n < num_slots)
         idx = jnp.where(valid[c] & replace, idx.at[j].set(c), idx)
@@ -335,7 +332,7 @@ def _find_modes_diagonal(
         return y, ld, g, valid, valid & (decrement <= config.stationarity_tol * dim)
 
     ys, lds, gs, loose, strict = map_starts(
-        partial(_if_active, optimize), active, positions, step_size
+        lambda on, y, h: cond_or_zeros(on, optimize, y, h), active, positions, step_size
     )
     valid = jnp.where(jnp.any(strict), strict, loose)
     max_modes = config.max_modes

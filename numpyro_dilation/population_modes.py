@@ -51,8 +51,9 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
-from jax import lax, random
+from jax import random
 
+from numpyro_dilation._control import cond_or_zeros
 from numpyro_dilation.blocks import block_structure
 from numpyro_dilation.mode_finding import contracted_starts, find_modes
 from numpyro_dilation.mode_settings import GlobalMoves, mode_start_chains, uses_dense_covariance
@@ -135,9 +136,7 @@ def find_population_modes(
                 state.inverse_mass_matrix,
             )
 
-        shape = jax.eval_shape(run_explorer, start_flat)
-        skip = lambda y: jnp.zeros(shape.shape, shape.dtype)  # noqa: E731 (never ascended)
-        returns = lax.cond(explore_now, run_explorer, skip, start_flat)
+        returns = cond_or_zeros(explore_now, run_explorer, start_flat)  # zeros: not ascended
         num_levels = returns.shape[0] // num_starts
         groups.append((returns, jnp.tile(start_steps, num_levels)))
         active.append(jnp.full(returns.shape[0], explore_now))
