@@ -14,8 +14,11 @@ of their time compiling JAX programs on one core each; two at a time halve the b
 two-core machine. Why a copy: Sphinx only reads sources inside its source directory and
 resolves symbolic links, so a link to ``notebooks/`` would break the cross-references.
 
-A cell that raises fails the build with the cell's traceback; what a notebook prints to stderr
-is turned into a warning by myst-nb (``nb_output_stderr = "warn"``).
+A cell that raises fails the build with the cell's traceback. What a cell prints to stderr is
+a build warning that quotes it (:func:`_stderr_messages`; myst-nb's own warning,
+``nb_output_stderr = "warn"``, names only the cell): a warning the sampler raises in a tutorial
+is a defect of the tutorial, and a message the environment prints (a library's first-run
+notice, a kernel's) must be readable in the CI log to be dealt with.
 """
 
 import os
@@ -31,7 +34,8 @@ from sphinx.util import logging
 logger = logging.getLogger(__name__)
 
 
-def _execute(path: Path, timeout: int, kernel_name: str) -> float:
+def _execute(path: Path, timeout: int, kernel_name: str) -> tuple[float, list[str]]:
+    """Execute the notebook at ``path`` in place; return its seconds and its stderr messages."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -46,7 +50,24 @@ def _execute(path: Path, timeout: int, kernel_name: str) -> float:
     )
     client.execute()
     nbformat.write(nb, path)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, _stderr_messages(nb, path)
+
+
+def _stderr_messages(nb, path: Path) -> list[str]:
+    """One message per code cell with stderr output, quoting it (at most 2000 characters);
+    cells tagged ``remove-stderr`` are skipped, as myst-nb skips them."""
+    messages = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or "remove-stderr" in cell.metadata.get("tags", []):
+            continue
+        text = "".join(
+            o.get("text", "")
+            for o in cell.get("outputs", [])
+            if o.get("output_type") == "stream" and o.get("name") == "stderr"
+        )
+        if text:
+            messages.append(f"{path.name}, cell {index + 1}, printed to stderr:\n{text[:2000]}")
+    return messages
 
 
 def _order_longest_first(paths: list[Path], previous: dict[str, float]) -> list[Path]:
@@ -89,8 +110,10 @@ def copy_and_execute(app: Sphinx) -> None:
         }
         for future, nb in futures.items():
             try:
-                timings[nb.name] = future.result()
+                timings[nb.name], messages = future.result()
                 logger.info(f"executed {nb.name} in {timings[nb.name]:.1f} s")
+                for message in messages:  # -W: the build fails, quoting what was printed
+                    logger.warning(message, location=str(nb))
             except Exception as err:  # reported below: the build fails
                 failures.append(f"{nb.name}: {type(err).__name__}: {err}")
     timings_file.parent.mkdir(parents=True, exist_ok=True)
