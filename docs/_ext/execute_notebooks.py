@@ -24,6 +24,7 @@ notice, a kernel's) must be readable in the CI log to be dealt with.
 import os
 import shutil
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -70,6 +71,22 @@ def _stderr_messages(nb, path: Path) -> list[str]:
     return messages
 
 
+def _stamp_daily_notices() -> None:
+    """Import ArviZ here, once, before any kernel starts, its notice silenced.
+
+    ArviZ 0.23 warns (a ``FutureWarning`` about its refactor) at its first import of each day
+    for each user, then writes a stamp file in the user's cache. The kernels of a build on a
+    fresh machine, or of one that runs past midnight, would print that notice in their
+    first cell, a build warning (``-W``: an error); the stamp written here keeps them quiet.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            import arviz  # noqa: F401  (the stamp file is the import's effect)
+        except ImportError:  # the notebooks that need ArviZ will say so
+            pass
+
+
 def _order_longest_first(paths: list[Path], previous: dict[str, float]) -> list[Path]:
     """Longest previous run first; notebooks not timed yet before them, the largest first."""
     return sorted(paths, key=lambda p: (-previous.get(p.name, float("inf")), -p.stat().st_size))
@@ -99,6 +116,7 @@ def copy_and_execute(app: Sphinx) -> None:
             name, _, seconds = line.partition(" ")
             previous[name] = float(seconds)
     notebooks = _order_longest_first(notebooks, previous)
+    _stamp_daily_notices()
     workers = max(1, min(len(notebooks), config.tutorials_workers))
     logger.info(f"executing {len(notebooks)} notebooks, {workers} at a time")
 
