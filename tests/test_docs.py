@@ -150,3 +150,46 @@ def test_benchmarks_page_includes_benchmarks_md(site):
     for heading in headings:
         plain = re.sub(r"`|\*\*", "", heading)
         assert plain in body, f"BENCHMARKS.md heading {heading!r} missing from benchmarks.html"
+
+
+def _execute_notebooks_module():
+    sys.path.insert(0, str(ROOT / "docs" / "_ext"))
+    try:
+        import execute_notebooks
+    finally:
+        sys.path.pop(0)
+    return execute_notebooks
+
+
+def test_a_cells_stderr_is_quoted_in_the_build_warning():
+    """What a cell printed to stderr reaches the build log (myst-nb's warning names only the
+    cell); a ``remove-stderr`` cell and stdout are not reported."""
+    import nbformat
+
+    module = _execute_notebooks_module()
+    stream = nbformat.v4.new_output
+    cells = [nbformat.v4.new_code_cell("print(1)") for _ in range(3)]
+    cells[0].outputs = [stream("stream", name="stdout", text="fine\n")]
+    cells[1].outputs = [stream("stream", name="stderr", text="UserWarning: something\n")]
+    cells[2].outputs = [stream("stream", name="stderr", text="hidden\n")]
+    cells[2].metadata["tags"] = ["remove-stderr"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# t"), *cells])
+    messages = module._stderr_messages(nb, Path("t.ipynb"))
+    assert messages == ["t.ipynb, cell 3, printed to stderr:\nUserWarning: something\n"]
+
+
+def test_the_build_keeps_arviz_daily_notice_out_of_the_notebooks(tmp_path):
+    """ArviZ 0.23 warns at its first import of each day per user (a stamp in the user's
+    cache); the build imports it first, silenced, so a kernel's import prints nothing. A
+    fresh home stands for a fresh CI machine: the CI run of 93b0a30 failed on that notice."""
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env["PYTHONWARNINGS"] = "default"
+    ext = str(ROOT / "docs" / "_ext")
+    stamp = f"import sys; sys.path.insert(0, {ext!r}); import execute_notebooks as e; " \
+            "e._stamp_daily_notices()"
+    first = subprocess.run([sys.executable, "-c", stamp], env=env, capture_output=True,
+                           text=True, timeout=300)
+    assert first.returncode == 0 and "ArviZ" not in first.stderr, first.stderr
+    kernel = subprocess.run([sys.executable, "-c", "import arviz"], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert kernel.returncode == 0 and kernel.stderr == "", kernel.stderr
