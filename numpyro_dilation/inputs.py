@@ -112,6 +112,10 @@ def check_global_moves(gm: GlobalMoves) -> None:
         "num_start_chains": gm.num_start_chains == "auto"
         if isinstance(gm.num_start_chains, str)
         else isinstance(gm.num_start_chains, int) and gm.num_start_chains >= 1,
+        "num_wide_starts": gm.num_wide_starts == "auto"
+        if isinstance(gm.num_wide_starts, str)
+        else isinstance(gm.num_wide_starts, int) and gm.num_wide_starts >= 0,
+        "wide_scale": isinstance(gm.wide_scale, numbers.Real) and gm.wide_scale > 0,
         "center_contractions": isinstance(gm.center_contractions, tuple)
         and all(
             isinstance(r, numbers.Real) and not isinstance(r, bool) and 0 <= r <= 1

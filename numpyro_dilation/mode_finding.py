@@ -144,6 +144,7 @@ def find_modes(
     config: GlobalMoves | None = None,
     inverse_mass_matrix: jax.Array | None = None,
     active: jax.Array | None = None,
+    strict_only: jax.Array | None = None,
 ) -> tuple[ModeMixture, jax.Array]:
     """Modes reached by the chains and their proposal mixture.
 
@@ -161,11 +162,12 @@ def find_modes(
         Diagonal preconditioner :math:`v` of the ascent, shape ``(d,)`` (ones if ``None``;
         of a dense ``(d, d)`` one, its diagonal is used):
         :math:`y \\leftarrow y + h_c\\, v \\odot \\nabla\\log\\gamma(y)`.
-    active
-        Which starts are used, booleans of shape ``(C,)`` (all if ``None``): an inactive one
-        is neither ascended nor refined and never becomes a mode. Where the starts are mapped
-        one at a time (CPU) it costs nothing; under ``vmap`` (accelerators) its lane is
-        computed and discarded.
+    active, strict_only
+        Booleans ``(C,)``: the starts used (all if ``None``; an inactive one is neither
+        ascended nor refined, at no cost where starts are mapped one at a time, as on CPU),
+        and those whose ends become modes only where the Newton steps converged, without
+        deciding whether the others' unconverged ends count (none if ``None``; the wide
+        starts of :mod:`~numpyro_dilation.population_modes`).
 
     Returns
     -------
@@ -205,10 +207,10 @@ def find_modes(
         inverse_mass = jnp.diagonal(inverse_mass)
     active = jnp.ones((num_chains,), bool) if active is None else jnp.asarray(active, bool)
     num_active = jnp.maximum(jnp.sum(active, dtype=jnp.int32), 1)
+    strict_only = jnp.zeros_like(active) if strict_only is None else jnp.asarray(strict_only)
     if not uses_dense_covariance(config, dim):
-        return _find_modes_diagonal(
-            positions, logdensity_fn, step_size, config, inverse_mass, active, num_active
-        )
+        return _find_modes_diagonal(positions, logdensity_fn, step_size, config,
+                                    inverse_mass, active, num_active, strict_only)
 
     def optimize(y, h):
         y, ld, g = _ascend(logdensity_fn, y, h, config.num_ascent_steps, inverse_mass)
@@ -235,9 +237,10 @@ def find_modes(
         )
         num_reps, grads = num_chains, jnp.asarray(grads + newton_grads)
     else:  # ascent ends with no barrier between them share one refinement
-        rep, num_reps = _merge_ascents(
-            logdensity_fn, ends, end_lds, finite, 1.0 / inverse_mass, num_chains
-        )
+        span = jnp.nan_to_num(jnp.max(jnp.where(finite, end_lds, -jnp.inf)) - jnp.min(
+            jnp.where(finite, end_lds, jnp.inf)))  # strict_only ends rank below all others
+        rep, num_reps = _merge_ascents(logdensity_fn, ends, end_lds, finite, 1.0 / inverse_mass,
+                                       num_chains, end_lds - strict_only * (span + 1.0))
 
         def refine(r, slots):
             return tuple(a.at[r].set(b) for a, b in zip(slots, refined(ends[rep[r]]), strict=True))
@@ -248,7 +251,8 @@ def find_modes(
         ys, lds, eigvals, eigvecs, loose, strict = lax.fori_loop(0, num_reps, refine, slots)
         # per start: its ascent and the segment's log-densities; a share of the refinements
         grads = grads + _SEGMENT_POINTS + (num_reps * newton_grads + num_active - 1) // num_active
-    valid = jnp.where(jnp.any(strict), strict, loose)
+        strict_only = strict_only[rep]  # a representative stands for its group
+    valid = _valid(strict, loose, strict_only)
     max_modes = config.max_modes
 
     def nearest(c, idx, n):  # the nearest mode in its Mahalanobis metric, and if within delta
@@ -280,11 +284,11 @@ def _no_barrier(logdensity_fn: Callable, a, ld_a, b, ld_b) -> jax.Array:
     return jnp.all(lds >= jnp.minimum(ld_a, ld_b) - _BARRIER_NATS)
 
 
-def _merge_ascents(logdensity_fn, ys, lds, valid, precision, num_slots):
+def _merge_ascents(logdensity_fn, ys, lds, valid, precision, num_slots, priority=None):
     """Greedy, in start order: a valid ascent end joins the representative nearest to it in
     the metric ``precision`` (diagonal) if no barrier (:func:`_no_barrier`) lies between
-    them (the higher end represents both), else it opens a new slot (at most
-    ``num_slots``). Returns ``(idx, n)``: the representatives'
+    them (the end of higher ``priority``, by default ``lds``, represents both), else it
+    opens a new slot (at most ``num_slots``). Returns ``(idx, n)``: the representatives'
     rows, shape ``(num_slots,)``, and how many slots are used."""
 
     def nearest(c, idx, n):  # the nearest representative, and if no barrier between them
@@ -292,7 +296,15 @@ def _merge_ascents(logdensity_fn, ys, lds, valid, precision, num_slots):
         j = jnp.argmin(jnp.where(jnp.arange(num_slots) < n, dist2, jnp.inf))
         return j, (n > 0) & _no_barrier(logdensity_fn, ys[c], lds[c], ys[idx[j]], lds[idx[j]])
 
-    return _greedy_slots(ys.shape[0], lds, valid, num_slots, nearest)
+    return _greedy_slots(ys.shape[0], lds if priority is None else priority, valid, num_slots,
+                         nearest)
+
+
+def _valid(strict, loose, strict_only):
+    """Ends that become modes: ``strict`` (converged) ones if any not ``strict_only`` start
+    converged, else the ``loose`` ones; a ``strict_only`` start's only if converged."""
+    base = jnp.where(jnp.any(strict & ~strict_only), strict, loose)
+    return jnp.where(strict_only, strict, base)
 
 
 def _greedy_slots(count, lds, valid, num_slots, nearest):
@@ -318,7 +330,7 @@ def _greedy_slots(count, lds, valid, num_slots, nearest):
 
 
 def _find_modes_diagonal(
-    positions, logdensity_fn, step_size, config, inverse_mass, active, num_active
+    positions, logdensity_fn, step_size, config, inverse_mass, active, num_active, strict_only
 ):
     """:func:`find_modes` with diagonal covariances (module docstring, "High dimension")."""
     dim = positions.shape[1]
@@ -334,7 +346,7 @@ def _find_modes_diagonal(
     ys, lds, gs, loose, strict = map_starts(
         lambda on, y, h: cond_or_zeros(on, optimize, y, h), active, positions, step_size
     )
-    valid = jnp.where(jnp.any(strict), strict, loose)
+    valid = _valid(strict, loose, strict_only)
     max_modes = config.max_modes
 
     idx, num_modes = _merge_ascents(logdensity_fn, ys, lds, valid, precision, max_modes)
@@ -465,14 +477,10 @@ def contracted_starts(centers: jax.Array, ratios) -> jax.Array:
     finding at the scales between the initial law's spread (:math:`\rho = 1`) and its
     center (:math:`\rho = 0`).
 
-    Why: for a mixture whose components have different widths, the basin (under
-    gradient ascent or annealing) of a narrow component is a ball around it, while
-    the wider component's basin holds every point far away. In dimension :math:`d`
-    a draw of an overdispersed initial law is at distance about
-    :math:`s\sqrt d` from everything, so every chain ends in the widest mode.
-    Measured on ``two_mode_50`` (``benchmarks``): from :math:`\mathcal N(0, 3^2 I)`
-    starts all 256 chains end in the wide mode of weight 1/3; from the same starts
-    contracted by 0.3 the ascent reaches both modes.
+    Why: a narrow component's basin is a ball around it, the wider one's holds every point
+    far away (``GlobalMoves.center_contractions``). On ``two_mode_50`` from
+    :math:`\mathcal N(0, 3^2 I)` starts all 256 chains end in the wide mode of weight 1/3;
+    from the same starts contracted by 0.3 the ascent reaches both modes.
 
     **Example**
 

@@ -13,6 +13,7 @@ __all__ = [
     "mode_start_chains",
     "proposal_inflation",
     "uses_dense_covariance",
+    "wide_start_count",
 ]
 
 
@@ -128,11 +129,23 @@ class GlobalMoves(NamedTuple):
         ascents (and, with diagonal covariances, the ascents from the chains' positions;
         with dense ones every chain's position starts one): a number, or ``"auto"``
         (default) for :data:`MODE_START_CHAINS` (64; :func:`mode_start_chains`,
-        :mod:`numpyro_dilation.population_modes`), where also a run pass whose pilot pass
-        found one mode skips the explorer. A number keeps the explorer in both passes: a
-        wider search for a mode that few U-turns reach, at its cost (with all 500 chains,
-        the two-mode target moved 50 units got both modes in 4 of 10 runs against 0 of 10,
-        at 2.4× the gradients: BENCHMARKS.md, "The run pass's explorer").
+        :mod:`numpyro_dilation.population_modes`), where also a run pass whose pilot's
+        chains ended in one mode skips the explorer. A number keeps the explorer in both
+        passes: a wider search for a mode that few U-turns reach, at its cost (with all 500
+        chains and no wide starts, the two-mode target moved 50 units got both modes in 4
+        of 10 runs against 0 of 10, at 2.4× the gradients: BENCHMARKS.md, "The run pass's
+        explorer"; the wide starts find it in 10 of 10 at +11%: "Wide starts").
+    num_wide_starts, wide_scale
+        A mode finding where no earlier pass found two modes (the run's first; a run pass
+        whose pilot's chains ended in one mode) also ascends from
+        :math:`W` points drawn wide around the chains, :math:`\bar y + \kappa\, s \odot z`
+        with :math:`\bar y`, :math:`s` the mean and standard deviation of the chains'
+        positions, :math:`z \sim \mathcal N(0, I)` and :math:`\kappa` = ``wide_scale``
+        (:func:`~numpyro_dilation.population_modes.wide_starts`): where every chain annealed
+        into one wide mode from far away, a narrower mode close to it has a basin that few
+        directions reach, which no chain, U-turn or contracted center came near.
+        ``num_wide_starts``: a number (0 turns them off) or ``"auto"`` (default: half the
+        chains, at least :data:`MODE_START_CHAINS`; :func:`wide_start_count`).
 
     **Example**
 
@@ -179,6 +192,8 @@ class GlobalMoves(NamedTuple):
     center_contractions: tuple[float, ...] = (0.3, 0.1)
     covariance: str = "auto"
     num_start_chains: int | str = "auto"
+    num_wide_starts: int | str = "auto"
+    wide_scale: float = 8.0
     blocks: str | tuple | None = None
     exchangeable: tuple | None = None
 
@@ -219,6 +234,26 @@ def mode_start_chains(config: GlobalMoves, num_chains: int) -> int:
     if config.num_start_chains == "auto":
         return min(num_chains, MODE_START_CHAINS)
     return min(num_chains, int(config.num_start_chains))
+
+
+def wide_start_count(config: GlobalMoves, num_chains: int) -> int:
+    """How many wide starts a mode finding of a run of ``num_chains`` chains ascends
+    from (``GlobalMoves.num_wide_starts``; ``"auto"``: half the chains, at least
+    :data:`MODE_START_CHAINS`, at most all of them).
+
+    **Example**
+
+    .. code-block:: python
+
+        from numpyro_dilation.modes import GlobalMoves, wide_start_count
+
+        print(wide_start_count(GlobalMoves(), 256), wide_start_count(GlobalMoves(), 500))  # 128 250
+        print(wide_start_count(GlobalMoves(), 16))  # 16: every chain when there are fewer
+        print(wide_start_count(GlobalMoves(num_wide_starts=0), 256))  # 0: none
+    """
+    if config.num_wide_starts == "auto":
+        return min(num_chains, max(MODE_START_CHAINS, num_chains // 2))
+    return int(config.num_wide_starts)
 
 
 def proposal_inflation(inflation: float | str, dim: int) -> float:

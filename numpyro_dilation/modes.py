@@ -104,6 +104,7 @@ from numpyro_dilation.mode_settings import (  # noqa: F401 (the constants: their
     mode_start_chains,
     proposal_inflation,
     uses_dense_covariance,
+    wide_start_count,
 )
 
 __all__ = [
@@ -120,4 +121,5 @@ __all__ = [
     "empty_mixture",
     "contracted_starts",
     "proposal_inflation",
+    "wide_start_count",
 ]

@@ -11,22 +11,40 @@ greedy merge favours earlier points):
    (:func:`~numpyro_dilation.uturn_explore.explore`, :math:`L` levels
    :math:`\lambda_u`) from the :math:`S` starting chains;
 3. the :math:`S` starting chains' annealing centers contracted toward their mean
-   (:func:`~numpyro_dilation.mode_finding.contracted_starts`, :math:`R` ratios).
+   (:func:`~numpyro_dilation.mode_finding.contracted_starts`, :math:`R` ratios);
+4. where no earlier pass found two modes (:func:`wide_starts_run`: the run's first mode
+   finding, and a run pass whose pilot's chains ended in one mode), :math:`W` wide starts
+   (:func:`wide_starts`, ``GlobalMoves.num_wide_starts``, half the chains by default), drawn
+   :math:`\kappa = 8` standard deviations of the chains' positions around their mean. Their
+   ends become modes only where the Newton steps converge (``find_modes(...,
+   strict_only=...)``), and they do not decide whether the other starts' unconverged ends
+   count (funnel necks, where no start converges).
+
+**Why the wide starts.** Far from a mixture of a wide and a narrow component, the wide one
+holds every point: chains that anneal from far away all end in it, and so do the U-turns
+from their centers and the contracted centers. A few directions from it lead into the narrow
+one's basin; measured on the 10-d two-mode target moved 50 units (a wide mode of weight 1/3
+hiding a narrow one of weight 2/3), about 0.7% of wide starts, at any :math:`\kappa` from 8
+to 32, so that 250 of them find it with probability about 0.85, and the run pass's, where
+the pilot's missed it, give it a second chance. ``python -m benchmarks.pilot_moves`` (500
+chains, ten runs): both modes in 10 of 10 runs with the default start (per-chain centers,
+one mode finding: 6 of 10), against 0 of 10 without wide starts (4 of 10 with the explorer
+from all 500 chains, at 2.4× the gradients); BENCHMARKS.md, "Wide starts".
 
 **The run pass's explorer.** With ``GlobalMoves(num_start_chains="auto")`` (the default),
-where an earlier mode finding of the same run found exactly one mode (the pilot pass's, with
-the pilot-box start: the restart keeps its mixture,
-:func:`~numpyro_dilation.starts.restart_in_box`), the run pass skips the explorer and the
-ascents from its returns (``find_modes(..., active=...)``); the positions and the contracted
-centers still start theirs. A posterior in which the annealing, the explorer and the mode
-finding of the pilot pass saw one mode pays for that search once; the global moves still
-run, with the run pass's modes. What it can cost: a mode that only the run pass's U-turns
-reach. On the 10-d two-mode target moved 50 units (``python -m benchmarks.pilot_moves``, 500
-chains) the run pass's explorer from all 500 chains found the second mode in 4 of 10 runs;
-from 64 chains it found it in none, with or without the skip. A number of starting chains
-given keeps the explorer in both passes. Measured (BENCHMARKS.md, "The run pass's
-explorer"): centered eight schools' mode finding fell from 29% to 22% of the run's
-gradients; the multimodal suite, where every pilot found several modes, did not change.
+where the mixture kept from an earlier pass holds exactly one mode, the run pass skips the
+explorer and the ascents from its returns (``find_modes(..., active=...)``); the positions
+and the contracted centers still start theirs. The restart at the end of the pilot pass keeps
+the pilot's modes that its chains occupy (:func:`~numpyro_dilation.starts.occupied_modes` in
+:func:`~numpyro_dilation.starts.restart_in_box`): a mode found by a wide start that the
+pilot's global moves did not populate does not make the run pass explore (centered eight
+schools: a second local maximum of the joint density, found by a wide start, holds no chain).
+A posterior in which the pilot's chains ended in one mode pays for the explorer once (the
+run pass's wide starts, a quarter of its cost, give the hidden mode a second chance); the
+global moves still run, with the run pass's modes. A number of starting chains given keeps
+the explorer in both passes. Measured (BENCHMARKS.md, "The run pass's explorer"): centered
+eight schools' mode finding fell from 29% to 22% of the run's gradients; the multimodal
+suite, where every pilot's chains held several modes, did not change.
 
 The :math:`S` starting chains are :math:`S` =
 :func:`~numpyro_dilation.mode_settings.mode_start_chains` evenly spaced chains (64 by
@@ -40,11 +58,13 @@ finding from 64 starting chains").
 
 **Cost**, in gradients per chain, with :math:`g` those of one start's ascent and Newton
 steps (:func:`~numpyro_dilation.mode_finding.find_modes`) and :math:`K` the explorer's
-re-annealing steps: :math:`g\,(P + S(L + R)) / C + S L (2K - 1) / C`, with :math:`P = C`
-positions (dense) or :math:`P = S` (diagonal). With 256 chains, 10 dimensions and the
-defaults (:math:`g = 150`, :math:`S = 64`, :math:`L = 3`, :math:`R = 2`, :math:`K = 100`)
-that is about 490 gradients per chain against 1500 with every chain starting everything, and
-about 220 in a run pass that skips the explorer.
+re-annealing steps: :math:`g\,(P + S(L + R) + W) / C + S L (2K - 1) / C`, with :math:`P = C`
+positions (dense) or :math:`P = S` (diagonal), :math:`W = 0` after a pass with two modes or
+more, and :math:`L = 0` after one with exactly one. With 256
+chains, 10 dimensions and the defaults (:math:`g = 150`, :math:`S = 64`, :math:`L = 3`,
+:math:`R = 2`, :math:`K = 100`, :math:`W = 128`) that is about 560 gradients per chain in the
+first pass against 1500 with every chain starting everything, and about 300 in a run pass
+that skips the explorer (its wide starts included).
 """
 
 from collections.abc import Callable
@@ -56,18 +76,24 @@ from jax import random
 from numpyro_dilation._control import cond_or_zeros
 from numpyro_dilation.blocks import block_structure
 from numpyro_dilation.mode_finding import contracted_starts, find_modes
-from numpyro_dilation.mode_settings import GlobalMoves, mode_start_chains, uses_dense_covariance
+from numpyro_dilation.mode_settings import (
+    GlobalMoves,
+    mode_start_chains,
+    uses_dense_covariance,
+    wide_start_count,
+)
 from numpyro_dilation.population_settings import PopulationSettings
 from numpyro_dilation.population_state import DilationLangevinState, ravel_chains
 from numpyro_dilation.uturn_explore import explore
 
-__all__ = ["explorer_runs", "find_population_modes"]
+__all__ = ["explorer_runs", "find_population_modes", "wide_starts", "wide_starts_run"]
 
 
 def explorer_runs(num_modes: jax.Array, config: GlobalMoves) -> jax.Array:
     """Whether the mode finding runs the U-turn explorer (module docstring): unless
-    ``config.num_start_chains`` is ``"auto"`` and an earlier pass found exactly one mode
-    (``num_modes``, the state's mixture's count before this mode finding).
+    ``config.num_start_chains`` is ``"auto"`` and the mixture kept from an earlier pass holds
+    exactly one mode (``num_modes``, the state's mixture's count before this mode finding:
+    the pilot's modes that its chains occupy).
 
     **Example**
 
@@ -80,6 +106,47 @@ def explorer_runs(num_modes: jax.Array, config: GlobalMoves) -> jax.Array:
         print(explorer_runs(1, GlobalMoves(num_start_chains=64)))  # True: a number given
     """
     return (jnp.asarray(num_modes) != 1) | (config.num_start_chains != "auto")
+
+
+def wide_starts_run(num_modes: jax.Array) -> jax.Array:
+    """Whether the mode finding starts its wide starts (module docstring): where the mixture
+    kept from an earlier pass holds at most one mode (``num_modes``: none before the first
+    pass; the pilot's modes that its chains occupy before the run pass).
+
+    **Example**
+
+    .. code-block:: python
+
+        from numpyro_dilation.population_modes import wide_starts_run
+
+        print(wide_starts_run(0), wide_starts_run(1), wide_starts_run(2))  # True True False
+    """
+    return jnp.asarray(num_modes) <= 1
+
+
+def wide_starts(
+    rng_key: jax.Array, positions: jax.Array, num: int, scale: float
+) -> jax.Array:
+    r"""``num`` points :math:`\bar y + \kappa\, s \odot z`, :math:`z \sim \mathcal N(0, I)`,
+    with :math:`\bar y` and :math:`s` the mean and standard deviation of the rows of
+    ``positions`` ``(C, d)`` per coordinate and :math:`\kappa` = ``scale``: shape
+    ``(num, d)``, :math:`O(\text{num} \cdot d)` (no covariance matrix).
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax
+        import jax.numpy as jnp
+        from numpyro_dilation.population_modes import wide_starts
+
+        positions = jax.random.normal(jax.random.key(0), (256, 2)) * jnp.array([1.0, 0.1])
+        starts = wide_starts(jax.random.key(1), positions, 1000, 8.0)
+        print(starts.shape, starts.std(axis=0))  # (1000, 2) about [8, 0.8]
+    """
+    mean, sd = jnp.mean(positions, axis=0), jnp.std(positions, axis=0)
+    z = jax.random.normal(rng_key, (num, positions.shape[1]), positions.dtype)
+    return mean + scale * sd * z
 
 
 def find_population_modes(
@@ -149,8 +216,14 @@ def find_population_modes(
             (contracted_starts(start_centers, ratios), jnp.tile(start_steps, len(ratios)))
         )
         active.append(jnp.ones(num_starts * len(ratios), bool))
+    num_wide = wide_start_count(gm, num_chains)
+    if num_wide:  # where no earlier pass found two modes
+        wide = wide_starts(random.fold_in(state.rng_key[0], 3), flat, num_wide, gm.wide_scale)
+        groups.append((wide, steps[jnp.arange(num_wide) % num_chains]))
+        active.append(jnp.full(num_wide, wide_starts_run(state.mixture.num_modes)))
     points = jnp.concatenate([p for p, _ in groups])
     active = jnp.concatenate(active)
+    wide_rows = jnp.arange(points.shape[0]) >= points.shape[0] - num_wide  # the last group
     mixture, grads = find_modes(
         points,
         flat_logdensity,
@@ -158,6 +231,7 @@ def find_population_modes(
         gm,
         state.inverse_mass_matrix,
         active,
+        wide_rows,
     )
     mixture = mixture._replace(blocks=block_structure(mixture, gm.blocks))
     total = grads * jnp.sum(active, dtype=jnp.int32) + explore_grads  # int32 under x64 too

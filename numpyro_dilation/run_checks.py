@@ -18,8 +18,9 @@ from numpyro.infer.mcmc import MCMC
 
 from numpyro_dilation.diagnostics import MIN_GLOBAL_ACCEPTANCE
 from numpyro_dilation.health import health_problems, warn_problems
+from numpyro_dilation.mode_settings import wide_start_count
 from numpyro_dilation.modes import nearest_mode
-from numpyro_dilation.population_modes import explorer_runs
+from numpyro_dilation.population_modes import explorer_runs, wide_starts_run
 from numpyro_dilation.population_settings import phase_end
 from numpyro_dilation.population_state import ravel_chains
 
@@ -334,12 +335,12 @@ def announce_mode_finding(state, new, settings) -> None:
     clock = [time.perf_counter()]
     explorer = settings.uturn is not None and settings.uturn.kind == "explore"
 
-    def before(in_pilot, explores):
+    def before(in_pilot, explores, wide):
         clock[0] = time.perf_counter()
         what = "U-turn explorer, then " if explorer and explores else ""
-        skip = ""
+        skip = ", also from wide starts" if wide else ""
         if explorer and not explores:
-            skip = "; no U-turn explorer: the pilot pass found one mode"
+            skip += "; no U-turn explorer: the pilot's chains ended in one mode"
         where = f"warm-up iteration {it + 1}/{num_warmup}"
         if state.pilot_end is not None:  # the two passes of the pilot-box start
             where = f"the next iteration ({'pilot' if in_pilot else 'run'} pass)"
@@ -363,9 +364,10 @@ def announce_mode_finding(state, new, settings) -> None:
     i = state.i[0]
     in_pilot = jnp.zeros((), bool) if state.pilot_end is None else state.pilot_end[0] >= 0
     explores = explorer and explorer_runs(state.mixture.num_modes, settings.global_moves)
-    lax.cond(
-        i == it - 1, lambda o: jax.debug.callback(before, *o), lambda o: None, (in_pilot, explores)
-    )
+    gm = settings.global_moves
+    wide = (wide_start_count(gm, num_chains) > 0) & wide_starts_run(state.mixture.num_modes)
+    lax.cond(i == it - 1, lambda o: jax.debug.callback(before, *o), lambda o: None,
+             (in_pilot, explores, wide))
     operands = (new.mixture.num_modes, jnp.sum(new.num_grad_evals))
     lax.cond(i == it, lambda o: jax.debug.callback(after, *o), lambda o: None, operands)
 

@@ -47,15 +47,14 @@ pilot``, 500 chains): of the start strategies that adapt to the posterior's scal
 only the pilot boxes reached every mode of every target in 2 and 10 dimensions
 (mode-weight TV <= 0.011); the pilot box found all 40 modes of the 40-mode mixture
 (per-chain centers: 0 of 2), and, as the pilot pass, both modes of the 10-d two-mode target
-moved 50 units in 3 of 10 runs (``python -m benchmarks.pilot_moves``; per-chain centers: 0
-of 10; the separate pilot of earlier versions: 3 of 10) — found by the run pass's U-turn
-explorer from every chain: with the explorer from 64 chains, skipped where the pilot found one
-mode (the defaults now, :mod:`~numpyro_dilation.population_modes`), 0 of 10, and 4 of 10 with
-``GlobalMoves(num_start_chains=500)``. The box must stay narrow in high
-dimension, where uniform draws in a wide box lie far from every mode and the wider mode's
-basin takes them all: on a 50-d two-mode target with 128 chains, widening by 100% lost the
-narrow mode; 25% (the default) found both. See BENCHMARKS.md and the user guide ("The
-center").
+moved 50 units in 10 of 10 runs (``python -m benchmarks.pilot_moves``; per-chain centers: 6
+of 10), found by the wide starts of the pilot pass or of the run pass
+(:mod:`~numpyro_dilation.population_modes`); without them 0 of 10 (the explorer from 64
+chains reaches the hidden mode in none), 4 of 10 with the explorer from every chain. The box
+must stay narrow in high dimension, where uniform draws in a wide box lie far from every mode
+and the wider mode's basin takes them all: on a 50-d two-mode target with 128 chains,
+widening by 100% lost the narrow mode; 25% (the default) found both. See BENCHMARKS.md and
+the user guide ("The center").
 
 It is the kernel's default start (``start="auto"``) in vectorized runs with per-chain
 centers and at least 256 chains (:data:`~numpyro_dilation.run_plan.AUTO_PILOT_MIN_CHAINS`).
@@ -71,8 +70,10 @@ import jax
 import jax.numpy as jnp
 from blackjax.types import PRNGKey
 from jax import lax, random
+from jax.scipy.special import logsumexp
 
 from numpyro_dilation.batching import map_items
+from numpyro_dilation.mode_mixture import ModeMixture, _whitened_norm2
 from numpyro_dilation.population import population_step
 from numpyro_dilation.population_settings import PopulationSettings
 from numpyro_dilation.population_state import (
@@ -84,6 +85,7 @@ from numpyro_dilation.population_state import (
 
 __all__ = [
     "Pilot",
+    "occupied_modes",
     "bounding_box",
     "uniform_in_box",
     "check_pilot",
@@ -235,9 +237,10 @@ def restart_in_box(
     population initialized there (:func:`~numpyro_dilation.population_state.init_chains`:
     iteration 0, first level, each chain its own center, step size ``step_size`` or found
     afresh, by iteration 0's preconditioner update under the defaults) with the settings'
-    shared parts reset, but for the pilot's mode mixture, kept until the run pass's mode
-    finding replaces it (no global move comes before; with one mode the run pass skips the
-    U-turn explorer: :mod:`~numpyro_dilation.population_modes`). ``state``: all :math:`C` chains
+    shared parts reset, but for the pilot's modes that its chains occupy
+    (:func:`occupied_modes`), kept until the run pass's mode finding replaces them (no global
+    move comes before; with one the run pass skips the U-turn explorer:
+    :mod:`~numpyro_dilation.population_modes`). ``state``: all :math:`C` chains
     (batched), per-chain centers. The new state's ``num_grad_evals`` is the initialization's
     plus one (the log-density and gradient at each draw), reported by the next iteration; its
     ``pilot_end`` is -1 (no further restart).
@@ -283,9 +286,57 @@ def restart_in_box(
         jax.vmap(unravel_one)(starts), logdensity_fn, keys[:, 1], settings, step_size=step_size
     )
     new = assemble_state(astate, grads + 1, keys[:, 0], settings, True)
-    # the pilot's modes stay until the run pass's mode finding replaces them (no global
-    # move comes before it): where the pilot found one, that pass skips the U-turn explorer
-    return new._replace(pilot_end=jnp.full(num_chains, -1, jnp.int32), mixture=state.mixture)
+    # the pilot's modes that its chains occupy stay until the run pass's mode finding
+    # replaces them (no global move comes before it): where one does, that pass skips the
+    # U-turn explorer
+    mixture = occupied_modes(state.mixture, flat)
+    return new._replace(pilot_end=jnp.full(num_chains, -1, jnp.int32), mixture=mixture)
+
+
+def occupied_modes(mixture: ModeMixture, positions: jax.Array) -> ModeMixture:
+    r"""The modes of ``mixture`` that are the nearest, in the Mahalanobis metric of their
+    proposal factors, to at least one row of ``positions`` ``(C, d)``, moved to the first
+    slots in their order (the rest unused; the blocks' per-mode scales moved with them, the
+    blocks themselves as they were), weights renormalized. Memory :math:`O(C d)`: one mode
+    at a time.
+
+    **Example**
+
+    .. code-block:: python
+
+        import jax.numpy as jnp
+        from numpyro_dilation.modes import empty_mixture
+        from numpyro_dilation.starts import occupied_modes
+
+        mixture = empty_mixture(dim=1, max_modes=3)
+        mixture = mixture._replace(means=jnp.array([[-3.0], [0.0], [3.0]]),
+                                   log_weights=jnp.log(jnp.full(3, 1 / 3)), num_modes=3)
+        kept = occupied_modes(mixture, jnp.array([[-2.9], [3.2], [2.5]]))  # none near 0
+        print(kept.num_modes, kept.means[:2, 0], kept.log_weights)  # 2 [-3.  3.] [-0.69 -0.69 -inf]
+    """
+    num_slots = mixture.means.shape[0]
+    used = jnp.arange(num_slots) < mixture.num_modes
+
+    def distances(mode):  # squared whitened distances of every position to one mode
+        mean, chol = mode
+        return jax.vmap(lambda y: _whitened_norm2(chol, y - mean)[0])(positions)
+
+    dist2 = jnp.where(used[:, None], lax.map(distances, (mixture.means, mixture.chol)), jnp.inf)
+    occupied = used & jnp.zeros(num_slots, bool).at[jnp.argmin(dist2, axis=0)].set(True)
+    order = jnp.argsort(~occupied, stable=True)  # occupied slots first, in their order
+    num = jnp.sum(occupied).astype(jnp.asarray(mixture.num_modes).dtype)
+    kept = jnp.arange(num_slots) < num
+    log_weights = jnp.where(kept, mixture.log_weights[order], -jnp.inf)
+    return mixture._replace(
+        means=mixture.means[order],
+        chol=mixture.chol[order],
+        log_weights=jnp.where(kept, log_weights - logsumexp(log_weights), -jnp.inf),
+        laplace_log_mass=jnp.where(kept, mixture.laplace_log_mass[order], -jnp.inf),
+        num_modes=num,
+        blocks=None if mixture.blocks is None else mixture.blocks._replace(
+            scales=mixture.blocks.scales[order]
+        ),
+    )
 
 
 def pilot_step(

@@ -386,6 +386,10 @@ def test_low_global_acceptance_is_reported():
         ("tail_dof", 0.0),
         ("center_contractions", (1.5,)),
         ("center_contractions", 0.3),
+        ("num_start_chains", 0),
+        ("num_wide_starts", -1),
+        ("num_wide_starts", "many"),
+        ("wide_scale", 0.0),
     ],
 )
 def test_bad_global_moves_settings(field, value):

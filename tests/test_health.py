@@ -446,7 +446,8 @@ def test_mode_finding_announces_its_start_and_end(capfd):
     from numpyro_dilation.uturn import UTurn
 
     explore = make_settings(40, 2, uturn=UTurn(kind="explore"))
-    for modes_before, says in ((0, "(U-turn explorer, then"), (1, "pilot pass found one mode")):
+    for modes_before, says in ((0, "(U-turn explorer, then"), (0, "also from wide starts"),
+                               (1, "the pilot's chains ended in one mode")):
         def run_pass(m):  # the run pass: the pilot's mixture, of m modes, is kept until then
             before = population(it - 1, m, 0, jnp.full(8, -1))
             announce_mode_finding(before, population(it, 1, 9), explore)
