@@ -12,8 +12,8 @@ greedy merge favours earlier points):
    :math:`\lambda_u`) from the :math:`S` starting chains;
 3. the :math:`S` starting chains' annealing centers contracted toward their mean
    (:func:`~numpyro_dilation.mode_finding.contracted_starts`, :math:`R` ratios);
-4. where no earlier pass found two modes (:func:`wide_starts_run`: the run's first mode
-   finding, and a run pass whose pilot's chains ended in one mode), :math:`W` wide starts
+4. in the run's first mode finding only (the pilot pass's, or the only one: no earlier pass
+   has found a mode; :func:`wide_starts_run`), :math:`W` wide starts
    (:func:`wide_starts`, ``GlobalMoves.num_wide_starts``, half the chains by default), drawn
    :math:`\kappa = 8` standard deviations of the chains' positions around their mean. Their
    ends become modes only where the Newton steps converge (``find_modes(...,
@@ -25,10 +25,9 @@ holds every point: chains that anneal from far away all end in it, and so do the
 from their centers and the contracted centers. A few directions from it lead into the narrow
 one's basin; measured on the 10-d two-mode target moved 50 units (a wide mode of weight 1/3
 hiding a narrow one of weight 2/3), about 0.7% of wide starts, at any :math:`\kappa` from 8
-to 32, so that 250 of them find it with probability about 0.85, and the run pass's, where
-the pilot's missed it, give it a second chance. ``python -m benchmarks.pilot_moves`` (500
-chains, ten runs): both modes in 10 of 10 runs with the default start (per-chain centers,
-one mode finding: 6 of 10), against 0 of 10 without wide starts (4 of 10 with the explorer
+to 32, so that 250 of them find it with probability about 0.85. ``python -m
+benchmarks.pilot_moves`` (500 chains, ten runs): both modes in 9 of 10 runs with the default
+start (per-chain centers: 6 of 10), against 0 of 10 without wide starts (4 of 10 with the explorer
 from all 500 chains, at 2.4× the gradients); BENCHMARKS.md, "Wide starts".
 
 **The run pass's explorer.** With ``GlobalMoves(num_start_chains="auto")`` (the default),
@@ -39,8 +38,7 @@ the pilot's modes that its chains occupy (:func:`~numpyro_dilation.starts.occupi
 :func:`~numpyro_dilation.starts.restart_in_box`): a mode found by a wide start that the
 pilot's global moves did not populate does not make the run pass explore (centered eight
 schools: a second local maximum of the joint density, found by a wide start, holds no chain).
-A posterior in which the pilot's chains ended in one mode pays for the explorer once (the
-run pass's wide starts, a quarter of its cost, give the hidden mode a second chance); the
+A posterior in which the pilot's chains ended in one mode pays for the explorer once; the
 global moves still run, with the run pass's modes. A number of starting chains given keeps
 the explorer in both passes. Measured (BENCHMARKS.md, "The run pass's explorer"): centered
 eight schools' mode finding fell from 29% to 22% of the run's gradients; the multimodal
@@ -59,12 +57,12 @@ finding from 64 starting chains").
 **Cost**, in gradients per chain, with :math:`g` those of one start's ascent and Newton
 steps (:func:`~numpyro_dilation.mode_finding.find_modes`) and :math:`K` the explorer's
 re-annealing steps: :math:`g\,(P + S(L + R) + W) / C + S L (2K - 1) / C`, with :math:`P = C`
-positions (dense) or :math:`P = S` (diagonal), :math:`W = 0` after a pass with two modes or
-more, and :math:`L = 0` after one with exactly one. With 256
+positions (dense) or :math:`P = S` (diagonal), :math:`W = 0` after the first pass, and
+:math:`L = 0` after one whose chains ended in one mode. With 256
 chains, 10 dimensions and the defaults (:math:`g = 150`, :math:`S = 64`, :math:`L = 3`,
 :math:`R = 2`, :math:`K = 100`, :math:`W = 128`) that is about 560 gradients per chain in the
-first pass against 1500 with every chain starting everything, and about 300 in a run pass
-that skips the explorer (its wide starts included).
+first pass against 1500 with every chain starting everything, and about 220 in a run pass
+that skips the explorer.
 """
 
 from collections.abc import Callable
@@ -109,9 +107,9 @@ def explorer_runs(num_modes: jax.Array, config: GlobalMoves) -> jax.Array:
 
 
 def wide_starts_run(num_modes: jax.Array) -> jax.Array:
-    """Whether the mode finding starts its wide starts (module docstring): where the mixture
-    kept from an earlier pass holds at most one mode (``num_modes``: none before the first
-    pass; the pilot's modes that its chains occupy before the run pass).
+    """Whether the mode finding starts its wide starts (module docstring): in the run's first
+    mode finding only, where no earlier pass has found a mode (``num_modes``, the state's
+    mixture's count before this mode finding, is 0).
 
     **Example**
 
@@ -119,9 +117,9 @@ def wide_starts_run(num_modes: jax.Array) -> jax.Array:
 
         from numpyro_dilation.population_modes import wide_starts_run
 
-        print(wide_starts_run(0), wide_starts_run(1), wide_starts_run(2))  # True True False
+        print(wide_starts_run(0), wide_starts_run(1), wide_starts_run(2))  # True False False
     """
-    return jnp.asarray(num_modes) <= 1
+    return jnp.asarray(num_modes) == 0
 
 
 def wide_starts(
@@ -217,7 +215,7 @@ def find_population_modes(
         )
         active.append(jnp.ones(num_starts * len(ratios), bool))
     num_wide = wide_start_count(gm, num_chains)
-    if num_wide:  # where no earlier pass found two modes
+    if num_wide:  # the run's first mode finding only
         wide = wide_starts(random.fold_in(state.rng_key[0], 3), flat, num_wide, gm.wide_scale)
         groups.append((wide, steps[jnp.arange(num_wide) % num_chains]))
         active.append(jnp.full(num_wide, wide_starts_run(state.mixture.num_modes)))
