@@ -289,7 +289,7 @@ def restart_in_box(
     # the pilot's modes that its chains occupy stay until the run pass's mode finding
     # replaces them (no global move comes before it): where one does, that pass skips the
     # U-turn explorer
-    mixture = occupied_modes(state.mixture, flat)
+    mixture = None if state.mixture is None else occupied_modes(state.mixture, flat)
     return new._replace(pilot_end=jnp.full(num_chains, -1, jnp.int32), mixture=mixture)
 
 
