@@ -409,7 +409,7 @@ def _mixture(means, chol, mode_lds, log_eigvals, num_modes, config) -> ModeMixtu
         num_modes,
         jnp.asarray(config.tail_weight, dtype),
         jnp.asarray(config.tail_dof, dtype),
-        stopped=jnp.zeros((), bool),
+        stopped=jnp.zeros((), bool), num_found=num_modes,
     )
 
 

@@ -56,6 +56,12 @@ class ModeMixture(NamedTuple):
         Whether the population sampler has stopped the global moves (bool scalar): none
         was accepted in the warm-up (:data:`~numpyro_dilation.mode_settings.STOP_ACCEPTANCE`),
         so the draws do not pay for them.
+    num_found
+        How many modes the mode finding that made this mixture found (int scalar): equal to
+        ``num_modes``, but kept by :func:`~numpyro_dilation.starts.occupied_modes` when the
+        restart after the pilot pass drops the modes that no chain occupies, so that the run
+        pass knows whether its wide starts get a second try
+        (:func:`~numpyro_dilation.population_modes.wide_starts_run`).
 
     **Example**
 
@@ -86,6 +92,7 @@ class ModeMixture(NamedTuple):
     tail_dof: jax.Array
     blocks: BlockStructure | None = None
     stopped: jax.Array | bool = False
+    num_found: jax.Array | int = 0
 
 
 def empty_mixture(
@@ -124,6 +131,7 @@ def empty_mixture(
         tail_dof=jnp.asarray(tail_dof, dtype),
         blocks=no_blocks(dim, max_modes, dtype),
         stopped=jnp.zeros((), bool),
+        num_found=jnp.zeros((), jnp.int32),
     )
 
 

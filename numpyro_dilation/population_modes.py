@@ -12,8 +12,10 @@ greedy merge favours earlier points):
    :math:`\lambda_u`) from the :math:`S` starting chains;
 3. the :math:`S` starting chains' annealing centers contracted toward their mean
    (:func:`~numpyro_dilation.mode_finding.contracted_starts`, :math:`R` ratios);
-4. in the run's first mode finding only (the pilot pass's, or the only one: no earlier pass
-   has found a mode; :func:`wide_starts_run`), :math:`W` wide starts
+4. in the run's first mode finding (the pilot pass's, or the only one), and again, with
+   other draws, in the run pass where the pilot pass found fewer than two modes (occupied
+   or not: :attr:`~numpyro_dilation.mode_mixture.ModeMixture.num_found`;
+   :func:`wide_starts_run`), :math:`W` wide starts
    (:func:`wide_starts`, ``GlobalMoves.num_wide_starts``, half the chains by default), drawn
    :math:`\kappa = 8` standard deviations of the chains' positions around their mean. Their
    ends become modes only where the Newton steps converge (``find_modes(...,
@@ -57,12 +59,12 @@ finding from 64 starting chains").
 **Cost**, in gradients per chain, with :math:`g` those of one start's ascent and Newton
 steps (:func:`~numpyro_dilation.mode_finding.find_modes`) and :math:`K` the explorer's
 re-annealing steps: :math:`g\,(P + S(L + R) + W) / C + S L (2K - 1) / C`, with :math:`P = C`
-positions (dense) or :math:`P = S` (diagonal), :math:`W = 0` after the first pass, and
-:math:`L = 0` after one whose chains ended in one mode. With 256
+positions (dense) or :math:`P = S` (diagonal), :math:`W = 0` after a pass that found two modes
+or more, and :math:`L = 0` after one whose chains ended in one mode. With 256
 chains, 10 dimensions and the defaults (:math:`g = 150`, :math:`S = 64`, :math:`L = 3`,
 :math:`R = 2`, :math:`K = 100`, :math:`W = 128`) that is about 560 gradients per chain in the
 first pass against 1500 with every chain starting everything, and about 220 in a run pass
-that skips the explorer.
+that skips the explorer and the wide starts (about 295 with them).
 """
 
 from collections.abc import Callable
@@ -106,10 +108,11 @@ def explorer_runs(num_modes: jax.Array, config: GlobalMoves) -> jax.Array:
     return (jnp.asarray(num_modes) != 1) | (config.num_start_chains != "auto")
 
 
-def wide_starts_run(num_modes: jax.Array) -> jax.Array:
-    """Whether the mode finding starts its wide starts (module docstring): in the run's first
-    mode finding only, where no earlier pass has found a mode (``num_modes``, the state's
-    mixture's count before this mode finding, is 0).
+def wide_starts_run(num_found: jax.Array) -> jax.Array:
+    """Whether the mode finding starts its wide starts (module docstring): unless an earlier
+    pass's mode finding found two modes or more (``num_found``, the state's mixture's
+    :attr:`~numpyro_dilation.mode_mixture.ModeMixture.num_found` before this mode finding:
+    0 in the run's first one, the pilot's count, occupied or not, in the run pass's).
 
     **Example**
 
@@ -117,9 +120,9 @@ def wide_starts_run(num_modes: jax.Array) -> jax.Array:
 
         from numpyro_dilation.population_modes import wide_starts_run
 
-        print(wide_starts_run(0), wide_starts_run(1), wide_starts_run(2))  # True False False
+        print(wide_starts_run(0), wide_starts_run(1), wide_starts_run(2))  # True True False
     """
-    return jnp.asarray(num_modes) == 0
+    return jnp.asarray(num_found) <= 1
 
 
 def wide_starts(
@@ -215,10 +218,10 @@ def find_population_modes(
         )
         active.append(jnp.ones(num_starts * len(ratios), bool))
     num_wide = wide_start_count(gm, num_chains)
-    if num_wide:  # the run's first mode finding only
+    if num_wide:  # not after a pass that found two modes
         wide = wide_starts(random.fold_in(state.rng_key[0], 3), flat, num_wide, gm.wide_scale)
         groups.append((wide, steps[jnp.arange(num_wide) % num_chains]))
-        active.append(jnp.full(num_wide, wide_starts_run(state.mixture.num_modes)))
+        active.append(jnp.full(num_wide, wide_starts_run(state.mixture.num_found)))
     points = jnp.concatenate([p for p, _ in groups])
     active = jnp.concatenate(active)
     wide_rows = jnp.arange(points.shape[0]) >= points.shape[0] - num_wide  # the last group

@@ -338,7 +338,11 @@ def announce_mode_finding(state, new, settings) -> None:
     def before(in_pilot, explores, wide):
         clock[0] = time.perf_counter()
         what = "U-turn explorer, then " if explorer and explores else ""
-        skip = ", also from wide starts" if wide else ""
+        skip = ""
+        if wide:
+            first = in_pilot or state.pilot_end is None
+            skip = ", also from wide starts" if first else (
+                ", again from wide starts: the pilot pass found fewer than two modes")
         if explorer and not explores:
             skip += "; no U-turn explorer: the pilot's chains ended in one mode"
         where = f"warm-up iteration {it + 1}/{num_warmup}"
@@ -363,9 +367,9 @@ def announce_mode_finding(state, new, settings) -> None:
 
     i = state.i[0]
     in_pilot = jnp.zeros((), bool) if state.pilot_end is None else state.pilot_end[0] >= 0
-    explores = explorer and explorer_runs(state.mixture.num_modes, settings.global_moves)
     gm = settings.global_moves
-    wide = (wide_start_count(gm, num_chains) > 0) & wide_starts_run(state.mixture.num_modes)
+    explores = explorer and explorer_runs(state.mixture.num_modes, gm)
+    wide = (wide_start_count(gm, num_chains) > 0) & wide_starts_run(state.mixture.num_found)
     lax.cond(i == it - 1, lambda o: jax.debug.callback(before, *o), lambda o: None,
              (in_pilot, explores, wide))
     operands = (new.mixture.num_modes, jnp.sum(new.num_grad_evals))

@@ -421,8 +421,10 @@ def test_mode_finding_announces_its_start_and_end(capfd):
     settings = make_settings(40, 2)
     it = settings.mode_iteration
 
-    def population(i, num_modes, grads, pilot_end=None):
-        mixture = SimpleNamespace(num_modes=jnp.asarray(num_modes, jnp.int32))
+    def population(i, num_modes, grads, pilot_end=None, num_found=None):
+        num_found = num_modes if num_found is None else num_found
+        mixture = SimpleNamespace(num_modes=jnp.asarray(num_modes, jnp.int32),
+                                  num_found=jnp.asarray(num_found, jnp.int32))
         return SimpleNamespace(i=jnp.full(8, i), mixture=mixture, pilot_end=pilot_end,
                                num_grad_evals=jnp.full(8, grads, jnp.int32))
 
@@ -446,16 +448,28 @@ def test_mode_finding_announces_its_start_and_end(capfd):
     from numpyro_dilation.uturn import UTurn
 
     explore = make_settings(40, 2, uturn=UTurn(kind="explore"))
-    for modes_before, says in ((0, "(U-turn explorer, then"), (0, "also from wide starts"),
-                               (1, "the pilot's chains ended in one mode")):
-        def run_pass(m):  # the run pass: the pilot's mixture, of m modes, is kept until then
-            before = population(it - 1, m, 0, jnp.full(8, -1))
+    again = "again from wide starts: the pilot pass found fewer than two modes"
+    for modes_before, found, says, not_said in (
+        (0, 0, "(U-turn explorer, then", None),
+        (0, 0, again, None),
+        (1, 1, "the pilot's chains ended in one mode", None),
+        (1, 1, again, None),
+        (1, 2, "the pilot's chains ended in one mode", "wide starts"),  # 2 found, 1 occupied
+    ):
+        def run_pass(m, f):  # the run pass: the pilot's occupied modes are kept until then
+            before = population(it - 1, m, 0, jnp.full(8, -1), f)
             announce_mode_finding(before, population(it, 1, 9), explore)
             return m
 
-        jax.block_until_ready(jax.jit(run_pass)(modes_before))
+        jax.block_until_ready(jax.jit(run_pass)(modes_before, found))
         jax.effects_barrier()
-        assert says in capfd.readouterr().err
+        err = capfd.readouterr().err
+        assert says in err and (not_said is None or not_said not in err)
+    jax.block_until_ready(jax.jit(lambda: announce_mode_finding(
+        population(it - 1, 0, 0, jnp.full(8, 40)), population(it, 1, 9), explore))())
+    jax.effects_barrier()
+    assert "(pilot pass) finds the modes" in (err := capfd.readouterr().err)
+    assert "also from wide starts" in err
 
     jax.block_until_ready(step(it - 1, 0, 1))
     jax.effects_barrier()
