@@ -134,10 +134,11 @@ class GlobalMoves(NamedTuple):
         passes: a wider search for a mode that few U-turns reach, at its cost (with all 500
         chains and no wide starts, the two-mode target moved 50 units got both modes in 4
         of 10 runs against 0 of 10, at 2.4× the gradients: BENCHMARKS.md, "The run pass's
-        explorer"; the wide starts find it in 9 of 10 at +11%: "Wide starts").
+        explorer"; the wide starts find it in 10 of 10 at +11%: "Wide starts").
     num_wide_starts, wide_scale
         The first mode finding of a run (the pilot pass's, or the only one), and the run
-        pass's where the pilot's found fewer than two modes, also ascends from :math:`W` points drawn wide around the chains, :math:`\bar y + \kappa\, s \odot z`
+        pass's where the pilot's found fewer than two modes, also ascends from :math:`W`
+        points drawn wide around the chains, :math:`\bar y + \kappa\, s \odot z`
         with :math:`\bar y`, :math:`s` the mean and standard deviation of the chains'
         positions, :math:`z \sim \mathcal N(0, I)` and :math:`\kappa` = ``wide_scale``
         (:func:`~numpyro_dilation.population_modes.wide_starts`): where every chain annealed
