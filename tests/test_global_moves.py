@@ -151,6 +151,28 @@ def test_defensive_mixture_density_integrates_to_one_and_matches_its_sampler():
         assert abs(event(draws).mean() - p) < 4.5 * np.sqrt(p * (1 - p) / n)
 
 
+def test_slot_draws_follow_the_weights(monkeypatch):
+    """``slot_sample`` (inverse of the cumulative weights): 200k draws over 6 slots, one of
+    weight 0 between used ones and two unused at the end, give each slot its weight within
+    4.5 binomial standard errors and never a slot of weight 0; where ``u W_M`` rounds up to
+    the total the last slot of positive weight is drawn; a mixture with no used slot gives
+    slot 0 (its moves are not made)."""
+    from numpyro_dilation.mode_mixture import slot_sample
+
+    weights = np.array([0.1, 0.0, 0.25, 0.4, 0.25, 0.0])
+    log_w = jnp.log(jnp.asarray(weights, jnp.float32)).at[5].set(-jnp.inf)
+    n = 200_000
+    draws = np.asarray(jax.vmap(lambda k: slot_sample(k, log_w))(
+        jax.random.split(jax.random.key(3), n)))
+    freq = np.bincount(draws, minlength=6) / n
+    assert freq[1] == 0 and freq[5] == 0
+    assert np.all(np.abs(freq - weights) < 4.5 * np.sqrt(weights * (1 - weights) / n) + 1e-12)
+    assert int(slot_sample(jax.random.key(0), jnp.full(4, -jnp.inf))) == 0
+    # u W_M equal to the total (u = 1): the last slot of positive weight, not an unused one
+    monkeypatch.setattr(jax.random, "uniform", lambda key, shape, dtype: jnp.ones(shape, dtype))
+    assert int(slot_sample(jax.random.key(0), log_w)) == 4
+
+
 def test_optima_that_are_not_stationary_are_not_modes():
     """Without ascent (step size 0) or Newton steps every starting point is its own
     "optimum" (and every start is refined: no grouping, the Hessian costs less than the
