@@ -86,6 +86,7 @@ from numpyro_dilation.mode_mixture import (
     chi_square_sample,
     log_gauss_and_student,
     mixture_sample,
+    slot_sample,
 )
 
 __all__ = [
@@ -190,10 +191,7 @@ def product_sample(rng_key: jax.Array, mixture) -> jax.Array:
     dtype = mixture.means.dtype
     key_m, key_z, key_t, key_u = jax.random.split(rng_key, 4)
     # a component per block by inverse CDF (d uniforms, not d * M Gumbel draws)
-    cdf = jnp.cumsum(jax.nn.softmax(mixture.log_weights))
-    u = jax.random.uniform(key_m, (dim,), dtype) * cdf[-1]
-    m = jnp.minimum(jnp.searchsorted(cdf, u, side="right"), mixture.num_modes - 1)
-    m = jnp.maximum(m, 0)[blocks.labels]
+    m = slot_sample(key_m, mixture.log_weights, (dim,))[blocks.labels]
     z = jax.random.normal(key_z, (dim,), dtype)
     nu = mixture.tail_dof
     u = chi_square_sample(key_u, nu, (dim,), dtype)[blocks.labels]

@@ -278,14 +278,18 @@ def mixture_sample(rng_key: jax.Array, mixture: ModeMixture) -> jax.Array:
     return mixture.means[m] + step
 
 
-def slot_sample(rng_key: jax.Array, log_weights: jax.Array) -> jax.Array:
-    r"""One slot :math:`m` with probability :math:`w_m/\sum_j w_j` (``log_weights``
-    :math:`\log w`, shape ``(M,)``, ``-inf`` for unused slots), by the inverse of the
-    cumulative weights: :math:`m = \#\{j : W_j \le u W_M\}`, :math:`W_j = \sum_{i \le j}
-    w_i`, :math:`u \sim U(0, 1)`: one uniform per draw, where ``jax.random.categorical``
-    draws a Gumbel variable per slot (measured for 256 chains and 64 slots on a 2-core CPU:
-    10 µs against 168 µs, most of the global move's cost on a cheap log-density). A slot
-    of weight 0 is never drawn; an int32 scalar.
+def slot_sample(
+    rng_key: jax.Array, log_weights: jax.Array, shape: tuple[int, ...] = ()
+) -> jax.Array:
+    r"""Independent slots :math:`m`, each with probability :math:`w_m/\sum_j w_j`
+    (``log_weights`` :math:`\log w`, shape ``(M,)``, ``-inf`` for unused slots), by the
+    inverse of the cumulative weights: :math:`m = \#\{j : W_j \le u W_M\}`, :math:`W_j =
+    \sum_{i \le j} w_i`, :math:`u \sim U(0, 1)`: one uniform per draw, where
+    ``jax.random.categorical`` draws a Gumbel variable per slot (measured for 256 chains and
+    64 slots on a 2-core CPU: 10 µs against 168 µs, most of the global move's cost on a
+    cheap log-density). A slot of weight 0 is never drawn; int32, shape ``shape`` (the
+    global moves draw one slot, the block moves one per coordinate:
+    :func:`~numpyro_dilation.block_moves.product_sample`).
 
     **Example**
 
@@ -303,9 +307,9 @@ def slot_sample(rng_key: jax.Array, log_weights: jax.Array) -> jax.Array:
     top = jnp.max(log_weights)
     shift = jnp.where(jnp.isfinite(top), top, 0.0)
     cumulative = jnp.cumsum(jnp.where(log_weights > -jnp.inf, jnp.exp(log_weights - shift), 0.0))
-    u = jax.random.uniform(rng_key, (), cumulative.dtype) * cumulative[-1]
+    u = jax.random.uniform(rng_key, shape, cumulative.dtype) * cumulative[-1]
     # u * W_M may round up to W_M: the last slot of positive weight (argmax: its first index)
-    count = jnp.sum(cumulative <= u, dtype=jnp.int32)
+    count = jnp.sum(cumulative <= u[..., None], axis=-1, dtype=jnp.int32)
     return jnp.minimum(count, jnp.argmax(cumulative).astype(jnp.int32))
 
 

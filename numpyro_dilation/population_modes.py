@@ -220,7 +220,7 @@ def find_population_modes(
         )
         active.append(jnp.ones(num_starts * len(ratios), bool))
     num_wide = wide_start_count(gm, num_chains)
-    if num_wide:  # not after a pass that found two modes
+    if num_wide:  # masked below (not ascended) after a pass that found two modes
         wide = wide_starts(random.fold_in(state.rng_key[0], 3), flat, num_wide, gm.wide_scale)
         groups.append((wide, steps[jnp.arange(num_wide) % num_chains]))
         active.append(jnp.full(num_wide, wide_starts_run(state.mixture.num_found)))
