@@ -50,6 +50,9 @@ def uniform_cond(pred: jax.Array, true_fun: Callable, false_fun: Callable, *oper
     - ``vmap(false_fun)`` only, if ``not any(pred)``;
     - both, selecting per element, otherwise (what ``lax.cond`` always does).
 
+    Each branch is compiled once (a branch that is also taken in the mixed case used to
+    be compiled twice: 15% of a population iteration's fused kernels, BENCHMARKS.md).
+
     Nested ``vmap`` is correct but falls back to the per-element choice. Operands
     that are not batched (shared by all elements) are never copied per element.
     """
@@ -84,21 +87,14 @@ def _uniform_cond(pred: jax.Array, true_fun: Callable, false_fun: Callable, *ope
         if not p_batched:
             out = lax.cond(p, all_true, all_false, *ops)
         else:
-
-            def per_element(*o):
-                # both branches for every element, then a per-element choice (what
-                # ``lax.cond`` under ``vmap`` does, but keeping shared operands shared)
-                a, b = all_true(*o), all_false(*o)
-                return jax.tree.map(
-                    lambda u, v: jnp.where(jnp.reshape(p, (-1,) + (1,) * (u.ndim - 1)), u, v),
-                    a,
-                    b,
-                )
-
-            def not_all_true(*o):
-                return lax.cond(jnp.any(p), per_element, all_false, *o)
-
-            out = lax.cond(jnp.all(p), all_true, not_all_true, *ops)
+            # each branch compiled once: computed only where some element takes it, then a
+            # per-element choice (what ``lax.cond`` under ``vmap`` does, but skipping a
+            # branch that no element takes and keeping shared operands shared)
+            a = cond_or_zeros(jnp.any(p), all_true, *ops)
+            b = cond_or_zeros(~jnp.all(p), all_false, *ops)
+            out = jax.tree.map(
+                lambda u, v: jnp.where(jnp.reshape(p, (-1,) + (1,) * (u.ndim - 1)), u, v), a, b
+            )
         return out, jax.tree.map(lambda _: True, out)
 
     return _cond(pred, *operands)

@@ -308,8 +308,10 @@ def chain_step(
             )
             return new, grads + new.num_grad_evals, divergent | new.diverging, moved
 
-        zero = jnp.zeros((), jnp.int32)
-        carry = (state, zero, jnp.zeros((), bool), jnp.zeros((), bool))
+        # zeros made from the chain's own values: batched from the start under vmap, so
+        # that the loop's body is not batched again when the carry turns batched (tracing)
+        zero = state.num_grad_evals * 0
+        carry = (state, zero, state.diverging & False, state.diverging & False)
         new, grads, divergent, moved = lax.fori_loop(0, num_transitions, body, carry)
         new = new._replace(num_grad_evals=grads, diverging=divergent)
     # the first iteration also reports the initialization's gradients

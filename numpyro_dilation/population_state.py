@@ -445,36 +445,33 @@ def assemble_state(
         state = assemble_state(astate, grads, keys, settings, True)
         print(state.mixture.num_modes, state.inverse_mass_matrix)  # 0 [1. 1.]
     """
+    spec = (settings.global_moves, settings.adapt_mass_matrix or settings.dense_mass,
+            settings.dense_mass, settings.mass_rank, settings.steps_per_draw or 1, batched)
+    try:  # one program, cached (op by op: ~25 small programs, 0.5 s of compilation on arK)
+        return _assemble_jit(astate, init_grads, rng_key, spec)
+    except (TypeError, ValueError):  # an unhashable setting
+        return _assemble(astate, init_grads, rng_key, spec)
+
+
+def _assemble(astate, init_grads, rng_key, spec) -> DilationLangevinState:
+    gm, adapt_mass, dense_mass, mass_rank, steps_per_draw, batched = spec
     zero = jnp.zeros_like(astate.dilation.logdensity)
-    one_chain = (
-        jax.tree.map(lambda x: x[0], astate.dilation.position)
-        if batched
-        else astate.dilation.position
-    )
-    flat = ravel_pytree(one_chain)[0]
+    position = astate.dilation.position
+    flat = ravel_pytree(jax.tree.map(lambda x: x[0], position) if batched else position)[0]
     dim = flat.shape[0]
     mixture = inverse_mass_matrix = None
-    gm = settings.global_moves
     if batched and gm is not None and dim > 0:
-        mixture = empty_mixture(
-            dim,
-            gm.max_modes,
-            flat.dtype,
-            gm.tail_weight,
-            gm.tail_dof,
-            uses_dense_covariance(gm, dim),
-        )
-    if (settings.adapt_mass_matrix or settings.dense_mass) and dim > 0:
-        inverse_mass_matrix = (
-            jnp.eye(dim, dtype=flat.dtype) if settings.dense_mass else jnp.ones_like(flat)
-        )
-    rank = low_rank_size(settings.mass_rank, zero.shape[0] if batched else 1, dim)
+        mixture = empty_mixture(dim, gm.max_modes, flat.dtype, gm.tail_weight, gm.tail_dof,
+                                uses_dense_covariance(gm, dim))  # fmt: skip
+    if adapt_mass and dim > 0:
+        inverse_mass_matrix = jnp.eye(dim, dtype=flat.dtype) if dense_mass else jnp.ones_like(flat)
+    rank = low_rank_size(mass_rank, zero.shape[0] if batched else 1, dim)
     low_rank = None
     if rank > 0 and inverse_mass_matrix is not None:  # the identity until the first update
         low_rank = DiagonalPlusLowRank(
             inverse_mass_matrix, jnp.eye(dim, rank, dtype=flat.dtype), jnp.zeros(rank, flat.dtype)
         )
-    swaps = settings.global_moves is not None and settings.global_moves.exchangeable is not None
+    swaps = gm is not None and gm.exchangeable is not None
     evidence = jax.tree.map(  # with label swaps, the modified harmonic mean's reverse weights
         lambda x: jnp.broadcast_to(x, zero.shape), init_evidence(zero.dtype, reverse=swaps)
     )
@@ -482,18 +479,11 @@ def assemble_state(
         lambda x: jnp.broadcast_to(x, zero.shape + x.shape), init_monitor(dim, flat.dtype)
     )
     return to_state(
-        astate,
-        inverse_mass_matrix,
-        jnp.full_like(astate.iteration, settings.steps_per_draw or 1),
-        low_rank,
-        accept_prob=zero,
-        mean_accept_prob=zero,
-        diverging=jnp.zeros(zero.shape, dtype=bool),
-        num_grad_evals=init_grads,
-        global_accept_prob=zero,
-        uturn_accept_prob=zero,
-        evidence=evidence,
-        monitor=monitor,
-        mixture=mixture,
-        rng_key=rng_key,
-    )
+        astate, inverse_mass_matrix, jnp.full_like(astate.iteration, steps_per_draw), low_rank,
+        accept_prob=zero, mean_accept_prob=zero, diverging=jnp.zeros(zero.shape, dtype=bool),
+        num_grad_evals=init_grads, global_accept_prob=zero, uturn_accept_prob=zero,
+        evidence=evidence, monitor=monitor, mixture=mixture, rng_key=rng_key,
+    )  # fmt: skip
+
+
+_assemble_jit = jax.jit(_assemble, static_argnums=3)
