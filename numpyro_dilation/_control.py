@@ -27,10 +27,12 @@ def _in_axes(batched: Any) -> Any:
     return jax.tree.map(lambda b: 0 if b else None, batched)
 
 
-def _closure_convert(fun: Callable, operands: tuple) -> tuple[Callable, list]:
+def _closure_convert(fun: Callable, operands: tuple) -> tuple[Callable, list, Any]:
     """``fun`` as a function of ``(consts, *operands)`` with every value it closes over
     (e.g. model arguments traced by an outer ``jit``) passed explicitly as ``consts``:
-    a ``custom_vmap`` function must not close over tracers."""
+    a ``custom_vmap`` function must not close over tracers. Also returns the shapes and
+    dtypes of its outputs. ``fun`` is traced once, here; the converted function replays
+    its jaxpr (cheaper than tracing the model's Python code again)."""
     closed, out_shape = jax.make_jaxpr(fun, return_shape=True)(*operands)
     out_tree = jax.tree.structure(out_shape)
 
@@ -38,7 +40,7 @@ def _closure_convert(fun: Callable, operands: tuple) -> tuple[Callable, list]:
         out = jax.core.eval_jaxpr(closed.jaxpr, consts, *jax.tree.leaves(ops))
         return jax.tree.unflatten(out_tree, out)
 
-    return converted, list(closed.consts)
+    return converted, list(closed.consts), out_shape
 
 
 def uniform_cond(pred: jax.Array, true_fun: Callable, false_fun: Callable, *operands: Any) -> Any:
@@ -56,8 +58,8 @@ def uniform_cond(pred: jax.Array, true_fun: Callable, false_fun: Callable, *oper
     Nested ``vmap`` is correct but falls back to the per-element choice. Operands
     that are not batched (shared by all elements) are never copied per element.
     """
-    true_conv, true_consts = _closure_convert(true_fun, operands)
-    false_conv, false_consts = _closure_convert(false_fun, operands)
+    true_conv, true_consts, _ = _closure_convert(true_fun, operands)
+    false_conv, false_consts, _ = _closure_convert(false_fun, operands)
 
     def true_branch(consts, *ops):
         return true_conv(consts[0], *ops)
@@ -117,6 +119,6 @@ def cond_or_zeros(pred: jax.Array, fun: Callable, *operands: Any) -> Any:
         print(cond_or_zeros(True, f, jnp.ones(2)), cond_or_zeros(False, f, jnp.ones(2)))
         # ([2, 2], [True, True]) and ([0, 0], [False, False])
     """
-    shapes = jax.eval_shape(fun, *operands)
+    converted, consts, shapes = _closure_convert(fun, operands)  # traced once, not twice
     zeros = lambda *_: jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), shapes)  # noqa: E731
-    return lax.cond(pred, fun, zeros, *operands)
+    return lax.cond(pred, lambda *ops: converted(consts, *ops), zeros, *operands)
