@@ -448,9 +448,10 @@ def assemble_state(
     spec = (settings.global_moves, settings.adapt_mass_matrix or settings.dense_mass,
             settings.dense_mass, settings.mass_rank, settings.steps_per_draw or 1, batched)
     try:  # one program, cached (op by op: ~25 small programs, 0.5 s of compilation on arK)
-        return _assemble_jit(astate, init_grads, rng_key, spec)
-    except (TypeError, ValueError):  # an unhashable setting
+        hash(spec)
+    except TypeError:  # an unhashable setting: op by op
         return _assemble(astate, init_grads, rng_key, spec)
+    return _assemble_jit(astate, init_grads, rng_key, spec)
 
 
 def _assemble(astate, init_grads, rng_key, spec) -> DilationLangevinState:
