@@ -47,6 +47,9 @@ MODELS = ("eight_schools", "arK")
 POSTERIORDB = {
     "arK": "arK-arK",
     "eight_schools_noncentered": "eight_schools-eight_schools_noncentered",
+    "kidiq": "kidiq-kidscore_momhs",
+    "sblrc": "sblrc-blr",
+    "low_dim_gauss_mix": "low_dim_gauss_mix-low_dim_gauss_mix",
 }
 
 

@@ -127,13 +127,22 @@ VARIOGRAM_LAG = 8
     print(VARIOGRAM_LAG)  # 8
 """
 
-CROSS_SECTION_MIN_CHAINS = 128
+CROSS_SECTION_MIN_CHAINS = 64
 """Fewest chains for which the variance across chains at the end of the warm-up may
 replace the pooled variance of the stretch in :math:`\\hat\\rho` (module docstring). Its
-relative standard error is :math:`\\sqrt{2/C}` (12.5% at 128 chains), and an
+relative standard error is :math:`\\sqrt{2/C}` (18% at 64 chains), and an
 overestimate is magnified by the lag-:math:`m` root: measured on AR(1) chains with
 :math:`\\rho = 0.5`, 32 chains' final positions gave a variance 1.64 times the true one and
-:math:`\\hat\\rho = 0.89`.
+:math:`\\hat\\rho = 0.89` (the minimum with the pooled variance keeps such an overestimate
+out; an underestimate shortens the draws, which the noise correction and the run's own
+:math:`\\hat R` check bound). Was 128: at 64 chains × (300 + 100), key 0 (before the draws'
+steps were capped at the chains' median, :func:`~numpyro_dilation.step_size.cap_at_median`),
+posteriordb's arK and low_dim_gauss_mix then got draws of 32 transitions (the cap), where
+with the cross-section they get 8 and 2 at the same split-:math:`\\hat R` (1.0025 and 1.0031 against
+1.0015 and 1.0035) and bulk ESS (6,630 and 6,402 against 6,440 and 6,058); seven more models
+(eight schools written both ways, kidiq, the logistic regression, radon, the GP and
+normal_unknown_variance) kept theirs (``python -m benchmarks.time_to_result --chains 64``
+reports the draw length; user guide, "How many chains").
 
 **Example**
 
@@ -141,7 +150,7 @@ overestimate is magnified by the lag-:math:`m` root: measured on AR(1) chains wi
 
     from numpyro_dilation.draw_length import CROSS_SECTION_MIN_CHAINS
 
-    print(CROSS_SECTION_MIN_CHAINS)  # 128
+    print(CROSS_SECTION_MIN_CHAINS)  # 64
 """
 
 MAX_STEPS_PER_DRAW = 32

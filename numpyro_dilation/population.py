@@ -66,7 +66,11 @@ from numpyro_dilation.population_state import (
 )
 from numpyro_dilation.preconditioner import update_preconditioner
 from numpyro_dilation.schedules import DEFAULT_LAMBDA_MIN
-from numpyro_dilation.step_size import DEFAULT_TARGET_ACCEPT_PROB, check_step_size
+from numpyro_dilation.step_size import (
+    DEFAULT_TARGET_ACCEPT_PROB,
+    cap_at_median,
+    check_step_size,
+)
 from numpyro_dilation.uturn import UTurn
 
 __all__ = [
@@ -216,7 +220,25 @@ def population_step(
     unshared = with_inverse_mass_matrix(state._replace(mixture=None), None)
     new = map_items(one, settings.one_chain_at_a_time)(unshared)
     new = with_inverse_mass_matrix(new._replace(mixture=mixture), v, low_rank)
+    new = _cap_fixed_steps(new, settings)
     return new._replace(num_grad_evals=new.num_grad_evals + extra_grads, pilot_end=pilot_end)
+
+
+def _cap_fixed_steps(state: DilationLangevinState, settings: PopulationSettings):
+    """At the iteration from which the chains' steps are fixed (the end of the step-size
+    adaptation, or ``config.step_size_fixed_from`` before it), each chain's step is capped at
+    the chains' median (:func:`~numpyro_dilation.step_size.cap_at_median`: a chain tuned
+    where the posterior is easy otherwise keeps a step that every proposal can fail with
+    elsewhere)."""
+    config = settings.config
+    step_size = state.adapt_state.step_size
+    if not config.adapt_step_size or jnp.ndim(step_size) == 0:
+        return state
+    end = config.num_adaptation_steps
+    if config.step_size_fixed_from is not None:
+        end = min(end, config.step_size_fixed_from)
+    capped = jnp.where(state.i == end, cap_at_median(step_size), step_size)
+    return state._replace(adapt_state=state.adapt_state._replace(step_size=capped))
 
 
 def build_kernel() -> Callable:

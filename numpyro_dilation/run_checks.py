@@ -92,8 +92,9 @@ def population_warning(vectorized: bool, num_chains: int, mcmc: MCMC | None) -> 
     how = "pass global_moves=None to run independent annealed chains knowingly."
     use = (
         f"Use MCMC(..., num_chains=C, chain_method='vectorized') with C >= "
-        f"{MIN_POPULATION_CHAINS} (hundreds cost little when vectorized; on several "
-        "devices, shard the vectorized chains: user guide, 'Several devices'), or "
+        f"{MIN_POPULATION_CHAINS} (64 for a posterior with one mode, hundreds where the "
+        "weights of several modes matter: user guide, 'How many chains'; on several "
+        "devices, shard the vectorized chains: docs, Reliability, 'Several devices'), or "
     )
     if not vectorized or num_chains < 2:
         method = getattr(mcmc, "chain_method", None)

@@ -209,7 +209,7 @@ def test_the_draw_length_is_measured_at_the_draws_step_size():
         DilationLangevin(gaussian_model, global_moves=None),
         num_warmup=200,
         num_samples=100,
-        num_chains=CROSS_SECTION_MIN_CHAINS,
+        num_chains=128,  # the measurements above
         chain_method="vectorized",
         progress_bar=False,
     )

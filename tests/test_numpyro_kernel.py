@@ -238,12 +238,16 @@ def test_chain_methods_give_the_same_draws(x64):
     rounding differences between batched and unbatched code stay invisible).
     Global moves and the pooled preconditioner off: they need all chains at once
     (vectorized only); a fixed draw length of 3 transitions, since ``"auto"`` pools the
-    chains' autocorrelation in a vectorized run."""
+    chains' autocorrelation in a vectorized run. With the step size adapted, a vectorized
+    run also caps each chain's draws' step at the chains' median
+    (``step_size.cap_at_median``): its steps are exactly the capped steps of the chains run
+    one at a time, and with a fixed step its draws are theirs."""
 
-    def run(method):
+    def run(method, **kwargs):
         kernel = DilationLangevin(
-            simple_model, global_moves=None, adapt_mass_matrix=False, steps_per_draw=3
-        )
+            simple_model, global_moves=None, adapt_mass_matrix=False, steps_per_draw=3,
+            **kwargs,
+        )  # fmt: skip
         mcmc = MCMC(
             kernel,
             num_warmup=40,
@@ -253,14 +257,25 @@ def test_chain_methods_give_the_same_draws(x64):
             progress_bar=False,
         )
         mcmc.run(jax.random.key(7), Y)
-        return mcmc.get_samples(group_by_chain=True)
+        return mcmc
 
-    ref = run("sequential")
-    for chain_method in ("vectorized", "parallel"):
-        got = run(chain_method)
+    def same_draws(got, ref, label):
         for k in ref:
-            np.testing.assert_allclose(got[k], ref[k], rtol=1e-8, atol=1e-10, err_msg=chain_method)
+            np.testing.assert_allclose(got[k], ref[k], rtol=1e-8, atol=1e-10, err_msg=label)
+
+    draws = lambda mcmc: mcmc.get_samples(group_by_chain=True)  # noqa: E731
+    steps = lambda mcmc: np.asarray(mcmc.last_state.adapt_state.step_size)  # noqa: E731
+    ref = run("sequential")
+    same_draws(draws(run("parallel")), draws(ref), "parallel")
     assert jax.local_device_count() >= 4  # "parallel" really ran on 4 devices
+    vectorized = run("vectorized")
+    assert len(np.unique(steps(ref))) == 4  # the chains' own steps differ ...
+    np.testing.assert_allclose(steps(vectorized), np.minimum(steps(ref), np.median(steps(ref))),
+                               rtol=1e-12)  # fmt: skip
+    capped = steps(vectorized) < steps(ref) * (1 - 1e-9)
+    assert np.sum(capped) == 2  # ... and the two above the median are capped
+    fixed = {"step_size": 0.3, "adapt_step_size": False}
+    same_draws(draws(run("vectorized", **fixed)), draws(run("sequential", **fixed)), "vectorized")
 
 
 def test_single_chain_and_init_params_with_potential_fn():
