@@ -122,7 +122,10 @@ def test_centered_eight_schools_matches_reference():
 @pytest.mark.slow
 def test_centered_eight_schools_as_written_fails_the_check():
     """Negative control of the test above: without the reparameterization the same check
-    fails (measured: mu 0.5 sd off, R-hat 3.5 on tau at 256 x (300 + 100))."""
+    fails (measured: mu 0.5 sd off, R-hat 3.5 on tau at 256 x (300 + 100)). Since the
+    draws' steps are capped at the chains' median (``step_size.cap_at_median``) the means
+    and sds at 64 x (400 + 100) land within 4 MCSEs, and the check's R-hat fails it instead
+    (1.066 on theta[1]: the chains have not mixed in the funnel)."""
     spec = get_spec(EIGHT_SCHOOLS)
     run = ref.run_dilation(
         eight_schools_centered,
@@ -132,7 +135,8 @@ def test_centered_eight_schools_as_written_fails_the_check():
         tuple(spec.reference_names),
         reparam=None,
     )
-    assert mismatches(ref.compare(run.draws, load_reference_draws(EIGHT_SCHOOLS)))
+    rows = ref.compare(run.draws, load_reference_draws(EIGHT_SCHOOLS))
+    assert mismatches(rows) or max(r.rhat for r in rows) > 1.01
 
 
 def eight_schools_wrong_sign(sigma, y=None):
