@@ -166,6 +166,15 @@ def first_level(config: AnnealingConfig) -> float:
     return float(config.levels[0]) if len(config.levels) else 1.0
 
 
+def step_size_fixed_at(config: AnnealingConfig) -> int:
+    """:math:`\\min(W, W_h)`: the iteration from which the step stays at :math:`e^{\\bar x}`,
+    the draws' step (``step_size_fixed_from``, or the end of the adaptation)."""
+    fixed = config.num_adaptation_steps
+    if config.step_size_fixed_from is not None:
+        fixed = min(config.step_size_fixed_from, fixed)
+    return fixed
+
+
 def annealing_init(
     position: ArrayLikeTree,
     logdensity_fn: Callable,
@@ -248,9 +257,7 @@ def annealing_step(
 
     adaptation, step_size = state.adaptation, state.step_size
     if config.adapt_step_size:  # restarted when the annealing ends: h is tuned at λ = 1
-        adapt_end = config.num_adaptation_steps  # from W_h on e^{x-bar}, the draws' step
-        if config.step_size_fixed_from is not None:
-            adapt_end = min(config.step_size_fixed_from, adapt_end)
+        adapt_end = step_size_fixed_at(config)  # from W_h on e^{x-bar}, the draws' step
 
         def update(adaptation, step_size, acceptance_rate, t):
             return dual_averaging_update(adaptation, step_size, acceptance_rate, t,

@@ -43,6 +43,7 @@ from blackjax.base import SamplingAlgorithm
 from jax import lax, random
 from jax.flatten_util import ravel_pytree
 
+from numpyro_dilation.annealing import step_size_fixed_at
 from numpyro_dilation.batching import map_items
 from numpyro_dilation.modes import GlobalMoves
 from numpyro_dilation.population_chain import chain_step, draw_transitions, stop_idle_global_moves
@@ -230,14 +231,12 @@ def _cap_fixed_steps(state: DilationLangevinState, settings: PopulationSettings)
     the chains' median (:func:`~numpyro_dilation.step_size.cap_at_median`: a chain tuned
     where the posterior is easy otherwise keeps a step that every proposal can fail with
     elsewhere)."""
-    config = settings.config
     step_size = state.adapt_state.step_size
-    if not config.adapt_step_size or jnp.ndim(step_size) == 0:
+    if not settings.config.adapt_step_size or jnp.ndim(step_size) == 0:
         return state
-    end = config.num_adaptation_steps
-    if config.step_size_fixed_from is not None:
-        end = min(end, config.step_size_fixed_from)
-    capped = jnp.where(state.i == end, cap_at_median(step_size), step_size)
+    # the chains share the iteration: the median is taken once, not every iteration
+    fixed_now = state.i[0] == step_size_fixed_at(settings.config)
+    capped = lax.cond(fixed_now, cap_at_median, lambda h: h, step_size)
     return state._replace(adapt_state=state.adapt_state._replace(step_size=capped))
 
 
