@@ -45,7 +45,7 @@ def measure(preset: suite.Preset, target_name: str, repeats: int) -> dict[str, A
     tag, x0, reference = suite._comparison_inputs(target, budget, preset)
     run = samplers.run_dilation(target, suite._key(preset.seed, *tag, "dl"), x0,
                                 budget.num_warmup, budget.num_samples)
-    draws = np.asarray(run.draws, dtype=float)
+    draws = np.asarray(target.to_output(run.draws), dtype=float)  # as the suite scores them
     suite_value = suite.evaluate(
         target, draws, reference, suite._rng(preset.seed, *tag, "eval", "DilationLangevin"),
         preset.num_eval,

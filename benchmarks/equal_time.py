@@ -2,7 +2,8 @@
 
     python -m benchmarks.equal_time --preset small [--targets ring8 gmm40 two_mode_10]
                                     [--samplers "tempered SMC" MALA "persistent sampling"]
-                                    [--corrections N] [--scale-particles] [--out DIR]
+                                    [--corrections N] [--scale-particles] [--single-run]
+                                    [--seed S] [--dl-samples N] [--out DIR]
 
 The suite gives every sampler DilationLangevin's gradient count :math:`G`. On cheap
 densities DilationLangevin's time per gradient is many times a baseline's, so at equal
@@ -13,11 +14,22 @@ same draws; wall time :math:`t_\\text{DL}`, compilation included), then each bas
 compilation included), up to ``--corrections`` times, and scores every run with
 :func:`benchmarks.suite.evaluate`. Prints a markdown table per target and writes
 ``<out>/equal_time_<preset>.json``.
+
+``--single-run``: DilationLangevin's time is that of one ``mcmc.run`` (warm-up and draws
+in one compiled loop, as the README runs it) instead of the suite's ``mcmc.warmup`` +
+``mcmc.run``, which compiles the loop twice (their collections differ in size); its
+warm-up gradients are counted by an identical, untimed warm-up
+(:func:`benchmarks.samplers.run_dilation`, ``single_run``). The baselines are timed as
+before (one call each, compilation included). ``--seed S``: the preset's seed replaced
+(initial points, keys and exact reference draws all derive from it), for repeats.
+``--dl-samples N``: DilationLangevin draws ``N`` per chain instead of its budget's (the
+baselines are then sized to that run's gradients and time).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shlex
 import sys
@@ -39,18 +51,23 @@ linear in its particles); the rest of its budget goes to more MCMC moves per ste
 
 def compare_at_equal_time(
     preset: suite.Preset, target_name: str, baselines: tuple[str, ...], corrections: int = 2,
-    log=print, scale_particles: bool = False,
+    log=print, scale_particles: bool = False, single_run: bool = False,
+    dl_samples: int | None = None,
 ) -> list[dict[str, Any]]:
     """Rows ``{sampler, grad_evals, wall_s, metrics...}``: DilationLangevin's main run, then
     each baseline at its gradient count and at the counts sized to its wall time (with
     ``scale_particles``, tempering baselines spend the extra gradients on more particles,
-    hence more draws, up to :data:`MAX_PARTICLES`, instead of more MCMC moves only)."""
+    hence more draws, up to :data:`MAX_PARTICLES`, instead of more MCMC moves only;
+    ``single_run``: DilationLangevin timed as one ``mcmc.run``; ``dl_samples``: its draws
+    per chain, if not its budget's)."""
     target = get_target(target_name)
     budget = preset.main_budget(target_name)
+    if dl_samples is not None:
+        budget = dataclasses.replace(budget, num_samples=dl_samples)
     tag, x0, reference = suite._comparison_inputs(target, budget, preset)
 
     def row(res: samplers.SamplerResult, label: str) -> dict[str, Any]:
-        rec = suite.evaluate(target, res.draws, reference,
+        rec = suite.evaluate(target, target.to_output(res.draws), reference,
                              suite._rng(preset.seed, *tag, "eval", res.name), preset.num_eval)
         out = {"sampler": res.name, "sizing": label, "grad_evals": int(res.grad_evals),
                "wall_s": float(res.wall_s), **rec}
@@ -59,8 +76,8 @@ def compare_at_equal_time(
         return out
 
     dl = samplers.run_dilation(target, suite._key(preset.seed, *tag, "dl"), x0,
-                               budget.num_warmup, budget.num_samples)
-    rows = [row(dl, "its own budget")]
+                               budget.num_warmup, budget.num_samples, single_run=single_run)
+    rows = [row(dl, "its own budget, one run" if single_run else "its own budget")]
     for name in baselines:
         grads = dl.grad_evals
         res = suite.run_baseline(name, target, budget, preset, tag, x0, grads)
@@ -105,10 +122,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--corrections", type=int, default=2)
     parser.add_argument("--scale-particles", action="store_true",
                         help="at equal time, give tempering baselines more particles")
+    parser.add_argument("--single-run", action="store_true",
+                        help="time DilationLangevin as one mcmc.run (the README's way)")
+    parser.add_argument("--seed", type=int, default=None, help="replace the preset's seed")
+    parser.add_argument("--dl-samples", type=int, default=None,
+                        help="DilationLangevin's draws per chain (default: its budget's)")
     parser.add_argument("--out", default="benchmarks/results")
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     preset = suite.PRESETS[args.preset]
+    if args.seed is not None:
+        preset = dataclasses.replace(preset, seed=args.seed)
     t0 = time.perf_counter()
     result: dict[str, Any] = {
         "meta": {k: v for k, v in suite._meta(preset, "python -m benchmarks.equal_time "
@@ -119,7 +143,8 @@ def main(argv: list[str] | None = None) -> None:
     for name in args.targets:
         print(f"{name}:", flush=True)
         rows = compare_at_equal_time(preset, name, tuple(args.samplers), args.corrections,
-                                     scale_particles=args.scale_particles)
+                                     scale_particles=args.scale_particles,
+                                     single_run=args.single_run, dl_samples=args.dl_samples)
         result["targets"][name] = rows
         print("\n".join(_table(rows)), flush=True)
     result["meta"]["total_wall_s"] = time.perf_counter() - t0

@@ -1,28 +1,25 @@
 r"""Annealed Langevin along the dilation path: the top-level BlackJAX algorithm.
 
-Iteration :math:`t = 0, 1, \dots` of a chain runs the kernel of
-:mod:`numpyro_dilation.kernel` at level
+Iteration :math:`t` of a chain runs the kernel of :mod:`numpyro_dilation.kernel` at level
 
 .. math:: \lambda(t) = \lambda_t \ \ (t < K), \qquad \lambda(t) = 1 \ \ (t \ge K),
 
-where :math:`\lambda_0 < \dots < \lambda_{K-1} = 1` is the annealing schedule.
-The chain starts from the Dirac at its center (see :func:`kernel.init`),
-anneals for :math:`K` steps and then samples the target.
+where :math:`\lambda_0 < \dots < \lambda_{K-1} = 1` is the annealing schedule. The chain starts
+from the Dirac at its center (see :func:`kernel.init`), anneals for :math:`K` steps and then
+samples the target.
 
-Step size. The step :math:`h` (target coordinates; the dilated step is
-:math:`h_k = h\lambda_k`, the paper's adaptive rule) is tuned by dual averaging
-on the Metropolis acceptance probability toward ``target_accept_prob`` during
-the first :math:`W \ge K` iterations (BlackJAX's
-:func:`~blackjax.adaptation.step_size.dual_averaging_adaptation`); the
-averaging restarts when the annealing ends if :math:`W > K`, so the final step
-size is tuned at :math:`\lambda = 1`. From iteration :math:`W` on, :math:`h`
-is fixed at the averaged iterate. The step-size machinery (its checks, the search for a
-first step, dual averaging) is :mod:`numpyro_dilation.step_size`.
+Step size. The step :math:`h` (target coordinates; the dilated step is :math:`h_k =
+h\lambda_k`, the paper's adaptive rule) is tuned by dual averaging on the Metropolis
+acceptance probability toward ``target_accept_prob`` during the first :math:`W \ge K`
+iterations (BlackJAX's :func:`~blackjax.adaptation.step_size.dual_averaging_adaptation`);
+the averaging restarts when the annealing ends if :math:`W > K`, so the final step size is
+tuned at :math:`\lambda = 1`. From iteration :math:`W` on, :math:`h` is fixed at the
+averaged iterate. The step-size machinery (its checks, the search for a first step, dual
+averaging) is :mod:`numpyro_dilation.step_size`.
 
-Metropolis adjustment. MALA at every level by default; ``anneal_metropolis=False``
-gives the paper's unadjusted Langevin during annealing (dual averaging's first,
-large trial steps can then throw chains far out), ``metropolis=False`` unadjusted
-steps at :math:`\lambda = 1`.
+Metropolis adjustment. MALA at every level by default; ``anneal_metropolis=False`` gives the
+paper's unadjusted Langevin during annealing (dual averaging's first, large trial steps can
+then throw chains far out), ``metropolis=False`` unadjusted steps at :math:`\lambda = 1`.
 """
 
 from collections.abc import Callable
@@ -169,10 +166,8 @@ def first_level(config: AnnealingConfig) -> float:
 def step_size_fixed_at(config: AnnealingConfig) -> int:
     """:math:`\\min(W, W_h)`: the iteration from which the step stays at :math:`e^{\\bar x}`,
     the draws' step (``step_size_fixed_from``, or the end of the adaptation)."""
-    fixed = config.num_adaptation_steps
-    if config.step_size_fixed_from is not None:
-        fixed = min(config.step_size_fixed_from, fixed)
-    return fixed
+    fixed, end = config.step_size_fixed_from, config.num_adaptation_steps
+    return end if fixed is None else min(fixed, end)
 
 
 def annealing_init(

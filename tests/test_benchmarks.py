@@ -417,3 +417,51 @@ def test_split_rhat_of_many_chains_follows_the_formula_whatever_their_number():
                 warnings.simplefilter("ignore")  # "More chains than draws"
                 r = [float(az.rhat(ar1_chains(rng, chains, 100, rho))) for _ in range(5)]
             assert abs(np.median(r) - predicted_rhat(tau, 100)) < 0.004, (chains, tau, r)
+
+
+@pytest.mark.slow  # two runs of the sampler
+def test_single_run_counts_the_warmup_of_the_timed_run():
+    """``run_dilation(single_run=True)`` times one ``mcmc.run`` and counts its warm-up's
+    gradients with an untimed ``mcmc.warmup`` from the same key: that warm-up is the timed
+    run's own (the same count as the warm-up of the two-call protocol, which starts from the
+    same key), and the draws are the timed run's."""
+    from benchmarks import samplers
+    from benchmarks.suite import PRESETS, _comparison_inputs, _key
+
+    preset, target = PRESETS["tiny"], get_target("ring8")
+    budget = preset.main_budget("ring8")
+    tag, x0, _ = _comparison_inputs(target, budget, preset)
+    key = _key(preset.seed, *tag, "dl")
+    split = samplers.run_dilation(target, key, x0, budget.num_warmup, budget.num_samples)
+    single = samplers.run_dilation(target, key, x0, budget.num_warmup, budget.num_samples,
+                                   single_run=True)
+    assert single.settings["single_run"] and not split.settings["single_run"]
+    assert single.settings["warmup_grad_evals"] == split.settings["warmup_grad_evals"]
+    assert single.grad_evals == (single.settings["warmup_grad_evals"]
+                                 + single.settings["sampling_grad_evals"])
+    assert single.draws.shape == split.draws.shape == (budget.num_chains * budget.num_samples,
+                                                       target.dim)
+    assert not np.array_equal(single.draws, split.draws)  # the sampling keys differ
+    assert np.isfinite(single.draws).all()
+
+
+@pytest.mark.slow  # a suite run and its re-run
+def test_equal_time_scores_draws_in_the_output_space_as_the_suite_does(tmp_path):
+    """On a target whose sampling space is not its output space (gauss_mix_unordered:
+    log-scales and a logit weight), benchmarks.equal_time's DilationLangevin row must score
+    the same draws as the suite (``target.to_output`` first): it scored the unconstrained
+    draws before, an energy distance near 1.6 for every sampler."""
+    import dataclasses
+
+    from benchmarks.equal_time import compare_at_equal_time
+    from benchmarks.suite import PRESETS, run_suite
+
+    preset = dataclasses.replace(PRESETS["tiny"], samplers=("DilationLangevin",))
+    path = run_suite(preset, out=tmp_path, targets=("gauss_mix_unordered",), scaling=False,
+                     command="pytest", log=lambda msg: None)
+    entry = json.loads(path.read_text())["targets"]["gauss_mix_unordered"]
+    suite_dl = entry["runs"][entry["main_run"]]["samplers"]["DilationLangevin"]
+    (dl,) = compare_at_equal_time(preset, "gauss_mix_unordered", (), log=lambda msg: None)
+    assert dl["energy_distance"] == pytest.approx(suite_dl["energy_distance"], rel=1e-9)
+    assert dl["mode_tv"] == pytest.approx(suite_dl["mode_tv"], abs=1e-12)
+    assert dl["energy_distance"] < 0.5
