@@ -3,7 +3,8 @@
     python -m benchmarks.equal_time --preset small [--targets ring8 gmm40 two_mode_10]
                                     [--samplers "tempered SMC" MALA "persistent sampling"]
                                     [--corrections N] [--scale-particles] [--single-run]
-                                    [--seed S] [--dl-samples N] [--out DIR]
+                                    [--seed S] [--dl-samples N] [--recommended-moves]
+                                    [--out DIR]
 
 The suite gives every sampler DilationLangevin's gradient count :math:`G`. On cheap
 densities DilationLangevin's time per gradient is many times a baseline's, so at equal
@@ -23,7 +24,10 @@ warm-up gradients are counted by an identical, untimed warm-up
 before (one call each, compilation included). ``--seed S``: the preset's seed replaced
 (initial points, keys and exact reference draws all derive from it), for repeats.
 ``--dl-samples N``: DilationLangevin draws ``N`` per chain instead of its budget's (the
-baselines are then sized to that run's gradients and time).
+baselines are then sized to that run's gradients and time). ``--recommended-moves``: on
+``many_well_32`` and ``mixture_k5`` DilationLangevin runs with the global moves the user guide
+recommends there (``GlobalMoves(blocks="auto")``, label swaps of the five components:
+:func:`benchmarks.block_moves.variants`) instead of the defaults.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ from benchmarks.targets import get_target
 BASELINES = ("tempered SMC", "MALA")
 CHOICES = BASELINES + ("persistent sampling",)
 TEMPERING = ("tempered SMC", "persistent sampling")
+RECOMMENDED_MOVES = ("many_well_32", "mixture_k5")
+"""Targets on which the user guide recommends global moves other than the defaults."""
 MAX_PARTICLES = 16384
 """Most particles a tempering baseline gets at equal time with ``--scale-particles``
 (persistent sampling's weights take memory and time quadratic in its tempering steps and
@@ -52,14 +58,15 @@ linear in its particles); the rest of its budget goes to more MCMC moves per ste
 def compare_at_equal_time(
     preset: suite.Preset, target_name: str, baselines: tuple[str, ...], corrections: int = 2,
     log=print, scale_particles: bool = False, single_run: bool = False,
-    dl_samples: int | None = None,
+    dl_samples: int | None = None, recommended_moves: bool = False,
 ) -> list[dict[str, Any]]:
     """Rows ``{sampler, grad_evals, wall_s, metrics...}``: DilationLangevin's main run, then
     each baseline at its gradient count and at the counts sized to its wall time (with
     ``scale_particles``, tempering baselines spend the extra gradients on more particles,
     hence more draws, up to :data:`MAX_PARTICLES`, instead of more MCMC moves only;
     ``single_run``: DilationLangevin timed as one ``mcmc.run``; ``dl_samples``: its draws
-    per chain, if not its budget's)."""
+    per chain, if not its budget's; ``recommended_moves``: the block or label-swap moves
+    where :mod:`benchmarks.block_moves` runs them)."""
     target = get_target(target_name)
     budget = preset.main_budget(target_name)
     if dl_samples is not None:
@@ -75,9 +82,16 @@ def compare_at_equal_time(
             f"TV {rec.get('mode_tv', float('nan')):.4f} ED {rec['energy_distance']:.4f}")
         return out
 
+    options = {}
+    if recommended_moves and target_name in RECOMMENDED_MOVES:
+        from benchmarks.block_moves import variants
+
+        options = variants(target_name)[-1][1]
     dl = samplers.run_dilation(target, suite._key(preset.seed, *tag, "dl"), x0,
-                               budget.num_warmup, budget.num_samples, single_run=single_run)
-    rows = [row(dl, "its own budget, one run" if single_run else "its own budget")]
+                               budget.num_warmup, budget.num_samples, single_run=single_run,
+                               **options)
+    label = "its own budget" + (", one run" if single_run else "")
+    rows = [row(dl, label + (", recommended moves" if options else ""))]
     for name in baselines:
         grads = dl.grad_evals
         res = suite.run_baseline(name, target, budget, preset, tag, x0, grads)
@@ -127,6 +141,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=None, help="replace the preset's seed")
     parser.add_argument("--dl-samples", type=int, default=None,
                         help="DilationLangevin's draws per chain (default: its budget's)")
+    parser.add_argument("--recommended-moves", action="store_true",
+                        help="block moves on many_well_32, label swaps on mixture_k5")
     parser.add_argument("--out", default="benchmarks/results")
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
@@ -144,7 +160,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name}:", flush=True)
         rows = compare_at_equal_time(preset, name, tuple(args.samplers), args.corrections,
                                      scale_particles=args.scale_particles,
-                                     single_run=args.single_run, dl_samples=args.dl_samples)
+                                     single_run=args.single_run, dl_samples=args.dl_samples,
+                                     recommended_moves=args.recommended_moves)
         result["targets"][name] = rows
         print("\n".join(_table(rows)), flush=True)
     result["meta"]["total_wall_s"] = time.perf_counter() - t0
