@@ -20,7 +20,8 @@ compilation included), up to ``--corrections`` times, and scores every run with
 in one compiled loop, as the README runs it) instead of the suite's ``mcmc.warmup`` +
 ``mcmc.run``, which compiles the loop twice (their collections differ in size); its
 warm-up gradients are counted by an identical, untimed warm-up
-(:func:`benchmarks.samplers.run_dilation`, ``single_run``). The baselines are timed as
+(:func:`benchmarks.samplers.run_dilation`, ``single_run``); the warm-up is the suite's,
+the draws are not (the suite's sampling phase runs from a second key). The baselines are timed as
 before (one call each, compilation included). ``--seed S``: the preset's seed replaced
 (initial points, keys and exact reference draws all derive from it), for repeats.
 ``--dl-samples N``: DilationLangevin draws ``N`` per chain instead of its budget's (the
