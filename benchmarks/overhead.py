@@ -16,7 +16,12 @@ jitted loop of ``--samples`` iterations, against the bare scan: the MALA kernel
 (:func:`numpyro_dilation.annealing.annealing_step`, after its warm-up), and the
 population's sampling iterations (``global_moves=None, uturn=None,
 adapt_mass_matrix=False``) with one transition per draw and with four (a loop of
-transitions inside the iteration). Best of 5 interleaved calls each.
+transitions inside the iteration), the latter also called once per iteration from Python
+(as NumPyro's ``MCMC`` runs its kernel with the progress bar, the default); and the bare
+scan with its gradients four to an iteration of an inner loop of run-time length (what
+any loop of transitions inside a jitted loop compiles to: XLA's while-loop-invariant code
+motion can make the log-density slower there, section "Time per gradient, layer by
+layer" of BENCHMARKS.md). Best of 5 interleaved calls each.
 """
 
 from __future__ import annotations
@@ -79,8 +84,20 @@ def layers(target, num_chains: int, num_iterations: int) -> None:
         step = lambda s: algo.step(jax.random.key(0), s)[0]  # noqa: E731
         warm = jax.jit(lambda s: lax.fori_loop(0, 60, lambda i, s: step(s), s))
         state = warm(algo.init(x0, jax.random.key(1)))
-        return (lambda s: lax.fori_loop(0, n, lambda i, s: step(s), s)), state
+        return (lambda s: lax.fori_loop(0, n, lambda i, s: step(s), s)), state, step
 
+    def bare_nested(per_draw):
+        # the bare gradients, ``per_draw`` of them in a loop of dynamic length inside the
+        # outer loop: what any sampler with a run-time draw length compiles to
+        grad = jax.vmap(jax.grad(ld))
+
+        def run(x, k):
+            inner = lambda x: lax.fori_loop(0, k, lambda i, y: y + 1e-6 * grad(y), x)  # noqa: E731
+            return lax.scan(lambda x, _: (inner(x), None), x, None, length=n // per_draw)[0]
+
+        return run, (x0, jnp.int32(per_draw))
+
+    pop4 = population(4)
     programs = {
         "bare `vmap(grad)` scan": (throughput.bare_gradient_loop(ld, n), x0),
         "MALA kernel (`kernel.build_kernel`)": per_chain_loop(
@@ -89,18 +106,36 @@ def layers(target, num_chains: int, num_iterations: int) -> None:
         "annealing step with dual averaging (`annealing_step`)": per_chain_loop(
             lambda y: annealing_init(y, ld, config, step_size=0.05),
             lambda k, s: annealing_step(k, s, ld, config, v)),
-        "population, `steps_per_draw=1`": population(1),
-        "population, `steps_per_draw=4` (per transition)": population(4),
+        "population, `steps_per_draw=1`": population(1)[:2],
+        "population, `steps_per_draw=4` (per transition)": pop4[:2],
+        "bare scan, 4 gradients per outer iteration in an inner loop": bare_nested(4),
     }
-    compiled = {k: (jax.jit(f).lower(a).compile(), a) for k, (f, a) in programs.items()}
+    compiled = {}
+    for k, (f, a) in programs.items():
+        a = a if k.startswith("bare scan,") else (a,)  # bare_nested's two arguments
+        compiled[k] = (jax.jit(f).lower(*a).compile(), a)
+    # the population's iteration called from Python, once per draw, as NumPyro's ``MCMC``
+    # runs it with its progress bar (the default): no outer loop in the program
+    _, state4, step4 = pop4
+    one_iteration = jax.jit(step4)
+
+    def from_python(s):
+        for _ in range(n):
+            s = one_iteration(s)
+        return s
+
+    compiled["population, `steps_per_draw=4`, one iteration per call from Python "
+             "(per transition)"] = (from_python, (state4,))
     best = {k: np.inf for k in compiled}
     for _ in range(5):
         for k, (c, a) in compiled.items():
-            jax.block_until_ready(c(a))
+            jax.block_until_ready(c(*a))
             t = time.perf_counter()
-            jax.block_until_ready(c(a))
+            jax.block_until_ready(c(*a))
             best[k] = min(best[k], time.perf_counter() - t)
-    best["population, `steps_per_draw=4` (per transition)"] /= 4
+    for k in best:
+        if "steps_per_draw=4" in k:
+            best[k] /= 4
     bare = best["bare `vmap(grad)` scan"]
     print("| layer | us per transition | ratio to the bare scan |")
     print("|---|---|---|")

@@ -3,6 +3,7 @@
     python -m benchmarks.time_to_result [--models eight_schools,eight_schools_noncentered,arK]
                                         [--nuts-draws 250,500,1000,2000]
                                         [--dl-draws 50,100,200,400] [--chains 64,256]
+                                        [--no-global-moves]
 
 Models: eight schools as in NumPyro's README (centered), the posteriordb posteriors
 (``eight_schools_noncentered``, ``arK``, ``kidiq``, ``sblrc``, ``low_dim_gauss_mix``), or any
@@ -17,7 +18,9 @@ compilation (JAX's ``backend_compile_duration`` events subtracted), min bulk ESS
 the sampling phase's gradients, DilationLangevin's transitions per draw
 (``steps_per_draw="auto"``) and the classes of the warnings raised; then, per model, the first
 rung that meets the goal and the ratio of its wall time (with and without compilation) to
-NUTS's. A sampler that meets no rung is reported as such.
+NUTS's. A sampler that meets no rung is reported as such. ``--no-global-moves``: ours with
+``global_moves=None`` (no mode finding, global moves or U-turn explorer to compile or run),
+as for a posterior known to have one mode.
 
 Why the number of chains matters: split R-hat over chains of ``n`` draws whose integrated
 autocorrelation time is ``tau`` is about ``sqrt(1 + 2 (tau - 1) / n)`` whatever the number of
@@ -42,7 +45,8 @@ RHAT_GOAL = 1.01
 MODELS = ("eight_schools", "eight_schools_noncentered", "arK")
 
 
-def _child(sampler: str, name: str, draws: int, chains: int) -> dict:
+def _child(sampler: str, name: str, draws: int, chains: int,
+           global_moves: bool = True) -> dict:
     from benchmarks.compile_breakdown import _compile_listener, _model
 
     compile_s = _compile_listener()
@@ -61,7 +65,9 @@ def _child(sampler: str, name: str, draws: int, chains: int) -> dict:
                     chain_method="sequential", progress_bar=False)
         field = "num_steps"
     else:
-        mcmc = MCMC(DilationLangevin(model), num_warmup=max(300, draws), num_samples=draws,
+        options = {} if global_moves else {"global_moves": None}
+        mcmc = MCMC(DilationLangevin(model, **options), num_warmup=max(300, draws),
+                    num_samples=draws,
                     num_chains=chains, chain_method="vectorized", progress_bar=False)
         field = "num_grad_evals"
     with warnings.catch_warnings(record=True) as caught:
@@ -92,17 +98,19 @@ def _child(sampler: str, name: str, draws: int, chains: int) -> dict:
     }
 
 
-def _run(sampler: str, name: str, draws: int, chains: int) -> dict:
+def _run(sampler: str, name: str, draws: int, chains: int, global_moves: bool = True) -> dict:
     cmd = [sys.executable, "-m", "benchmarks.time_to_result", "--child", sampler,
            "--models", name, "--draws", str(draws), "--chains", str(chains)]
+    cmd += [] if global_moves else ["--no-global-moves"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _ladder(sampler: str, name: str, draws: list[int], chains: int) -> list[dict]:
+def _ladder(sampler: str, name: str, draws: list[int], chains: int,
+            global_moves: bool = True) -> list[dict]:
     rungs = []
     for n in draws:
-        rung = {"draws": n, **_run(sampler, name, n, chains)}
+        rung = {"draws": n, **_run(sampler, name, n, chains, global_moves)}
         rung["meets_goal"] = rung["min_ess_bulk"] >= ESS_GOAL and rung["max_rhat"] <= RHAT_GOAL
         rungs.append(rung)
         print(f"  {sampler} {name} draws={n}: wall {rung['wall_s']:.1f} s (compile "
@@ -127,10 +135,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--draws", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--out", default=None, help="write every number to this JSON file")
+    parser.add_argument("--no-global-moves", action="store_true",
+                        help="DilationLangevin(model, global_moves=None): for a posterior "
+                             "known to have one mode (no mode finding, global moves, explorer)")
     args = parser.parse_args(argv)
     names = args.models.split(",")
     if args.child is not None:
-        print(json.dumps(_child(args.child, names[0], args.draws, int(args.chains))))
+        print(json.dumps(_child(args.child, names[0], args.draws, int(args.chains),
+                                not args.no_global_moves)))
         return
     chain_counts = [int(x) for x in args.chains.split(",")]
     nuts_draws = [int(x) for x in args.nuts_draws.split(",")]
@@ -139,10 +151,12 @@ def main(argv: list[str] | None = None) -> None:
     for name in names:
         report[name] = {"nuts": _ladder("nuts", name, nuts_draws, 4)}
         for c in chain_counts:
-            report[name][f"dl{c}"] = _ladder("dl", name, dl_draws, c)
+            report[name][f"dl{c}"] = _ladder("dl", name, dl_draws, c,
+                                             not args.no_global_moves)
     print(f"Goal: min bulk ESS >= {ESS_GOAL} and max R-hat <= {RHAT_GOAL}. NUTS: 4 chains x "
           f"(1000 + draws); DilationLangevin: C chains x (max(300, draws) + draws), C in "
-          f"{chain_counts}.\n")
+          f"{chain_counts}"
+          f"{', global_moves=None' if args.no_global_moves else ''}.\n")
     print("| model | sampler | draws per chain | wall s | wall without compile s | min bulk ESS "
           "| max R-hat | gradients in sampling | transitions per draw | warnings | meets goal |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")

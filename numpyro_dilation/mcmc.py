@@ -56,6 +56,7 @@ from numpyro_dilation.reparam import interweaving
 from numpyro_dilation.run_checks import (
     MIN_POPULATION_CHAINS,  # noqa: F401 (its old home)
     announce_mode_finding,
+    announce_one_mode,
     announce_pilot,
     calling_mcmc,
     check_health_at_phase_end,
@@ -357,6 +358,7 @@ class DilationLangevin(MCMCKernel):
             check_health_at_phase_end(new, self._settings, self._coordinate_sites)
             if self._show_progress and self._settings.global_moves is not None:
                 announce_mode_finding(state, new, self._settings)
+                announce_one_mode(state, new, self._settings)
         return new
 
     def _init_model(self, rng_key, model_args, model_kwargs, init_params):

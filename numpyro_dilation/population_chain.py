@@ -49,6 +49,14 @@ def _move_if(move_now, move: Callable, skip: Callable, key, state, *operands):
     )
 
 
+def one_mode_moves_skipped(mixture, settings: PopulationSettings) -> bool:
+    """Whether the global moves are skipped while the mixture holds fewer than two modes
+    (static): with diagonal covariances (above ``DENSE_MAX_DIM`` dimensions) and no label
+    swaps, a move from a one-mode mixture cannot change any weight, so it is not paid for,
+    and such a run's draws are those of ``global_moves=None``."""
+    return mixture.chol.ndim == 2 and settings.global_moves.exchangeable is None
+
+
 def _global_move(key, state, logdensity_fn, iteration, settings: PopulationSettings, turn=0):
     """Independence MH move with the mode mixture after local step number
     ``iteration`` (0-based) if it is a step whose turn it is (every transition of such an
@@ -62,8 +70,7 @@ def _global_move(key, state, logdensity_fn, iteration, settings: PopulationSetti
     start = settings.mode_iteration
     move_now = (iteration >= start) & ((iteration - start) % settings.global_moves.every == 0)
     move_now = move_now & jnp.logical_not(state.mixture.stopped)
-    if state.mixture.chol.ndim == 2 and swap is None:  # diagonal covariances (high
-        # dimension): with one mode the moves cannot change any weight, not paid for
+    if one_mode_moves_skipped(state.mixture, settings):
         move_now = move_now & (state.mixture.num_modes >= 2)
 
     def move(key, z, ld, grad, evidence, mixture):

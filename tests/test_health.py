@@ -484,3 +484,42 @@ def test_mode_finding_announces_its_start_and_end(capfd):
     jax.block_until_ready(step(it + 5, 3, 2))
     jax.effects_barrier()
     assert capfd.readouterr().err == ""
+
+
+def test_one_mode_without_moves_is_announced_at_the_first_draw(capfd):
+    """At the first draw, with one mode and no global move to come (diagonal covariances,
+    or the moves stopped), a line says that ``global_moves=None`` gives these draws; not
+    with dense covariances and moves running, with two modes, nor at another iteration."""
+    from numpyro_dilation.population_settings import make_settings
+    from numpyro_dilation.run_checks import announce_one_mode
+
+    settings = make_settings(40, 2)
+    first = settings.config.num_adaptation_steps
+
+    def population(i, num_modes, stopped, diagonal):
+        mixture = SimpleNamespace(num_modes=jnp.asarray(num_modes, jnp.int32),
+                                  stopped=jnp.asarray(stopped),
+                                  chol=jnp.zeros((4, 2) if diagonal else (4, 2, 2)))
+        return SimpleNamespace(i=jnp.full(8, i), mixture=mixture)
+
+    said = "the draws will be those of `global_moves=None`"
+    for i, num_modes, stopped, diagonal, why in (
+        (first, 1, False, True, "in this many dimensions changes nothing"),
+        (first, 1, True, False, "were stopped (the warm-up accepted none)"),
+        (first, 1, False, False, None),
+        (first, 2, False, True, None),
+        (first, 2, True, False, None),
+        (first - 1, 1, True, True, None),
+        (first + 1, 1, True, True, None),
+    ):
+        @jax.jit
+        def step(i, m, stopped, diagonal=diagonal):
+            announce_one_mode(population(i, m, stopped, diagonal),
+                              population(i + 1, m, stopped, diagonal), settings)
+            return i
+
+        jax.block_until_ready(step(i, num_modes, stopped))
+        jax.effects_barrier()
+        err = capfd.readouterr().err
+        assert (said in err) == (why is not None), (i, num_modes, stopped, diagonal, err)
+        assert why is None or why in err

@@ -2,6 +2,8 @@
 unconverged optima of one mode, exact Hessian diagonals, and global moves that keep the
 target with a diagonal mixture."""
 
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -199,3 +201,53 @@ def test_numpyro_run_above_dense_max_dim_corrects_the_weights():
     assert np.mean(heavy.any(axis=1) & (~heavy).any(axis=1)) > 0.9  # chains switch modes
     se = np.sqrt(WEIGHTS[0] * WEIGHTS[1] / heavy.shape[0])  # at worst one draw per chain
     assert abs(heavy.mean() - WEIGHTS[1]) < 4 * se, heavy.mean()
+
+
+def test_one_mode_above_dense_max_dim_gives_the_draws_of_global_moves_none(capfd, monkeypatch):
+    """Above DENSE_MAX_DIM a run that finds one mode makes no global move, so its draws are
+    exactly those of ``global_moves=None`` (which compiles neither the moves nor the mode
+    finding): bit-identical on a 1 + 2 x 60 = 121-dimensional hierarchical posterior, 64
+    chains, NumPyro's progress bar both times; the defaults did find the mode (one, at a
+    cost in gradients), and said on standard error that ``global_moves=None`` gives these
+    draws."""
+    import numpyro
+    import numpyro.distributions as dist
+    from numpyro.infer import MCMC
+
+    from numpyro_dilation import DilationLangevin
+
+    groups = DIM // 2
+    for name in ("CI", "PYTEST_XDIST_WORKER"):  # NumPyro turns its progress bar off there
+        monkeypatch.delenv(name, raising=False)
+    y = np.random.default_rng(0).normal(1.0, 1.5, size=groups)
+
+    def model(y):
+        mu = numpyro.sample("mu", dist.Normal(0.0, 5.0))
+        with numpyro.plate("groups", groups):
+            theta = numpyro.sample("theta", dist.Normal(mu, 1.0))
+            eta = numpyro.sample("eta", dist.Normal(0.5 * theta, 1.0))
+            numpyro.sample("y", dist.Normal(theta + 0.1 * eta, 1.0), obs=y)
+
+    runs = {}
+    for name, options in (("defaults", {}), ("none", {"global_moves": None})):
+        mcmc = MCMC(DilationLangevin(model, **options), num_warmup=150, num_samples=40,
+                    num_chains=64, chain_method="vectorized", progress_bar=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            mcmc.run(jax.random.key(0), y, extra_fields=("num_grad_evals",))
+            jax.effects_barrier()
+        runs[name] = (mcmc, capfd.readouterr().err, [str(w.message) for w in caught])
+    (default_mcmc, default_err, default_warned), (none_mcmc, none_err, none_warned) = (
+        runs["defaults"], runs["none"])
+    assert default_warned == none_warned  # the same checks of the same draws
+    assert int(default_mcmc.last_state.mixture.num_modes) == 1
+    assert default_mcmc.last_state.mixture.chol.shape[1:] == (2 * groups + 1,)  # diagonal
+    assert "DilationLangevin: 1 mode(s) found in" in default_err
+    assert "the draws will be those of `global_moves=None`" in default_err
+    assert "mode(s) found" not in none_err
+    for site, draws in default_mcmc.get_samples().items():
+        np.testing.assert_array_equal(np.asarray(draws), np.asarray(none_mcmc.get_samples()[site]))
+    # the sampling phase's gradients are the same; the defaults' warm-up paid for the search
+    fields = [np.asarray(m.get_extra_fields()["num_grad_evals"]) for m in (default_mcmc, none_mcmc)]
+    np.testing.assert_array_equal(fields[0], fields[1])
+    assert default_mcmc.last_state.mixture.num_found >= 1
