@@ -3,6 +3,7 @@ r"""Where DilationLangevin's time per gradient goes, one feature at a time.
     python -m benchmarks.overhead [--target gauss_mix_unordered] [--chains 128]
                                   [--warmup 400] [--samples 100]
     python -m benchmarks.overhead --layers [--target gauss_mix_unordered] [--chains 128]
+    python -m benchmarks.overhead --numpyro [--target gauss_mix_unordered] [--chains 128]
 
 Times the NumPyro kernel's ``sample`` in a jitted ``lax.scan`` (as
 :func:`benchmarks.throughput.measure` does) with features switched off one after the
@@ -22,6 +23,13 @@ scan with its gradients four to an iteration of an inner loop of run-time length
 any loop of transitions inside a jitted loop compiles to: XLA's while-loop-invariant code
 motion can make the log-density slower there, section "Time per gradient, layer by
 layer" of BENCHMARKS.md). Best of 5 interleaved calls each.
+
+``--numpyro``: the draws as a user gets them, per counted gradient: ``MCMC`` with
+NumPyro's progress bar (the default: one call of the compiled iteration per draw from
+Python), ``mcmc.warmup`` once, then ``mcmc.run`` from the post-warm-up state, best of 3
+calls (none compiles), against the bare scan doing the same gradients per chain; with the
+defaults, with 8 transitions per draw, and without global moves. This includes NumPyro's
+own per-iteration work (the collection of draws, the progress bar).
 """
 
 from __future__ import annotations
@@ -143,6 +151,44 @@ def layers(target, num_chains: int, num_iterations: int) -> None:
         print(f"| {k} | {t / n * 1e6:.0f} | {t / bare:.2f} |")
 
 
+NUMPYRO_CONFIGS = {
+    "defaults": {},
+    "`steps_per_draw=8`": {"steps_per_draw": 8},
+    "`global_moves=None`": {"global_moves": None},
+}
+
+
+def numpyro_way(target, num_chains: int, num_warmup: int, num_samples: int) -> None:
+    """Print the ``--numpyro`` table (see the module docstring)."""
+    import time
+
+    from numpyro.infer import MCMC
+
+    x0 = target.init_positions(jax.random.key(0), num_chains)
+    print("| configuration | transitions per draw | gradients per chain | `mcmc.run` s (best of 3) "
+          "| bare s | ratio |")
+    print("|---|---|---|---|---|---|")
+    for name, kwargs in NUMPYRO_CONFIGS.items():
+        kernel = nd.DilationLangevin(potential_fn=lambda x: -target.logdensity_fn(x), **kwargs)
+        mcmc = MCMC(kernel, num_warmup=num_warmup, num_samples=num_samples,
+                    num_chains=num_chains, chain_method="vectorized", progress_bar=True)
+        mcmc.warmup(jax.random.key(1), init_params=x0)
+        warm = mcmc.post_warmup_state = mcmc.last_state
+        best = np.inf
+        for _ in range(3):  # the first call compiles nothing: the iteration is the warm-up's
+            mcmc.post_warmup_state = warm
+            t = time.perf_counter()
+            mcmc.run(jax.random.key(2), init_params=x0, extra_fields=("num_grad_evals",))
+            jax.block_until_ready(mcmc.last_state)
+            best = min(best, time.perf_counter() - t)
+        per_chain = int(np.asarray(mcmc.get_extra_fields()["num_grad_evals"]).sum()) // num_chains
+        steps = int(np.max(np.asarray(mcmc.last_state.adapt_state.steps_per_draw)))
+        bare = throughput.bare_gradient_loop(target.logdensity_fn, per_chain)
+        _, _, bare_s = throughput.time_compiled(bare, x0, repeats=3)
+        print(f"| {name} | {steps} | {per_chain:,} | {best:.2f} | {bare_s:.2f} | "
+              f"{best / bare_s:.2f} |", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", default="gauss_mix_unordered")
@@ -150,10 +196,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=int, default=400)
     parser.add_argument("--samples", type=int, default=100)
     parser.add_argument("--layers", action="store_true", help="time each layer alone")
+    parser.add_argument("--numpyro", action="store_true",
+                        help="time the draws of `mcmc.run` as the README runs it")
     args = parser.parse_args(argv)
     target = get_target(args.target)
     if args.layers:
         layers(target, args.chains, 4 * args.samples)
+        return
+    if args.numpyro:
+        numpyro_way(target, args.chains, args.warmup, args.samples)
         return
     x0 = target.init_positions(jax.random.key(0), args.chains)
     print("| configuration | counted gradients per chain | DL s | bare s | ratio |")
