@@ -353,13 +353,14 @@ class DilationLangevin(MCMCKernel):
         new = self._sample_fn(state, logdensity_fn, settings)
         if not self._host_callbacks:  # checked afterwards, by check_run(mcmc)
             return new
-        warn_if_never_accepted(new, self._settings.config.num_adaptation_steps)
+        zero = warn_if_never_accepted(new, self._settings.config.num_adaptation_steps)
         if self._vectorized and new.i.shape[0] >= 2 and self._coordinate_sites:
-            check_health_at_phase_end(new, self._settings, self._coordinate_sites)
+            zero += check_health_at_phase_end(new, self._settings, self._coordinate_sites)
             if self._show_progress and self._settings.global_moves is not None:
-                announce_mode_finding(state, new, self._settings)
-                announce_one_mode(state, new, self._settings)
-        return new
+                zero += announce_mode_finding(state, new, self._settings)
+                zero += announce_one_mode(state, new, self._settings)
+        # the checks are pure callbacks (run_checks.on_host): kept only where their zero is used
+        return new._replace(i=new.i + zero)
 
     def _init_model(self, rng_key, model_args, model_kwargs, init_params):
         if self._model is None:

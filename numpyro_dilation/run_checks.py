@@ -28,6 +28,27 @@ from numpyro_dilation.population_state import ravel_chains
 __all__ = ["MIN_POPULATION_CHAINS", "SMALL_STEP_RATIO", "check_run", "small_step_problem"]
 
 
+def on_host(pred, fn, *operands) -> jax.Array:
+    """Call ``fn(*operands)`` on the host, from inside the compiled iteration, where ``pred``
+    (a boolean scalar) holds; returns an int32 zero that the caller must fold into its
+    output. A pure callback inside a branch, not ``jax.debug.callback``: a program with the
+    latter's effect leaves JAX's fast dispatch path, which cost every iteration called from
+    Python (NumPyro's progress bar) about 0.3-1 ms; a pure callback whose result is unused
+    is dropped by JAX, hence the zero. ``fn`` runs only where ``pred`` holds, also if XLA
+    evaluates the branch regardless (checked again on the host)."""
+
+    def host(holds, *args):
+        if bool(np.all(holds)):
+            fn(*args)
+        return np.zeros((), np.int32)
+
+    def call(args):
+        shape = jax.ShapeDtypeStruct((), jnp.int32)
+        return jax.pure_callback(host, shape, *args, vmap_method="sequential")
+
+    return lax.cond(pred, call, lambda args: jnp.zeros((), jnp.int32), (pred, *operands))
+
+
 MIN_POPULATION_CHAINS = 16
 """Fewest vectorized chains for which a run with the default ``global_moves="auto"`` does
 not warn. Modes are found from the chains' positions after the annealing, so a mode that
@@ -136,17 +157,14 @@ def never_accepted_warning(num_warmup: int) -> None:
     )
 
 
-def warn_if_never_accepted(state, num_warmup: int) -> None:
+def warn_if_never_accepted(state, num_warmup: int) -> jax.Array:
     """Host-side warning, once, at the end of warm-up, if the mean acceptance probability
     of every chain over the warm-up is exactly 0 (all proposals rejected). A warning, not
-    an error: like NumPyro's divergence count it reports without discarding the run."""
+    an error: like NumPyro's divergence count it reports without discarding the run.
+    Returns :func:`on_host`'s zero."""
     done = jnp.ravel(state.i)[0] == num_warmup
     never = jnp.all(state.mean_accept_prob == 0)
-    lax.cond(
-        done & never,
-        lambda: jax.debug.callback(partial(never_accepted_warning, num_warmup)),
-        lambda: None,
-    )
+    return on_host(done & never, partial(never_accepted_warning, num_warmup))
 
 
 SMALL_STEP_RATIO = 30.0
@@ -326,12 +344,13 @@ def announce_pilot(mcmc: MCMC | None, pilot, num_chains: int, num_pilot: int) ->
     )
 
 
-def announce_mode_finding(state, new, settings) -> None:
+def announce_mode_finding(state, new, settings) -> jax.Array:
     """Progress through a vectorized run's longest iteration, during which NumPyro's
     progress bar stands still: when the iteration before it ends, a line on standard error
     says that the next one finds the modes; when it ends, a line gives the number of modes
     found, the gradients it cost per chain and its time (host callbacks; ``state`` and
-    ``new`` are the population before and after one iteration)."""
+    ``new`` are the population before and after one iteration; returns :func:`on_host`'s
+    zero)."""
     it, num_warmup = settings.mode_iteration, settings.config.num_adaptation_steps
     num_chains = state.i.shape[0]
     clock = [time.perf_counter()]
@@ -372,15 +391,14 @@ def announce_mode_finding(state, new, settings) -> None:
     gm = settings.global_moves
     explores = explorer and explorer_runs(state.mixture.num_modes, gm)
     wide = (wide_start_count(gm, num_chains) > 0) & wide_starts_run(state.mixture.num_found)
-    lax.cond(i == it - 1, lambda o: jax.debug.callback(before, *o), lambda o: None,
-             (in_pilot, explores, wide))
-    operands = (new.mixture.num_modes, jnp.sum(new.num_grad_evals))
-    lax.cond(i == it, lambda o: jax.debug.callback(after, *o), lambda o: None, operands)
+    token = on_host(i == it - 1, before, in_pilot, explores, wide)
+    return token + on_host(i == it, after, new.mixture.num_modes, jnp.sum(new.num_grad_evals))
 
 
-def check_health_at_phase_end(state, settings, sites: list[str]) -> None:
+def check_health_at_phase_end(state, settings, sites: list[str]) -> jax.Array:
     """At the end of a phase, hand the chains' monitors (and, with modes, the final
-    positions and the mixture) to the host, which warns if anything is wrong."""
+    positions and the mixture) to the host, which warns if anything is wrong. Returns
+    :func:`on_host`'s zero."""
     end_warmup, end_run = phase_end(state.i[0], settings)
     mixture = state.mixture
 
@@ -390,23 +408,20 @@ def check_health_at_phase_end(state, settings, sites: list[str]) -> None:
         problems = run_problems(phase, sites, *arrays, shares=shares, step_sizes=step_sizes)
         warn_problems(problems, phase)
 
-    def callback(operands):
-        jax.debug.callback(report, *operands)
-
     mix = mixture_operands(mixture, len(sites))
     flat = ravel_chains(state.z)[0]
     operands = (end_run, state.adapt_state.step_size, state.monitor, flat) + mix
-    lax.cond(end_warmup | end_run, callback, lambda o: None, operands)
+    return on_host(end_warmup | end_run, report, *operands)
 
 
-def announce_one_mode(state, new, settings) -> None:
+def announce_one_mode(state, new, settings) -> jax.Array:
     """With NumPyro's progress bar, at the first draw: where the warm-up found one mode and
     the draws will make no global move (one mode above ``DENSE_MAX_DIM`` dimensions,
     :func:`~numpyro_dilation.population_chain.one_mode_moves_skipped`, or the moves stopped
     because the warm-up accepted none), a line on standard error says that
     ``global_moves=None`` gives the same draws without compiling the mode finding, the
     explorer and the moves (host callback; ``state`` and ``new`` as in
-    :func:`announce_mode_finding`)."""
+    :func:`announce_mode_finding`; returns :func:`on_host`'s zero)."""
     mixture = new.mixture
     skipped = one_mode_moves_skipped(mixture, settings)  # static
 
@@ -425,5 +440,4 @@ def announce_one_mode(state, new, settings) -> None:
 
     first_draw = state.i[0] == settings.config.num_adaptation_steps
     no_moves = (mixture.num_modes == 1) & (mixture.stopped | skipped)
-    lax.cond(first_draw & no_moves, lambda o: jax.debug.callback(say, o), lambda o: None,
-             mixture.stopped & ~skipped)
+    return on_host(first_draw & no_moves, say, mixture.stopped & ~skipped)

@@ -430,14 +430,15 @@ def test_mode_finding_announces_its_start_and_end(capfd):
 
     @jax.jit
     def step(i, num_modes, grads):
-        announce_mode_finding(population(i, 0, 0), population(i + 1, num_modes, grads), settings)
-        return i
+        # the announcements are pure callbacks: kept where their zero is used
+        return i + announce_mode_finding(population(i, 0, 0),
+                                         population(i + 1, num_modes, grads), settings)
 
     @jax.jit
     def pilot_step(i, pilot_end):
         ends = jnp.full(8, pilot_end)
-        announce_mode_finding(population(i, 0, 0, ends), population(i + 1, 1, 9, ends), settings)
-        return i
+        return i + announce_mode_finding(population(i, 0, 0, ends),
+                                         population(i + 1, 1, 9, ends), settings)
 
     for pilot_end, which in ((35, "pilot"), (-1, "run")):
         jax.block_until_ready(pilot_step(it - 1, pilot_end))
@@ -458,8 +459,7 @@ def test_mode_finding_announces_its_start_and_end(capfd):
     ):
         def run_pass(m, f):  # the run pass: the pilot's occupied modes are kept until then
             before = population(it - 1, m, 0, jnp.full(8, -1), f)
-            announce_mode_finding(before, population(it, 1, 9), explore)
-            return m
+            return m + announce_mode_finding(before, population(it, 1, 9), explore)
 
         jax.block_until_ready(jax.jit(run_pass)(modes_before, found))
         jax.effects_barrier()
@@ -514,9 +514,8 @@ def test_one_mode_without_moves_is_announced_at_the_first_draw(capfd):
     ):
         @jax.jit
         def step(i, m, stopped, diagonal=diagonal):
-            announce_one_mode(population(i, m, stopped, diagonal),
-                              population(i + 1, m, stopped, diagonal), settings)
-            return i
+            return i + announce_one_mode(population(i, m, stopped, diagonal),
+                                         population(i + 1, m, stopped, diagonal), settings)
 
         jax.block_until_ready(step(i, num_modes, stopped))
         jax.effects_barrier()
