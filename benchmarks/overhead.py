@@ -84,7 +84,7 @@ def layers(target, num_chains: int, num_iterations: int) -> None:
             keys = jax.random.split(jax.random.key(3), num_chains)
             return lax.scan(body, (states, keys), None, length=n)[0]
 
-        return run, x0
+        return run, (x0,), 1
 
     def population(steps_per_draw):
         algo = population_sampler(ld, 60, global_moves=None, uturn=None,
@@ -92,7 +92,8 @@ def layers(target, num_chains: int, num_iterations: int) -> None:
         step = lambda s: algo.step(jax.random.key(0), s)[0]  # noqa: E731
         warm = jax.jit(lambda s: lax.fori_loop(0, 60, lambda i, s: step(s), s))
         state = warm(algo.init(x0, jax.random.key(1)))
-        return (lambda s: lax.fori_loop(0, n, lambda i, s: step(s), s)), state, step
+        loop = lambda s: lax.fori_loop(0, n, lambda i, s: step(s), s)  # noqa: E731
+        return loop, (state,), steps_per_draw, step
 
     def bare_nested(per_draw):
         # the bare gradients, ``per_draw`` of them in a loop of dynamic length inside the
@@ -103,28 +104,26 @@ def layers(target, num_chains: int, num_iterations: int) -> None:
             inner = lambda x: lax.fori_loop(0, k, lambda i, y: y + 1e-6 * grad(y), x)  # noqa: E731
             return lax.scan(lambda x, _: (inner(x), None), x, None, length=n // per_draw)[0]
 
-        return run, (x0, jnp.int32(per_draw))
+        return run, (x0, jnp.int32(per_draw)), 1  # n gradients in all, as the flat scan
 
     pop4 = population(4)
+    # label: (program, its arguments, transitions per iteration of its n)
     programs = {
-        "bare `vmap(grad)` scan": (throughput.bare_gradient_loop(ld, n), x0),
+        "bare `vmap(grad)` scan": (throughput.bare_gradient_loop(ld, n), (x0,), 1),
         "MALA kernel (`kernel.build_kernel`)": per_chain_loop(
             lambda y: dilation_kernel.init(y, ld),
             lambda k, s: mala(k, s, ld, 1.0, 0.05, inverse_mass_matrix=v)),
         "annealing step with dual averaging (`annealing_step`)": per_chain_loop(
             lambda y: annealing_init(y, ld, config, step_size=0.05),
             lambda k, s: annealing_step(k, s, ld, config, v)),
-        "population, `steps_per_draw=1`": population(1)[:2],
-        "population, `steps_per_draw=4` (per transition)": pop4[:2],
+        "population, `steps_per_draw=1`": population(1)[:3],
+        "population, `steps_per_draw=4` (per transition)": pop4[:3],
         "bare scan, 4 gradients per outer iteration in an inner loop": bare_nested(4),
     }
-    compiled = {}
-    for k, (f, a) in programs.items():
-        a = a if k.startswith("bare scan,") else (a,)  # bare_nested's two arguments
-        compiled[k] = (jax.jit(f).lower(*a).compile(), a)
+    compiled = {k: (jax.jit(f).lower(*a).compile(), a, per) for k, (f, a, per) in programs.items()}
     # the population's iteration called from Python, once per draw, as NumPyro's ``MCMC``
     # runs it with its progress bar (the default): no outer loop in the program
-    _, state4, step4 = pop4
+    _, (state4,), _, step4 = pop4
     one_iteration = jax.jit(step4)
 
     def from_python(s):
@@ -133,17 +132,14 @@ def layers(target, num_chains: int, num_iterations: int) -> None:
         return s
 
     compiled["population, `steps_per_draw=4`, one iteration per call from Python "
-             "(per transition)"] = (from_python, (state4,))
+             "(per transition)"] = (from_python, (state4,), 4)
     best = {k: np.inf for k in compiled}
     for _ in range(5):
-        for k, (c, a) in compiled.items():
+        for k, (c, a, per) in compiled.items():
             jax.block_until_ready(c(*a))
             t = time.perf_counter()
             jax.block_until_ready(c(*a))
-            best[k] = min(best[k], time.perf_counter() - t)
-    for k in best:
-        if "steps_per_draw=4" in k:
-            best[k] /= 4
+            best[k] = min(best[k], (time.perf_counter() - t) / per)
     bare = best["bare `vmap(grad)` scan"]
     print("| layer | us per transition | ratio to the bare scan |")
     print("|---|---|---|")

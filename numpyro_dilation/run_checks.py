@@ -440,4 +440,4 @@ def announce_one_mode(state, new, settings) -> jax.Array:
 
     first_draw = state.i[0] == settings.config.num_adaptation_steps
     no_moves = (mixture.num_modes == 1) & (mixture.stopped | skipped)
-    return on_host(first_draw & no_moves, say, mixture.stopped & ~skipped)
+    return on_host(first_draw & no_moves, say, mixture.stopped & (not skipped))
