@@ -16,9 +16,11 @@ jitted closure each time), so a second run in the same process compiles again un
 persistent cache holds the program (JAX does not store programs that contain host
 callbacks); with it, NumPyro keeps the jitted iteration for the same argument objects, in
 memory. Configurations: NUTS
-(4 chains, sequential, as NumPyro's README), ``DilationLangevin`` with its defaults (its
-end-of-phase checks are host callbacks in the loop) and with ``host_callbacks=False`` (no
-callback; the run is checked afterwards with :func:`numpyro_dilation.mcmc.check_run`).
+(4 chains, sequential, as NumPyro's README), ``DilationLangevin`` with its defaults (the
+run checks itself: with the progress bar from between iterations, without it from host
+callbacks in the loop: :mod:`numpyro_dilation.iteration_checks`) and with
+``host_callbacks=False`` (no check during the run, no callback; the run is checked
+afterwards with :func:`numpyro_dilation.mcmc.check_run`).
 """
 
 from __future__ import annotations

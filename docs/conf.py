@@ -94,6 +94,7 @@ napoleon_use_rtype = False
 API_MODULES = [
     "numpyro_dilation.mcmc",
     "numpyro_dilation.run_checks",
+    "numpyro_dilation.iteration_checks",
     "numpyro_dilation.inputs",
     "numpyro_dilation.starts",
     "numpyro_dilation.population",

@@ -15,6 +15,7 @@ Each chain is one annealed particle. The sampler works in NumPyro's
 unconstrained space; draws come back constrained through ``postprocess_fn``.
 """
 
+import sys
 import warnings
 from collections.abc import Callable
 from functools import partial
@@ -35,6 +36,7 @@ from numpyro_dilation.inputs import (
     check_initial_points,
     resolve_center,
 )
+from numpyro_dilation.iteration_checks import checks_in_graph, checks_on_host, iteration_checks
 from numpyro_dilation.model_density import logdensity_from_potential, same_arguments, setup_model
 from numpyro_dilation.modes import GlobalMoves
 from numpyro_dilation.population import population_step
@@ -55,16 +57,13 @@ from numpyro_dilation.preconditioner import HUTCHINSON_PROBES  # noqa: F401 (its
 from numpyro_dilation.reparam import interweaving
 from numpyro_dilation.run_checks import (
     MIN_POPULATION_CHAINS,  # noqa: F401 (its old home)
-    announce_mode_finding,
-    announce_one_mode,
     announce_pilot,
     calling_mcmc,
-    check_health_at_phase_end,
     check_run,
+    checks_between_iterations,
     coordinate_sites,
     population_warning,
     run_length,
-    warn_if_never_accepted,
 )
 from numpyro_dilation.run_plan import (
     AUTO_PILOT_MIN_CHAINS,  # noqa: F401 (its old home)
@@ -78,6 +77,8 @@ from numpyro_dilation.run_plan import (
 from numpyro_dilation.schedules import DEFAULT_LAMBDA_MIN
 from numpyro_dilation.starts import Pilot, pilot_step
 from numpyro_dilation.uturn import UTurn
+
+_SHOWN_EVERY = 10  # iterations between updates of the progress bar's text (its cost: Python's)
 
 __all__ = [
     "check_run",
@@ -148,9 +149,13 @@ class DilationLangevin(MCMCKernel):
         ``"auto"`` (default) is :data:`~numpyro_dilation.population_settings.DEFAULT_MASS_RANK`
         above :data:`~numpyro_dilation.mode_settings.DENSE_MAX_DIM` latent dimensions and 0
         (diagonal) at or below; an integer sets it.
-    :param bool host_callbacks: the run checks itself from its compiled loop and warns
-        (default). ``False``: no host callback, so JAX's persistent compilation cache can
-        store the loop; call :func:`check_run` after the run (same checks and warning).
+    :param bool host_callbacks: the run checks itself on the host while it runs and warns
+        (default): with NumPyro's progress bar from between iterations, so the compiled
+        iteration holds no host callback and JAX's persistent compilation cache stores it;
+        without one (NumPyro then compiles the whole loop) from host callbacks inside the
+        loop, which the cache does not store (:mod:`numpyro_dilation.iteration_checks`).
+        ``False``: no check during the run (no callback, with or without a progress bar);
+        call :func:`check_run` after the run (same checks and warning).
 
     **Example**
 
@@ -225,6 +230,9 @@ class DilationLangevin(MCMCKernel):
         self._sample_fn = None
         self._coordinate_sites = []  # site of each flat coordinate (init)
         self._show_progress = False  # the calling MCMC shows a progress bar (init)
+        self._checks = []  # the run's iteration_checks (init)
+        self._checks_on_host = False  # made between iterations, not inside them (init)
+        self._shown = ""  # the progress bar's text (get_diagnostics_str)
 
     @property
     def model(self):
@@ -260,11 +268,31 @@ class DilationLangevin(MCMCKernel):
         (:class:`~numpyro_dilation.population_settings.PopulationSettings`; set by ``init``)."""
         return self._settings
 
-    def get_diagnostics_str(self, state):
-        return (
-            f"lam {float(state.lam):.3g}, step size {float(state.adapt_state.step_size):.2e}, "
-            f"acc. prob={float(state.mean_accept_prob):.2f}"
-        )
+    @property
+    def is_ensemble_kernel(self) -> bool:
+        """Whether NumPyro's progress bar should call :meth:`get_diagnostics_str` with the
+        state of all the chains of a vectorized run (which NumPyro does for ensemble
+        kernels): true where the run checks itself there (NumPyro's progress bar over
+        vectorized chains, :func:`~numpyro_dilation.run_checks.checks_between_iterations`).
+        ``MCMC.run`` also asks, after ``mcmc.warmup``, to give an ensemble one key in the
+        place of one per chain; it is told false, so the state and the compiled iteration
+        stay as they are."""
+        if not (self._checks_on_host and self._vectorized):
+            return False
+        return sys._getframe(1).f_code.co_name != "run"
+
+    def get_diagnostics_str(self, state) -> str:
+        r"""The progress bar's text after an iteration, made again every ten (the largest
+        :math:`\lambda`, the chains' median step size and mean acceptance), after the
+        run's checks due at that iteration where they are made from here
+        (:func:`~numpyro_dilation.iteration_checks.checks_on_host`)."""
+        count = checks_on_host(self._checks if self._checks_on_host else [], state)
+        if count % _SHOWN_EVERY == 0 or not self._shown:  # the rest of the time: as shown
+            lam, step = np.asarray(state.lam), np.asarray(state.adapt_state.step_size)
+            accept = np.asarray(state.mean_accept_prob)
+            self._shown = (f"lam {float(np.max(lam)):.3g}, step size "
+                           f"{float(np.median(step)):.2e}, acc. prob={float(np.mean(accept)):.2f}")
+        return self._shown
 
     def postprocess_fn(self, args, kwargs):
         return identity if self._postprocess_fn is None else self._postprocess_fn(*args, **kwargs)
@@ -331,7 +359,12 @@ class DilationLangevin(MCMCKernel):
             self._sample_fn = partial(pilot_step, pilot=pilot, step_size=o.step_size)
             pilot_end = jnp.full(num_chains, num_warmup - run_warmup, jnp.int32)
         self._show_progress = bool(getattr(mcmc, "progress_bar", False))
+        self._checks_on_host = self._host_callbacks and checks_between_iterations(mcmc)
+        self._shown = ""
         self._coordinate_sites = coordinate_sites(one_chain)
+        self._checks = [] if not self._host_callbacks else iteration_checks(
+            self._settings, self._coordinate_sites, num_chains if vectorized else 1,
+            self._show_progress, pilot is not None)  # fmt: skip
         state = assemble_state(astate, init_grads, rng_key, self._settings, vectorized)
         return state._replace(pilot_end=pilot_end)
 
@@ -351,16 +384,10 @@ class DilationLangevin(MCMCKernel):
         if settings.interweaving is not None and logdensity_fn is not self._logdensity[1]:
             settings = settings._replace(interweaving=self._interweaving(model_args, model_kwargs))
         new = self._sample_fn(state, logdensity_fn, settings)
-        if not self._host_callbacks:  # checked afterwards, by check_run(mcmc)
+        if not self._checks or self._checks_on_host:  # none, or made between iterations
             return new
-        zero = warn_if_never_accepted(new, self._settings.config.num_adaptation_steps)
-        if self._vectorized and new.i.shape[0] >= 2 and self._coordinate_sites:
-            zero += check_health_at_phase_end(new, self._settings, self._coordinate_sites)
-            if self._show_progress and self._settings.global_moves is not None:
-                zero += announce_mode_finding(state, new, self._settings)
-                zero += announce_one_mode(state, new, self._settings)
-        # the checks are pure callbacks (run_checks.on_host): kept only where their zero is used
-        return new._replace(i=new.i + zero)
+        # pure callbacks (iteration_checks.on_host): kept only where their zero is used
+        return new._replace(i=new.i + checks_in_graph(self._checks, new))
 
     def _init_model(self, rng_key, model_args, model_kwargs, init_params):
         if self._model is None:
@@ -399,4 +426,5 @@ class DilationLangevin(MCMCKernel):
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_sample_fn"] = state["_logdensity"] = None  # as HMC: unpickled, it re-initializes
+        state["_checks"] = []  # closures (made again by init)
         return state

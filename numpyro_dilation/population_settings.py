@@ -9,7 +9,6 @@ modes' in :class:`~numpyro_dilation.mode_settings.GlobalMoves`, the U-turns' in
 from typing import NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from numpyro_dilation.annealing import AnnealingConfig
@@ -382,7 +381,7 @@ def phase_end(i, settings: PopulationSettings):
     num_warmup = settings.config.num_adaptation_steps
     end_warmup = i == num_warmup
     if settings.run_length is None:
-        return end_warmup, jnp.zeros_like(end_warmup)
+        return end_warmup, end_warmup & False  # a Python bool for a Python count
     after = i - num_warmup
     return end_warmup, (after > 0) & (after % settings.run_length == 0)
 

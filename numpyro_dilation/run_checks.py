@@ -1,52 +1,26 @@
-r"""The NumPyro kernel's checks of a run: the warning when the run cannot be the
-population algorithm (too few chains, chains not vectorized), the never-accepted warning at
-the end of warm-up, the end-of-phase check (:mod:`numpyro_dilation.health`) handed to the
-host from inside the compiled loop, and :func:`check_run`, the same checks after the fact.
+r"""The NumPyro kernel's checks of a run, outside its iterations: the warning when the run
+cannot be the population algorithm (too few chains, chains not vectorized), the host side
+of the end-of-phase check (:func:`run_problems`; :mod:`numpyro_dilation.health`), where the
+checks during the run are made from (:func:`checks_between_iterations`; the checks
+themselves: :mod:`numpyro_dilation.iteration_checks`), and :func:`check_run`, the same
+checks after the fact.
 """
 
 import inspect
 import sys
-import time
 import warnings
-from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 from numpyro.infer.mcmc import MCMC
 
 from numpyro_dilation.diagnostics import MIN_GLOBAL_ACCEPTANCE
 from numpyro_dilation.health import health_problems, warn_problems
-from numpyro_dilation.mode_settings import wide_start_count
 from numpyro_dilation.modes import nearest_mode
-from numpyro_dilation.population_chain import one_mode_moves_skipped
-from numpyro_dilation.population_modes import explorer_runs, wide_starts_run
-from numpyro_dilation.population_settings import phase_end
 from numpyro_dilation.population_state import ravel_chains
 
 __all__ = ["MIN_POPULATION_CHAINS", "SMALL_STEP_RATIO", "check_run", "small_step_problem"]
-
-
-def on_host(pred, fn, *operands) -> jax.Array:
-    """Call ``fn(*operands)`` on the host, from inside the compiled iteration, where ``pred``
-    (a boolean scalar) holds; returns an int32 zero that the caller must fold into its
-    output. A pure callback inside a branch, not ``jax.debug.callback``: a program with the
-    latter's effect leaves JAX's fast dispatch path, which cost every iteration called from
-    Python (NumPyro's progress bar) about 0.3-1 ms; a pure callback whose result is unused
-    is dropped by JAX, hence the zero. ``fn`` runs only where ``pred`` holds, also if XLA
-    evaluates the branch regardless (checked again on the host)."""
-
-    def host(holds, *args):
-        if bool(np.all(holds)):
-            fn(*args)
-        return np.zeros((), np.int32)
-
-    def call(args):
-        shape = jax.ShapeDtypeStruct((), jnp.int32)
-        return jax.pure_callback(host, shape, *args, vmap_method="sequential")
-
-    return lax.cond(pred, call, lambda args: jnp.zeros((), jnp.int32), (pred, *operands))
 
 
 MIN_POPULATION_CHAINS = 16
@@ -94,6 +68,20 @@ def calling_mcmc() -> MCMC | None:
         if isinstance(owner, MCMC):
             return owner
     return None
+
+
+def checks_between_iterations(mcmc: MCMC | None) -> bool:
+    """Whether ``mcmc`` calls the kernel from Python after each iteration: NumPyro's
+    progress bar over one chain, over chains run one at a time (``"sequential"``), or over
+    vectorized chains (the kernel then says it is an ensemble kernel, which NumPyro asks
+    before calling ``get_diagnostics_str`` with a batch of chains). There the run checks
+    itself (:func:`~numpyro_dilation.iteration_checks.checks_on_host`) and its compiled
+    iteration holds no host callback; elsewhere (no progress bar: NumPyro compiles the
+    whole loop; ``"parallel"`` chains; a kernel driven without ``MCMC``) the checks are
+    callbacks inside it."""
+    if mcmc is None or not getattr(mcmc, "progress_bar", False):
+        return False
+    return getattr(mcmc, "num_chains", 1) == 1 or mcmc.chain_method in ("sequential", "vectorized")
 
 
 def run_length(mcmc: MCMC | None) -> int | None:
@@ -155,16 +143,6 @@ def never_accepted_warning(num_warmup: int) -> None:
         RuntimeWarning,
         stacklevel=1,  # called from a host callback: point at this module
     )
-
-
-def warn_if_never_accepted(state, num_warmup: int) -> jax.Array:
-    """Host-side warning, once, at the end of warm-up, if the mean acceptance probability
-    of every chain over the warm-up is exactly 0 (all proposals rejected). A warning, not
-    an error: like NumPyro's divergence count it reports without discarding the run.
-    Returns :func:`on_host`'s zero."""
-    done = jnp.ravel(state.i)[0] == num_warmup
-    never = jnp.all(state.mean_accept_prob == 0)
-    return on_host(done & never, partial(never_accepted_warning, num_warmup))
 
 
 SMALL_STEP_RATIO = 30.0
@@ -246,7 +224,7 @@ def run_problems(
     return problems + ([small] if small else [])
 
 
-def _swaps_labels(settings) -> bool:
+def swaps_labels(settings) -> bool:
     gm = None if settings is None else settings.global_moves
     return gm is not None and gm.exchangeable is not None
 
@@ -275,10 +253,10 @@ def check_run(mcmc: MCMC) -> list[str]:
     (:class:`~numpyro_dilation.health.ReliabilityWarning`) if anything is wrong, and
     returns the problems (an empty list for a healthy run).
 
-    Meant for ``DilationLangevin(..., host_callbacks=False)``, whose compiled loop has no
-    host callback (so JAX's persistent compilation cache can store it) and therefore does
-    not check itself; it works after any run, of one chain or many, in any chain method
-    (the statistics are kept per chain).
+    Meant for ``DilationLangevin(..., host_callbacks=False)``, which does not check itself
+    while it runs (so that, also without a progress bar, its compiled loop holds no host
+    callback and JAX's persistent compilation cache can store it); it works after any run,
+    of one chain or many, in any chain method (the statistics are kept per chain).
 
     **Example**
 
@@ -323,7 +301,7 @@ def check_run(mcmc: MCMC) -> list[str]:
     mixture = mixture_operands(state.mixture, flat.shape[1])
     problems = run_problems(
         phase, kernel._coordinate_sites, state.monitor, flat, *map(np.asarray, mixture),
-        shares=not _swaps_labels(kernel.settings), step_sizes=state.adapt_state.step_size,
+        shares=not swaps_labels(kernel.settings), step_sizes=state.adapt_state.step_size,
     )  # fmt: skip
     warn_problems(problems, phase)
     return problems
@@ -342,102 +320,3 @@ def announce_pilot(mcmc: MCMC | None, pilot, num_chains: int, num_pilot: int) ->
         file=sys.stderr,
         flush=True,
     )
-
-
-def announce_mode_finding(state, new, settings) -> jax.Array:
-    """Progress through a vectorized run's longest iteration, during which NumPyro's
-    progress bar stands still: when the iteration before it ends, a line on standard error
-    says that the next one finds the modes; when it ends, a line gives the number of modes
-    found, the gradients it cost per chain and its time (host callbacks; ``state`` and
-    ``new`` are the population before and after one iteration; returns :func:`on_host`'s
-    zero)."""
-    it, num_warmup = settings.mode_iteration, settings.config.num_adaptation_steps
-    num_chains = state.i.shape[0]
-    clock = [time.perf_counter()]
-    explorer = settings.uturn is not None and settings.uturn.kind == "explore"
-
-    def before(in_pilot, explores, wide):
-        clock[0] = time.perf_counter()
-        what = "U-turn explorer, then " if explorer and explores else ""
-        skip = ""
-        if wide:
-            first = in_pilot or state.pilot_end is None
-            skip = ", also from wide starts" if first else (
-                ", again from wide starts: the pilot pass found fewer than two modes")
-        if explorer and not explores:
-            skip += "; no U-turn explorer: the pilot's chains ended in one mode"
-        where = f"warm-up iteration {it + 1}/{num_warmup}"
-        if state.pilot_end is not None:  # the two passes of the pilot-box start
-            where = f"the next iteration ({'pilot' if in_pilot else 'run'} pass)"
-        print(
-            f"DilationLangevin: {where} finds the modes of "
-            f"the {num_chains} chains ({what}gradient ascent and Newton steps{skip}); the progress "
-            "bar waits for it.",
-            file=sys.stderr,
-            flush=True,
-        )
-
-    def after(num_modes, grads):
-        print(
-            f"DilationLangevin: {int(num_modes)} mode(s) found in "
-            f"{time.perf_counter() - clock[0]:.1f} s ({float(grads) / num_chains:,.0f} "
-            "gradients per chain).",
-            file=sys.stderr,
-            flush=True,
-        )
-
-    i = state.i[0]
-    in_pilot = jnp.zeros((), bool) if state.pilot_end is None else state.pilot_end[0] >= 0
-    gm = settings.global_moves
-    explores = explorer and explorer_runs(state.mixture.num_modes, gm)
-    wide = (wide_start_count(gm, num_chains) > 0) & wide_starts_run(state.mixture.num_found)
-    token = on_host(i == it - 1, before, in_pilot, explores, wide)
-    return token + on_host(i == it, after, new.mixture.num_modes, jnp.sum(new.num_grad_evals))
-
-
-def check_health_at_phase_end(state, settings, sites: list[str]) -> jax.Array:
-    """At the end of a phase, hand the chains' monitors (and, with modes, the final
-    positions and the mixture) to the host, which warns if anything is wrong. Returns
-    :func:`on_host`'s zero."""
-    end_warmup, end_run = phase_end(state.i[0], settings)
-    mixture = state.mixture
-
-    def report(is_run, step_sizes, *arrays):
-        phase = "sampling" if bool(is_run) else "warm-up"
-        shares = not _swaps_labels(settings)
-        problems = run_problems(phase, sites, *arrays, shares=shares, step_sizes=step_sizes)
-        warn_problems(problems, phase)
-
-    mix = mixture_operands(mixture, len(sites))
-    flat = ravel_chains(state.z)[0]
-    operands = (end_run, state.adapt_state.step_size, state.monitor, flat) + mix
-    return on_host(end_warmup | end_run, report, *operands)
-
-
-def announce_one_mode(state, new, settings) -> jax.Array:
-    """With NumPyro's progress bar, at the first draw: where the warm-up found one mode and
-    the draws will make no global move (one mode above ``DENSE_MAX_DIM`` dimensions,
-    :func:`~numpyro_dilation.population_chain.one_mode_moves_skipped`, or the moves stopped
-    because the warm-up accepted none), a line on standard error says that
-    ``global_moves=None`` gives the same draws without compiling the mode finding, the
-    explorer and the moves (host callback; ``state`` and ``new`` as in
-    :func:`announce_mode_finding`; returns :func:`on_host`'s zero)."""
-    mixture = new.mixture
-    skipped = one_mode_moves_skipped(mixture, settings)  # static
-
-    def say(stopped):
-        why = ("the global moves were stopped (the warm-up accepted none)" if stopped else
-               "a global move from one mode in this many dimensions changes nothing, so none "
-               "is made")
-        print(
-            f"DilationLangevin: the warm-up found one mode and {why}: the draws will be those "
-            "of `global_moves=None`, which compiles neither the moves nor the mode finding "
-            "(about 40% of a run's compile time measured: user guide, 'How many chains'). "
-            "Where you expect one mode, pass it.",
-            file=sys.stderr,
-            flush=True,
-        )
-
-    first_draw = state.i[0] == settings.config.num_adaptation_steps
-    no_moves = (mixture.num_modes == 1) & (mixture.stopped | skipped)
-    return on_host(first_draw & no_moves, say, mixture.stopped & (not skipped))

@@ -14,8 +14,12 @@
 * A second ``run`` of the same ``MCMC`` object on the same data compiles none of the
   kernel's programs (NumPyro's loop and the kernel's initialization are reused), and new
   data still gets its own exact answer.
+* With NumPyro's progress bar, JAX's persistent compilation cache stores the run's
+  iteration (it holds no host callback: the run checks itself between iterations), so a
+  second process finds it compiled.
 """
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -125,11 +129,13 @@ def _beta_bernoulli(data):
     numpyro.sample("obs", dist.Bernoulli(p), obs=data)
 
 
-def test_a_second_run_on_the_same_data_compiles_none_of_our_programs(caplog):
+def test_a_second_run_on_the_same_data_compiles_none_of_our_programs(caplog, monkeypatch):
     """NumPyro's ``MCMC`` reuses its compiled loop when ``run`` gets the same argument
     objects again (with its default progress bar; NUTS compiles nothing then); the kernel's
     initialization must be reused too (it was compiled again: 1.2 s on eight schools). New
     data must still give its own exact posterior (Beta-Bernoulli, mean and variance)."""
+    for name in ("CI", "PYTEST_XDIST_WORKER"):  # NumPyro turns its progress bar off there
+        monkeypatch.delenv(name, raising=False)
     mcmc = MCMC(
         DilationLangevin(_beta_bernoulli),
         num_warmup=150,
@@ -154,3 +160,45 @@ def test_a_second_run_on_the_same_data_compiles_none_of_our_programs(caplog):
         mean, var = a / (a + b), a * b / ((a + b) ** 2 * (a + b + 1))
         assert mcse_z(p, mean) < 4.5
         assert mcse_z((p - mean) ** 2, var) < 4.5
+
+
+CACHE_SCRIPT = textwrap.dedent(
+    """
+    import os, sys, jax
+    jax.config.update("jax_compilation_cache_dir", sys.argv[1])
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    import numpyro, numpyro.distributions as dist
+    from numpyro.infer import MCMC
+    from numpyro_dilation import DilationLangevin
+
+    def model():
+        numpyro.sample("x", dist.Normal(0.0, 1.0).expand([2]))
+
+    mcmc = MCMC(DilationLangevin(model), num_warmup=60, num_samples=20, num_chains=16,
+                chain_method="vectorized")
+    mcmc.run(jax.random.key(0))
+    jax.block_until_ready(mcmc.last_state)
+    print(" ".join(sorted({name.split("-")[0] for name in os.listdir(sys.argv[1])})))
+    """
+)
+
+
+def test_with_the_progress_bar_the_persistent_cache_stores_the_iteration(tmp_path):
+    """The README's way (NumPyro's default progress bar, defaults): JAX's persistent
+    cache writes the iteration NumPyro calls from Python (``_body_fn``), so a second
+    process running the same model skips its compilation. JAX writes no program that
+    holds a host callback (the run's checks were such callbacks, and nothing was stored)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "PYTEST_XDIST_WORKER")}
+    out = subprocess.run(
+        [sys.executable, "-c", CACHE_SCRIPT, str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    stored = out.stdout.split()
+    assert "jit__body_fn" in stored, stored
+    assert "acc. prob=" in out.stderr  # the progress bar ran, with the kernel's text

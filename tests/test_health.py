@@ -410,13 +410,27 @@ def test_without_host_callbacks_the_run_is_quiet_and_check_run_says_the_same():
         check_run(object())
 
 
-def test_mode_finding_announces_its_start_and_end(capfd):
-    """The longest iteration says what it does: after the iteration before the mode
-    finding, a line that the next one finds the modes (with the pilot-box start, in which
-    pass); after it, the number of modes and the gradients per chain (host callbacks, also
-    inside ``jit``)."""
+def _make_checks(checks, state, where: str) -> None:
+    """Make ``checks`` after an iteration that returned ``state``: from inside a jitted
+    function (pure callbacks) or from Python between iterations."""
+    from numpyro_dilation.iteration_checks import checks_in_graph, checks_on_host
+
+    if where == "graph":
+        jax.block_until_ready(jax.jit(lambda: state.i + checks_in_graph(checks, state))())
+        jax.effects_barrier()
+    else:
+        checks_on_host(checks, state)
+
+
+@pytest.mark.parametrize("where", ["graph", "host"])
+def test_mode_finding_announces_its_start_and_end(capfd, where):
+    """The longest iteration says what it does: once the iteration before the mode
+    finding has ended, a line that the next one finds the modes (with the pilot-box start,
+    in which pass); once it has ended, the number of modes and the gradients per chain;
+    from inside ``jit`` (host callbacks) and from between iterations alike."""
+    from numpyro_dilation.iteration_checks import mode_finding_checks
     from numpyro_dilation.population_settings import make_settings
-    from numpyro_dilation.run_checks import announce_mode_finding
+    from numpyro_dilation.uturn import UTurn
 
     settings = make_settings(40, 2)
     it = settings.mode_iteration
@@ -425,30 +439,19 @@ def test_mode_finding_announces_its_start_and_end(capfd):
         num_found = num_modes if num_found is None else num_found
         mixture = SimpleNamespace(num_modes=jnp.asarray(num_modes, jnp.int32),
                                   num_found=jnp.asarray(num_found, jnp.int32))
-        return SimpleNamespace(i=jnp.full(8, i), mixture=mixture, pilot_end=pilot_end,
+        ends = None if pilot_end is None else jnp.full(8, pilot_end)
+        return SimpleNamespace(i=jnp.full(8, i), mixture=mixture, pilot_end=ends,
                                num_grad_evals=jnp.full(8, grads, jnp.int32))
 
-    @jax.jit
-    def step(i, num_modes, grads):
-        # the announcements are pure callbacks: kept where their zero is used
-        return i + announce_mode_finding(population(i, 0, 0),
-                                         population(i + 1, num_modes, grads), settings)
-
-    @jax.jit
-    def pilot_step(i, pilot_end):
-        ends = jnp.full(8, pilot_end)
-        return i + announce_mode_finding(population(i, 0, 0, ends),
-                                         population(i + 1, 1, 9, ends), settings)
+    def said(checks, state) -> str:
+        _make_checks(checks, state, where)
+        return capfd.readouterr().err
 
     for pilot_end, which in ((35, "pilot"), (-1, "run")):
-        jax.block_until_ready(pilot_step(it - 1, pilot_end))
-        jax.effects_barrier()
-        err = capfd.readouterr().err
+        err = said(mode_finding_checks(settings, 8, pilot=True), population(it, 0, 0, pilot_end))
         assert f"the next iteration ({which} pass) finds the modes of the 8 chains" in err
 
-    from numpyro_dilation.uturn import UTurn
-
-    explore = make_settings(40, 2, uturn=UTurn(kind="explore"))
+    explore = mode_finding_checks(make_settings(40, 2, uturn=UTurn(kind="explore")), 8, True)
     again = "again from wide starts: the pilot pass found fewer than two modes"
     for modes_before, found, says, not_said in (
         (0, 0, "(U-turn explorer, then", None),
@@ -456,45 +459,35 @@ def test_mode_finding_announces_its_start_and_end(capfd):
         (1, 1, "the pilot's chains ended in one mode", None),
         (1, 1, again, None),
         (1, 2, "the pilot's chains ended in one mode", "wide starts"),  # 2 found, 1 occupied
-    ):
-        def run_pass(m, f):  # the run pass: the pilot's occupied modes are kept until then
-            before = population(it - 1, m, 0, jnp.full(8, -1), f)
-            return m + announce_mode_finding(before, population(it, 1, 9), explore)
-
-        jax.block_until_ready(jax.jit(run_pass)(modes_before, found))
-        jax.effects_barrier()
-        err = capfd.readouterr().err
+    ):  # the run pass: the pilot's occupied modes are kept until then
+        err = said(explore, population(it, modes_before, 0, -1, found))
         assert says in err and (not_said is None or not_said not in err)
-    jax.block_until_ready(jax.jit(lambda: announce_mode_finding(
-        population(it - 1, 0, 0, jnp.full(8, 40)), population(it, 1, 9), explore))())
-    jax.effects_barrier()
-    assert "(pilot pass) finds the modes" in (err := capfd.readouterr().err)
-    assert "also from wide starts" in err
+    err = said(explore, population(it, 0, 0, 40))
+    assert "(pilot pass) finds the modes" in err and "also from wide starts" in err
 
-    jax.block_until_ready(step(it - 1, 0, 1))
-    jax.effects_barrier()
-    err = capfd.readouterr().err
+    checks = mode_finding_checks(settings, 8, pilot=False)
+    err = said(checks, population(it, 0, 0))
     assert f"warm-up iteration {it + 1}/40 finds the modes of the 8 chains (U-turn" not in err
     assert f"warm-up iteration {it + 1}/40 finds the modes of the 8 chains" in err
     assert "mode(s) found" not in err
-    jax.block_until_ready(step(it, 3, 250))
-    jax.effects_barrier()
-    err = capfd.readouterr().err
+    err = said(checks, population(it + 1, 3, 250))
     assert "DilationLangevin: 3 mode(s) found in" in err and "(250 gradients per chain)" in err
-    jax.block_until_ready(step(it + 5, 3, 2))
-    jax.effects_barrier()
-    assert capfd.readouterr().err == ""
+    assert said(checks, population(it + 6, 3, 2)) == ""
+    assert said(checks, population(it - 1, 0, 0)) == ""
 
 
-def test_one_mode_without_moves_is_announced_at_the_first_draw(capfd):
-    """At the first draw, with one mode and no global move to come (diagonal covariances,
-    or the moves stopped), a line says that ``global_moves=None`` gives these draws; not
-    with dense covariances and moves running, with two modes, nor at another iteration."""
+@pytest.mark.parametrize("where", ["graph", "host"])
+def test_one_mode_without_moves_is_announced_at_the_first_draw(capfd, where):
+    """After the first draw, with one mode and no global move to come (diagonal
+    covariances, or the moves stopped), a line says that ``global_moves=None`` gives these
+    draws; not with dense covariances and moves running, with two modes, nor at another
+    iteration."""
+    from numpyro_dilation.iteration_checks import one_mode_check
     from numpyro_dilation.population_settings import make_settings
-    from numpyro_dilation.run_checks import announce_one_mode
 
     settings = make_settings(40, 2)
-    first = settings.config.num_adaptation_steps
+    first = settings.config.num_adaptation_steps + 1  # the count after the first draw
+    check = one_mode_check(settings)
 
     def population(i, num_modes, stopped, diagonal):
         mixture = SimpleNamespace(num_modes=jnp.asarray(num_modes, jnp.int32),
@@ -512,13 +505,45 @@ def test_one_mode_without_moves_is_announced_at_the_first_draw(capfd):
         (first - 1, 1, True, True, None),
         (first + 1, 1, True, True, None),
     ):
-        @jax.jit
-        def step(i, m, stopped, diagonal=diagonal):
-            return i + announce_one_mode(population(i, m, stopped, diagonal),
-                                         population(i + 1, m, stopped, diagonal), settings)
-
-        jax.block_until_ready(step(i, num_modes, stopped))
-        jax.effects_barrier()
+        _make_checks([check], population(i, num_modes, stopped, diagonal), where)
         err = capfd.readouterr().err
         assert (said in err) == (why is not None), (i, num_modes, stopped, diagonal, err)
         assert why is None or why in err
+
+def test_with_a_progress_bar_the_run_checks_itself_between_iterations(monkeypatch):
+    """NumPyro's progress bar over vectorized chains calls the kernel after each iteration:
+    there the run checks itself, and its compiled iteration holds no host callback (which
+    would keep JAX's persistent cache from storing it): ``on_host`` is never called. Two
+    separated modes with the global moves off, ``mcmc.warmup`` then ``run``: the run's end
+    warns once that the chains disagree (R-hat, ``'theta'``), as from inside the loop.
+    NumPyro asks whether the kernel is an ensemble kernel also before handing the
+    post-warm-up state one key for all chains; told no there, the chains keep one key each
+    and the run's iteration is not traced again for a new shape of key."""
+    from numpyro_dilation import iteration_checks
+
+    for name in ("CI", "PYTEST_XDIST_WORKER"):  # NumPyro turns its progress bar off there
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(iteration_checks, "on_host", None)  # a callback would fail
+
+    def two_modes():
+        locs = jnp.array([-4.0, 4.0])
+        numpyro.sample(
+            "theta",
+            dist.MixtureSameFamily(dist.Categorical(jnp.ones(2) / 2), dist.Normal(locs, 0.5)),
+        )
+
+    kernel = DilationLangevin(two_modes, global_moves=None, steps_per_draw=1)
+    mcmc = MCMC(kernel, num_warmup=100, num_samples=200, num_chains=64,
+                chain_method="vectorized", progress_bar=True)  # fmt: skip
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mcmc.warmup(jax.random.key(0))
+        sample, traced = kernel.sample, []
+        kernel.sample = lambda *args: traced.append(1) or sample(*args)
+        mcmc.run(jax.random.key(1))
+        jax.block_until_ready(mcmc.last_state)
+    messages = [str(w.message) for w in caught if issubclass(w.category, ReliabilityWarning)]
+    assert len(messages) == 1 and "R-hat" in messages[0] and "'theta'" in messages[0]
+    assert len(traced) <= 1  # NumPyro reuses the warm-up's (0), or traces one with these keys
+    assert mcmc.last_state.rng_key.shape == (64,)
+    assert int(mcmc.last_state.i[0]) == 300

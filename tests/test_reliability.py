@@ -820,12 +820,23 @@ def test_every_start_non_finite_fails_before_sampling():
         mcmc.run(jax.random.key(0), init_params=-jnp.ones((4, 1)))
 
 
+@pytest.mark.parametrize("progress_bar", [False, True])
 @pytest.mark.parametrize("chain_method, num_chains", [("vectorized", 4), ("sequential", 2)])
-def test_a_run_where_no_proposal_is_ever_accepted_warns_loudly(chain_method, num_chains):
+def test_a_run_where_no_proposal_is_ever_accepted_warns_loudly(
+    chain_method, num_chains, progress_bar, monkeypatch
+):
     """Fixed step size 1e8 on N(0, 1) (adaptation off): every proposal of every chain is
     rejected (its acceptance probability underflows to 0, or it overflows and diverges).
     The run finishes, its draws are returned, none is NaN, the chains stay where they
-    started, and a RuntimeWarning at the end of warm-up says what to change."""
+    started, and a RuntimeWarning at the end of warm-up says what to change: from a host
+    callback inside the compiled loop without a progress bar, from between iterations
+    with NumPyro's progress bar (where the loop holds no callback)."""
+    from numpyro_dilation import iteration_checks
+
+    if progress_bar:
+        for name in ("CI", "PYTEST_XDIST_WORKER"):  # NumPyro turns its progress bar off there
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setattr(iteration_checks, "on_host", None)  # a callback would fail
     kernel = DilationLangevin(
         potential_fn=lambda z: 0.5 * jnp.sum(z**2),
         step_size=1e8,
@@ -834,6 +845,7 @@ def test_a_run_where_no_proposal_is_ever_accepted_warns_loudly(chain_method, num
         global_moves=None,  # independence proposals do not depend on the step size
     )
     mcmc = _mcmc(kernel, 20, 5, num_chains, chain_method=chain_method)
+    mcmc.progress_bar = progress_bar
     with pytest.warns(RuntimeWarning, match=r"every proposal of every chain.*`step_size`"):
         mcmc.run(jax.random.key(0), init_params=jnp.ones((num_chains, 2)))
         draws = np.asarray(jax.block_until_ready(mcmc.get_samples()))
