@@ -66,25 +66,26 @@ class IterationCheck(NamedTuple):
     operands: Callable
 
 
-def on_host(pred, fn, *operands) -> jax.Array:
-    """Call ``fn(*operands)`` on the host, from inside the compiled iteration, where ``pred``
-    (a boolean scalar) holds; returns an int32 zero that the caller must fold into its
-    output. A pure callback inside a branch, not ``jax.debug.callback``: a program with the
-    latter's effect leaves JAX's fast dispatch path, which cost every iteration called from
-    Python (NumPyro's progress bar) about 0.3-1 ms; a pure callback whose result is unused
-    is dropped by JAX, hence the zero. ``fn`` runs only where ``pred`` holds, also if XLA
+def on_host(pred, fn, operands: Callable, *args) -> jax.Array:
+    """Call ``fn(*operands(*args))`` on the host, from inside the compiled iteration, where
+    ``pred`` (a boolean scalar) holds; returns an int32 zero that the caller must fold into
+    its output. A pure callback inside a branch, not ``jax.debug.callback``: a program with
+    the latter's effect leaves JAX's fast dispatch path, which cost every iteration called
+    from Python (NumPyro's progress bar) about 0.3-1 ms; a pure callback whose result is
+    unused is dropped by JAX, hence the zero. The operands are computed inside the branch,
+    so only when a check is due; ``fn`` runs only where ``pred`` holds, also if XLA
     evaluates the branch regardless (checked again on the host)."""
 
-    def host(holds, *args):
+    def host(holds, *values):
         if bool(np.all(holds)):
-            fn(*args)
+            fn(*values)
         return np.zeros((), np.int32)
 
     def call(args):
         shape = jax.ShapeDtypeStruct((), jnp.int32)
-        return jax.pure_callback(host, shape, *args, vmap_method="sequential")
+        return jax.pure_callback(host, shape, pred, *operands(*args), vmap_method="sequential")
 
-    return lax.cond(pred, call, lambda args: jnp.zeros((), jnp.int32), (pred, *operands))
+    return lax.cond(pred, call, lambda args: jnp.zeros((), jnp.int32), args)
 
 
 def _count(state):
@@ -93,8 +94,8 @@ def _count(state):
 
 
 def checks_in_graph(checks, state) -> jax.Array:
-    """Make ``checks`` from inside a traced iteration that returns ``state``: each a pure
-    callback in a branch (:func:`on_host`). Returns an int32 zero that the caller must
+    """Make ``checks`` from inside a traced iteration that returns ``state`` (a pytree):
+    each a pure callback in a branch (:func:`on_host`). Returns an int32 zero that the caller must
     fold into its output (``state._replace(i=state.i + zero)``), or the callbacks are
     dropped.
 
@@ -103,17 +104,18 @@ def checks_in_graph(checks, state) -> jax.Array:
     .. code-block:: python
 
         import jax, jax.numpy as jnp
-        from types import SimpleNamespace
+        from collections import namedtuple
         from numpyro_dilation.iteration_checks import IterationCheck, checks_in_graph
 
+        State = namedtuple("State", ["i"])  # a pytree, as the kernel's state
         say = IterationCheck(lambda i: i == 3, lambda: print("three"), lambda state: ())
-        step = jax.jit(lambda i: i + checks_in_graph([say], SimpleNamespace(i=i)))
+        step = jax.jit(lambda i: i + checks_in_graph([say], State(i)))
         jax.block_until_ready(step(jnp.int32(3)))  # three
     """
     zero = jnp.zeros((), jnp.int32)
     for check in checks:
-        zero = zero + on_host(jnp.asarray(check.when(_count(state))), check.report,
-                              *check.operands(state))  # fmt: skip
+        due = jnp.asarray(check.when(_count(state)))
+        zero = zero + on_host(due, check.report, check.operands, state)
     return zero
 
 

@@ -2,6 +2,7 @@
 the problem and names it, and a healthy run raises none."""
 
 import warnings
+from collections import namedtuple
 from types import SimpleNamespace
 
 import jax
@@ -410,6 +411,11 @@ def test_without_host_callbacks_the_run_is_quiet_and_check_run_says_the_same():
         check_run(object())
 
 
+def _tree(**fields):
+    """A state-like pytree (a namedtuple) with these fields."""
+    return namedtuple("State", fields)(**fields)
+
+
 def _make_checks(checks, state, where: str) -> None:
     """Make ``checks`` after an iteration that returned ``state``: from inside a jitted
     function (pure callbacks) or from Python between iterations."""
@@ -437,10 +443,10 @@ def test_mode_finding_announces_its_start_and_end(capfd, where):
 
     def population(i, num_modes, grads, pilot_end=None, num_found=None):
         num_found = num_modes if num_found is None else num_found
-        mixture = SimpleNamespace(num_modes=jnp.asarray(num_modes, jnp.int32),
+        mixture = _tree(num_modes=jnp.asarray(num_modes, jnp.int32),
                                   num_found=jnp.asarray(num_found, jnp.int32))
         ends = None if pilot_end is None else jnp.full(8, pilot_end)
-        return SimpleNamespace(i=jnp.full(8, i), mixture=mixture, pilot_end=ends,
+        return _tree(i=jnp.full(8, i), mixture=mixture, pilot_end=ends,
                                num_grad_evals=jnp.full(8, grads, jnp.int32))
 
     def said(checks, state) -> str:
@@ -490,10 +496,10 @@ def test_one_mode_without_moves_is_announced_at_the_first_draw(capfd, where):
     check = one_mode_check(settings)
 
     def population(i, num_modes, stopped, diagonal):
-        mixture = SimpleNamespace(num_modes=jnp.asarray(num_modes, jnp.int32),
+        mixture = _tree(num_modes=jnp.asarray(num_modes, jnp.int32),
                                   stopped=jnp.asarray(stopped),
                                   chol=jnp.zeros((4, 2) if diagonal else (4, 2, 2)))
-        return SimpleNamespace(i=jnp.full(8, i), mixture=mixture)
+        return _tree(i=jnp.full(8, i), mixture=mixture)
 
     said = "the draws will be those of `global_moves=None`"
     for i, num_modes, stopped, diagonal, why in (
