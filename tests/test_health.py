@@ -521,15 +521,15 @@ def test_with_a_progress_bar_the_run_checks_itself_between_iterations(monkeypatc
     there the run checks itself, and its compiled iteration holds no host callback (which
     would keep JAX's persistent cache from storing it): ``on_host`` is never called. Two
     separated modes with the global moves off, ``mcmc.warmup`` then ``run``: the run's end
-    warns once that the chains disagree (R-hat, ``'theta'``), as from inside the loop.
-    NumPyro asks whether the kernel is an ensemble kernel also before handing the
+    warns once that the chains disagree (R-hat, ``'theta'``), with the same message and the
+    same draws, bit for bit, as without a progress bar (the checks as callbacks inside the
+    loop). NumPyro asks whether the kernel is an ensemble kernel also before handing the
     post-warm-up state one key for all chains; told no there, the chains keep one key each
     and the run's iteration is not traced again for a new shape of key."""
     from numpyro_dilation import iteration_checks
 
     for name in ("CI", "PYTEST_XDIST_WORKER"):  # NumPyro turns its progress bar off there
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(iteration_checks, "on_host", None)  # a callback would fail
 
     def two_modes():
         locs = jnp.array([-4.0, 4.0])
@@ -538,18 +538,30 @@ def test_with_a_progress_bar_the_run_checks_itself_between_iterations(monkeypatc
             dist.MixtureSameFamily(dist.Categorical(jnp.ones(2) / 2), dist.Normal(locs, 0.5)),
         )
 
-    kernel = DilationLangevin(two_modes, global_moves=None, steps_per_draw=1)
-    mcmc = MCMC(kernel, num_warmup=100, num_samples=200, num_chains=64,
-                chain_method="vectorized", progress_bar=True)  # fmt: skip
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        mcmc.warmup(jax.random.key(0))
-        sample, traced = kernel.sample, []
-        kernel.sample = lambda *args: traced.append(1) or sample(*args)
-        mcmc.run(jax.random.key(1))
-        jax.block_until_ready(mcmc.last_state)
-    messages = [str(w.message) for w in caught if issubclass(w.category, ReliabilityWarning)]
+    def warmup_then_run(progress_bar):
+        kernel = DilationLangevin(two_modes, global_moves=None, steps_per_draw=1)
+        mcmc = MCMC(kernel, num_warmup=100, num_samples=200, num_chains=64,
+                    chain_method="vectorized", progress_bar=progress_bar)  # fmt: skip
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            mcmc.warmup(jax.random.key(0))
+            sample, traced = kernel.sample, []
+            kernel.sample = lambda *args: traced.append(1) or sample(*args)
+            mcmc.run(jax.random.key(1))
+            jax.block_until_ready(mcmc.last_state)
+            jax.effects_barrier()
+        return mcmc, traced, [str(w.message) for w in caught
+                              if issubclass(w.category, ReliabilityWarning)]
+
+    with monkeypatch.context() as m:
+        m.setattr(iteration_checks, "on_host", None)  # a callback would fail
+        runs = {True: warmup_then_run(True)}
+    runs[False] = warmup_then_run(False)
+    mcmc, traced, messages = runs[True]
     assert len(messages) == 1 and "R-hat" in messages[0] and "'theta'" in messages[0]
     assert len(traced) <= 1  # NumPyro reuses the warm-up's (0), or traces one with these keys
     assert mcmc.last_state.rng_key.shape == (64,)
     assert int(mcmc.last_state.i[0]) == 300
+    assert messages == runs[False][2]
+    np.testing.assert_array_equal(np.asarray(mcmc.get_samples()["theta"]),
+                                  np.asarray(runs[False][0].get_samples()["theta"]))
