@@ -110,17 +110,20 @@ def _run(sampler: str, name: str, draws: int, chains: int, global_moves: bool = 
     cmd = [sys.executable, "-m", "benchmarks.time_to_result", "--child", sampler,
            "--models", name, "--draws", str(draws), "--chains", str(chains)]
     cmd += [] if global_moves else ["--no-global-moves"]
-    if not cached:
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+
+    def child(env=None) -> dict:  # the child's last line is its JSON report
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
         return json.loads(out.stdout.strip().splitlines()[-1])
+
+    if not cached:
+        return child()
+    cmd += ["--progress-bar"]
     with tempfile.TemporaryDirectory() as cache:
         env = {k: v for k, v in os.environ.items() if k not in ("CI", "PYTEST_XDIST_WORKER")}
         env.update(JAX_COMPILATION_CACHE_DIR=cache, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
                    JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
-        runs = [json.loads(subprocess.run(cmd + ["--progress-bar"], capture_output=True,
-                                          text=True, check=True, env=env)
-                           .stdout.strip().splitlines()[-1]) for _ in range(2)]
-    return {**runs[1], "first_process_wall_s": runs[0]["wall_s"]}
+        first, second = child(env), child(env)
+    return {**second, "first_process_wall_s": first["wall_s"]}
 
 
 def _ladder(sampler: str, name: str, draws: list[int], chains: int,

@@ -9,9 +9,9 @@ Each check is an :class:`IterationCheck`: *when* (a function of the count alone)
 the state). One list of checks is made in two ways:
 
 - :func:`checks_on_host`, from Python between iterations, where NumPyro calls the
-  kernel's ``get_diagnostics_str`` after each one (a progress bar over vectorized or
-  single chains): the compiled iteration holds no host callback, so JAX's persistent
-  compilation cache can store it and nothing is added to its time;
+  kernel's ``get_diagnostics_str`` after each one (a progress bar over vectorized,
+  sequential or single chains): the compiled iteration holds no host callback, so JAX's
+  persistent compilation cache can store it and nothing is added to it;
 - :func:`checks_in_graph`, from inside the compiled iteration (``progress_bar=False``:
   NumPyro compiles the whole loop and calls nothing between iterations): each check a
   pure callback in a branch taken only when it is due (:func:`on_host`).
@@ -112,19 +112,18 @@ def checks_in_graph(checks, state) -> jax.Array:
         step = jax.jit(lambda i: i + checks_in_graph([say], State(i)))
         jax.block_until_ready(step(jnp.int32(3)))  # three
     """
-    zero = jnp.zeros((), jnp.int32)
+    zero, count = jnp.zeros((), jnp.int32), _count(state)
     for check in checks:
-        due = jnp.asarray(check.when(_count(state)))
-        zero = zero + on_host(due, check.report, check.operands, state)
+        zero = zero + on_host(jnp.asarray(check.when(count)), check.report, check.operands, state)
     return zero
 
 
 def checks_on_host(checks, state) -> int:
     """Make ``checks`` from Python after an iteration that returned ``state`` (concrete
-    arrays); returns its count. The count is read first (which waits for the iteration:
-    on a CPU of few cores NumPyro's loop gains nothing from dispatching ahead, measured in
-    BENCHMARKS.md, "The run's checks between iterations"), the operands of a check only
-    where it is due.
+    arrays); returns its count. The count is read first (which waits for the iteration,
+    so NumPyro's loop no longer dispatches ahead: measured free on a cheap posterior and
+    about 3% on radon on a 2-core CPU, BENCHMARKS.md, "The run's checks between
+    iterations"), the operands of a check only where it is due.
 
     **Example**
 
