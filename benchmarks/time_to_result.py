@@ -4,6 +4,7 @@
                                         [--nuts-draws 250,500,1000,2000]
                                         [--dl-draws 50,100,200,400] [--chains 64,256]
                                         [--no-global-moves] [--cached]
+                                        [--momentum-persistence ALPHA]
 
 Models: eight schools as in NumPyro's README (centered), the posteriordb posteriors
 (``eight_schools_noncentered``, ``arK``, ``kidiq``, ``sblrc``, ``low_dim_gauss_mix``), or any
@@ -20,12 +21,13 @@ the sampling phase's gradients, DilationLangevin's transitions per draw
 rung that meets the goal and the ratio of its wall time (with and without compilation) to
 NUTS's. A sampler that meets no rung is reported as such. ``--no-global-moves``: ours with
 ``global_moves=None`` (no mode finding, global moves or U-turn explorer to compile or run),
-as for a posterior known to have one mode. ``--cached``: the README's way run a second
-time, as a user re-running a script does: each rung runs twice, each time in a fresh process
-with NumPyro's progress bar (its default) and JAX's persistent compilation cache in a fresh
-directory shared by the two (every program stored); the second process's numbers are
-reported (its compilation is what the cache did not hold), with the first's wall time beside
-them.
+as for a posterior known to have one mode. ``--momentum-persistence ALPHA``: ours with
+``momentum_persistence=ALPHA`` (0: MALA's draws, the behaviour before 2026-12-06).
+``--cached``: the README's way run a second time, as a user re-running a script does: each
+rung runs twice, each time in a fresh process with NumPyro's progress bar (its default) and
+JAX's persistent compilation cache in a fresh directory shared by the two (every program
+stored); the second process's numbers are reported (its compilation is what the cache did
+not hold), with the first's wall time beside them.
 
 Why the number of chains matters: split R-hat over chains of ``n`` draws whose integrated
 autocorrelation time is ``tau`` is about ``sqrt(1 + 2 (tau - 1) / n)`` whatever the number of
@@ -53,7 +55,8 @@ MODELS = ("eight_schools", "eight_schools_noncentered", "arK")
 
 
 def _child(sampler: str, name: str, draws: int, chains: int,
-           global_moves: bool = True, progress_bar: bool = False) -> dict:
+           global_moves: bool = True, progress_bar: bool = False,
+           persistence: float | None = None) -> dict:
     from benchmarks.compile_breakdown import _compile_listener, _model
 
     compile_s = _compile_listener()
@@ -73,6 +76,8 @@ def _child(sampler: str, name: str, draws: int, chains: int,
         field = "num_steps"
     else:
         options = {} if global_moves else {"global_moves": None}
+        if persistence is not None:
+            options["momentum_persistence"] = persistence
         mcmc = MCMC(DilationLangevin(model, **options), num_warmup=max(300, draws),
                     num_samples=draws,
                     num_chains=chains, chain_method="vectorized", progress_bar=progress_bar)
@@ -106,10 +111,11 @@ def _child(sampler: str, name: str, draws: int, chains: int,
 
 
 def _run(sampler: str, name: str, draws: int, chains: int, global_moves: bool = True,
-         cached: bool = False) -> dict:
+         cached: bool = False, persistence: float | None = None) -> dict:
     cmd = [sys.executable, "-m", "benchmarks.time_to_result", "--child", sampler,
            "--models", name, "--draws", str(draws), "--chains", str(chains)]
     cmd += [] if global_moves else ["--no-global-moves"]
+    cmd += [] if persistence is None else ["--momentum-persistence", str(persistence)]
 
     def child(env=None) -> dict:  # the child's last line is its JSON report
         out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
@@ -127,10 +133,11 @@ def _run(sampler: str, name: str, draws: int, chains: int, global_moves: bool = 
 
 
 def _ladder(sampler: str, name: str, draws: list[int], chains: int,
-            global_moves: bool = True, cached: bool = False) -> list[dict]:
+            global_moves: bool = True, cached: bool = False,
+            persistence: float | None = None) -> list[dict]:
     rungs = []
     for n in draws:
-        rung = {"draws": n, **_run(sampler, name, n, chains, global_moves, cached)}
+        rung = {"draws": n, **_run(sampler, name, n, chains, global_moves, cached, persistence)}
         rung["meets_goal"] = rung["min_ess_bulk"] >= ESS_GOAL and rung["max_rhat"] <= RHAT_GOAL
         rungs.append(rung)
         print(f"  {sampler} {name} draws={n}: wall {rung['wall_s']:.1f} s (compile "
@@ -161,11 +168,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cached", action="store_true",
                         help="a second process with the persistent cache, progress bar on")
     parser.add_argument("--progress-bar", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--momentum-persistence", type=float, default=None,
+                        help="DilationLangevin(model, momentum_persistence=ALPHA); "
+                             "default: the library's")
     args = parser.parse_args(argv)
     names = args.models.split(",")
     if args.child is not None:
         print(json.dumps(_child(args.child, names[0], args.draws, int(args.chains),
-                                not args.no_global_moves, args.progress_bar)))
+                                not args.no_global_moves, args.progress_bar,
+                                args.momentum_persistence)))
         return
     chain_counts = [int(x) for x in args.chains.split(",")]
     nuts_draws = [int(x) for x in args.nuts_draws.split(",")]
@@ -174,12 +185,14 @@ def main(argv: list[str] | None = None) -> None:
     for name in names:
         report[name] = {"nuts": _ladder("nuts", name, nuts_draws, 4, cached=args.cached)}
         for c in chain_counts:
-            report[name][f"dl{c}"] = _ladder("dl", name, dl_draws, c,
-                                             not args.no_global_moves, args.cached)
+            report[name][f"dl{c}"] = _ladder("dl", name, dl_draws, c, not args.no_global_moves,
+                                             args.cached, args.momentum_persistence)
+    alpha = args.momentum_persistence
     print(f"Goal: min bulk ESS >= {ESS_GOAL} and max R-hat <= {RHAT_GOAL}. NUTS: 4 chains x "
           f"(1000 + draws); DilationLangevin: C chains x (max(300, draws) + draws), C in "
           f"{chain_counts}"
           f"{', global_moves=None' if args.no_global_moves else ''}"
+          f"{'' if alpha is None else f', momentum_persistence={alpha}'}"
           f"{'; second process with the persistent cache, progress bar' if args.cached else ''}"
           ".\n")
     first = " | first process wall s" if args.cached else ""

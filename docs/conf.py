@@ -103,6 +103,8 @@ API_MODULES = [
     "numpyro_dilation.population_chain",
     "numpyro_dilation.population_state",
     "numpyro_dilation.draw_length",
+    "numpyro_dilation.draws",
+    "numpyro_dilation.persistence",
     "numpyro_dilation.preconditioner",
     "numpyro_dilation.low_rank",
     "numpyro_dilation.annealing",

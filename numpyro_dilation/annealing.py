@@ -47,20 +47,9 @@ from numpyro_dilation.step_size import (  # re-exported: their old home
 )
 from numpyro_dilation.validation import _check_inverse_mass_matrix, check_probability
 
-__all__ = [
-    "AnnealingState",
-    "AnnealingConfig",
-    "annealing_init",
-    "annealing_step",
-    "find_initial_step_size",
-    "step_size_search_proposals",
-    "dilation_langevin",
-    "as_top_level_api",
-    "init",
-    "build_kernel",
-    "check_probability",
-    "check_step_size",
-]
+__all__ = ["AnnealingState", "AnnealingConfig", "annealing_init", "annealing_step",
+           "find_initial_step_size", "step_size_search_proposals", "dilation_langevin",
+           "as_top_level_api", "init", "build_kernel", "check_probability", "check_step_size"]
 
 
 class AnnealingState(NamedTuple):
@@ -209,10 +198,11 @@ def annealing_step(
     logdensity_fn: Callable,
     config: AnnealingConfig,
     inverse_mass_matrix: jax.Array | None = None,
+    noise: ArrayTree | None = None,
 ) -> tuple[AnnealingState, DilationInfo]:
     """One iteration: kernel at level :math:`\\lambda(t)`, then step-size adaptation.
-
-    ``inverse_mass_matrix``: diagonal preconditioner :math:`v` (shape ``(d,)``) or ``None``.
+    ``inverse_mass_matrix`` (diagonal :math:`v`, ``(d,)``, or ``None``) and ``noise``: the
+    kernel's (:func:`numpyro_dilation.kernel.build_kernel`).
 
     **Example**
 
@@ -248,8 +238,8 @@ def annealing_step(
         state.step_size,
         metropolis,
         inverse_mass_matrix,
+        noise,
     )
-
     adaptation, step_size = state.adaptation, state.step_size
     if config.adapt_step_size:  # restarted when the annealing ends: h is tuned at λ = 1
         adapt_end = step_size_fixed_at(config)  # from W_h on e^{x-bar}, the draws' step

@@ -19,6 +19,7 @@ from numpyro_dilation.blocks import check_blocks
 from numpyro_dilation.kernel import DilationState, _check_center
 from numpyro_dilation.label_swaps import check_exchangeable
 from numpyro_dilation.modes import GlobalMoves
+from numpyro_dilation.persistence import check_persistence
 from numpyro_dilation.population_settings import (
     MIN_ANNEALING_STEPS,
     check_mass_rank,
@@ -289,6 +290,7 @@ def check_arguments(
         adapt_mass_matrix=bool(o.adapt_mass_matrix),
         dense_mass=bool(o.dense_mass),
         steps_per_draw=check_steps_per_draw(o.steps_per_draw) or "auto",
+        momentum_persistence=check_persistence(o.momentum_persistence),
     )
 
 

@@ -27,9 +27,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from numpyro_dilation.draws import one_mode_moves_skipped
 from numpyro_dilation.health import warn_problems
 from numpyro_dilation.mode_settings import wide_start_count
-from numpyro_dilation.population_chain import one_mode_moves_skipped
 from numpyro_dilation.population_modes import explorer_runs, wide_starts_run
 from numpyro_dilation.population_settings import PopulationSettings, phase_end
 from numpyro_dilation.population_state import ravel_chains
@@ -232,7 +232,7 @@ def mode_finding_checks(settings: PopulationSettings, num_chains: int,
 def one_mode_check(settings: PopulationSettings) -> IterationCheck:
     """After the first draw: where the warm-up found one mode and the draws will make no
     global move (one mode above ``DENSE_MAX_DIM`` dimensions,
-    :func:`~numpyro_dilation.population_chain.one_mode_moves_skipped`, or the moves stopped
+    :func:`~numpyro_dilation.draws.one_mode_moves_skipped`, or the moves stopped
     because the warm-up accepted none), a line on standard error says that
     ``global_moves=None`` gives the same draws without compiling the mode finding, the
     explorer and the moves."""

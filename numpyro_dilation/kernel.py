@@ -42,6 +42,12 @@ from blackjax.util import generate_gaussian_noise
 from jax.flatten_util import ravel_pytree
 
 from numpyro_dilation._control import uniform_cond
+from numpyro_dilation._metric import (  # interweaving and the tests import them from here
+    _acceptance_log_ratio,
+    _dense_metric,
+    _dense_transition_energy,
+    _inverse_mass_tree,
+)
 from numpyro_dilation.low_rank import DiagonalPlusLowRank
 from numpyro_dilation.path import change_level, dilated_logdensity, to_dilated
 from numpyro_dilation.validation import (  # _check_center: inputs.py imports it from here
@@ -137,6 +143,12 @@ class DilationInfo(NamedTuple):
         proposal is rejected with probability :math:`1 - e^{W}`, i.e. always).
     num_grad_evals
         Gradient evaluations spent: 1 for the proposal, plus 1 when the level changed.
+    momentum
+        The step read as one leapfrog step of HMC (same structure as the position):
+        with :math:`r` the whitened noise (:math:`\\xi`) of the proposal, the momentum after
+        the step, :math:`r' = L^{-1}(y' - y + hA\\nabla\\log\\gamma(y'))/\\sqrt{2h}` if the
+        proposal was accepted and :math:`-r` if not (generalized HMC's flip; MALA's ratio
+        is that of this step, so :mod:`numpyro_dilation.persistence` carries it on).
 
     **Example**
 
@@ -160,6 +172,7 @@ class DilationInfo(NamedTuple):
     is_accepted: jax.Array
     is_divergent: jax.Array
     num_grad_evals: jax.Array
+    momentum: ArrayTree = None
 
 
 def _all_finite(logdensity: jax.Array, grad: ArrayTree) -> jax.Array:
@@ -230,74 +243,6 @@ def dilated_position(state: DilationState) -> ArrayTree:
     return to_dilated(state.position, state.center, state.lam)
 
 
-def _transition_energy(state, new_state, step_size, inverse_mass):
-    r""":math:`-\log\gamma(y') + \sum_i (y - y' - h v\odot\nabla\log\gamma(y'))_i^2 / (4 h v_i)`,
-    minus the log of :math:`\gamma(y')\,q(y \mid y')` up to a constant (MALA's
-    reverse move with diagonal inverse mass :math:`v`)."""
-    sq = jax.tree.map(
-        lambda a, b, g, v: jnp.sum((a - b - step_size * v * g) ** 2 / v),
-        state.position,
-        new_state.position,
-        new_state.logdensity_grad,
-        inverse_mass,
-    )
-    return -new_state.logdensity + 0.25 * sum(jax.tree.leaves(sq)) / step_size
-
-
-def _acceptance_log_ratio(current, new, step_size, inverse_mass):
-    r""":math:`\log[\gamma(y')q(y|y')] - \log[\gamma(y)q(y'|y)]`, NaN mapped to :math:`-\infty`."""
-    return proposal.safe_energy_diff(
-        _transition_energy(new, current, step_size, inverse_mass),
-        _transition_energy(current, new, step_size, inverse_mass),
-    )
-
-
-def _inverse_mass_tree(position: ArrayTree, inverse_mass_matrix: jax.Array | None) -> ArrayTree:
-    """The diagonal inverse mass as a pytree like ``position`` (ones if ``None``)."""
-    if inverse_mass_matrix is None:
-        return jax.tree.map(jnp.ones_like, position)
-    flat, unravel = ravel_pytree(position)
-    return unravel(jnp.asarray(inverse_mass_matrix, dtype=flat.dtype))
-
-
-class _DenseMetric(NamedTuple):
-    r"""A dense inverse mass :math:`A = LL^\top` (``(d, d)``, ``ravel_pytree`` order) with its
-    Cholesky factor :math:`L` and :math:`L^{-1}`, computed once per step (not per chain
-    under ``vmap`` when :math:`A` is shared): the step itself then only multiplies."""
-
-    matrix: jax.Array
-    chol: jax.Array
-    chol_inv: jax.Array
-
-    def matvec(self, x):
-        return self.matrix @ x
-
-    def sqrt_matvec(self, x):
-        return self.chol @ x
-
-    def inv_sqrt_matvec(self, x):
-        return self.chol_inv @ x
-
-
-def _dense_metric(inverse_mass_matrix: jax.Array, dtype) -> _DenseMetric:
-    a = jnp.asarray(inverse_mass_matrix, dtype=dtype)
-    chol = jnp.linalg.cholesky(a)
-    eye = jnp.eye(a.shape[0], dtype=dtype)
-    return _DenseMetric(a, chol, jax.scipy.linalg.solve_triangular(chol, eye, lower=True))
-
-
-def _dense_transition_energy(state, new_state, step_size, metric):
-    r"""As :func:`_transition_energy` with a dense or a diagonal-plus-low-rank :math:`A`
-    (``metric``: a :class:`_DenseMetric` or a
-    :class:`~numpyro_dilation.low_rank.DiagonalPlusLowRank`):
-    :math:`-\log\gamma(y') + \lVert L^{-1}(y - y' - hA\nabla\log\gamma(y'))\rVert^2/(4h)`."""
-    y = ravel_pytree(state.position)[0]
-    y_new = ravel_pytree(new_state.position)[0]
-    g_new = ravel_pytree(new_state.logdensity_grad)[0]
-    r = metric.inv_sqrt_matvec(y - y_new - step_size * metric.matvec(g_new))
-    return -new_state.logdensity + 0.25 * jnp.sum(r**2) / step_size
-
-
 def build_kernel() -> Callable:
     """Build the dilation-path Langevin kernel.
 
@@ -305,8 +250,9 @@ def build_kernel() -> Callable:
     -------
     kernel
         ``kernel(rng_key, state, logdensity_fn, lam, step_size)``, with keyword arguments
-        ``metropolis=True`` and ``inverse_mass_matrix=None``, returning
-        ``(DilationState, DilationInfo)``. It
+        ``metropolis=True``, ``inverse_mass_matrix=None`` and ``noise=None`` (the whitened
+        noise :math:`\\xi`, a pytree like the position; drawn from ``rng_key`` if ``None``),
+        returning ``(DilationState, DilationInfo)``. It
 
     1. moves the state to level ``lam`` (contraction toward the center in
        target coordinates, one gradient evaluation; skipped when
@@ -361,6 +307,7 @@ def build_kernel() -> Callable:
         step_size: float,
         metropolis: bool | jax.Array = True,
         inverse_mass_matrix: jax.Array | None = None,
+        noise: ArrayTree | None = None,
     ) -> tuple[DilationState, DilationInfo]:
         if lam is not None:
             _check_level("lam", lam)
@@ -399,7 +346,8 @@ def build_kernel() -> Callable:
             state, level_divergent = uniform_cond(level_changes, move_to_level, stay, state, lam)
 
         key_integrator, key_rmh = jax.random.split(rng_key)
-        noise = generate_gaussian_noise(key_integrator, state.position)
+        if noise is None:
+            noise = generate_gaussian_noise(key_integrator, state.position)
         if dense:  # y + h A g + sqrt(2h) L xi, on the flat vector (the same xi)
             y, unravel = ravel_pytree(state.position)
             g = ravel_pytree(state.logdensity_grad)[0]
@@ -415,6 +363,15 @@ def build_kernel() -> Callable:
                 noise,
             )
         new = diffusions.DiffusionState(position, *value_and_grad(position))
+        if dense:  # r' = L^-1 (y' - y + h A g') / sqrt(2h): minus the reverse move's noise
+            shift = ravel_pytree(position)[0] - y + step_size * metric.matvec(
+                ravel_pytree(new.logdensity_grad)[0])
+            momentum = unravel(metric.inv_sqrt_matvec(shift) / jnp.sqrt(2 * step_size))
+        else:
+            momentum = jax.tree.map(
+                lambda y, y1, g1, v: (y1 - y + step_size * v * g1) / jnp.sqrt(2 * step_size * v),
+                state.position, position, new.logdensity_grad, inverse_mass,
+            )  # fmt: skip
         current = diffusions.DiffusionState(state.position, state.logdensity, state.logdensity_grad)
         divergent = ~_all_finite(new.logdensity, new.logdensity_grad)
         if dense:
@@ -444,6 +401,7 @@ def build_kernel() -> Callable:
             is_accepted=do_accept,
             is_divergent=divergent | energy_divergent | level_divergent,
             num_grad_evals=1 + level_changes.astype(jnp.int32),
+            momentum=_tree_where(do_accept, momentum, jax.tree.map(jnp.negative, noise)),
         )
         return new_state, info
 

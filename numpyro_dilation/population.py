@@ -45,8 +45,10 @@ from jax.flatten_util import ravel_pytree
 
 from numpyro_dilation.annealing import step_size_fixed_at
 from numpyro_dilation.batching import map_items
+from numpyro_dilation.draws import draw_transitions, stop_idle_global_moves
 from numpyro_dilation.modes import GlobalMoves
-from numpyro_dilation.population_chain import chain_step, draw_transitions, stop_idle_global_moves
+from numpyro_dilation.persistence import DEFAULT_PERSISTENCE, check_persistence
+from numpyro_dilation.population_chain import chain_step
 from numpyro_dilation.population_modes import find_population_modes
 from numpyro_dilation.population_settings import (
     DEFAULT_ANNEALING_FRACTION,
@@ -306,6 +308,7 @@ def as_top_level_api(
     center=None,
     steps_per_draw: int | str = "auto",
     mass_rank: int | str = "auto",
+    momentum_persistence: float = DEFAULT_PERSISTENCE,
 ) -> SamplingAlgorithm:
     r"""The population algorithm as a BlackJAX ``SamplingAlgorithm``: the sampler the
     NumPyro kernel runs (annealing, pooled preconditioner, mode finding, global moves,
@@ -323,8 +326,9 @@ def as_top_level_api(
     :mod:`numpyro_dilation.draw_length`; the state's ``adapt_state.steps_per_draw``).
     ``mass_rank``: the low-rank correction to the diagonal preconditioner
     (:mod:`numpyro_dilation.low_rank`; ``"auto"``: rank 8 above 100 dimensions).
-    Not jitted: the caller jits (``jax.jit(algo.step)``) or uses ``blackjax``'s
-    ``run_inference_algorithm``.
+    ``momentum_persistence``: the draws' persistent momentum
+    (:mod:`numpyro_dilation.persistence`; 0: MALA). Not jitted: the caller jits
+    (``jax.jit(algo.step)``) or uses ``blackjax``'s ``run_inference_algorithm``.
 
     The arguments are the NumPyro kernel's
     (:class:`~numpyro_dilation.mcmc.DilationLangevin`), with its defaults: the same
@@ -387,6 +391,7 @@ def as_top_level_api(
         check_step_size(step_size)
     steps_per_draw = check_steps_per_draw(steps_per_draw)
     check_mass_rank(mass_rank, 2)  # before any work: "auto" or an integer >= 0
+    check_persistence(momentum_persistence)
     levels = annealing_levels(
         num_warmup, num_annealing_steps, annealing_fraction, schedule, lambda_min
     )
@@ -407,6 +412,7 @@ def as_top_level_api(
             anneal_metropolis=anneal_metropolis,
             steps_per_draw=steps_per_draw,
             mass_rank=mass_rank,
+            persistence=momentum_persistence,
         )
 
     kernel = build_kernel()

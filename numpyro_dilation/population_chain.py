@@ -14,14 +14,15 @@ from jax.flatten_util import ravel_pytree
 
 from numpyro_dilation._control import uniform_cond
 from numpyro_dilation.annealing import AnnealingState, annealing_step
-from numpyro_dilation.draw_length import VARIOGRAM_LAG, jump_window_start, steps_per_draw
+from numpyro_dilation.draw_length import VARIOGRAM_LAG, jump_window_start
+from numpyro_dilation.draws import draw_transitions, one_mode_moves_skipped
 from numpyro_dilation.global_moves import build_independence_kernel, update_evidence
 from numpyro_dilation.health import init_monitor, update_monitor
 from numpyro_dilation.interweaving import interweaving_move
 from numpyro_dilation.kernel import DilationState
 from numpyro_dilation.label_swaps import build_swap_kernel
 from numpyro_dilation.mode_mixture import truncated_mixture_logpdf
-from numpyro_dilation.mode_settings import STOP_ACCEPTANCE
+from numpyro_dilation.persistence import DRAW_STEP_SCALE, refresh
 from numpyro_dilation.population_settings import PopulationSettings, phase_end
 from numpyro_dilation.population_state import (
     DilationLangevinState,
@@ -31,7 +32,7 @@ from numpyro_dilation.population_state import (
 from numpyro_dilation.preconditioner import update_preconditioner
 from numpyro_dilation.uturn import build_kernel as build_uturn_kernel
 
-__all__ = ["chain_alone_step", "chain_step", "draw_transitions", "stop_idle_global_moves"]
+__all__ = ["chain_alone_step", "chain_step"]
 
 
 def _move_if(move_now, move: Callable, skip: Callable, key, state, *operands):
@@ -47,14 +48,6 @@ def _move_if(move_now, move: Callable, skip: Callable, key, state, *operands):
         jax.tree.map(jnp.negative, state.z_grad),
         *operands,
     )
-
-
-def one_mode_moves_skipped(mixture, settings: PopulationSettings) -> bool:
-    """Whether the global moves are skipped while the mixture holds fewer than two modes
-    (static): with diagonal covariances (above ``DENSE_MAX_DIM`` dimensions) and no label
-    swaps, a move from a one-mode mixture cannot change any weight, so it is not paid for,
-    and such a run's draws are those of ``global_moves=None``."""
-    return mixture.chol.ndim == 2 and settings.global_moves.exchangeable is None
 
 
 def _global_move(key, state, logdensity_fn, iteration, settings: PopulationSettings, turn=0):
@@ -164,15 +157,31 @@ def _transition(
     settings: PopulationSettings,
     last,
     turn=0,
-) -> tuple[DilationLangevinState, jax.Array]:
+    momentum=None,
+    first=True,
+    several=True,
+):
     """One transition of one chain: the annealed MALA step at its level, then the global
     move whose turn it is, the interweaving move (with ``settings.interweaving``), and, if
     ``last`` (the draw's last transition; a boolean, traced
     or not), the exact U-turn move whose turn it is. ``turn``: a number shared by the
     chains that sets whether a block move's turn it is (odd). Returns the state (``i``
-    advanced, ``num_grad_evals`` this transition's) and whether a global move was made."""
+    advanced, ``num_grad_evals`` this transition's), whether a global move was made and the
+    momentum: with ``settings.persistence`` and a ``momentum`` (a draw's loop), the step of a
+    draw of ``several`` transitions keeps it (:mod:`numpyro_dilation.persistence`; afresh at
+    its ``first``)."""
     config = settings.config
     rng_key, key = random.split(state.rng_key)
+    step_size = state.adapt_state.step_size
+    noise = None
+    persist = settings.persistence > 0 and momentum is not None
+    if persist:  # in the draws only: the warm-up's steps stay MALA's
+        draw = (state.i >= config.num_adaptation_steps) & several
+        alpha = jnp.where(first | ~draw, 0.0, settings.persistence)
+        # xi from the kernel's own noise key: with alpha = 0 (the warm-up, a draw's first
+        # transition) the step is MALA's (up to XLA's rounding: the program differs)
+        noise = refresh(random.split(key)[0], momentum, alpha)
+        step_size = jnp.where(draw, step_size * DRAW_STEP_SCALE**2, step_size)
     astate = AnnealingState(
         DilationState(
             state.z,
@@ -182,14 +191,19 @@ def _transition(
             state.center,
         ),
         state.i,
-        state.adapt_state.step_size,
+        step_size,
         state.adapt_state.dual_averaging,
     )
     rng_key, key_global = random.split(rng_key)
     exact_uturn = settings.uturn is not None and settings.uturn.kind == "exact"
     if exact_uturn:  # its own key (fold_in(k, 1) is split(k, n)[1]: the global move's)
         key_global, key_uturn = random.split(key_global)
-    astate, info = annealing_step(key, astate, logdensity_fn, config, state.step_inverse_mass)
+    astate, info = annealing_step(
+        key, astate, logdensity_fn, config, state.step_inverse_mass, noise
+    )
+    if persist:  # in the draws the tuned step stays the state's
+        kept = jnp.where(draw, state.adapt_state.step_size, astate.step_size)
+        astate = astate._replace(step_size=kept)
     num_warmup = config.num_adaptation_steps
     n = jnp.where(state.i < num_warmup, state.i + 1, state.i + 1 - num_warmup)
     mean_accept_prob = state.mean_accept_prob + (info.acceptance_rate - state.mean_accept_prob) / n
@@ -228,7 +242,7 @@ def _transition(
         new = _interweave(random.fold_in(key, 11), new, logdensity_fn, settings)
     if exact_uturn:
         new = _uturn_move(key_uturn, new, logdensity_fn, state.i, settings, last)
-    return new, moved
+    return new, moved, info.momentum if persist else momentum
 
 
 def _interweave(key, state, logdensity_fn, settings: PopulationSettings):
@@ -301,25 +315,29 @@ def chain_step(
     )
     iteration = state.i if iteration is None else iteration
     if isinstance(num_transitions, int) and num_transitions == 1:
-        new, moved = _transition(state, logdensity_fn, settings, True, iteration)
+        new, moved, _ = _transition(state, logdensity_fn, settings, True, iteration)
     else:
 
         def body(t, carry):
-            s, grads, divergent, _ = carry
+            s, grads, divergent, _, momentum = carry
             last = t == num_transitions - 1
-            new, moved = _transition(s, logdensity_fn, settings, last, iteration + t)
+            new, moved, momentum = _transition(
+                s, logdensity_fn, settings, last, iteration + t, momentum, t == 0,
+                num_transitions > 1,
+            )  # fmt: skip
             # only the draw's last transition counts as an iteration
             new = new._replace(
                 i=jnp.where(last, new.i, s.i),
                 mean_accept_prob=jnp.where(last, new.mean_accept_prob, s.mean_accept_prob),
             )
-            return new, grads + new.num_grad_evals, divergent | new.diverging, moved
+            return new, grads + new.num_grad_evals, divergent | new.diverging, moved, momentum
 
         # zeros made from the chain's own values: batched from the start under vmap, so
         # that the loop's body is not batched again when the carry turns batched (tracing)
         zero = state.num_grad_evals * 0
-        carry = (state, zero, state.diverging & False, state.diverging & False)
-        new, grads, divergent, moved = lax.fori_loop(0, num_transitions, body, carry)
+        momentum = jax.tree.map(jnp.zeros_like, state.z) if settings.persistence else None
+        carry = (state, zero, state.diverging & False, state.diverging & False, momentum)
+        new, grads, divergent, moved, _ = lax.fori_loop(0, num_transitions, body, carry)
         new = new._replace(num_grad_evals=grads, diverging=divergent)
     # the first iteration also reports the initialization's gradients
     init_grads = jnp.where(state.i == 0, state.num_grad_evals, 0).astype(jnp.int32)
@@ -344,88 +362,6 @@ def chain_step(
     at_target = new.lam == 1  # annealing contractions are not moves
     monitor = jax.tree.map(lambda u, m: jnp.where(at_target, u, m), updated, monitor)
     return new._replace(monitor=monitor)
-
-
-def draw_transitions(
-    state: DilationLangevinState, settings: PopulationSettings, batched: bool = True
-) -> tuple[DilationLangevinState, jax.Array]:
-    """The transitions of this iteration (int32 scalar; the Python integer 1 when
-    ``settings.steps_per_draw`` is 1): 1 in the warm-up, then
-    ``adapt_state.steps_per_draw``; at the first draw, with ``steps_per_draw="auto"``
-    (``settings.steps_per_draw is None``), that is measured from the warm-up's monitors
-    (:func:`~numpyro_dilation.draw_length.steps_per_draw`) and stored. ``batched``: the
-    state holds all chains (one shared value) or one chain alone (its own).
-
-    **Example**
-
-    .. code-block:: python
-
-        import jax
-        import jax.numpy as jnp
-        from numpyro_dilation.population import init
-        from numpyro_dilation.population_chain import draw_transitions
-        from numpyro_dilation.population_settings import make_settings
-
-        logdensity = lambda x: -0.5 * jnp.sum(x**2)
-        settings = make_settings(60, 2, steps_per_draw=4)
-        state = init(jnp.zeros((8, 2)), logdensity, jax.random.split(jax.random.key(0), 8),
-                     settings)
-        print(draw_transitions(state, settings)[1])  # 1: a warm-up iteration
-    """
-    if settings.steps_per_draw == 1:  # one transition in every iteration: a Python 1, so
-        # that chain_step compiles no loop of transitions (and nothing is measured)
-        return state, 1
-    num_warmup = settings.config.num_adaptation_steps
-    i = state.i[0] if batched else state.i
-    current = state.adapt_state.steps_per_draw
-    if settings.steps_per_draw is None:
-        monitor = state.monitor if batched else jax.tree.map(lambda x: x[None], state.monitor)
-        has_latent = batched and bool(jax.tree.leaves(state.z))
-
-        def measure(m, z):  # the chains' flat positions, only at the first draw
-            positions = jax.vmap(lambda one: ravel_pytree(one)[0])(z) if has_latent else None
-            k = steps_per_draw(m, num_draws=settings.run_length, positions=positions)
-            return jnp.full_like(current, k)
-
-        measured = lax.cond(i == num_warmup, measure, lambda m, z: current, monitor, state.z)
-        state = state._replace(adapt_state=state.adapt_state._replace(steps_per_draw=measured))
-        current = measured
-    k = current[0] if batched else current
-    return state, jnp.where(i >= num_warmup, k, 1).astype(jnp.int32)
-
-
-def stop_idle_global_moves(
-    state: DilationLangevinState, settings: PopulationSettings
-) -> DilationLangevinState:
-    """At the first draw (``state`` batched over the chains, the warm-up's monitors not yet
-    reset), stop the global moves (``mixture.stopped``) if the warm-up's were accepted with
-    mean probability below :data:`~numpyro_dilation.mode_settings.STOP_ACCEPTANCE` over at
-    least one move per chain; otherwise, and at any other iteration, ``state`` unchanged.
-
-    **Example**
-
-    .. code-block:: python
-
-        import jax
-        import jax.numpy as jnp
-        from numpyro_dilation.population import init
-        from numpyro_dilation.population_chain import stop_idle_global_moves
-        from numpyro_dilation.population_settings import make_settings
-
-        settings = make_settings(60, 2)
-        state = init(jnp.zeros((8, 2)), lambda x: -0.5 * jnp.sum(x**2),
-                     jax.random.split(jax.random.key(0), 8), settings)
-        print(stop_idle_global_moves(state, settings).mixture.stopped)  # False: iteration 0
-    """
-    if settings.global_moves is None or state.mixture is None:
-        return state
-    monitor = state.monitor
-    moves = jnp.sum(monitor.num_global_moves)
-    acceptance = jnp.sum(monitor.global_accept_sum) / jnp.maximum(moves, 1)
-    idle = (moves >= state.i.shape[0]) & (acceptance < STOP_ACCEPTANCE)
-    first_draw = state.i[0] == settings.config.num_adaptation_steps
-    stopped = state.mixture.stopped | (first_draw & idle)
-    return state._replace(mixture=state.mixture._replace(stopped=stopped))
 
 
 def chain_alone_step(

@@ -17,6 +17,7 @@ from numpyro_dilation.interweaving import Interweaving
 from numpyro_dilation.label_swaps import check_exchangeable, swap_of
 from numpyro_dilation.mode_settings import DENSE_MAX_DIM
 from numpyro_dilation.modes import GlobalMoves
+from numpyro_dilation.persistence import DEFAULT_PERSISTENCE, check_persistence
 from numpyro_dilation.schedules import DEFAULT_LAMBDA_MIN, make_schedule
 from numpyro_dilation.step_size import DEFAULT_TARGET_ACCEPT_PROB
 from numpyro_dilation.uturn import UTurn
@@ -111,6 +112,8 @@ class PopulationSettings(NamedTuple):
     - **interweaving** - :class:`~numpyro_dilation.interweaving.Interweaving` (the maps of
       non-centered sites to their centered values) for an interweaving move after every
       transition, or ``None`` (none).
+    - **persistence** - :math:`\alpha` of the draws' persistent momentum
+      (:mod:`numpyro_dilation.persistence`); 0: MALA.
 
     **Example**
 
@@ -135,6 +138,7 @@ class PopulationSettings(NamedTuple):
     steps_per_draw: int | None = None
     mass_rank: int = 0
     interweaving: Interweaving | None = None
+    persistence: float = 0.0
 
 
 DEFAULT_MASS_RANK = 8
@@ -278,12 +282,14 @@ def make_settings(
     run_length: int | None = None,
     steps_per_draw: int | None = None,
     mass_rank: int | str | None = "auto",
+    persistence: float = DEFAULT_PERSISTENCE,
 ) -> PopulationSettings:
     """The :class:`PopulationSettings` of a run with ``num_warmup`` warm-up iterations on a
     ``dim``-dimensional target. ``levels``: the annealing schedule (default: the linear
     schedule over the first half of the warm-up, from ``lambda_min = 1e-3``); a single
     level 1 runs the warm-up at :math:`\\lambda = 1` (no annealing). ``mass_rank``: see
-    :func:`check_mass_rank` (0 with ``dense_mass``). Without latent
+    :func:`check_mass_rank` (0 with ``dense_mass``); ``persistence``:
+    :func:`~numpyro_dilation.persistence.check_persistence`. Without latent
     dimensions (``dim = 0``) nothing is preconditioned or found.
 
     **Example**
@@ -337,6 +343,7 @@ def make_settings(
         run_length=run_length,
         steps_per_draw=steps_per_draw,
         mass_rank=0 if dense_mass or not preconditioned else check_mass_rank(mass_rank, int(dim)),
+        persistence=check_persistence(persistence),
     )
 
 

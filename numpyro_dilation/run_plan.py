@@ -27,6 +27,7 @@ import numpy as np
 from numpyro_dilation.blocks import check_blocks, site_blocks
 from numpyro_dilation.label_swaps import check_exchangeable, site_swap
 from numpyro_dilation.modes import GlobalMoves
+from numpyro_dilation.persistence import DEFAULT_PERSISTENCE
 from numpyro_dilation.population_settings import (
     DEFAULT_ANNEALING_FRACTION,
     MIN_ANNEALING_STEPS,
@@ -95,6 +96,7 @@ class KernelOptions(NamedTuple):
     dense_mass: bool = False
     steps_per_draw: Any = "auto"
     mass_rank: Any = "auto"
+    momentum_persistence: float = DEFAULT_PERSISTENCE
 
 
 def plan_levels(
@@ -220,6 +222,7 @@ def plan_settings(
         run_length=run_length,
         steps_per_draw=options.steps_per_draw,
         mass_rank=options.mass_rank,
+        persistence=options.momentum_persistence,
     )
 
 

@@ -205,8 +205,8 @@ def test_the_draw_length_is_measured_at_the_draws_step_size():
 
     from numpyro_dilation.population_settings import fixed_step_iteration
 
-    mcmc = MCMC(
-        DilationLangevin(gaussian_model, global_moves=None),
+    mcmc = MCMC(  # MALA's draws: the rule measures MALA's transitions
+        DilationLangevin(gaussian_model, global_moves=None, momentum_persistence=0.0),
         num_warmup=200,
         num_samples=100,
         num_chains=128,  # the measurements above
@@ -262,8 +262,9 @@ def test_one_transition_per_draw_compiles_no_loop_and_changes_nothing():
     layer"), and one transition without the loop is the loop's single turn: the same chain
     state, leaf for leaf, with the global moves on (after mode finding) and in the warm-up
     and sampling phases."""
+    from numpyro_dilation.draws import draw_transitions
     from numpyro_dilation.population import init, population_step
-    from numpyro_dilation.population_chain import chain_step, draw_transitions
+    from numpyro_dilation.population_chain import chain_step
     from numpyro_dilation.population_settings import make_settings
     from numpyro_dilation.population_state import with_inverse_mass_matrix
 
