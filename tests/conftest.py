@@ -19,6 +19,7 @@ JAX reads ``XLA_FLAGS`` when its backend starts (the first computation), after
 ``tests/test_numpyro_kernel.py`` checks that the four devices exist.
 """
 
+import gc
 import os
 
 DEVICE_FLAGS = "--xla_force_host_platform_device_count=4"
@@ -85,3 +86,14 @@ def population_draws(algo, positions, num_steps: int, burn_in: int, seed: int = 
         if i >= burn_in:
             draws.append(np.asarray(state.z))
     return state, np.stack(draws, axis=1)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _free_compiled_programs():
+    """Free each test file's compiled programs when it ends: an xdist worker runs many files,
+    and two clean-clone runs of the default suite (2026-12-06) had a worker die inside XLA's
+    compiler late in the run (a segfault, then an abort, in different tests that pass
+    alone), while it held the programs of every file before."""
+    yield
+    jax.clear_caches()
+    gc.collect()
