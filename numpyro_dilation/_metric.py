@@ -1,9 +1,10 @@
 r"""The inverse mass :math:`A` as the Langevin kernel uses it (private helpers of
 :mod:`numpyro_dilation.kernel`): diagonal (a pytree like the position), dense (its
 Cholesky factor computed once per step) or diagonal-plus-low-rank
-(:class:`~numpyro_dilation.low_rank.DiagonalPlusLowRank`), and MALA's transition energy
-with each. A dense or low-rank ``metric`` offers ``matvec`` (:math:`Ax`), ``sqrt_matvec``
-(:math:`Lx`, :math:`A = LL^\top`) and ``inv_sqrt_matvec`` (:math:`L^{-1}x`).
+(:class:`~numpyro_dilation.low_rank.DiagonalPlusLowRank`), and the whitened noise of
+MALA's reverse move with each (its acceptance ratio and the momentum after the step). A
+dense or low-rank ``metric`` offers ``matvec`` (:math:`Ax`), ``sqrt_matvec`` (:math:`Lx`,
+:math:`A = LL^\top`) and ``inv_sqrt_matvec`` (:math:`L^{-1}x`).
 """
 
 from typing import NamedTuple
@@ -15,25 +16,33 @@ from blackjax.types import ArrayTree
 from jax.flatten_util import ravel_pytree
 
 
-def _transition_energy(state, new_state, step_size, inverse_mass):
-    r""":math:`-\log\gamma(y') + \sum_i (y - y' - h v\odot\nabla\log\gamma(y'))_i^2 / (4 h v_i)`,
-    minus the log of :math:`\gamma(y')\,q(y \mid y')` up to a constant (MALA's
-    reverse move with diagonal inverse mass :math:`v`)."""
-    sq = jax.tree.map(
-        lambda a, b, g, v: jnp.sum((a - b - step_size * v * g) ** 2 / v),
+def _reverse_noise(state, new_state, step_size, inverse_mass):
+    r""":math:`\xi' = (y - y' - h v\odot\nabla\log\gamma(y'))/\sqrt{2hv}`, the whitened noise
+    that MALA's reverse move (from ``new_state`` to ``state``, diagonal inverse mass :math:`v`)
+    would need; a pytree like the position. Minus it is the leapfrog momentum after the step."""
+    return jax.tree.map(
+        lambda a, b, g, v: (a - b - step_size * v * g) / jnp.sqrt(2 * step_size * v),
         state.position,
         new_state.position,
         new_state.logdensity_grad,
         inverse_mass,
     )
-    return -new_state.logdensity + 0.25 * sum(jax.tree.leaves(sq)) / step_size
 
 
-def _acceptance_log_ratio(current, new, step_size, inverse_mass):
-    r""":math:`\log[\gamma(y')q(y|y')] - \log[\gamma(y)q(y'|y)]`, NaN mapped to :math:`-\infty`."""
+def _half_squared_norm(tree: ArrayTree) -> jax.Array:
+    r""":math:`\lVert\xi\rVert^2/2` summed over the leaves of ``tree``."""
+    return 0.5 * sum(jnp.sum(x**2) for x in jax.tree.leaves(tree))
+
+
+def _acceptance_log_ratio(current, new, noise, reverse_noise):
+    r"""MALA's :math:`\log[\gamma(y')q(y|y')] - \log[\gamma(y)q(y'|y)]
+    = -\log\gamma(y) + \lVert\xi\rVert^2/2 - (-\log\gamma(y') + \lVert\xi'\rVert^2/2)`
+    (the energy error of one leapfrog step with momentum :math:`\xi`), from the forward
+    noise :math:`\xi` and the reverse one :math:`\xi'` (pytrees or flat vectors, any metric);
+    NaN mapped to :math:`-\infty`."""
     return proposal.safe_energy_diff(
-        _transition_energy(new, current, step_size, inverse_mass),
-        _transition_energy(current, new, step_size, inverse_mass),
+        -current.logdensity + _half_squared_norm(noise),
+        -new.logdensity + _half_squared_norm(reverse_noise),
     )
 
 
@@ -71,13 +80,13 @@ def _dense_metric(inverse_mass_matrix: jax.Array, dtype) -> _DenseMetric:
     return _DenseMetric(a, chol, jax.scipy.linalg.solve_triangular(chol, eye, lower=True))
 
 
-def _dense_transition_energy(state, new_state, step_size, metric):
-    r"""As :func:`_transition_energy` with a dense or a diagonal-plus-low-rank :math:`A`
+def _dense_reverse_noise(state, new_state, step_size, metric):
+    r"""As :func:`_reverse_noise` with a dense or a diagonal-plus-low-rank :math:`A = LL^\top`
     (``metric``: a :class:`_DenseMetric` or a
-    :class:`~numpyro_dilation.low_rank.DiagonalPlusLowRank`):
-    :math:`-\log\gamma(y') + \lVert L^{-1}(y - y' - hA\nabla\log\gamma(y'))\rVert^2/(4h)`."""
+    :class:`~numpyro_dilation.low_rank.DiagonalPlusLowRank`), on the flat vector (``(d,)``):
+    :math:`L^{-1}(y - y' - hA\nabla\log\gamma(y'))/\sqrt{2h}`."""
     y = ravel_pytree(state.position)[0]
     y_new = ravel_pytree(new_state.position)[0]
     g_new = ravel_pytree(new_state.logdensity_grad)[0]
     r = metric.inv_sqrt_matvec(y - y_new - step_size * metric.matvec(g_new))
-    return -new_state.logdensity + 0.25 * jnp.sum(r**2) / step_size
+    return r / jnp.sqrt(2 * step_size)

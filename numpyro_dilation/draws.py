@@ -3,7 +3,7 @@ holds (:func:`draw_transitions`: 1 in the warm-up, then the draw length of
 :mod:`numpyro_dilation.draw_length`, shortened by persistent momentum,
 :mod:`numpyro_dilation.persistence`, where the draws make no global or interweaving move)
 and whether the draws make global moves (:func:`stop_idle_global_moves`,
-:func:`draws_move_globally`, :func:`one_mode_moves_skipped`). The population's state holds
+:func:`global_moves_active`, :func:`one_mode_moves_skipped`). The population's state holds
 every chain; no NumPyro import.
 """
 
@@ -29,10 +29,11 @@ def one_mode_moves_skipped(mixture, settings: PopulationSettings) -> bool:
     return mixture.chol.ndim == 2 and settings.global_moves.exchangeable is None
 
 
-def draws_move_globally(mixture, settings: PopulationSettings) -> jax.Array | bool:
-    """Whether the draws make global moves (read at the first draw, once
-    :func:`stop_idle_global_moves` has decided): moves configured, not stopped, and not
-    skipped for a one-mode mixture (:func:`one_mode_moves_skipped`)."""
+def global_moves_active(mixture, settings: PopulationSettings) -> jax.Array | bool:
+    """Whether global moves are made now (a bool scalar, or ``False`` where none are
+    configured): moves configured, not stopped (:func:`stop_idle_global_moves`), and not
+    skipped for a one-mode mixture (:func:`one_mode_moves_skipped`). Read at the first draw,
+    it says whether the draws make them; every transition's move asks it too."""
     if settings.global_moves is None or mixture is None:
         return False
     active = jnp.logical_not(mixture.stopped)
@@ -85,7 +86,7 @@ def draw_transitions(
             # scale) mix by their number per draw, which is not cut
             if settings.interweaving is None:
                 shorter = persistent_draw_length(k, settings.persistence)
-                k = jnp.where(draws_move_globally(mixture, settings), k, shorter)
+                k = jnp.where(global_moves_active(mixture, settings), k, shorter)
             return jnp.full_like(current, k)
 
         measured = lax.cond(

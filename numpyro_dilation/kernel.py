@@ -34,7 +34,6 @@ from typing import NamedTuple
 
 import blackjax.mcmc.diffusions as diffusions
 import blackjax.mcmc.mala as mala
-import blackjax.mcmc.proposal as proposal
 import jax
 import jax.numpy as jnp
 from blackjax.types import ArrayLikeTree, ArrayTree, PRNGKey
@@ -45,8 +44,9 @@ from numpyro_dilation._control import uniform_cond
 from numpyro_dilation._metric import (  # interweaving and the tests import them from here
     _acceptance_log_ratio,
     _dense_metric,
-    _dense_transition_energy,
+    _dense_reverse_noise,
     _inverse_mass_tree,
+    _reverse_noise,
 )
 from numpyro_dilation.low_rank import DiagonalPlusLowRank
 from numpyro_dilation.path import change_level, dilated_logdensity, to_dilated
@@ -251,7 +251,9 @@ def build_kernel() -> Callable:
     kernel
         ``kernel(rng_key, state, logdensity_fn, lam, step_size)``, with keyword arguments
         ``metropolis=True``, ``inverse_mass_matrix=None`` and ``noise=None`` (the whitened
-        noise :math:`\\xi`, a pytree like the position; drawn from ``rng_key`` if ``None``),
+        noise :math:`\\xi`, a pytree like the position; if ``None``, drawn with the key
+        ``jax.random.split(rng_key)[0]``, so a caller that draws it from that key itself
+        gets the same step),
         returning ``(DilationState, DilationInfo)``. It
 
     1. moves the state to level ``lam`` (contraction toward the center in
@@ -363,24 +365,16 @@ def build_kernel() -> Callable:
                 noise,
             )
         new = diffusions.DiffusionState(position, *value_and_grad(position))
-        if dense:  # r' = L^-1 (y' - y + h A g') / sqrt(2h): minus the reverse move's noise
-            shift = ravel_pytree(position)[0] - y + step_size * metric.matvec(
-                ravel_pytree(new.logdensity_grad)[0])
-            momentum = unravel(metric.inv_sqrt_matvec(shift) / jnp.sqrt(2 * step_size))
-        else:
-            momentum = jax.tree.map(
-                lambda y, y1, g1, v: (y1 - y + step_size * v * g1) / jnp.sqrt(2 * step_size * v),
-                state.position, position, new.logdensity_grad, inverse_mass,
-            )  # fmt: skip
         current = diffusions.DiffusionState(state.position, state.logdensity, state.logdensity_grad)
-        divergent = ~_all_finite(new.logdensity, new.logdensity_grad)
+        # the reverse move's noise xi' gives both the ratio and the momentum r' = -xi'
         if dense:
-            log_p_accept = proposal.safe_energy_diff(
-                _dense_transition_energy(new, current, step_size, metric),
-                _dense_transition_energy(current, new, step_size, metric),
-            )
+            reverse = _dense_reverse_noise(current, new, step_size, metric)
+            log_p_accept = _acceptance_log_ratio(current, new, xi, reverse)
+            reverse = unravel(reverse)
         else:
-            log_p_accept = _acceptance_log_ratio(current, new, step_size, inverse_mass)
+            reverse = _reverse_noise(current, new, step_size, inverse_mass)
+            log_p_accept = _acceptance_log_ratio(current, new, noise, reverse)
+        divergent = ~_all_finite(new.logdensity, new.logdensity_grad)
         log_p_accept = jnp.where(divergent, -jnp.inf, log_p_accept)
         # with the Metropolis step only (the ratio then rejects it); NaN counts too
         energy_divergent = metropolis & ~(log_p_accept >= -MAX_DELTA_ENERGY)
@@ -401,7 +395,7 @@ def build_kernel() -> Callable:
             is_accepted=do_accept,
             is_divergent=divergent | energy_divergent | level_divergent,
             num_grad_evals=1 + level_changes.astype(jnp.int32),
-            momentum=_tree_where(do_accept, momentum, jax.tree.map(jnp.negative, noise)),
+            momentum=jax.tree.map(jnp.negative, _tree_where(do_accept, reverse, noise)),
         )
         return new_state, info
 

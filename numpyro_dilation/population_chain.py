@@ -15,7 +15,7 @@ from jax.flatten_util import ravel_pytree
 from numpyro_dilation._control import uniform_cond
 from numpyro_dilation.annealing import AnnealingState, annealing_step
 from numpyro_dilation.draw_length import VARIOGRAM_LAG, jump_window_start
-from numpyro_dilation.draws import draw_transitions, one_mode_moves_skipped
+from numpyro_dilation.draws import draw_transitions, global_moves_active
 from numpyro_dilation.global_moves import build_independence_kernel, update_evidence
 from numpyro_dilation.health import init_monitor, update_monitor
 from numpyro_dilation.interweaving import interweaving_move
@@ -62,9 +62,7 @@ def _global_move(key, state, logdensity_fn, iteration, settings: PopulationSetti
     kernel = build_independence_kernel(blocks=blocks)
     start = settings.mode_iteration
     move_now = (iteration >= start) & ((iteration - start) % settings.global_moves.every == 0)
-    move_now = move_now & jnp.logical_not(state.mixture.stopped)
-    if one_mode_moves_skipped(state.mixture, settings):
-        move_now = move_now & (state.mixture.num_modes >= 2)
+    move_now = move_now & global_moves_active(state.mixture, settings)
 
     def move(key, z, ld, grad, evidence, mixture):
         d = DilationState(z, ld, grad, jnp.ones_like(ld), z)
@@ -178,8 +176,8 @@ def _transition(
     if persist:  # in the draws only: the warm-up's steps stay MALA's
         draw = (state.i >= config.num_adaptation_steps) & several
         alpha = jnp.where(first | ~draw, 0.0, settings.persistence)
-        # xi from the kernel's own noise key: with alpha = 0 (the warm-up, a draw's first
-        # transition) the step is MALA's (up to XLA's rounding: the program differs)
+        # xi from the key the kernel would draw it with (its docstring): with alpha = 0 (the
+        # warm-up, a draw's first transition) the step is MALA's (up to XLA's rounding)
         noise = refresh(random.split(key)[0], momentum, alpha)
         step_size = jnp.where(draw, step_size * DRAW_STEP_SCALE**2, step_size)
     astate = AnnealingState(

@@ -90,8 +90,8 @@ def test_a_direction_whose_curvature_changes_across_chains_is_left_to_the_diagon
 
 
 def test_mala_ratio_and_proposal_equal_those_of_the_same_dense_matrix():
-    """The transition energy (hence the Metropolis-Hastings ratio) of any pair of states is
-    the dense path's for the same matrix, and the proposals have the same covariance
+    """The reverse move's whitened noise (hence the Metropolis-Hastings ratio) of any pair of
+    states has the dense path's norm for the same matrix, and the proposals have the same covariance
     (the square roots differ: symmetric here, Cholesky there)."""
     prec = jnp.array([[2.0, 1.5, 0.0], [1.5, 2.0, 0.3], [0.0, 0.3, 1.0]])
     logdensity = lambda y: -0.5 * y @ prec @ y  # noqa: E731
@@ -101,8 +101,8 @@ def test_mala_ratio_and_proposal_equal_those_of_the_same_dense_matrix():
     points = jax.random.normal(jax.random.key(3), (6, 3))
     states = [kernel.init(y, logdensity) for y in points]
     for s, t in zip(states[:-1], states[1:]):
-        e_low = kernel._dense_transition_energy(s, t, 0.4, a)
-        e_dense = kernel._dense_transition_energy(s, t, 0.4, dense)
+        e_low = jnp.sum(kernel._dense_reverse_noise(s, t, 0.4, a) ** 2)
+        e_dense = jnp.sum(kernel._dense_reverse_noise(s, t, 0.4, dense) ** 2)
         np.testing.assert_allclose(e_low, e_dense, rtol=1e-5)
     step = jax.jit(
         jax.vmap(
