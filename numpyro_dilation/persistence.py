@@ -40,7 +40,8 @@ transition draws :math:`r` afresh (:math:`\alpha = 0`), so nothing is stored bet
 draws, and a draw of one transition is MALA's step; the warm-up (its step-size adaptation,
 its draw-length measurement) is MALA's unchanged. The draw length measured on MALA's
 transitions (:mod:`numpyro_dilation.draw_length`) is divided by :data:`DRAW_LENGTH_DIVISOR`
-where the transitions make no other move (:func:`numpyro_dilation.draws.draw_transitions`):
+(never below two transitions: :func:`persistent_draw_length`) where the transitions make no
+other move (:func:`numpyro_dilation.draws.draw_transitions`):
 global moves carry the mode weights and interweaving moves a hierarchical scale by their
 number per draw, which persistence does not change (measured on the radon-like model,
 64 chains: with its draws cut to a third, split :math:`\hat R` on ``sigma_a`` was 1.017
@@ -138,7 +139,12 @@ def check_persistence(persistence) -> float:
 
 def persistent_draw_length(steps: int | jax.Array, persistence: float) -> int | jax.Array:
     """Transitions per draw with persistent momentum: ``steps`` (MALA's, measured) divided
-    by :data:`DRAW_LENGTH_DIVISOR`, rounded up; ``steps`` itself when ``persistence`` is 0.
+    by :data:`DRAW_LENGTH_DIVISOR`, rounded up, but never below 2 where ``steps`` is 2 or
+    more: a draw of one transition has no momentum to keep (it is MALA's step), so cutting 2
+    or 3 MALA transitions to 1 halved the draw's work and lost more than that (measured:
+    non-centered eight schools, 256 chains, MALA's length 2: bulk ESS of ``tau`` 16,000 and
+    split R-hat 1.015 with one transition, 49,000 and 1.004 with two persistent ones,
+    36,000 and 1.006 with MALA's two). ``steps`` itself when ``persistence`` is 0.
 
     **Example**
 
@@ -146,11 +152,14 @@ def persistent_draw_length(steps: int | jax.Array, persistence: float) -> int | 
 
         from numpyro_dilation.persistence import persistent_draw_length
 
-        print(persistent_draw_length(8, 0.8))  # 3
+        print(persistent_draw_length(8, 0.8), persistent_draw_length(2, 0.8))  # 3 2
     """
     if persistence == 0:
         return steps
-    return (steps + DRAW_LENGTH_DIVISOR - 1) // DRAW_LENGTH_DIVISOR
+    shorter = (steps + DRAW_LENGTH_DIVISOR - 1) // DRAW_LENGTH_DIVISOR
+    if isinstance(steps, int):
+        return steps if steps < 2 else max(shorter, 2)
+    return jnp.where(steps < 2, steps, jnp.maximum(shorter, 2))
 
 
 def refresh(

@@ -149,10 +149,13 @@ def test_persistent_draws_need_fewer_transitions_than_mala_for_the_same_mixing()
 
 
 def test_persistent_draw_length():
-    assert persistent_draw_length(31, 0.8) == 11
-    assert persistent_draw_length(1, 0.8) == 1
+    """A third, rounded up, never below 2 transitions where MALA's length is 2 or more
+    (one transition keeps no momentum); traced lengths as Python ones."""
+    expected = {1: 1, 2: 2, 3: 2, 4: 2, 6: 2, 7: 3, 9: 3, 31: 11}
+    for steps, n in expected.items():
+        assert persistent_draw_length(steps, 0.8) == n
+        assert int(persistent_draw_length(jnp.asarray(steps, jnp.int32), 0.5)) == n
     assert persistent_draw_length(31, 0.0) == 31
-    assert int(persistent_draw_length(jnp.asarray(9), 0.5)) == 3
 
 
 @pytest.mark.parametrize("bad", [1.0, -0.1, float("nan"), "0.8", True, None])
