@@ -153,8 +153,8 @@ class DilationLangevin(MCMCKernel):
     :param float momentum_persistence: :math:`\alpha \in [0, 1)`: the draws' transitions keep
         this share of their momentum from one to the next within a draw (generalized HMC,
         exact as MALA is; :mod:`numpyro_dilation.persistence`), with a shorter step and a
-        third of the measured ``"auto"`` draw length where the draws make no global or
-        interweaving move;
+        third of the measured ``"auto"`` draw length (at least two transitions where it is
+        two or more) where the draws make no global or interweaving move;
         0: MALA (fresh noise every transition). Default
         :data:`~numpyro_dilation.persistence.DEFAULT_PERSISTENCE` (0.8).
     :param bool host_callbacks: the run checks itself on the host while it runs and warns

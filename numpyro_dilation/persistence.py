@@ -102,7 +102,8 @@ where 0.6 and 0.7 gave the same effective sample size and 0.85 and 1.0 less.
 
 DRAW_LENGTH_DIVISOR = 3
 """With persistent momentum the measured draw length (MALA transitions per draw) is divided
-by this (rounded up): measured, a draw of 8 persistent transitions has about 3 times the
+by this (rounded up; never below two transitions where MALA's length is two or more:
+:func:`persistent_draw_length`): measured, a draw of 8 persistent transitions has about 3 times the
 effective sample size of 8 MALA transitions (hierarchical_1000; the radon-like model without
 its interweaving moves), and with the defaults the 1000-group model's draws take 10
 transitions instead of 31 for the same effective sample size and split R-hat.
