@@ -158,9 +158,7 @@ def persistent_draw_length(steps: int | jax.Array, persistence: float) -> int | 
     if persistence == 0:
         return steps
     shorter = (steps + DRAW_LENGTH_DIVISOR - 1) // DRAW_LENGTH_DIVISOR
-    if isinstance(steps, int):
-        return steps if steps < 2 else max(shorter, 2)
-    return jnp.where(steps < 2, steps, jnp.maximum(shorter, 2))
+    return jnp.minimum(steps, jnp.maximum(shorter, 2))  # 1 stays 1; 2 or more: at least 2
 
 
 def refresh(
