@@ -102,6 +102,7 @@ API_MODULES = [
     "numpyro_dilation.population_modes",
     "numpyro_dilation.population_chain",
     "numpyro_dilation.population_state",
+    "numpyro_dilation.random_keys",
     "numpyro_dilation.draw_length",
     "numpyro_dilation.draws",
     "numpyro_dilation.persistence",

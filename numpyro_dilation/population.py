@@ -68,6 +68,7 @@ from numpyro_dilation.population_state import (
     with_inverse_mass_matrix,
 )
 from numpyro_dilation.preconditioner import update_preconditioner
+from numpyro_dilation.random_keys import with_original_layout
 from numpyro_dilation.schedules import DEFAULT_LAMBDA_MIN
 from numpyro_dilation.step_size import (
     DEFAULT_TARGET_ACCEPT_PROB,
@@ -165,12 +166,15 @@ def init(
     return assemble_state(astate, init_grads, rng_key, settings, batched)
 
 
+@with_original_layout
 def population_step(
     state: DilationLangevinState, logdensity_fn: Callable, settings: PopulationSettings
 ) -> DilationLangevinState:
     """One iteration of all chains (``state`` batched over chains; keys in
     ``state.rng_key``): the preconditioner update and the mode finding whose iteration
-    it is, then every chain's :func:`chain_step`.
+    it is, then every chain's :func:`chain_step`. Random numbers: Threefry in its
+    original counter layout (:func:`~numpyro_dilation.random_keys.with_original_layout`;
+    the state's keys come back in the caller's form).
 
     **Example**
 

@@ -30,6 +30,7 @@ from numpyro_dilation.population_state import (
     with_inverse_mass_matrix,
 )
 from numpyro_dilation.preconditioner import update_preconditioner
+from numpyro_dilation.random_keys import with_original_layout
 from numpyro_dilation.uturn import build_kernel as build_uturn_kernel
 
 __all__ = ["chain_alone_step", "chain_step"]
@@ -362,6 +363,7 @@ def chain_step(
     return new._replace(monitor=monitor)
 
 
+@with_original_layout
 def chain_alone_step(
     state: DilationLangevinState, logdensity_fn: Callable, settings: PopulationSettings
 ) -> DilationLangevinState:

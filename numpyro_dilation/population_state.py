@@ -29,6 +29,7 @@ from numpyro_dilation.health import init_monitor
 from numpyro_dilation.low_rank import DiagonalPlusLowRank, low_rank_size
 from numpyro_dilation.modes import empty_mixture, uses_dense_covariance
 from numpyro_dilation.population_settings import PopulationSettings
+from numpyro_dilation.random_keys import original_layout
 from numpyro_dilation.step_size import (
     dual_averaging_start,
     find_initial_step_size,
@@ -355,6 +356,7 @@ def init_chains(
         logdensity_fn, first_level(config), config.target_accept_prob, step_size,
         settings.one_chain_at_a_time, batched,
     )  # fmt: skip
+    step_keys = original_layout(step_keys)  # half the hashing (numpyro_dilation.random_keys)
     if not batched:
         return program(position, step_keys, center)
     astate, init_grads = program(position, step_keys, center)

@@ -83,6 +83,7 @@ from numpyro_dilation.population_state import (
     init_chains,
     ravel_chains,
 )
+from numpyro_dilation.random_keys import with_original_layout
 
 __all__ = [
     "Pilot",
@@ -340,6 +341,7 @@ def occupied_modes(mixture: ModeMixture, positions: jax.Array) -> ModeMixture:
     )
 
 
+@with_original_layout
 def pilot_step(
     state: DilationLangevinState,
     logdensity_fn: Callable,
