@@ -5,6 +5,7 @@
                                         [--dl-draws 50,100,200,400] [--chains 64,256]
                                         [--no-global-moves] [--cached]
                                         [--momentum-persistence ALPHA]
+                                        [--baseline-tree DIR]
 
 Models: eight schools as in NumPyro's README (centered), the posteriordb posteriors
 (``eight_schools_noncentered``, ``arK``, ``kidiq``, ``sblrc``, ``low_dim_gauss_mix``), or any
@@ -23,11 +24,14 @@ NUTS's. A sampler that meets no rung is reported as such. ``--no-global-moves``:
 ``global_moves=None`` (no mode finding, global moves or U-turn explorer to compile or run),
 as for a posterior known to have one mode. ``--momentum-persistence ALPHA``: ours with
 ``momentum_persistence=ALPHA`` (0: MALA's draws, the behaviour before 2026-12-06).
-``--cached``: the README's way run a second time, as a user re-running a script does: each
-rung runs twice, each time in a fresh process with NumPyro's progress bar (its default) and
-JAX's persistent compilation cache in a fresh directory shared by the two (every program
-stored); the second process's numbers are reported (its compilation is what the cache did
-not hold), with the first's wall time beside them.
+``--baseline-tree DIR``: DilationLangevin's ladders run again from the code in ``DIR`` (a
+checkout of another commit, e.g. made by ``git worktree add``) right after this code's, so
+that a change is compared with the code before it in the same hour; reported as their own
+rows and ratio. ``--cached``: the README's way run a second time, as a user re-running a
+script does: each rung runs twice, each time in a fresh process with NumPyro's progress bar
+(its default) and JAX's persistent compilation cache in a fresh directory shared by the two
+(every program stored); the second process's numbers are reported (its compilation is what
+the cache did not hold), with the first's wall time beside them.
 
 Why the number of chains matters: split R-hat over chains of ``n`` draws whose integrated
 autocorrelation time is ``tau`` is about ``sqrt(1 + 2 (tau - 1) / n)`` whatever the number of
@@ -111,14 +115,16 @@ def _child(sampler: str, name: str, draws: int, chains: int,
 
 
 def _run(sampler: str, name: str, draws: int, chains: int, global_moves: bool = True,
-         cached: bool = False, persistence: float | None = None) -> dict:
+         cached: bool = False, persistence: float | None = None, tree: str | None = None) -> dict:
     cmd = [sys.executable, "-m", "benchmarks.time_to_result", "--child", sampler,
            "--models", name, "--draws", str(draws), "--chains", str(chains)]
     cmd += [] if global_moves else ["--no-global-moves"]
     cmd += [] if persistence is None else ["--momentum-persistence", str(persistence)]
 
     def child(env=None) -> dict:  # the child's last line is its JSON report
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
+        if tree is not None:
+            env = {**(os.environ if env is None else env), "PYTHONPATH": tree}
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env, cwd=tree)
         return json.loads(out.stdout.strip().splitlines()[-1])
 
     if not cached:
@@ -134,15 +140,17 @@ def _run(sampler: str, name: str, draws: int, chains: int, global_moves: bool = 
 
 def _ladder(sampler: str, name: str, draws: list[int], chains: int,
             global_moves: bool = True, cached: bool = False,
-            persistence: float | None = None) -> list[dict]:
+            persistence: float | None = None, tree: str | None = None) -> list[dict]:
     rungs = []
     for n in draws:
-        rung = {"draws": n, **_run(sampler, name, n, chains, global_moves, cached, persistence)}
+        rung = {"draws": n,
+                **_run(sampler, name, n, chains, global_moves, cached, persistence, tree)}
         rung["meets_goal"] = rung["min_ess_bulk"] >= ESS_GOAL and rung["max_rhat"] <= RHAT_GOAL
         rungs.append(rung)
-        print(f"  {sampler} {name} draws={n}: wall {rung['wall_s']:.1f} s (compile "
-              f"{rung['compile_s']:.1f}), ESS {rung['min_ess_bulk']:.0f}, R-hat "
-              f"{rung['max_rhat']:.3f}", file=sys.stderr, flush=True)
+        print(f"  {sampler}{'' if tree is None else ' (baseline)'} {name} draws={n}: wall "
+              f"{rung['wall_s']:.1f} s (compile {rung['compile_s']:.1f}), ESS "
+              f"{rung['min_ess_bulk']:.0f}, R-hat {rung['max_rhat']:.3f}", file=sys.stderr,
+              flush=True)
         if rung["meets_goal"]:
             break
     return rungs
@@ -171,6 +179,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--momentum-persistence", type=float, default=None,
                         help="DilationLangevin(model, momentum_persistence=ALPHA); "
                              "default: the library's")
+    parser.add_argument("--baseline-tree", default=None,
+                        help="a checkout of other code: DilationLangevin's ladders again from it")
     args = parser.parse_args(argv)
     names = args.models.split(",")
     if args.child is not None:
@@ -187,6 +197,12 @@ def main(argv: list[str] | None = None) -> None:
         for c in chain_counts:
             report[name][f"dl{c}"] = _ladder("dl", name, dl_draws, c, not args.no_global_moves,
                                              args.cached, args.momentum_persistence)
+            if args.baseline_tree is not None:
+                report[name][f"base{c}"] = _ladder(
+                    "dl", name, dl_draws, c, not args.no_global_moves, args.cached,
+                    args.momentum_persistence, os.path.abspath(args.baseline_tree))
+    ours_keys = [f"{kind}{c}" for c in chain_counts
+                 for kind in ("dl", "base")[: 1 + (args.baseline_tree is not None)]]
     alpha = args.momentum_persistence
     print(f"Goal: min bulk ESS >= {ESS_GOAL} and max R-hat <= {RHAT_GOAL}. NUTS: 4 chains x "
           f"(1000 + draws); DilationLangevin: C chains x (max(300, draws) + draws), C in "
@@ -210,14 +226,14 @@ def main(argv: list[str] | None = None) -> None:
                       f"{'yes' if r['meets_goal'] else 'no'} |"
                       + (f" {r['first_process_wall_s']:.1f} |" if args.cached else ""))
     print("\n| model | NUTS time to goal s (without compile) | "
-          + " | ".join(f"{_label(f'dl{c}')} (without compile) | ratio (without compile)"
-                       for c in chain_counts) + " |")
-    print("|---|---|" + "---|---|" * len(chain_counts))
+          + " | ".join(f"{_label(k)} (without compile) | ratio (without compile)"
+                       for k in ours_keys) + " |")
+    print("|---|---|" + "---|---|" * len(ours_keys))
     for name, by_sampler in report.items():
         nuts = _first(by_sampler["nuts"])
         cells = [name, "not reached" if nuts is None else _t(nuts)]
-        for c in chain_counts:
-            ours = _first(by_sampler[f"dl{c}"])
+        for k in ours_keys:
+            ours = _first(by_sampler[k])
             if nuts is None or ours is None:
                 who = "NUTS" if nuts is None else "DilationLangevin"
                 cells += ["not reached" if ours is None else _t(ours), f"{who} met no rung"]
@@ -232,6 +248,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _label(sampler: str) -> str:
+    if sampler.startswith("base"):
+        return f"DilationLangevin at the baseline tree, {sampler[4:]} chains"
     return "NUTS" if sampler == "nuts" else f"DilationLangevin, {sampler[2:]} chains"
 
 
