@@ -9,9 +9,11 @@ keeps the XOR of the two words, **one hash per 32-bit word**. The layout before 
 same function, the same keys; JAX's default until 0.5) hashes the pairs
 :math:`(i, i + n/2)` of the counters :math:`0, \dots, n - 1` and keeps both words,
 **one hash per two words**: half the arithmetic, and an iteration's program that XLA
-compiles faster. Measured on the radon-like model (one iteration of 64 chains, 2-core
-CPU; ``BENCHMARKS.md``, section "Random numbers with half the hashing"): compilation
-15.2 s against 13.3 s, 50 iterations of the draws 0.40 s against 0.32 s.
+compiles a little faster. Measured on the radon-like model (one iteration's program, 64
+chains, 2-core CPU; ``BENCHMARKS.md``, section "Random numbers with half the hashing"):
+compilation 12.4 / 12.8 s against 11.7 / 12.3 s (two fresh processes each), 50 draws of
+23 transitions after the warm-up 1.5-2.1 s against 1.1 s; a first ``mcmc.run`` 2-7%
+shorter on five models.
 
 :func:`original_layout` rewraps keys of JAX's default generator (the same key data, so
 nothing is drawn or lost) as keys of :data:`THREEFRY_ORIGINAL`, whose ``split``,

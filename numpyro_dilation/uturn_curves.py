@@ -300,5 +300,7 @@ def plot_uturn(table: "pd.DataFrame", ax=None, *, label: str | None = None, colo
     ax.set_xlabel(r"U-turn level $\lambda_u$")
     ax.set_ylabel("fraction")
     ax.set_ylim(-0.05, 1.1)
-    ax.legend(fontsize="small")
+    # an explicit place: matplotlib's "best" search warns when it takes over a second (a
+    # loaded machine), and at either end of the axis the curves sit at 0 and 1
+    ax.legend(fontsize="small", loc="center left")
     return ax

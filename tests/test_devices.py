@@ -19,7 +19,12 @@ one Metropolis decision flipped after 20 draws of 32 MALA transitions), so that 
 draws of one transition (largest difference 2e-12) and checks at 1e-9. A sharded program
 may round cross-chain reductions (the preconditioner's median, the mode finding) in
 another order: differences of ~1e-12 absolute (measured: at most 4e-12), checked at 1e-9;
-float64 keeps every Metropolis decision identical so that rounding is all there is.
+float64 keeps every Metropolis decision identical so that rounding is all there is. With
+the population's random numbers in Threefry's original layout
+(``numpyro_dilation.random_keys``, ``17483a0``; the random numbers themselves checked equal
+sharded and not) the chains follow other paths, and the largest differences were 2.5e-8
+(4 of 640 values; 1.5e-8 with draws of one transition), relative 7e-7: checked at relative
+1e-6, absolute 1e-8. A wrong key or state would differ by O(1).
 """
 
 import jax
@@ -115,10 +120,10 @@ def test_vectorized_chains_sharded_over_four_devices_match_one_device(x64):
     assert len(_devices_of(four.last_state.mixture.means)) == NUM_DEVICES  # replicated
     assert int(four.last_state.mixture.num_modes) == int(one.last_state.mixture.num_modes)
     for k, v in one.get_samples(group_by_chain=True).items():
-        np.testing.assert_allclose(draws[k], v, rtol=1e-8, atol=1e-9)
+        np.testing.assert_allclose(draws[k], v, rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(
         four.get_extra_fields()["potential_energy"],
         one.get_extra_fields()["potential_energy"],
-        rtol=1e-8,
-        atol=1e-9,
+        rtol=1e-6,
+        atol=1e-8,
     )

@@ -781,10 +781,9 @@ def run_faults(**kernel_kw) -> dict:
     runs = {}
     for kind, name in enumerate(FAULTS):
         mcmc.run(jax.random.key(kind), jnp.asarray(kind), extra_fields=("global_accept_prob",))
-        runs[name] = (
-            np.asarray(mcmc.get_samples(group_by_chain=True)["x"]),
-            {k: np.asarray(v) for k, v in mcmc.get_extra_fields(group_by_chain=True).items()},
-        )
+        extra = {k: np.asarray(v) for k, v in mcmc.get_extra_fields(group_by_chain=True).items()}
+        extra["steps_per_draw"] = int(np.max(mcmc.last_state.adapt_state.steps_per_draw))
+        runs[name] = (np.asarray(mcmc.get_samples(group_by_chain=True)["x"]), extra)
     return runs
 
 
@@ -800,8 +799,12 @@ def test_faults_are_rejected_counted_and_the_draws_stay_exact(faulty_runs, fault
     assert np.all(np.isfinite(x)) and np.all(x <= 1.0)
     assert extra["diverging"].sum() > 0  # reported
     # and the chains go on moving. Most divergences are global-move proposals of the
-    # mode mixture beyond x = 1 (about 42%, docs/reliability.md), so the bound is loose.
-    assert np.all(extra["diverging"].mean(1) < 0.75)
+    # mode mixture beyond x = 1 (about 42% of transitions, docs/reliability.md), so the
+    # bound is loose. A draw of k transitions is flagged if any of them diverged: its rate
+    # f gives about 1 - (1 - f)^(1/k) per transition (measured: k = 1, f 0.41-0.48; k = 4,
+    # f up to 0.87, about 0.40 per transition; the draw length varies with the key).
+    per_transition = 1 - (1 - extra["diverging"].mean(1)) ** (1 / extra["steps_per_draw"])
+    assert np.all(per_transition < 0.6)
     assert np.all(np.mean(np.diff(x, axis=1) != 0, axis=1) > 0.2)
     assert np.all(extra["accept_prob"].mean(1) > 0.2)
     assert np.all(np.isfinite(extra["potential_energy"]))
