@@ -86,18 +86,15 @@ implementation that :func:`original_layout` gives keys of.
 """
 
 
-_ORIGINAL = jax.random.key_impl(
-    jax.random.wrap_key_data(np.zeros(2, np.uint32), impl=THREEFRY_ORIGINAL)
-)
-
-
 def _form(keys: jax.Array) -> str | None:
     """``"typed"`` or ``"raw"`` for keys of JAX's default Threefry generator (typed keys,
     or raw ``uint32[..., 2]`` arrays), ``"original"`` for keys of
     :data:`THREEFRY_ORIGINAL`, else ``None``."""
     if jnp.issubdtype(keys.dtype, jax.dtypes.prng_key):
         impl = jax.random.key_impl(keys)
-        return "typed" if impl == "threefry2x32" else "original" if impl == _ORIGINAL else None
+        if impl == THREEFRY_ORIGINAL:
+            return "original"
+        return "typed" if impl == "threefry2x32" else None
     return "raw" if keys.dtype == jnp.uint32 and keys.shape[-1:] == (2,) else None
 
 
