@@ -74,24 +74,39 @@ def check_initial_points(dilation: DilationState, center) -> None:
                 "`center` is not finite in unconstrained space: give a center inside the "
                 "support of every site (e.g. a positive value for a positive site)."
             )
-    finite = jnp.isfinite(dilation.logdensity)
-    batch = finite.ndim
-    for g in jax.tree.leaves(dilation.logdensity_grad):
-        finite = finite & jnp.all(jnp.isfinite(g), axis=tuple(range(batch, jnp.ndim(g))))
-    if not not_jax_tracer(finite):
+    if not not_jax_tracer(dilation.logdensity):
         return
-    # reductions first: chains sharded over several processes are not addressable here
-    num_bad = int(jnp.sum(~finite))
+    arrays = (dilation.logdensity, dilation.logdensity_grad)
+    if all(getattr(a, "is_fully_addressable", True) for a in jax.tree.leaves(arrays)):
+        num_bad, first = _not_finite(*jax.tree.map(np.asarray, arrays), xp=np)  # no compiling
+    else:  # chains sharded over several processes: reduced where they are, then read
+        num_bad, first = jax.jit(_not_finite)(*arrays)
+    num_bad = int(num_bad)
     if num_bad:
-        first = np.asarray(jnp.nonzero(~finite.reshape(-1), size=min(num_bad, 5))[0]).tolist()
+        first = [i for i in np.asarray(first).tolist() if i >= 0]
         raise ValueError(
             f"`init_params`: the log-density or its gradient is not finite at the initial "
-            f"point of {num_bad} of {finite.size} chain(s) (first: {first}); from such a "
+            f"point of {num_bad} of {np.size(dilation.logdensity)} chain(s) (first: {first}); "
+            "from such a "
             "point every proposal diverges and the chain never moves. Give `init_params` "
             "where the model's log-density and gradient are finite, or use another "
             "`init_strategy` (NumPyro's `init_to_uniform`/`init_to_median` retry until "
             "they find such points)."
         )
+
+
+def _not_finite(logdensity, grads, xp=jnp) -> tuple:
+    """How many chains start where the log-density or its gradient is not finite, and the
+    first five of them (-1 where fewer); ``xp``: NumPy (arrays on the host) or
+    ``jax.numpy`` (compiled, for arrays this process cannot address whole)."""
+    finite = xp.isfinite(logdensity)
+    batch = finite.ndim
+    for g in jax.tree.leaves(grads):
+        finite = finite & xp.all(xp.isfinite(g), axis=tuple(range(batch, xp.ndim(g))))
+    bad = ~finite.reshape(-1)
+    if xp is np:
+        return bad.sum(), np.flatnonzero(bad)[:5]
+    return jnp.sum(bad), jnp.nonzero(bad, size=5, fill_value=-1)[0]
 
 
 def check_global_moves(gm: GlobalMoves) -> None:

@@ -15,10 +15,13 @@ to apply it to:
 
 - a latent (not observed) ``sample`` site whose distribution, once ``expand``,
   ``to_event`` and masks are unwrapped, is a ``Normal``;
-- whose ``scale`` differs between two draws of the model's prior (so it depends on latent
-  randomness, not only on data).
+- whose ``scale`` differs between two runs of the model at two points of its latent space
+  (so it depends on latent values, not only on data). The points are NumPyro's
+  ``init_to_uniform`` draws (uniform on :math:`[-2, 2]` in each unconstrained coordinate):
+  unlike draws of the prior (a Gamma draw's rejection loop, for instance), they compile
+  quickly, and the two runs are traced into one compiled program.
 
-The model must run on draws of its prior and have no discrete latent site (their
+The model must run at such points and have no discrete latent site (their
 enumeration and a reparameterized site are not combined here). The reparameterized model
 samples ``NAME_decentered`` and returns ``NAME`` as a deterministic site, so
 ``mcmc.get_samples()`` holds both.
@@ -33,6 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 from numpyro import distributions as dist
 from numpyro import handlers
+from numpyro.infer.initialization import init_to_uniform
 from numpyro.infer.reparam import LocScaleReparam
 from numpyro.infer.util import constrain_fn
 
@@ -73,31 +77,56 @@ def funnel_sites(model: Callable, model_args=(), model_kwargs=None, rng_key=None
     """
     model_kwargs = {} if model_kwargs is None else model_kwargs
     rng_key = jax.random.key(0) if rng_key is None else rng_key
-    traces = []
-    for key in jax.random.split(rng_key, 2):
-        seeded = handlers.seed(model, key)
+    keys = jax.random.split(rng_key, 2)
+    sites: list[dict] = []
+
+    def normal_scales(keys):
+        """Two runs of the model at ``init_to_uniform``'s points: each latent ``Normal``
+        site's scale per run (arrays); what the sites are (static) goes to ``sites``."""
+        sites.clear()
+        scales = []
+        for key in keys:
+            spread = handlers.substitute(handlers.seed(model, key), substitute_fn=init_to_uniform)
+            trace = handlers.trace(spread).get_trace(*model_args, **model_kwargs)
+            sites.append({name: _describe(site) for name, site in trace.items()})
+            scales.append({
+                name: jnp.asarray(_base(site["fn"]).scale)
+                for name, site in trace.items()
+                if sites[-1][name] == "normal"
+            })
+        return scales
+
+    try:  # one compiled program: eagerly, each of the model's operations compiles alone
+        first, second = jax.jit(normal_scales)(keys)
+    except Exception:  # e.g. Python control flow on a sampled value: run it eagerly
         try:
-            traces.append(handlers.trace(seeded).get_trace(*model_args, **model_kwargs))
-        except Exception:  # a model that cannot run on prior draws: leave it as written
+            first, second = normal_scales(keys)
+        except Exception:  # a model that cannot run at such points: leave it as written
             return []
-    first, second = traces
+    if "discrete" in sites[0].values():
+        return []  # discrete latent sites: leave the model as written
     names = []
-    for name, site in first.items():
-        if site["type"] != "sample" or site["is_observed"]:
+    for name, scale in first.items():
+        if name not in second:
             continue
-        if site["fn"].is_discrete or site["infer"].get("enumerate"):
-            return []  # discrete latent sites: leave the model as written
-        if name not in second or site["infer"].get("reparam") is not None:
-            continue
-        base, other = _base(site["fn"]), _base(second[name]["fn"])
-        if type(base) is not dist.Normal or type(other) is not dist.Normal:
-            continue
-        scale, scale2 = np.asarray(base.scale), np.asarray(other.scale)
+        scale, scale2 = np.asarray(scale), np.asarray(second[name])
         if scale.shape != scale2.shape or not np.all(np.isfinite(scale)):
             continue
         if not np.allclose(scale, scale2, rtol=1e-6, atol=0.0):
             names.append(name)
     return names
+
+
+def _describe(site: dict) -> str | None:
+    """``"normal"`` for a latent ``Normal`` site (under wrappers) not already
+    reparameterized, ``"discrete"`` for a discrete or enumerated latent site, else ``None``."""
+    if site["type"] != "sample" or site["is_observed"]:
+        return None
+    if site["fn"].is_discrete or site["infer"].get("enumerate"):
+        return "discrete"
+    if site["infer"].get("reparam") is None and type(_base(site["fn"])) is dist.Normal:
+        return "normal"
+    return None
 
 
 def noncentered(model: Callable, sites: list[str]) -> Callable:

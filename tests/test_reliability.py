@@ -817,7 +817,7 @@ def test_every_start_non_finite_fails_before_sampling():
     the number of such chains and what to change."""
     kernel = DilationLangevin(potential_fn=lambda z: jnp.where(z > 0, 0.5 * z**2, jnp.nan).sum())
     mcmc = _mcmc(kernel, num_chains=4, chain_method="vectorized")
-    with pytest.raises(ValueError, match=r"^`init_params`: .* 1 of 4 chain\(s\)"):
+    with pytest.raises(ValueError, match=r"^`init_params`: .* 1 of 4 chain\(s\) \(first: \[2\]\)"):
         mcmc.run(jax.random.key(0), init_params=jnp.array([[1.0], [2.0], [-1.0], [0.5]]))
     with pytest.raises(ValueError, match=r"4 of 4 chain\(s\)"):
         mcmc.run(jax.random.key(0), init_params=-jnp.ones((4, 1)))

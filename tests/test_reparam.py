@@ -42,6 +42,28 @@ def test_funnel_sites():
     assert funnel_sites(with_discrete) == []
 
 
+def test_funnel_sites_of_a_model_that_cannot_be_compiled():
+    """Python control flow on a latent value cannot be traced into one program: the model
+    is then run eagerly, with the same answer; a model that fails at every point is left as
+    written."""
+
+    def branching(sigma, y=None):
+        mu = numpyro.sample("mu", dist.Normal(0.0, 5.0))
+        tau = numpyro.sample("tau", dist.HalfCauchy(5.0))
+        tau = tau if float(tau) > 0 else 1.0  # needs a concrete value
+        with numpyro.plate("J", sigma.shape[0]):
+            theta = numpyro.sample("theta", dist.Normal(mu, tau))
+            numpyro.sample("obs", dist.Normal(theta, sigma), obs=y)
+
+    assert funnel_sites(branching, (SIGMA, Y)) == ["theta"]
+
+    def failing(sigma, y=None):
+        numpyro.sample("tau", dist.HalfCauchy(5.0))
+        raise RuntimeError("this model needs more arguments")
+
+    assert funnel_sites(failing, (SIGMA, Y)) == []
+
+
 def test_noncentered_model_is_the_same_posterior():
     """log p_nc(mu, tau, eta) = log p_c(mu, tau, mu + tau eta) + J log tau: the centered
     density times the Jacobian of theta = mu + tau eta, at random points."""
