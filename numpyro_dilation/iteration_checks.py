@@ -77,6 +77,9 @@ def on_host(pred, fn, operands: Callable, *args) -> jax.Array:
     evaluates the branch regardless (checked again on the host)."""
 
     def host(holds, *values):
+        # NumPy from here: JAX's callbacks pass jax.Array values, whose every eager
+        # operation (a slice, a reduction) would compile a program of its own
+        holds, values = jax.tree.map(np.asarray, (holds, values))
         if bool(np.all(holds)):
             fn(*values)
         return np.zeros((), np.int32)

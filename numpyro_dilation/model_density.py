@@ -13,7 +13,6 @@ from typing import Any, NamedTuple
 
 import jax
 import numpy as np
-from jax import random
 from numpyro.distributions.transforms import biject_to
 from numpyro.infer.util import initialize_model
 from numpyro.util import is_prng_key
@@ -57,7 +56,7 @@ def setup_model(
     sampled_model, sites = model, ()
     if reparam == "auto" and init_params is None and not fixed_center:
         key = rng_key if is_prng_key(rng_key) else rng_key[0]
-        found = funnel_sites(model, model_args, model_kwargs, random.fold_in(key, 3))
+        found = funnel_sites(model, model_args, model_kwargs, key)  # its points: split(key)
         if found:
             sampled_model, sites = noncentered(model, found), tuple(found)
     param_info, potential_fn_gen, postprocess_fn, trace = initialize_model(

@@ -77,15 +77,14 @@ def funnel_sites(model: Callable, model_args=(), model_kwargs=None, rng_key=None
     """
     model_kwargs = {} if model_kwargs is None else model_kwargs
     rng_key = jax.random.key(0) if rng_key is None else rng_key
-    keys = jax.random.split(rng_key, 2)
     sites: list[dict] = []
 
-    def normal_scales(keys):
+    def normal_scales(rng_key):
         """Two runs of the model at ``init_to_uniform``'s points: each latent ``Normal``
         site's scale per run (arrays); what the sites are (static) goes to ``sites``."""
         sites.clear()
         scales = []
-        for key in keys:
+        for key in jax.random.split(rng_key, 2):
             spread = handlers.substitute(handlers.seed(model, key), substitute_fn=init_to_uniform)
             trace = handlers.trace(spread).get_trace(*model_args, **model_kwargs)
             sites.append({name: _describe(site) for name, site in trace.items()})
@@ -97,10 +96,10 @@ def funnel_sites(model: Callable, model_args=(), model_kwargs=None, rng_key=None
         return scales
 
     try:  # one compiled program: eagerly, each of the model's operations compiles alone
-        first, second = jax.jit(normal_scales)(keys)
+        first, second = jax.jit(normal_scales)(rng_key)
     except Exception:  # e.g. Python control flow on a sampled value: run it eagerly
         try:
-            first, second = normal_scales(keys)
+            first, second = normal_scales(rng_key)
         except Exception:  # a model that cannot run at such points: leave it as written
             return []
     if "discrete" in sites[0].values():
