@@ -54,7 +54,10 @@ def _base(fn):
 
 def funnel_sites(model: Callable, model_args=(), model_kwargs=None, rng_key=None) -> list[str]:
     """Names of the latent ``Normal`` sites whose scale depends on latent randomness (module
-    docstring); ``[]`` if the model has a discrete latent site.
+    docstring); ``[]`` if the model has a discrete latent site. Under an outer ``jit`` or
+    ``pmap`` (a traced ``rng_key``) the points are drawn from a fixed key, so that the
+    scales are concrete wherever the model's arguments are; a site whose scale depends on
+    traced arguments is left as written.
 
     **Example**
 
@@ -95,19 +98,25 @@ def funnel_sites(model: Callable, model_args=(), model_kwargs=None, rng_key=None
             })
         return scales
 
-    try:  # one compiled program: eagerly, each of the model's operations compiles alone
-        first, second = jax.jit(normal_scales)(rng_key)
-    except Exception:  # e.g. Python control flow on a sampled value: run it eagerly
-        try:
-            first, second = normal_scales(rng_key)
-        except Exception:  # a model that cannot run at such points: leave it as written
-            return []
+    # concrete values also under an outer trace (where the model's arguments are concrete)
+    with jax.ensure_compile_time_eval():
+        if isinstance(rng_key, jax.core.Tracer):  # an outer jit or pmap (parallel chains)
+            rng_key = jax.random.key(0)  # the points need not be random, only concrete
+        try:  # one compiled program: eagerly, each of the model's operations compiles alone
+            first, second = jax.jit(normal_scales)(rng_key)
+        except Exception:  # e.g. Python control flow on a sampled value: run it eagerly
+            try:
+                first, second = normal_scales(rng_key)
+            except Exception:  # a model that cannot run at such points: leave it as written
+                return []
     if "discrete" in sites[0].values():
         return []  # discrete latent sites: leave the model as written
     names = []
     for name, scale in first.items():
         if name not in second:
             continue
+        if isinstance(scale, jax.core.Tracer) or isinstance(second[name], jax.core.Tracer):
+            continue  # a scale of traced model arguments (an outer jit): cannot be compared
         scale, scale2 = np.asarray(scale), np.asarray(second[name])
         if scale.shape != scale2.shape or not np.all(np.isfinite(scale)):
             continue

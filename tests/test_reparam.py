@@ -90,3 +90,28 @@ def test_kernel_reports_the_noncentered_sites_and_reparam_none_keeps_the_model()
     as_written = DilationLangevin(centered, reparam=None)
     as_written.init(jax.random.key(0), 40, model_args=(SIGMA, Y))
     assert as_written.noncentered_sites == () and as_written.sampled_model is centered
+
+
+def test_funnel_sites_under_an_outer_trace():
+    """Under an outer ``jit`` or ``pmap`` (NumPyro's ``chain_method="parallel"`` initializes
+    there) the key is traced: the funnels are still found, at concrete points, where the
+    model's arguments are concrete; a scale made from traced arguments cannot be compared,
+    and its site is left as written."""
+    found = []
+
+    def traced_key(key):
+        found.append(funnel_sites(centered, (SIGMA, Y), None, key))
+        return key
+
+    jax.jit(traced_key)(jax.random.key(1))
+    jax.pmap(traced_key)(jax.random.split(jax.random.key(1), 1))
+
+    def data_scale(sigma):
+        numpyro.sample("theta", dist.Normal(0.0, sigma).to_event(1))
+
+    def traced_data(sigma):
+        found.append(funnel_sites(data_scale, (sigma,)))
+        return sigma
+
+    jax.jit(traced_data)(SIGMA)
+    assert found == [["theta"], ["theta"], []]
