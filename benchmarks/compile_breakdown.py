@@ -36,12 +36,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import statistics
 import subprocess
 import sys
 import time
+
+from benchmarks.posteriordb.loader import checkout_env
 
 MODELS = ("eight_schools", "arK")
 POSTERIORDB = {
@@ -164,7 +165,7 @@ def _child(config: str, name: str, chains: int, warmup: int, samples: int) -> di
 
 def _run_child(config: str, name: str, args: argparse.Namespace, tree: str | None = None) -> dict:
     """One configuration in a fresh process; with ``tree``, that checkout's code."""
-    env = None if tree is None else {**os.environ, "PYTHONPATH": tree}
+    env = None if tree is None else checkout_env(tree)
     cmd = [
         sys.executable,
         "-m",

@@ -53,6 +53,8 @@ import sys
 import tempfile
 import time
 
+from benchmarks.posteriordb.loader import checkout_env
+
 ESS_GOAL = 400
 RHAT_GOAL = 1.01
 MODELS = ("eight_schools", "eight_schools_noncentered", "arK")
@@ -122,11 +124,8 @@ def _run(sampler: str, name: str, draws: int, chains: int, global_moves: bool = 
     cmd += [] if persistence is None else ["--momentum-persistence", str(persistence)]
 
     def child(env=None) -> dict:  # the child's last line is its JSON report
-        if tree is not None:  # its posteriordb: this checkout's (DIR/../shared may not exist)
-            from benchmarks.posteriordb.loader import ENV_VAR, posteriordb_path
-
-            env = {**(os.environ if env is None else env), "PYTHONPATH": tree}
-            env.setdefault(ENV_VAR, str(posteriordb_path() or ""))
+        if tree is not None:
+            env = checkout_env(tree, env)
         out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env, cwd=tree)
         return json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -87,11 +87,10 @@ def check_initial_points(dilation: DilationState, center) -> None:
         raise ValueError(
             f"`init_params`: the log-density or its gradient is not finite at the initial "
             f"point of {num_bad} of {np.size(dilation.logdensity)} chain(s) (first: {first}); "
-            "from such a "
-            "point every proposal diverges and the chain never moves. Give `init_params` "
-            "where the model's log-density and gradient are finite, or use another "
-            "`init_strategy` (NumPyro's `init_to_uniform`/`init_to_median` retry until "
-            "they find such points)."
+            "from such a point every proposal diverges and the chain never moves. Give "
+            "`init_params` where the model's log-density and gradient are finite, or use "
+            "another `init_strategy` (NumPyro's `init_to_uniform`/`init_to_median` retry "
+            "until they find such points)."
         )
 
 

@@ -40,6 +40,15 @@ def _candidates() -> list[Path]:
     return list(_DEFAULT_CANDIDATES)
 
 
+def checkout_env(tree: str, env: dict | None = None) -> dict[str, str]:
+    """The environment of a child process that runs the code of another checkout ``tree``
+    (``PYTHONPATH``) with this checkout's posteriordb (``tree/../shared`` may not exist),
+    on top of ``env`` (default: this process's)."""
+    env = {**(os.environ if env is None else env), "PYTHONPATH": tree}
+    env.setdefault(ENV_VAR, str(posteriordb_path() or ""))
+    return env
+
+
 def posteriordb_path() -> Path | None:
     """The posteriordb folder in use, or ``None`` if none of the candidates exists."""
     for path in _candidates():
