@@ -141,7 +141,9 @@ class DilationLangevin(MCMCKernel):
         ``None``: as written.
     :param bool forward_mode_differentiation: as in NumPyro's ``NUTS``.
     :param bool dense_mass: as in NumPyro's ``NUTS``: one dense preconditioner
-        (:math:`O(Cd^2)` memory per update; up to a few hundred dimensions).
+        (:math:`O(\min(C, 16)\,d^2)` memory per update, the Hessians of
+        :data:`~numpyro_dilation.preconditioner.CURVATURE_CHAINS` chains; up to a few
+        hundred dimensions).
     :param steps_per_draw: MALA transitions per draw after the warm-up: ``"auto"``
         (default) enough for nearly independent draws, measured at the warm-up's end
         (:mod:`numpyro_dilation.draw_length`); an integer fixes it (1: every transition).

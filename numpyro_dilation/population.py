@@ -26,9 +26,10 @@ iteration to :func:`build_kernel`'s kernel, and :func:`as_top_level_api`
 
 **Cost.** Per iteration and chain: one gradient for the local step (two without
 Metropolis adjustment at a level change), one per global move. Once per update of the
-preconditioner: :math:`d` Hessian-vector products per chain up to
+preconditioner: :math:`d` Hessian-vector products for each of at most
+:data:`~numpyro_dilation.preconditioner.CURVATURE_CHAINS` chains up to
 :data:`~numpyro_dilation.mode_settings.DENSE_MAX_DIM` dimensions, else
-:data:`HUTCHINSON_PROBES`. Memory is :math:`O(Cd)` plus the mixture (``max_modes``
+:data:`HUTCHINSON_PROBES` per chain. Memory is :math:`O(Cd)` plus the mixture (``max_modes``
 means and covariance factors; diagonal above ``GlobalMoves.dense_max_dim``).
 """
 

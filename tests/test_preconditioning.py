@@ -128,3 +128,36 @@ def test_pooled_dense_preconditioner_is_positive_definite_where_the_median_is_no
     np.testing.assert_allclose(v, u @ np.diag([0.25, 6.0]) @ u.T, rtol=1e-5)
     diag = pooled_inverse_mass_diagonal(jnp.array([[4.0, np.nan]]), jnp.zeros((1, 2)))
     np.testing.assert_allclose(diag, [0.25, 1.0])  # nothing finite, no spread: 1
+
+
+def test_exact_curvature_comes_from_sixteen_evenly_spaced_chains():
+    """Up to DENSE_MAX_DIM the Hessians of CURVATURE_CHAINS chains only are measured (their
+    cost counted to them): the preconditioner is the inverse median of those chains'
+    curvatures, not of all 64, on a target whose curvature varies with the position."""
+    from numpyro_dilation.population import init
+    from numpyro_dilation.population_settings import make_settings
+    from numpyro_dilation.preconditioner import (
+        CURVATURE_CHAINS,
+        curvature_chains,
+        update_preconditioner,
+    )
+
+    def logdensity(x):  # curvature of coordinate i: 1 + 12 x_i^2, different in each chain
+        return -jnp.sum(0.5 * x**2 + x**4)
+
+    num_chains, dim = 64, 3
+    x = jax.random.normal(jax.random.key(1), (num_chains, dim))
+    settings = make_settings(100, dim, global_moves=None, uturn=None)
+    state = init(x, logdensity, jax.random.split(jax.random.key(0), num_chains), settings)
+    state, grads = update_preconditioner(state, logdensity, settings)
+    rows = np.asarray(curvature_chains(num_chains))
+    np.testing.assert_array_equal(rows, np.arange(CURVATURE_CHAINS) * 4)
+    curvature = 1.0 + 12.0 * np.asarray(x) ** 2
+    np.testing.assert_allclose(state.inverse_mass_matrix,
+                               1.0 / np.median(curvature[rows], axis=0), rtol=1e-5)
+    assert not np.allclose(state.inverse_mass_matrix, 1.0 / np.median(curvature, axis=0),
+                           rtol=1e-3)  # the test tells the two apart
+    search = int(np.min(np.asarray(grads)))  # the step-size search: every chain the same
+    counted = np.asarray(grads) - search
+    assert counted.sum() == CURVATURE_CHAINS * dim and set(counted[rows]) == {dim}
+    assert np.asarray(curvature_chains(8)).tolist() == list(range(8))  # few chains: all
