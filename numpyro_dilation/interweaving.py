@@ -41,9 +41,6 @@ chain. The population makes one move after every transition (the draw length is 
 on transitions that include it), at every level: the state's position is in target
 coordinates, where every level's MALA step targets :math:`\pi` itself
 (:mod:`numpyro_dilation.kernel`), so the move is one more :math:`\pi`-invariant step there.
-In the draws a move of a draw of :math:`k` transitions updates :math:`\lceil 4/k\rceil`
-coordinates (:func:`draw_updates`; the draw length is measured in the warm-up, on moves of
-four).
 Measured on the radon-like model (``python -m benchmarks.models --preset small --only
 radon_varying_intercept``): no chain left at ``sigma_a`` > 0.5 at the warm-up's end (15
 without the move, same key), the posterior matched (sd ratios 0.98-1.03, R-hat 1.007).
@@ -65,14 +62,7 @@ from jax.flatten_util import ravel_pytree
 
 from numpyro_dilation.kernel import _inverse_mass_tree
 
-__all__ = [
-    "MAX_SCALE",
-    "MIN_SCALE",
-    "NUM_UPDATES",
-    "Interweaving",
-    "draw_updates",
-    "interweaving_move",
-]
+__all__ = ["MAX_SCALE", "MIN_SCALE", "NUM_UPDATES", "Interweaving", "interweaving_move"]
 
 MIN_SCALE = 0.05
 r"""Smallest :math:`u` of the move's step :math:`u\sqrt{v_j}` (log-uniform on
@@ -89,8 +79,7 @@ r"""Smallest :math:`u` of the move's step :math:`u\sqrt{v_j}` (log-uniform on
 
 NUM_UPDATES = 4
 """Coordinates updated per move (each a random-walk Metropolis step on the centered
-log-density, a log-density evaluation; one gradient at the end): every move of the
-warm-up, and the fewest a draw holds (:func:`draw_updates`).
+log-density, a log-density evaluation; one gradient at the end).
 
 **Example**
 
@@ -147,32 +136,6 @@ class Interweaving(NamedTuple):
     decentered: Callable
 
 
-def draw_updates(steps_per_draw: int | jax.Array) -> jax.Array:
-    """Coordinates updated per move in the draws (after the warm-up), where the population
-    makes a move after each of a draw's ``steps_per_draw`` transitions:
-    :math:`\\lceil` :data:`NUM_UPDATES` / ``steps_per_draw`` :math:`\\rceil`, at least 1, so
-    that a draw holds at least :data:`NUM_UPDATES` updates, as a draw of one transition
-    does. The warm-up's moves make :data:`NUM_UPDATES` each: they bring back the chains
-    that the annealing left far out, and need them (measured on the radon-like model, 256
-    chains, 300 warm-up iterations, seeds 0 and 1: chains left at ``sigma_a`` > 0.5 at the
-    warm-up's end, the posterior's 0.23 ± 0.04: 0 and 0 with four updates per move, 1 and
-    6 with two, 24 and 16 with one). In the draws the chains are in the bulk; on the
-    radon-like model (22 transitions per draw) a move of one update instead of four cut a
-    draw from 42 to 32 ms at 64 chains (a log-density instead of four, besides the
-    gradient; BENCHMARKS.md, "Fewer interweaving updates in long draws").
-
-    **Example**
-
-    .. code-block:: python
-
-        from numpyro_dilation.interweaving import draw_updates
-
-        print(draw_updates(1), draw_updates(2), draw_updates(3), draw_updates(22))  # 4 2 2 1
-    """
-    steps = jnp.maximum(jnp.asarray(steps_per_draw, jnp.int32), 1)
-    return jnp.clip((NUM_UPDATES + steps - 1) // steps, 1, NUM_UPDATES)
-
-
 def interweaving_move(
     rng_key: jax.Array,
     z: dict,
@@ -181,13 +144,10 @@ def interweaving_move(
     logdensity_fn: Callable,
     interweaving: Interweaving,
     inverse_mass_matrix: jax.Array | None = None,
-    num_updates: int | jax.Array = NUM_UPDATES,
 ) -> tuple[dict, jax.Array, dict, jax.Array, jax.Array]:
     """One interweaving move of one chain (module docstring) from ``z`` with its
     ``logdensity`` and ``grad``; ``inverse_mass_matrix``: the preconditioner (``(d,)``,
-    ``(d, d)`` whose diagonal is used, or ``None``: ones); ``num_updates``: coordinates
-    updated, 1 to :data:`NUM_UPDATES` (may be traced: one compiled update, run that many
-    times; the updates' keys are the same whatever the number). Returns ``(z, logdensity, grad,
+    ``(d, d)`` whose diagonal is used, or ``None``: ones). Returns ``(z, logdensity, grad,
     mean acceptance probability, diverging)``: a proposal with a non-finite log-density is
     rejected (the step lengths reach 100 scales by design); a move whose final position has
     a non-finite log-density gradient is undone and reported as diverging; with no update
@@ -252,15 +212,8 @@ def interweaving_move(
     start = logdensity + interweaving.decentered(z, a)[1]
     start = jnp.where(jnp.isfinite(start), start, -jnp.inf)
     keys = random.split(rng_key, NUM_UPDATES)
-
-    def body(t, carry):  # the t-th update; its acceptance probability summed
-        state, p_sum = carry
-        state, p = update(state, keys[t])
-        return state, p_sum + p
-
-    carry = ((flat, z, start, jnp.zeros((), bool)), jnp.zeros_like(start))
-    num_updates = jnp.clip(jnp.asarray(num_updates, jnp.int32), 1, NUM_UPDATES)
-    (_, new_z, _, moved), p_sum = jax.lax.fori_loop(0, num_updates, body, carry)
+    carry = (flat, z, start, jnp.zeros((), bool))
+    (_, new_z, _, moved), p = jax.lax.scan(update, carry, keys)
     new_ld, new_grad = jax.value_and_grad(logdensity_fn)(new_z)
     finite = jnp.isfinite(new_ld)
     for leaf in jax.tree.leaves(new_grad):
@@ -274,6 +227,6 @@ def interweaving_move(
         pick(new_z, z),
         jnp.where(keep, new_ld, logdensity),
         pick(new_grad, grad),
-        p_sum / num_updates,
+        jnp.mean(p),
         moved & ~finite,
     )

@@ -18,7 +18,7 @@ from numpyro_dilation.draw_length import VARIOGRAM_LAG, jump_window_start
 from numpyro_dilation.draws import draw_transitions, global_moves_active
 from numpyro_dilation.global_moves import build_independence_kernel, update_evidence
 from numpyro_dilation.health import init_monitor, update_monitor
-from numpyro_dilation.interweaving import NUM_UPDATES, draw_updates, interweaving_move
+from numpyro_dilation.interweaving import interweaving_move
 from numpyro_dilation.kernel import DilationState
 from numpyro_dilation.label_swaps import build_swap_kernel
 from numpyro_dilation.mode_mixture import truncated_mixture_logpdf
@@ -159,7 +159,6 @@ def _transition(
     momentum=None,
     first=True,
     several=True,
-    draw_length=1,
 ):
     """One transition of one chain: the annealed MALA step at its level, then the global
     move whose turn it is, the interweaving move (with ``settings.interweaving``), and, if
@@ -169,9 +168,7 @@ def _transition(
     advanced, ``num_grad_evals`` this transition's), whether a global move was made and the
     momentum: with ``settings.persistence`` and a ``momentum`` (a draw's loop), the step of a
     draw of ``several`` transitions keeps it (:mod:`numpyro_dilation.persistence`; afresh at
-    its ``first``). ``draw_length``: the draw's transitions (shared by the chains), which
-    set the interweaving move's updates in the draws
-    (:func:`~numpyro_dilation.interweaving.draw_updates`)."""
+    its ``first``)."""
     config = settings.config
     rng_key, key = random.split(state.rng_key)
     step_size = state.adapt_state.step_size
@@ -240,19 +237,17 @@ def _transition(
             diverging=new.diverging | divergent,
             num_grad_evals=new.num_grad_evals + moved.astype(jnp.int32) * moves_per_turn,
         )
-    if settings.interweaving is not None:  # long draws' moves update fewer coordinates
-        drawing = jnp.asarray(turn) >= config.num_adaptation_steps  # shared by the chains
-        num_updates = jnp.where(drawing, draw_updates(draw_length), NUM_UPDATES)
-        new = _interweave(random.fold_in(key, 11), new, logdensity_fn, settings, num_updates)
+    if settings.interweaving is not None:
+        new = _interweave(random.fold_in(key, 11), new, logdensity_fn, settings)
     if exact_uturn:
         new = _uturn_move(key_uturn, new, logdensity_fn, state.i, settings, last)
     return new, moved, info.momentum if persist else momentum
 
 
-def _interweave(key, state, logdensity_fn, settings: PopulationSettings, num_updates):
+def _interweave(key, state, logdensity_fn, settings: PopulationSettings):
     """The interweaving move (:mod:`numpyro_dilation.interweaving`) after every transition,
     at every level (the position is in target coordinates, where each level's MALA step
-    targets the posterior itself), updating ``num_updates`` coordinates."""
+    targets the posterior itself)."""
     z, ld, grad, _, divergent = interweaving_move(
         key,
         state.z,
@@ -261,7 +256,6 @@ def _interweave(key, state, logdensity_fn, settings: PopulationSettings, num_upd
         logdensity_fn,
         settings.interweaving,
         state.inverse_mass_matrix,
-        num_updates,
     )
     return state._replace(
         z=z,
@@ -328,7 +322,7 @@ def chain_step(
             last = t == num_transitions - 1
             new, moved, momentum = _transition(
                 s, logdensity_fn, settings, last, iteration + t, momentum, t == 0,
-                num_transitions > 1, num_transitions,
+                num_transitions > 1,
             )  # fmt: skip
             # only the draw's last transition counts as an iteration
             new = new._replace(

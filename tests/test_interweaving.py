@@ -35,9 +35,8 @@ def _transforms():
     }
 
 
-def _moved(iw, num_chains=4000, num_moves=30, seed=0, num_updates=4):
-    """Exact draws of the prior, each moved ``num_moves`` times by the move alone (of
-    ``num_updates`` updates, traced)."""
+def _moved(iw, num_chains=4000, num_moves=30, seed=0):
+    """Exact draws of the prior, each moved ``num_moves`` times by the move alone."""
     key_tau, key_zeta, key_moves = jax.random.split(jax.random.key(seed), 3)
     z = {
         "tau": jax.random.normal(key_tau, (num_chains,)),
@@ -46,20 +45,18 @@ def _moved(iw, num_chains=4000, num_moves=30, seed=0, num_updates=4):
     ld, grad = jax.vmap(jax.value_and_grad(_prior_logdensity))(z)
 
     @jax.jit
-    def moves(z, ld, grad, keys, n):
+    def moves(z, ld, grad, keys):
         def one(carry, key):
             z, ld, grad = carry
             keys = jax.random.split(key, num_chains)
             z, ld, grad, p, _ = jax.vmap(
-                lambda k, z, ld, g: interweaving_move(
-                    k, z, ld, g, _prior_logdensity, iw, num_updates=n)
+                lambda k, z, ld, g: interweaving_move(k, z, ld, g, _prior_logdensity, iw)
             )(keys, z, ld, grad)
             return (z, ld, grad), p.mean()
 
         return jax.lax.scan(one, (z, ld, grad), keys)
 
-    (z, _, _), p = moves(z, ld, grad, jax.random.split(key_moves, num_moves),
-                         jnp.int32(num_updates))
+    (z, _, _), p = moves(z, ld, grad, jax.random.split(key_moves, num_moves))
     return np.asarray(z["tau"]), np.asarray(p)
 
 
@@ -146,33 +143,3 @@ def test_a_move_with_no_update_accepted_returns_the_position_exactly():
     assert float(p) == 0.0 and not bool(diverging) and float(new_ld) == float(ld)
     for k in z:
         assert np.array_equal(np.asarray(new[k]), np.asarray(z[k]))
-
-
-def test_moves_of_one_update_keep_exact_draws_exact_and_cost_one_log_density():
-    """The draws' moves of fewer updates (``draw_updates``: one per move in draws of four
-    transitions or more), with the number traced: the same exactness check as above, and
-    the log-density evaluated once per update (counted while the move runs)."""
-    from numpyro_dilation.interweaving import draw_updates
-
-    iw = interweaving(_prior_model, ["theta"], transforms=_transforms())
-    log_tau, p = _moved(iw, num_updates=1)
-    assert 0.2 < p.mean() < 0.9
-    se = 1.0 / np.sqrt(log_tau.size)
-    assert abs(log_tau.mean()) < 4 * se, log_tau.mean()
-    assert abs(log_tau.var() - 1.0) < 0.1, log_tau.var()
-    assert [int(draw_updates(k)) for k in (1, 2, 3, 4, 22)] == [4, 2, 2, 1, 1]
-
-    calls = []
-
-    def counted(z):
-        jax.debug.callback(lambda: calls.append(1))
-        return _prior_logdensity(z)
-
-    z = {"tau": jnp.array(0.3), "theta_decentered": jnp.zeros(NUM_GROUPS)}
-    ld, grad = jax.value_and_grad(_prior_logdensity)(z)
-    for n, expected in ((1, 1 + 1), (4, 4 + 1)):  # the updates, and the final gradient
-        calls.clear()
-        move = jax.jit(lambda k, n: interweaving_move(k, z, ld, grad, counted, iw, num_updates=n))
-        jax.block_until_ready(move(jax.random.key(0), jnp.int32(n)))
-        jax.effects_barrier()
-        assert len(calls) == expected, (n, len(calls))
