@@ -141,7 +141,9 @@ median of 16 exact curvatures still ignores the few chains where the curvature i
 (up to 7 of the 16). Hutchinson's estimate (above
 :data:`~numpyro_dilation.mode_settings.DENSE_MAX_DIM`) costs 8 products per chain and keeps
 all the chains, whose median also averages its probes' noise. Measured on the radon-like
-model (:math:`d = 89`, 64 chains): an update 0.12 s with every chain's Hessian.
+model (:math:`d = 89`, 64 chains): an update took 0.123 s with every chain's Hessian
+diagonal and takes 0.018 s with 16 (BENCHMARKS.md, "The preconditioner's curvature from 16
+chains").
 
 **Example**
 
