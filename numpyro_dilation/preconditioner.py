@@ -219,6 +219,8 @@ def update_preconditioner(
     flat_logdensity = lambda u: logdensity_fn(unravel_one(u))  # noqa: E731
     one_at_a_time = settings.one_chain_at_a_time
     config = settings.config
+    # exact curvatures from CURVATURE_CHAINS chains; Hutchinson's from all (its noise)
+    rows = curvature_chains(flat.shape[0])
 
     if settings.dense_mass:  # the whole Hessian, d Hessian-vector products
 
@@ -244,12 +246,8 @@ def update_preconditioner(
             hvp = jax.vmap(lambda u: jax.jvp(grad, (y,), (u,))[1])(probes)
             return -jnp.mean(probes * hvp, axis=0)
 
-        hessian_cost = HUTCHINSON_PROBES
+        hessian_cost, rows = HUTCHINSON_PROBES, slice(None)  # every chain, no gather
     probe_keys = jax.vmap(lambda k: random.fold_in(k, 2))(state.rng_key)
-    num_chains = flat.shape[0]
-    # exact curvatures from CURVATURE_CHAINS chains; Hutchinson's from all (its noise)
-    exact = settings.dense_mass or dim <= DENSE_MAX_DIM
-    rows = curvature_chains(num_chains) if exact else jnp.arange(num_chains)
     curv = map_items(curvature, one_at_a_time)(flat[rows], probe_keys[rows])
     pool = pooled_inverse_mass_dense if settings.dense_mass else pooled_inverse_mass_diagonal
     v = pool(curv, flat)
