@@ -132,7 +132,9 @@ class DilationLangevin(MCMCKernel):
         :class:`~numpyro_dilation.mode_settings.GlobalMoves` sets them; ``None``: off.
     :param bool adapt_mass_matrix: diagonal preconditioner from the median of the chains'
         curvatures (:mod:`numpyro_dilation.preconditioner`).
-    :param uturn: ``"auto"`` (default): the U-turn explorer wherever global moves run;
+    :param uturn: ``"auto"`` (default): the U-turn explorer where global moves run with at
+        least :data:`~numpyro_dilation.run_plan.AUTO_EXPLORER_MIN_CHAINS` (128) chains;
+        ``UTurn(kind="explore")``: the explorer with any number of chains;
         ``UTurn(kind="exact")``: the exact U-turn move; ``None``: none
         (:mod:`numpyro_dilation.uturn`).
     :param reparam: ``"auto"`` (default): funnel sites are sampled non-centered

@@ -72,8 +72,10 @@ in the NumPyro kernel's ``global_moves="auto"`` with enough vectorized chains.
 """
 
 DEFAULT_UTURN = UTurn(kind="explore")
-"""The U-turn explorer feeding mode finding, as the NumPyro kernel's ``uturn="auto"``
-wherever global moves run.
+"""The U-turn explorer feeding mode finding:
+:func:`~numpyro_dilation.population.population_sampler`'s default, and the NumPyro
+kernel's ``uturn="auto"`` where global moves run with at least
+:data:`~numpyro_dilation.run_plan.AUTO_EXPLORER_MIN_CHAINS` chains.
 
 **Example**
 

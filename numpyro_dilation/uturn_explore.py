@@ -1,6 +1,7 @@
 r"""The U-turn explorer: approximate U-turns from overdispersed centers at mode-finding
 time, whose end points join the chains' own as starts of mode finding (the
-``UTurn(kind="explore")`` default wherever global moves run); the maths is in
+``UTurn(kind="explore")`` default wherever global moves run with enough chains:
+:data:`~numpyro_dilation.run_plan.AUTO_EXPLORER_MIN_CHAINS`); the maths is in
 :mod:`numpyro_dilation.uturn`.
 """
 

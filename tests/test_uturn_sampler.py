@@ -1,5 +1,6 @@
 """U-turns inside DilationLangevin (``uturn=``): the exact move keeps the posterior,
-the explorer is on by default with global moves, bad settings are named."""
+the explorer is on by default with global moves on enough chains, bad settings are
+named."""
 
 import warnings
 
@@ -76,3 +77,20 @@ def test_explorer_without_global_moves_warns_and_is_off():
             progress_bar=False,
         )
         mcmc.run(jax.random.key(0), init_params=jnp.zeros(2))
+
+
+def test_auto_explorer_runs_from_128_chains_and_an_explicit_one_at_any_count():
+    """``uturn="auto"``: the explorer where global moves run on at least
+    ``AUTO_EXPLORER_MIN_CHAINS`` (128) chains, none below (a run sized for one mode: its
+    compiled loop holds no explorer); ``UTurn(kind="explore")`` keeps it at 64; no global
+    moves, no explorer."""
+    from numpyro_dilation.run_plan import AUTO_EXPLORER_MIN_CHAINS, KernelOptions, plan_moves
+
+    assert AUTO_EXPLORER_MIN_CHAINS == 128
+    for num_chains, explores in ((64, False), (127, False), (128, True), (1024, True)):
+        global_moves, uturn = plan_moves(KernelOptions(), True, True, num_chains)
+        assert global_moves is not None
+        assert (uturn is not None and uturn.kind == "explore") is explores
+    options = KernelOptions(uturn=UTurn(kind="explore"))
+    assert plan_moves(options, True, True, 64)[1].kind == "explore"
+    assert plan_moves(KernelOptions(global_moves=None), True, True, 256) == (None, None)
