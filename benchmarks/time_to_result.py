@@ -3,7 +3,7 @@
     python -m benchmarks.time_to_result [--models eight_schools,eight_schools_noncentered,arK]
                                         [--nuts-draws 250,500,1000,2000]
                                         [--dl-draws 50,100,200,400] [--chains 64,256]
-                                        [--no-global-moves] [--cached]
+                                        [--no-global-moves] [--cached] [--progress-bar]
                                         [--momentum-persistence ALPHA]
                                         [--baseline-tree DIR]
 
@@ -31,7 +31,10 @@ rows and ratio. ``--cached``: the README's way run a second time, as a user re-r
 script does: each rung runs twice, each time in a fresh process with NumPyro's progress bar
 (its default) and JAX's persistent compilation cache in a fresh directory shared by the two
 (every program stored); the second process's numbers are reported (its compilation is what
-the cache did not hold), with the first's wall time beside them.
+the cache did not hold), with the first's wall time beside them. ``--progress-bar``: every
+run with NumPyro's progress bar (its default, the README's way): NumPyro then compiles NUTS's
+sampling loop once for its four sequential chains, where without it (the default here, for
+both samplers) it compiles the loop once per chain.
 
 Why the number of chains matters: split R-hat over chains of ``n`` draws whose integrated
 autocorrelation time is ``tau`` is about ``sqrt(1 + 2 (tau - 1) / n)`` whatever the number of
@@ -117,7 +120,8 @@ def _child(sampler: str, name: str, draws: int, chains: int,
 
 
 def _run(sampler: str, name: str, draws: int, chains: int, global_moves: bool = True,
-         cached: bool = False, persistence: float | None = None, tree: str | None = None) -> dict:
+         cached: bool = False, persistence: float | None = None, tree: str | None = None,
+         progress_bar: bool = False) -> dict:
     cmd = [sys.executable, "-m", "benchmarks.time_to_result", "--child", sampler,
            "--models", name, "--draws", str(draws), "--chains", str(chains)]
     cmd += [] if global_moves else ["--no-global-moves"]
@@ -129,9 +133,10 @@ def _run(sampler: str, name: str, draws: int, chains: int, global_moves: bool = 
         out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env, cwd=tree)
         return json.loads(out.stdout.strip().splitlines()[-1])
 
+    if progress_bar or cached:
+        cmd += ["--progress-bar"]
     if not cached:
         return child()
-    cmd += ["--progress-bar"]
     with tempfile.TemporaryDirectory() as cache:
         env = {k: v for k, v in os.environ.items() if k not in ("CI", "PYTEST_XDIST_WORKER")}
         env.update(JAX_COMPILATION_CACHE_DIR=cache, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
@@ -142,11 +147,12 @@ def _run(sampler: str, name: str, draws: int, chains: int, global_moves: bool = 
 
 def _ladder(sampler: str, name: str, draws: list[int], chains: int,
             global_moves: bool = True, cached: bool = False,
-            persistence: float | None = None, tree: str | None = None) -> list[dict]:
+            persistence: float | None = None, tree: str | None = None,
+            progress_bar: bool = False) -> list[dict]:
     rungs = []
     for n in draws:
-        rung = {"draws": n,
-                **_run(sampler, name, n, chains, global_moves, cached, persistence, tree)}
+        rung = {"draws": n, **_run(sampler, name, n, chains, global_moves, cached, persistence,
+                                   tree, progress_bar)}
         rung["meets_goal"] = rung["min_ess_bulk"] >= ESS_GOAL and rung["max_rhat"] <= RHAT_GOAL
         rungs.append(rung)
         print(f"  {sampler}{'' if tree is None else ' (baseline)'} {name} draws={n}: wall "
@@ -177,7 +183,8 @@ def main(argv: list[str] | None = None) -> None:
                              "known to have one mode (no mode finding, global moves, explorer)")
     parser.add_argument("--cached", action="store_true",
                         help="a second process with the persistent cache, progress bar on")
-    parser.add_argument("--progress-bar", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--progress-bar", action="store_true",
+                        help="every run with NumPyro's progress bar (the README's way)")
     parser.add_argument("--momentum-persistence", type=float, default=None,
                         help="DilationLangevin(model, momentum_persistence=ALPHA); "
                              "default: the library's")
@@ -195,14 +202,17 @@ def main(argv: list[str] | None = None) -> None:
     dl_draws = [int(x) for x in args.dl_draws.split(",")]
     report = {}
     for name in names:
-        report[name] = {"nuts": _ladder("nuts", name, nuts_draws, 4, cached=args.cached)}
+        report[name] = {"nuts": _ladder("nuts", name, nuts_draws, 4, cached=args.cached,
+                                        progress_bar=args.progress_bar)}
         for c in chain_counts:
             report[name][f"dl{c}"] = _ladder("dl", name, dl_draws, c, not args.no_global_moves,
-                                             args.cached, args.momentum_persistence)
+                                             args.cached, args.momentum_persistence,
+                                             progress_bar=args.progress_bar)
             if args.baseline_tree is not None:
                 report[name][f"base{c}"] = _ladder(
                     "dl", name, dl_draws, c, not args.no_global_moves, args.cached,
-                    args.momentum_persistence, os.path.abspath(args.baseline_tree))
+                    args.momentum_persistence, os.path.abspath(args.baseline_tree),
+                    args.progress_bar)
     ours_keys = [f"{kind}{c}" for c in chain_counts
                  for kind in ("dl", "base")[: 1 + (args.baseline_tree is not None)]]
     alpha = args.momentum_persistence
@@ -212,6 +222,7 @@ def main(argv: list[str] | None = None) -> None:
           f"{', global_moves=None' if args.no_global_moves else ''}"
           f"{'' if alpha is None else f', momentum_persistence={alpha}'}"
           f"{'; second process with the persistent cache, progress bar' if args.cached else ''}"
+          f"{'; NumPyro progress bar' if args.progress_bar and not args.cached else ''}"
           ".\n")
     first = " | first process wall s" if args.cached else ""
     print("| model | sampler | draws per chain | wall s | wall without compile s | min bulk ESS "
