@@ -119,6 +119,15 @@ def cond_or_zeros(pred: jax.Array, fun: Callable, *operands: Any) -> Any:
         print(cond_or_zeros(True, f, jnp.ones(2)), cond_or_zeros(False, f, jnp.ones(2)))
         # ([2, 2], [True, True]) and ([0, 0], [False, False])
     """
-    converted, consts, shapes = _closure_convert(fun, operands)  # traced once, not twice
-    zeros = lambda *_: jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), shapes)  # noqa: E731
-    return lax.cond(pred, lambda *ops: converted(consts, *ops), zeros, *operands)
+    shapes = []  # the taken branch's output shapes, recorded as ``lax.cond`` traces it
+
+    def taken(*ops):
+        out = fun(*ops)
+        shapes.append(jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), out))
+        return out
+
+    def skipped(*ops):  # ``lax.cond`` traces ``taken`` first: ``fun`` is traced once
+        out = shapes[-1] if shapes else jax.eval_shape(fun, *ops)
+        return jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), out)
+
+    return lax.cond(pred, taken, skipped, *operands)

@@ -12,7 +12,7 @@ from jax import lax
 
 import numpyro_dilation as nd
 from numpyro_dilation import kernel as dk
-from numpyro_dilation._control import uniform_cond
+from numpyro_dilation._control import cond_or_zeros, uniform_cond
 from numpyro_dilation.path import to_dilated
 from numpyro_dilation.schedules import linear_schedule
 
@@ -180,6 +180,34 @@ def test_uniform_cond_compiles_each_branch_once_under_a_batched_predicate():
     for preds in (jnp.ones(6, bool), jnp.zeros(6, bool), xs > 0.1):
         out = jax.jit(jax.vmap(f))(preds, xs)
         np.testing.assert_array_equal(out, jnp.where(preds, jnp.sin(xs), jnp.cos(xs)))
+
+
+def test_cond_or_zeros_traces_its_function_once_and_gives_zeros_where_skipped():
+    """``cond_or_zeros`` (mode finding's starts, the U-turn explorer) gets its zeros'
+    shapes from ``lax.cond``'s own trace of the taken branch, so the function's Python runs
+    once; eagerly under ``jax.disable_jit`` only the skipped branch runs and finds the
+    shapes itself. Outputs: the function's where taken, zeros (``False``) where skipped,
+    also per element under ``vmap``."""
+    calls = [0]
+
+    def fun(x):
+        calls[0] += 1
+        return 2.0 * x, x > 0
+
+    x = jnp.array([1.0, -2.0])
+    jax.make_jaxpr(lambda p, y: cond_or_zeros(p, fun, y))(True, x)
+    assert calls[0] == 1
+    for pred in (True, False):
+        out, positive = jax.jit(lambda p, y: cond_or_zeros(p, fun, y))(pred, x)
+        np.testing.assert_array_equal(out, 2.0 * x if pred else jnp.zeros(2))
+        np.testing.assert_array_equal(positive, x > 0 if pred else jnp.zeros(2, bool))
+    preds = jnp.array([True, False])
+    out, _ = jax.vmap(lambda p, y: cond_or_zeros(p, fun, y))(preds, jnp.stack([x, x]))
+    np.testing.assert_array_equal(out, jnp.stack([2.0 * x, jnp.zeros(2)]))
+    with jax.disable_jit():
+        out, positive = cond_or_zeros(False, fun, x)
+    np.testing.assert_array_equal(out, jnp.zeros(2))
+    assert positive.dtype == jnp.bool_ and not positive.any()
 
 
 def test_top_level_algorithm_runs_with_run_inference_algorithm_jit_and_vmap():
