@@ -113,14 +113,14 @@ def log_evidence(mcmc_or_state) -> tuple[float, float]:
     chains' means (:mod:`numpyro_dilation.label_swaps`).
 
     Warns (:class:`GlobalMoveWarning`) when the global moves' mean acceptance is below
-    :data:`MIN_GLOBAL_ACCEPTANCE` (over the draws when ``"global_accept_prob"`` was
-    collected, else over the chains' last iteration). The standard error cannot see
-    that case: when the proposal :math:`q` misses where the posterior's mass lies, every
-    weight :math:`\\gamma/q` is small and alike, and the estimate is far too low with a
-    small standard error. Measured: Neal's funnel in :math:`d = 10` (``benchmarks``,
-    ``funnel_10``), whose density peaks deep in the neck (:math:`v = -40.5`) where
-    almost no mass lies: acceptance 0.000, :math:`\\log\\hat Z = -102.9 \\pm 0.13`
-    against the exact 0.
+    :data:`MIN_GLOBAL_ACCEPTANCE` over the last run's draws (the chains' run monitors: the
+    figure of the run's own end-of-run check). The
+    standard error cannot see that case: when the proposal :math:`q` misses where the
+    posterior's mass lies, every weight :math:`\\gamma/q` is small and alike, and the
+    estimate is far too low with a small standard error. Measured: Neal's funnel in
+    :math:`d = 10` (``benchmarks``, ``funnel_10``), whose density peaks deep in the neck
+    (:math:`v = -40.5`) where almost no mass lies: acceptance 0.000,
+    :math:`\\log\\hat Z = -102.9 \\pm 0.13` against the exact 0.
 
     **Example**
 
@@ -164,8 +164,14 @@ def _evidence(state) -> tuple[float, float]:
 
 
 def _global_acceptance(mcmc_or_state, state) -> float:
-    """Mean global-move acceptance: over the draws when the run collected
-    ``"global_accept_prob"``, else over the chains' last iteration."""
+    """Mean global-move acceptance over the last run's draws: from the chains' run monitors
+    (every move of the draws; the figure the run's own end-of-run check reports), else (no
+    move made in the draws) from the collected ``"global_accept_prob"``, else over the
+    chains' last iteration."""
+    monitor = getattr(state, "monitor", None)
+    num_moves = 0 if monitor is None else int(np.sum(np.asarray(monitor.num_global_moves)))
+    if num_moves:
+        return float(np.sum(np.asarray(monitor.global_accept_sum))) / num_moves
     get_extra = getattr(mcmc_or_state, "get_extra_fields", None)
     extra = get_extra() if get_extra is not None else {}
     if "global_accept_prob" in extra:
@@ -180,8 +186,8 @@ def mode_summary(mcmc) -> pd.DataFrame:
     ``proposal_weight``, ``laplace_weight`` (:math:`\\propto\\gamma(\\mu_m)|\\Sigma_m|^{1/2}`),
     ``draw_share`` (share of pooled draws whose nearest mode, in the metric of the
     proposal covariance, is this one) and ``chains_visiting``. The frame's
-    ``attrs`` hold ``global_acceptance`` (mean over chains and draws, when
-    ``"global_accept_prob"`` was collected, else of the last iteration) and
+    ``attrs`` hold ``global_acceptance`` (mean over chains and the last run's draws, as the
+    run's end-of-run check reports it) and
     ``log_evidence``/``log_evidence_se``.
 
     **Example**
