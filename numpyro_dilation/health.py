@@ -436,7 +436,9 @@ def health_problems(
                 f"the chains disagree: R-hat > {MAX_RHAT} on {named}{more}. The chains have "
                 "not mixed (stuck in different regions, or too few draws for their "
                 "autocorrelation). Raise `num_warmup` and `num_samples`, reparameterize the "
-                "sites named, and check `numpyro_dilation.mode_summary(mcmc)`."
+                "sites named, and check `numpyro_dilation.mode_summary(mcmc)`. If it "
+                "persists, the posterior may have directions that these draws cross slowly "
+                "(correlated group effects, global-local scales): compare with `NUTS`."
             )
     num_moves = int(np.sum(monitor.num_global_moves))
     if num_modes >= 2 and num_moves:
