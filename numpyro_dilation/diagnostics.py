@@ -114,10 +114,10 @@ def log_evidence(mcmc_or_state) -> tuple[float, float]:
 
     Warns (:class:`GlobalMoveWarning`) when the global moves' mean acceptance is below
     :data:`MIN_GLOBAL_ACCEPTANCE` over the last run's draws (the chains' run monitors: the
-    figure of the run's own end-of-run check). The
-    standard error cannot see that case: when the proposal :math:`q` misses where the
-    posterior's mass lies, every weight :math:`\\gamma/q` is small and alike, and the
-    estimate is far too low with a small standard error. Measured: Neal's funnel in
+    figure of the run's own end-of-run check). The standard error cannot see that case:
+    when the proposal :math:`q` misses where the posterior's mass lies, every weight
+    :math:`\\gamma/q` is small and alike, and the estimate is far too low with a small
+    standard error. Measured: Neal's funnel in
     :math:`d = 10` (``benchmarks``, ``funnel_10``), whose density peaks deep in the neck
     (:math:`v = -40.5`) where almost no mass lies: acceptance 0.000,
     :math:`\\log\\hat Z = -102.9 \\pm 0.13` against the exact 0.
