@@ -25,7 +25,8 @@ step, and proposals that are never accepted cannot change any weight. Measured o
 radon-like model of the real-model suite: 7 to 14 "modes" of a unimodal posterior (points
 of the non-centered density's ridges), acceptance 0.000, half the draws' gradients. The
 end-of-run check says that they were stopped where the mode weights are at stake (chains in
-two or more modes, or a mode with Laplace weight above 0.001 that no chain is in).
+two or more modes that disagree by R-hat, or a mode with Laplace weight above 0.001 that no
+chain is in although so many chains would miss it with chance below 0.01).
 
 **Example**
 
