@@ -66,18 +66,12 @@ QUANTILES = (0.05, 0.5, 0.95)
 
 
 def _flatten(draws: dict, sites: list[str]) -> dict:
-    """``{"site[i,j]": array (chain, draw)}`` for every scalar of ``sites``."""
+    """``{"site[i,j]": array (chain, draw)}`` for every scalar of ``sites`` (0-based)."""
     import numpy as np
 
-    out = {}
-    for site in sites:
-        a = np.asarray(draws[site], dtype=float)
-        shape = a.shape[2:]
-        flat = a.reshape(a.shape[0], a.shape[1], -1)
-        for i in range(flat.shape[-1]):
-            idx = ",".join(map(str, np.unravel_index(i, shape))) if shape else ""
-            out[f"{site}[{idx}]" if shape else site] = flat[:, :, i]
-    return out
+    from benchmarks.reference import flatten_parameters
+
+    return flatten_parameters({s: np.asarray(draws[s], dtype=float) for s in sites}, base=0)
 
 
 def _scalar_stats(flat: dict) -> dict:

@@ -194,10 +194,10 @@ def run_nuts(
 # ----------------------------------------------------------------- statistics
 
 
-def flatten_parameters(draws: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def flatten_parameters(draws: dict[str, np.ndarray], base: int = 1) -> dict[str, np.ndarray]:
     """``{site: (chains, draws, *event)}`` -> ``{"beta[1]": (chains, draws), ...}``.
 
-    Names follow posteriordb: 1-based indices, ``a[i,j]`` for two event axes.
+    Names follow posteriordb: 1-based indices (``base``), ``a[i,j]`` for two event axes.
     """
     out = {}
     for name, x in draws.items():
@@ -206,7 +206,7 @@ def flatten_parameters(draws: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             out[name] = x
             continue
         for idx in np.ndindex(*event):
-            label = ",".join(str(i + 1) for i in idx)
+            label = ",".join(str(i + base) for i in idx)
             out[f"{name}[{label}]"] = x[(slice(None), slice(None), *idx)]
     return out
 

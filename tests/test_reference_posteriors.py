@@ -268,6 +268,8 @@ def test_flatten_parameters_uses_posteriordb_names():
     draws = {"beta": np.zeros((2, 3, 2)), "sigma": np.zeros((2, 3)), "a": np.zeros((2, 3, 2, 2))}
     names = list(ref.flatten_parameters(draws))
     assert names == ["beta[1]", "beta[2]", "sigma", "a[1,1]", "a[1,2]", "a[2,1]", "a[2,2]"]
+    zero = ref.flatten_parameters(draws, base=0)  # the NumPyro examples' 0-based names
+    assert list(zero) == ["beta[0]", "beta[1]", "sigma", "a[0,0]", "a[0,1]", "a[1,0]", "a[1,1]"]
 
 
 def test_z_score_uses_both_monte_carlo_errors():
