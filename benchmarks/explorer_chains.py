@@ -29,15 +29,14 @@ SETTINGS = ("explorer", "none")
 
 
 def _child(name: str, num_chains: int, seed: int, setting: str) -> dict:
-    import time
     import warnings
 
     import jax
     import numpy as np
-    from numpyro.infer import MCMC
 
     import numpyro_dilation as nd
     from benchmarks.metrics import mode_weight_tv
+    from benchmarks.samplers import run_dilation
     from benchmarks.targets import get_target
 
     warnings.simplefilter("ignore")
@@ -45,19 +44,12 @@ def _child(name: str, num_chains: int, seed: int, setting: str) -> dict:
     target = get_target(name)
     uturn = nd.UTurn(kind="explore") if setting == "explorer" else None
     x0 = target.init_positions(jax.random.key(1000 + seed), num_chains)
-    kernel = nd.DilationLangevin(potential_fn=lambda x: -target.logdensity_fn(x), uturn=uturn)
-    mcmc = MCMC(kernel, num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
-                chain_method="vectorized", progress_bar=False)
-    t = time.perf_counter()
-    mcmc.run(jax.random.key(seed), init_params=x0)
-    jax.block_until_ready(mcmc.last_state)
-    wall = time.perf_counter() - t
-    draws = target.to_output(np.asarray(mcmc.get_samples()).reshape(-1, target.dim))
-    labels = target.assign_fn(draws)
+    run = run_dilation(target, jax.random.key(seed), x0, num_warmup, num_samples,
+                       single_run=True, count_warmup_gradients=False, uturn=uturn)
+    labels = target.assign_fn(target.to_output(run.draws))
     return {
         "target": name, "chains": num_chains, "seed": seed, "setting": setting,
-        "wall_s": round(wall, 1),
-        "modes": int(np.ravel(mcmc.last_state.mixture.num_modes)[0]),
+        "wall_s": round(run.wall_s, 1), "modes": run.settings["num_modes"],
         "mode_tv": round(float(mode_weight_tv(labels, target.mode_weights)), 4),
         "modes_visited": int(len(np.unique(labels))),
     }  # fmt: skip

@@ -143,6 +143,7 @@ def run_dilation(
     num_samples: int,
     name: str = "DilationLangevin",
     single_run: bool = False,
+    count_warmup_gradients: bool = True,
     **kernel_kwargs,
 ) -> SamplerResult:
     """``DilationLangevin(potential_fn=..., **kernel_kwargs)`` (default settings unless
@@ -154,7 +155,9 @@ def run_dilation(
     compiled loop, as the README runs it; the time a user waits), and the warm-up's
     gradients, which one run does not collect, are counted by an identical, untimed
     ``mcmc.warmup`` from the same key afterwards (the same chains: NumPyro splits the key
-    the same way for both)."""
+    the same way for both). ``count_warmup_gradients=False`` skips that second warm-up (its
+    gradients are then not in ``grad_evals``: ``settings["warmup_grad_evals"]`` is ``None``)
+    where only the draws, the time and the modes are wanted."""
     num_chains = int(x0.shape[0])
     k_warm, k_run = jax.random.split(rng_key)
 
@@ -180,13 +183,15 @@ def run_dilation(
     extra = mcmc.get_extra_fields()
     draws = np.asarray(jax.block_until_ready(mcmc.get_samples()))
     wall = time.perf_counter() - t0
-    if single_run:  # untimed: the same warm-up again, its gradients collected
+    if single_run and count_warmup_gradients:  # untimed: the same warm-up, its gradients
         counter = make_mcmc()
         counter.warmup(k_warm, init_params=x0, collect_warmup=True,
                        extra_fields=("num_grad_evals",))
         warm = counter.get_extra_fields()
-    grads_warm = int(np.asarray(warm["num_grad_evals"]).sum())
-    grads = grads_warm + int(np.asarray(extra["num_grad_evals"]).sum())
+    elif single_run:
+        warm = None
+    grads_warm = None if warm is None else int(np.asarray(warm["num_grad_evals"]).sum())
+    grads = (grads_warm or 0) + int(np.asarray(extra["num_grad_evals"]).sum())
     step_size = np.asarray(mcmc.last_state.adapt_state.step_size)
     log_z, log_z_se = _dilation_log_z(mcmc)
     mixture = getattr(mcmc.last_state, "mixture", None)
@@ -206,7 +211,7 @@ def run_dilation(
             "single_run": single_run,
             "num_annealing_steps": int(mcmc.sampler.num_annealing_steps(num_warmup)),
             "warmup_grad_evals": grads_warm,
-            "sampling_grad_evals": grads - grads_warm,
+            "sampling_grad_evals": grads - (grads_warm or 0),
             "mean_accept_prob": float(np.asarray(extra["accept_prob"]).mean()),
             "divergences": int(np.asarray(extra["diverging"]).sum()),
             "final_step_size_median": float(np.median(step_size)),
