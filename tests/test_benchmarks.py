@@ -443,6 +443,12 @@ def test_single_run_counts_the_warmup_of_the_timed_run():
                                                        target.dim)
     assert not np.array_equal(single.draws, split.draws)  # the sampling keys differ
     assert np.isfinite(single.draws).all()
+    # without the counting warm-up (benchmarks.explorer_chains): the same timed run
+    uncounted = samplers.run_dilation(target, key, x0, budget.num_warmup, budget.num_samples,
+                                      single_run=True, count_warmup_gradients=False)
+    np.testing.assert_array_equal(uncounted.draws, single.draws)
+    assert uncounted.settings["warmup_grad_evals"] is None
+    assert uncounted.grad_evals == single.settings["sampling_grad_evals"]
 
 
 @pytest.mark.slow  # a suite run and its re-run
